@@ -1,0 +1,21 @@
+//! Compiles proto/recoup/v1 with protox (pure Rust), so the build needs no system `protoc`.
+use std::path::PathBuf;
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = ["account", "call", "common", "event", "guidance", "plan"]
+        .map(|f| root.join(format!("recoup/v1/{f}.proto")));
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+    }
+    let fds = protox::compile(&files, [&root])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Reflection serves this set, imports (google/protobuf/*) included, with source comments.
+    std::fs::write(out.join("recoup_descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .emit_rerun_if_changed(false)
+        .compile_fds(fds)?;
+    Ok(())
+}
