@@ -1,1 +1,11 @@
+//! recoup's pure rules: money, the account model, ageing and payment allocation.
+//! No I/O, no protobuf, no SQL: every other crate builds on this one.
 
+pub mod account;
+pub mod ageing;
+pub mod allocation;
+pub mod money;
+pub mod violations;
+
+pub use money::{Currency, Money, MoneyError};
+pub use violations::Violations;

@@ -1,0 +1,376 @@
+//! The account model as imported from a CRM, and the rules a record must satisfy before it is stored.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+
+use crate::money::{Currency, Money};
+use crate::violations::Violations;
+
+/// Longest external ref, invoice number, adjustment reference or request id.
+pub const MAX_REF_CHARS: usize = 64;
+/// Longest legal or contact name.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest contact role.
+pub const MAX_ROLE_CHARS: usize = 100;
+/// Longest phone number.
+pub const MAX_PHONE_CHARS: usize = 32;
+/// Longest email address (RFC 5321 path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// Longest reason (dispute, adjustment).
+pub const MAX_REASON_CHARS: usize = 500;
+/// Most contacts on one account.
+pub const MAX_CONTACTS: usize = 20;
+/// Most invoices in one imported record; larger books arrive as several records over time.
+pub const MAX_INVOICES_PER_RECORD: usize = 1000;
+/// Most adjustments on one invoice.
+pub const MAX_ADJUSTMENTS: usize = 100;
+
+macro_rules! stored_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            /// The stable text stored in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            /// Reads the stored text back.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+stored_enum!(
+    /// The debtor's legal form.
+    DebtorType { Company = "company", SoleTrader = "sole_trader", Partnership = "partnership" }
+);
+
+stored_enum!(
+    /// Where the account stands in the collection process.
+    AccountStatus { Active = "active", OnHold = "on_hold", WithAgency = "with_agency", Closed = "closed" }
+);
+
+stored_enum!(
+    /// Credit notes reduce what is owed; debit adjustments increase it.
+    AdjustmentKind { CreditNote = "credit_note", Debit = "debit" }
+);
+
+/// A person at the debtor to speak to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub display_name: String,
+    pub role: String,
+    pub phone: String,
+    pub email: String,
+    pub preferred: bool,
+}
+
+/// A credit note or adjustment against one invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    pub reference: String,
+    pub kind: AdjustmentKind,
+    pub amount: Money,
+    pub date: NaiveDate,
+    pub reason: String,
+}
+
+/// An invoice as the CRM knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceData {
+    pub number: String,
+    pub issue_date: NaiveDate,
+    pub due_date: NaiveDate,
+    pub amount: Money,
+    pub adjustments: Vec<Adjustment>,
+    pub disputed: bool,
+    pub dispute_reason: String,
+}
+
+impl InvoiceData {
+    /// What the invoice asks for once its adjustments apply, before payments.
+    pub fn billed(&self) -> Decimal {
+        self.adjustments
+            .iter()
+            .fold(self.amount.amount(), |sum, a| match a.kind {
+                AdjustmentKind::CreditNote => sum - a.amount.amount(),
+                AdjustmentKind::Debit => sum + a.amount.amount(),
+            })
+    }
+}
+
+/// An account record as imported: the profile, its contacts and (some of) its invoices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountData {
+    pub external_ref: String,
+    pub legal_name: String,
+    pub debtor_type: DebtorType,
+    pub country_code: String,
+    pub time_zone: Tz,
+    pub currency: Currency,
+    pub status: AccountStatus,
+    pub cease_calls: bool,
+    pub contacts: Vec<Contact>,
+    pub invoices: Vec<InvoiceData>,
+}
+
+/// Every rule an account record breaks, with field paths relative to the record.
+pub fn validate_account(a: &AccountData) -> Violations {
+    let mut v = Violations::new();
+    v.required_text("external_ref", &a.external_ref, MAX_REF_CHARS);
+    v.required_text("legal_name", &a.legal_name, MAX_NAME_CHARS);
+    if !is_country_code(&a.country_code) {
+        v.push(
+            "country_code",
+            "must be an ISO 3166-1 alpha-2 code: two upper-case letters",
+        );
+    }
+    if a.contacts.len() > MAX_CONTACTS {
+        v.push(
+            "contacts",
+            format!("has {} contacts; at most {MAX_CONTACTS} are allowed", a.contacts.len()),
+        );
+    }
+    for (i, c) in a.contacts.iter().enumerate() {
+        v.extend_prefixed(&format!("contacts[{i}]"), validate_contact(c));
+    }
+    if a.contacts.iter().filter(|c| c.preferred).count() > 1 {
+        v.push("contacts", "at most one contact may be preferred");
+    }
+    if a.invoices.len() > MAX_INVOICES_PER_RECORD {
+        v.push(
+            "invoices",
+            format!(
+                "has {} invoices; at most {MAX_INVOICES_PER_RECORD} are allowed in one record",
+                a.invoices.len()
+            ),
+        );
+    }
+    let mut numbers = HashSet::new();
+    for (i, inv) in a.invoices.iter().enumerate() {
+        let path = format!("invoices[{i}]");
+        if !numbers.insert(inv.number.as_str()) {
+            v.push(
+                format!("{path}.number"),
+                format!("invoice number '{}' appears twice in the record", inv.number),
+            );
+        }
+        v.extend_prefixed(&path, validate_invoice(inv, a.currency));
+    }
+    v
+}
+
+fn validate_contact(c: &Contact) -> Violations {
+    let mut v = Violations::new();
+    v.required_text("display_name", &c.display_name, MAX_NAME_CHARS);
+    v.optional_text("role", &c.role, MAX_ROLE_CHARS);
+    v.optional_text("phone", &c.phone, MAX_PHONE_CHARS);
+    v.optional_text("email", &c.email, MAX_EMAIL_CHARS);
+    if !c.email.is_empty() && !looks_like_email(&c.email) {
+        v.push("email", "is not an email address");
+    }
+    if !c.phone.is_empty() && !looks_like_phone(&c.phone) {
+        v.push(
+            "phone",
+            "may hold only digits, spaces and + ( ) - . and needs at least 5 digits",
+        );
+    }
+    v
+}
+
+fn validate_invoice(inv: &InvoiceData, currency: Currency) -> Violations {
+    let mut v = Violations::new();
+    v.required_text("number", &inv.number, MAX_REF_CHARS);
+    if inv.due_date < inv.issue_date {
+        v.push("due_date", "is before the issue date");
+    }
+    check_amount(&mut v, "amount", inv.amount, currency);
+    if inv.disputed {
+        v.required_text("dispute_reason", &inv.dispute_reason, MAX_REASON_CHARS);
+    } else if !inv.dispute_reason.is_empty() {
+        v.push("dispute_reason", "is only allowed on a disputed invoice");
+    }
+    if inv.adjustments.len() > MAX_ADJUSTMENTS {
+        v.push(
+            "adjustments",
+            format!("at most {MAX_ADJUSTMENTS} adjustments are allowed per invoice"),
+        );
+    }
+    let mut refs = HashSet::new();
+    for (i, adj) in inv.adjustments.iter().enumerate() {
+        let path = format!("adjustments[{i}]");
+        v.required_text(&format!("{path}.reference"), &adj.reference, MAX_REF_CHARS);
+        if !refs.insert(adj.reference.as_str()) {
+            v.push(
+                format!("{path}.reference"),
+                format!("reference '{}' appears twice on the invoice", adj.reference),
+            );
+        }
+        v.optional_text(&format!("{path}.reason"), &adj.reason, MAX_REASON_CHARS);
+        check_amount(&mut v, &format!("{path}.amount"), adj.amount, currency);
+        if adj.date < inv.issue_date {
+            v.push(format!("{path}.date"), "is before the invoice's issue date");
+        }
+    }
+    v
+}
+
+/// A positive amount in the account's currency.
+pub fn check_amount(v: &mut Violations, field: &str, amount: Money, currency: Currency) {
+    if let Err(e) = amount.expect_currency(currency) {
+        v.push(field, e.to_string());
+    } else if !amount.is_positive() {
+        v.push(field, "must be greater than zero");
+    }
+}
+
+fn is_country_code(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn looks_like_phone(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_digit() || " +()-.".contains(c))
+        && s.chars().filter(char::is_ascii_digit).count() >= 5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gbp() -> Currency {
+        Currency::from_code("GBP").unwrap()
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn invoice(number: &str, minor: i64) -> InvoiceData {
+        InvoiceData {
+            number: number.into(),
+            issue_date: date("2026-01-01"),
+            due_date: date("2026-01-31"),
+            amount: Money::from_minor(minor, gbp()),
+            adjustments: vec![],
+            disputed: false,
+            dispute_reason: String::new(),
+        }
+    }
+
+    fn account() -> AccountData {
+        AccountData {
+            external_ref: "CRM-1".into(),
+            legal_name: "Acme Ltd".into(),
+            debtor_type: DebtorType::Company,
+            country_code: "GB".into(),
+            time_zone: chrono_tz::Europe::London,
+            currency: gbp(),
+            status: AccountStatus::Active,
+            cease_calls: false,
+            contacts: vec![Contact {
+                display_name: "Pat".into(),
+                role: "AP".into(),
+                phone: "+44 20 7946 0000".into(),
+                email: "pat@acme.example".into(),
+                preferred: true,
+            }],
+            invoices: vec![invoice("INV-1", 10_000)],
+        }
+    }
+
+    fn fields(v: &Violations) -> Vec<&str> {
+        v.iter().map(|x| x.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_good_record_passes() {
+        assert!(validate_account(&account()).is_empty());
+    }
+
+    #[test]
+    fn names_every_bad_field() {
+        let mut a = account();
+        a.legal_name = String::new();
+        a.country_code = "gb".into();
+        a.contacts[0].email = "not-an-email".into();
+        a.invoices[0].due_date = date("2025-12-01");
+        a.invoices[0].amount = Money::from_minor(-5, gbp());
+        a.invoices.push(invoice("INV-1", 100));
+        a.invoices[1].amount = Money::from_minor(100, Currency::from_code("EUR").unwrap());
+        let v = validate_account(&a);
+        assert_eq!(
+            fields(&v),
+            [
+                "legal_name",
+                "country_code",
+                "contacts[0].email",
+                "invoices[0].due_date",
+                "invoices[0].amount",
+                "invoices[1].number",
+                "invoices[1].amount"
+            ]
+        );
+    }
+
+    #[test]
+    fn disputes_need_a_reason_and_only_disputes_have_one() {
+        let mut a = account();
+        a.invoices[0].disputed = true;
+        assert_eq!(fields(&validate_account(&a)), ["invoices[0].dispute_reason"]);
+        a.invoices[0].disputed = false;
+        a.invoices[0].dispute_reason = "wrong goods".into();
+        assert_eq!(fields(&validate_account(&a)), ["invoices[0].dispute_reason"]);
+    }
+
+    #[test]
+    fn billed_applies_credit_notes_and_debits() {
+        let mut inv = invoice("INV-1", 10_000);
+        inv.adjustments = vec![
+            Adjustment {
+                reference: "CN-1".into(),
+                kind: AdjustmentKind::CreditNote,
+                amount: Money::from_minor(2_550, gbp()),
+                date: date("2026-01-10"),
+                reason: String::new(),
+            },
+            Adjustment {
+                reference: "DB-1".into(),
+                kind: AdjustmentKind::Debit,
+                amount: Money::from_minor(1, gbp()),
+                date: date("2026-01-11"),
+                reason: String::new(),
+            },
+        ];
+        assert_eq!(inv.billed().to_string(), "74.51");
+    }
+
+    #[test]
+    fn stored_enums_round_trip() {
+        for s in [AccountStatus::Active, AccountStatus::WithAgency] {
+            assert_eq!(AccountStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(DebtorType::parse("plc"), None);
+    }
+}

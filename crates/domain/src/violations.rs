@@ -1,0 +1,113 @@
+//! Collects every problem with an input, each against the field it concerns, so a caller hears about
+//! all of them at once rather than one per retry.
+
+/// One problem with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Path of the field, e.g. `invoices[2].due_date`.
+    pub field: String,
+    /// What is wrong with it.
+    pub description: String,
+}
+
+/// The problems found so far.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Violations(Vec<Violation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(Violation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// Adds another set of problems, with `prefix.` before each of their field paths.
+    pub fn extend_prefixed(&mut self, prefix: &str, other: Violations) {
+        for v in other.0 {
+            let field = if prefix.is_empty() {
+                v.field
+            } else {
+                format!("{prefix}.{}", v.field)
+            };
+            self.0.push(Violation { field, ..v });
+        }
+    }
+
+    /// Checks a required free-text field: present and within `max` characters.
+    pub fn required_text(&mut self, field: &str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.push(field, "is required");
+        } else {
+            self.optional_text(field, value, max);
+        }
+    }
+
+    /// Checks an optional free-text field: within `max` characters and free of control characters.
+    pub fn optional_text(&mut self, field: &str, value: &str, max: usize) {
+        let chars = value.chars().count();
+        if chars > max {
+            self.push(field, format!("is {chars} characters long; at most {max} are allowed"));
+        } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            self.push(field, "contains control characters");
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Violation> {
+        self.0.iter()
+    }
+
+    /// `Ok(value)` when nothing was found, else the problems.
+    pub fn into_result<T>(self, value: T) -> Result<T, Violations> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl IntoIterator for Violations {
+    type Item = Violation;
+    type IntoIter = std::vec::IntoIter<Violation>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_rules_count_characters_not_bytes() {
+        let mut v = Violations::new();
+        v.required_text("a", "ééé", 3);
+        v.required_text("b", "  ", 3);
+        v.optional_text("c", "abcd", 3);
+        v.optional_text("d", "a\u{0}b", 10);
+        let fields: Vec<_> = v.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(fields, ["b", "c", "d"]);
+    }
+
+    #[test]
+    fn prefixes_nested_paths() {
+        let mut inner = Violations::new();
+        inner.push("due_date", "bad");
+        let mut outer = Violations::new();
+        outer.extend_prefixed("invoices[2]", inner);
+        assert_eq!(outer.iter().next().unwrap().field, "invoices[2].due_date");
+    }
+}
