@@ -4,7 +4,9 @@
 pub mod account;
 pub mod ageing;
 pub mod allocation;
+pub mod fingerprint;
 pub mod money;
+pub mod payment;
 pub mod violations;
 
 pub use money::{Currency, Money, MoneyError};
