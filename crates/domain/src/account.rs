@@ -136,7 +136,10 @@ pub fn validate_account(a: &AccountData) -> Violations {
     if a.contacts.len() > MAX_CONTACTS {
         v.push(
             "contacts",
-            format!("has {} contacts; at most {MAX_CONTACTS} are allowed", a.contacts.len()),
+            format!(
+                "has {} contacts; at most {MAX_CONTACTS} are allowed",
+                a.contacts.len()
+            ),
         );
     }
     for (i, c) in a.contacts.iter().enumerate() {
@@ -160,7 +163,10 @@ pub fn validate_account(a: &AccountData) -> Violations {
         if !numbers.insert(inv.number.as_str()) {
             v.push(
                 format!("{path}.number"),
-                format!("invoice number '{}' appears twice in the record", inv.number),
+                format!(
+                    "invoice number '{}' appears twice in the record",
+                    inv.number
+                ),
             );
         }
         v.extend_prefixed(&path, validate_invoice(inv, a.currency));
@@ -223,12 +229,21 @@ fn validate_invoice(inv: &InvoiceData, currency: Currency) -> Violations {
     v
 }
 
-/// A positive amount in the account's currency.
+/// Largest amount accepted anywhere, in minor units (10^15: ten trillion pounds). Sums of many such
+/// amounts still fit in the i64 minor units storage uses.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000_000;
+
+/// A positive amount in the account's currency, no larger than `MAX_AMOUNT_MINOR`.
 pub fn check_amount(v: &mut Violations, field: &str, amount: Money, currency: Currency) {
     if let Err(e) = amount.expect_currency(currency) {
         v.push(field, e.to_string());
     } else if !amount.is_positive() {
         v.push(field, "must be greater than zero");
+    } else if amount.to_minor().is_err() || amount.to_minor().is_ok_and(|m| m > MAX_AMOUNT_MINOR) {
+        v.push(
+            field,
+            format!("is larger than the largest amount accepted ({MAX_AMOUNT_MINOR} minor units)"),
+        );
     }
 }
 
@@ -338,10 +353,16 @@ mod tests {
     fn disputes_need_a_reason_and_only_disputes_have_one() {
         let mut a = account();
         a.invoices[0].disputed = true;
-        assert_eq!(fields(&validate_account(&a)), ["invoices[0].dispute_reason"]);
+        assert_eq!(
+            fields(&validate_account(&a)),
+            ["invoices[0].dispute_reason"]
+        );
         a.invoices[0].disputed = false;
         a.invoices[0].dispute_reason = "wrong goods".into();
-        assert_eq!(fields(&validate_account(&a)), ["invoices[0].dispute_reason"]);
+        assert_eq!(
+            fields(&validate_account(&a)),
+            ["invoices[0].dispute_reason"]
+        );
     }
 
     #[test]

@@ -75,7 +75,8 @@ pub fn summarise<'a>(
     credit: Money,
 ) -> Balance {
     let mut sums = [Decimal::ZERO; 5];
-    let (mut outstanding, mut overdue, mut disputed) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    let (mut outstanding, mut overdue, mut disputed) =
+        (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
     let mut oldest: Option<NaiveDate> = None;
     let mut count = 0;
     for item in items {
@@ -141,8 +142,14 @@ mod tests {
     #[test]
     fn today_is_the_debtors_local_date() {
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 30, 0).unwrap();
-        assert_eq!(local_today(chrono_tz::Pacific::Auckland, now).to_string(), "2026-11-23");
-        assert_eq!(local_today(chrono_tz::America::Los_Angeles, now).to_string(), "2026-11-22");
+        assert_eq!(
+            local_today(chrono_tz::Pacific::Auckland, now).to_string(),
+            "2026-11-23"
+        );
+        assert_eq!(
+            local_today(chrono_tz::America::Los_Angeles, now).to_string(),
+            "2026-11-22"
+        );
     }
 
     #[test]

@@ -49,7 +49,9 @@ pub enum MoneyError {
     MixedSigns,
     #[error("nanos must be between -999,999,999 and 999,999,999")]
     NanosOutOfRange,
-    #[error("{amount} {currency} is finer than the currency's minor unit ({exponent} decimal places)")]
+    #[error(
+        "{amount} {currency} is finer than the currency's minor unit ({exponent} decimal places)"
+    )]
     TooPrecise {
         amount: Decimal,
         currency: Currency,

@@ -29,7 +29,10 @@ impl NewPayment {
         if self.payment_date > today {
             v.push(
                 "payment_date",
-                format!("{} is in the future of the debtor's date {today}", self.payment_date),
+                format!(
+                    "{} is in the future of the debtor's date {today}",
+                    self.payment_date
+                ),
             );
         }
         v.required_text("reference", &self.reference, MAX_PAYMENT_REFERENCE_CHARS);

@@ -51,8 +51,14 @@ impl Violations {
     pub fn optional_text(&mut self, field: &str, value: &str, max: usize) {
         let chars = value.chars().count();
         if chars > max {
-            self.push(field, format!("is {chars} characters long; at most {max} are allowed"));
-        } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            self.push(
+                field,
+                format!("is {chars} characters long; at most {max} are allowed"),
+            );
+        } else if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             self.push(field, "contains control characters");
         }
     }

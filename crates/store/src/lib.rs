@@ -1,1 +1,87 @@
+//! The recoup repository: one interface, `Store`, over SQLite (the zero-set-up default) and
+//! PostgreSQL (production). Every SQL statement in recoup lives in this crate.
+//!
+//! Each operation's body is written once and expanded for both backends by `with_reader!` /
+//! `with_writer!`, so the two cannot drift apart; where the dialects differ the body branches on
+//! the `pg` flag. SQLite uses one writer connection (writes are serialised, no SQLITE_BUSY between
+//! our own writers) and a separate pool of readers (WAL lets them run beside the writer).
 
+mod accounts;
+mod connect;
+mod error;
+mod import;
+mod markers;
+mod model;
+mod payments;
+pub use payments::PaymentOutcome;
+mod rows;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use connect::StoreOptions;
+pub use error::StoreError;
+pub use model::{
+    AccountKey, AccountSnapshot, ImportOutcome, ListFilter, StoredInvoice, StoredPayment,
+};
+
+use sqlx::{PgPool, SqlitePool};
+
+/// Which database, and its pools.
+#[derive(Clone)]
+enum Backend {
+    Sqlite {
+        reader: SqlitePool,
+        writer: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// The repository. Cheap to clone: it holds pools.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Runs `$body` with `$pool` bound to a pool that may be read from, once per backend.
+macro_rules! with_reader {
+    ($store:expr, |$pool:ident, $pg:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite { reader: $pool, .. } => {
+                #[allow(unused_variables)]
+                let $pg = false;
+                $body
+            }
+            $crate::Backend::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $pg = true;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the pool writes go through, once per backend.
+macro_rules! with_writer {
+    ($store:expr, |$pool:ident, $pg:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite { writer: $pool, .. } => {
+                #[allow(unused_variables)]
+                let $pg = false;
+                $body
+            }
+            $crate::Backend::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $pg = true;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use {with_reader, with_writer};
+
+/// Times are stored to the microsecond (PostgreSQL's precision) so both backends read back alike.
+pub(crate) fn store_time(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}

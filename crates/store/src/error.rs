@@ -1,0 +1,28 @@
+use recoup_domain::Violations;
+use thiserror::Error;
+
+/// What can go wrong in the store. `Database` carries driver detail for logs only: callers must not
+/// show it to clients (it may quote SQL).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input")]
+    Invalid(Violations),
+    /// An idempotency key reused for a different request.
+    #[error("request_id was already used for a different request")]
+    RequestIdReused,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored data that no longer parses (e.g. a currency code this build does not know).
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}

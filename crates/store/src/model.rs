@@ -1,0 +1,76 @@
+//! What the store hands back: domain data plus what only storage knows (ids, times, running sums).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use recoup_domain::account::{AccountData, AccountStatus, InvoiceData};
+use recoup_domain::{Money, Violations};
+
+/// How to find an account.
+#[derive(Debug, Clone, Copy)]
+pub enum AccountKey<'a> {
+    Id(i64),
+    ExternalRef(&'a str),
+}
+
+/// An invoice with what storage knows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredInvoice {
+    pub id: i64,
+    pub account_id: i64,
+    pub data: InvoiceData,
+    /// billed less payments; negative when over-credited.
+    pub outstanding: Money,
+}
+
+/// A recorded payment and how it was allocated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPayment {
+    pub id: i64,
+    pub account_id: i64,
+    pub amount: Money,
+    pub payment_date: NaiveDate,
+    pub reference: String,
+    pub invoice_numbers: Vec<String>,
+    /// (invoice number, amount), in allocation order.
+    pub allocations: Vec<(String, Money)>,
+    pub unallocated: Money,
+    pub create_time: DateTime<Utc>,
+}
+
+/// An account as read: profile and contacts in `data` (its `invoices` empty), the invoices with
+/// something outstanding, and (full reads only) recent payments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSnapshot {
+    pub id: i64,
+    pub data: AccountData,
+    /// Payments not allocated to any invoice.
+    pub credit: Money,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+    /// Outstanding (non-zero) invoices, oldest due first.
+    pub open_invoices: Vec<StoredInvoice>,
+    /// Newest first, at most `RECENT_PAYMENTS`; empty unless a full read.
+    pub recent_payments: Vec<StoredPayment>,
+}
+
+/// Payments a full read returns per account.
+pub const RECENT_PAYMENTS: i64 = 10;
+
+/// What one imported record did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Created,
+    Updated,
+    Unchanged,
+    /// Refused against what is stored (e.g. a currency change under existing invoices); nothing written.
+    Rejected(Violations),
+}
+
+/// ListAccounts filters. Day and amount filters count in each debtor's own time zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub status: Option<AccountStatus>,
+    /// At least one invoice this many days overdue; 0 for no filter.
+    pub min_days_overdue: u32,
+    /// Overdue total at least this, in this currency (other currencies' accounts are excluded).
+    pub min_overdue: Option<Money>,
+}

@@ -1,0 +1,119 @@
+//! Test databases: a fresh SQLite file or a fresh PostgreSQL database for each test, so tests run in
+//! parallel without seeing each other's rows.
+//!
+//! PostgreSQL is found at `RECOUP_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached the PostgreSQL half of a
+//! test is skipped with a notice, unless `RECOUP_REQUIRE_POSTGRES=1`, which makes that a failure.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+use crate::{Store, StoreError, StoreOptions};
+
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database that exists for one test.
+pub struct TestDb {
+    /// URL to pass to `Store::connect` or `recoupd --database-url`.
+    pub url: String,
+    /// "sqlite" or "postgres".
+    pub backend: &'static str,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A new, empty SQLite file in a temporary directory.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("recoup.db").display());
+        TestDb {
+            url,
+            backend: "sqlite",
+            pg_name: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new, empty PostgreSQL database, or None (after a notice) when PostgreSQL is unreachable
+    /// and not required.
+    pub async fn postgres() -> Option<TestDb> {
+        let admin = admin_url();
+        let mut conn = match PgConnection::connect(&admin).await {
+            Ok(c) => c,
+            Err(e) if !postgres_required() => {
+                eprintln!(
+                    "NOTICE: PostgreSQL not reachable at {admin} ({e}); skipping the PostgreSQL half"
+                );
+                return None;
+            }
+            Err(e) => {
+                panic!("RECOUP_REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at {admin}: {e}")
+            }
+        };
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "recoup_t_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let create = format!("CREATE DATABASE {name} TEMPLATE template0");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(create))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            backend: "postgres",
+            pg_name: Some(name),
+            _dir: None,
+        })
+    }
+
+    /// Every backend this run tests: SQLite always, PostgreSQL when reachable (or required).
+    pub async fn all() -> Vec<TestDb> {
+        let mut dbs = vec![TestDb::sqlite()];
+        dbs.extend(TestDb::postgres().await);
+        dbs
+    }
+
+    /// Connects and migrates.
+    pub async fn store(&self) -> Result<Store, StoreError> {
+        let store = Store::connect(&StoreOptions {
+            url: self.url.clone(),
+            max_connections: 4,
+            ..StoreOptions::default()
+        })
+        .await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Drops a PostgreSQL test database (SQLite files go with their temporary directory).
+    pub async fn cleanup(self) {
+        if let Some(name) = &self.pg_name
+            && let Ok(mut conn) = PgConnection::connect(&admin_url()).await
+        {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("RECOUP_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.into())
+}
+
+/// True when `RECOUP_REQUIRE_POSTGRES=1`: CI sets it so the PostgreSQL half can never be skipped.
+pub fn postgres_required() -> bool {
+    std::env::var("RECOUP_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}

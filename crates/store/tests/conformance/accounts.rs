@@ -1,0 +1,234 @@
+use recoup_domain::Currency;
+use recoup_domain::account::{AccountStatus, Adjustment, AdjustmentKind};
+use recoup_store::{AccountKey, ImportOutcome, ListFilter};
+
+use crate::{account, date, each_backend, invoice, money, now};
+
+#[tokio::test]
+async fn import_creates_then_is_unchanged_then_updates() {
+    each_backend(|store, backend| async move {
+        let rec = account(
+            "A-1",
+            "GBP",
+            vec![invoice("INV-1", "2026-10-01", 12_345, "GBP")],
+        );
+        let first = store
+            .import_batch(std::slice::from_ref(&rec), now())
+            .await
+            .unwrap();
+        assert_eq!(first, [ImportOutcome::Created], "{backend}");
+        let again = store
+            .import_batch(std::slice::from_ref(&rec), now())
+            .await
+            .unwrap();
+        assert_eq!(again, [ImportOutcome::Unchanged], "{backend}");
+
+        let mut changed = rec.clone();
+        changed.invoices[0].adjustments.push(Adjustment {
+            reference: "CN-1".into(),
+            kind: AdjustmentKind::CreditNote,
+            amount: money(345, "GBP"),
+            date: date("2026-02-01"),
+            reason: "short delivery".into(),
+        });
+        changed
+            .invoices
+            .push(invoice("INV-2", "2026-11-01", 100, "GBP"));
+        let third = store.import_batch(&[changed], now()).await.unwrap();
+        assert_eq!(third, [ImportOutcome::Updated], "{backend}");
+
+        let got = store
+            .get_account(AccountKey::ExternalRef("A-1"), true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.data.legal_name, "A-1 Trading Ltd");
+        assert_eq!(got.data.contacts, rec.contacts, "{backend}");
+        let outstanding: Vec<_> = got
+            .open_invoices
+            .iter()
+            .map(|i| (i.data.number.as_str(), i.outstanding.to_minor().unwrap()))
+            .collect();
+        assert_eq!(
+            outstanding,
+            [("INV-1", 12_000), ("INV-2", 100)],
+            "{backend}"
+        );
+        assert_eq!(got.open_invoices[0].data.adjustments.len(), 1, "{backend}");
+        assert_eq!(got.create_time, now().with_nanosecond_micros(), "{backend}");
+    })
+    .await;
+}
+
+trait Micros {
+    fn with_nanosecond_micros(self) -> Self;
+}
+
+impl Micros for chrono::DateTime<chrono::Utc> {
+    fn with_nanosecond_micros(self) -> Self {
+        use chrono::SubsecRound;
+        self.trunc_subsecs(6)
+    }
+}
+
+#[tokio::test]
+async fn amounts_round_trip_exactly_in_every_exponent() {
+    each_backend(|store, backend| async move {
+        let big = 999_999_999_999_999; // 9,999,999,999,999.99 GBP
+        let recs = [
+            account("GBP-1", "GBP", vec![invoice("I", "2026-10-01", big, "GBP")]),
+            account(
+                "JPY-1",
+                "JPY",
+                vec![invoice("I", "2026-10-01", 1_234_567, "JPY")],
+            ),
+            account(
+                "KWD-1",
+                "KWD",
+                vec![invoice("I", "2026-10-01", 1_001, "KWD")],
+            ),
+        ];
+        store.import_batch(&recs, now()).await.unwrap();
+        for (r, expect) in [
+            ("GBP-1", "9999999999999.99"),
+            ("JPY-1", "1234567"),
+            ("KWD-1", "1.001"),
+        ] {
+            let a = store
+                .get_account(AccountKey::ExternalRef(r), false)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                a.open_invoices[0].outstanding.amount().to_string(),
+                expect,
+                "{backend} {r}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn currency_cannot_change_under_invoices() {
+    each_backend(|store, backend| async move {
+        let rec = account("A-1", "GBP", vec![invoice("INV-1", "2026-10-01", 100, "GBP")]);
+        store.import_batch(&[rec], now()).await.unwrap();
+        let euro = account("A-1", "EUR", vec![]);
+        let out = store.import_batch(&[euro], now()).await.unwrap();
+        assert!(matches!(&out[0], ImportOutcome::Rejected(v) if v.iter().any(|x| x.field == "currency_code")), "{backend}");
+        let a = store.get_account(AccountKey::ExternalRef("A-1"), false).await.unwrap().unwrap();
+        assert_eq!(a.data.currency, Currency::from_code("GBP").unwrap(), "{backend}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn list_filters_and_pages() {
+    each_backend(|store, backend| async move {
+        // now() is 2026-11-22 12:00 UTC: already 2026-11-23 in Auckland.
+        let mut nz = account("NZ", "NZD", vec![invoice("I", "2026-11-22", 5_000, "NZD")]);
+        nz.time_zone = chrono_tz::Pacific::Auckland;
+        let uk = account("UK", "GBP", vec![invoice("I", "2026-11-22", 7_000, "GBP")]);
+        let mut held = account(
+            "HELD",
+            "GBP",
+            vec![invoice("I", "2026-08-01", 9_000, "GBP")],
+        );
+        held.status = AccountStatus::OnHold;
+        let paid_up = account("NONE", "GBP", vec![]);
+        store
+            .import_batch(&[nz, uk, held, paid_up], now())
+            .await
+            .unwrap();
+
+        let refs = |v: Vec<recoup_store::AccountSnapshot>| -> Vec<String> {
+            v.into_iter().map(|a| a.data.external_ref).collect()
+        };
+        let all = store
+            .list_accounts(&ListFilter::default(), 0, 10, now(), false)
+            .await
+            .unwrap();
+        assert_eq!(refs(all.clone()), ["NZ", "UK", "HELD", "NONE"], "{backend}");
+
+        let overdue = ListFilter {
+            min_days_overdue: 1,
+            ..Default::default()
+        };
+        let got = store
+            .list_accounts(&overdue, 0, 10, now(), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            refs(got),
+            ["NZ", "HELD"],
+            "{backend}: only Auckland's date has passed the due date"
+        );
+
+        let held_only = ListFilter {
+            status: Some(AccountStatus::OnHold),
+            ..Default::default()
+        };
+        assert_eq!(
+            refs(
+                store
+                    .list_accounts(&held_only, 0, 10, now(), false)
+                    .await
+                    .unwrap()
+            ),
+            ["HELD"]
+        );
+
+        let big_gbp = ListFilter {
+            min_overdue: Some(money(9_000, "GBP")),
+            ..Default::default()
+        };
+        assert_eq!(
+            refs(
+                store
+                    .list_accounts(&big_gbp, 0, 10, now(), false)
+                    .await
+                    .unwrap()
+            ),
+            ["HELD"]
+        );
+        let too_big = ListFilter {
+            min_overdue: Some(money(9_001, "GBP")),
+            ..Default::default()
+        };
+        assert!(
+            store
+                .list_accounts(&too_big, 0, 10, now(), false)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let first = store
+            .list_accounts(&ListFilter::default(), 0, 2, now(), false)
+            .await
+            .unwrap();
+        let rest = store
+            .list_accounts(&ListFilter::default(), first[1].id, 10, now(), false)
+            .await
+            .unwrap();
+        assert_eq!(refs(first), ["NZ", "UK"], "{backend}");
+        assert_eq!(refs(rest), ["HELD", "NONE"], "{backend}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn markers_are_set_once() {
+    each_backend(|store, backend| async move {
+        assert!(
+            store.set_marker_once("demo", now()).await.unwrap(),
+            "{backend}"
+        );
+        assert!(
+            !store.set_marker_once("demo", now()).await.unwrap(),
+            "{backend}"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,110 @@
+use recoup_domain::payment::NewPayment;
+use recoup_store::{AccountKey, PaymentOutcome, StoreError};
+
+use crate::{account, date, each_backend, invoice, money, now};
+
+fn payment(minor: i64, named: &[&str]) -> NewPayment {
+    NewPayment {
+        amount: money(minor, "GBP"),
+        payment_date: date("2026-11-20"),
+        reference: "BACS 0042".into(),
+        invoice_numbers: named.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[tokio::test]
+async fn allocates_oldest_first_and_replays_retries() {
+    each_backend(|store, backend| async move {
+        let rec = account(
+            "A-1",
+            "GBP",
+            vec![
+                invoice("NEW", "2026-11-01", 1_000, "GBP"),
+                invoice("OLD", "2026-09-01", 500, "GBP"),
+            ],
+        );
+        store.import_batch(&[rec], now()).await.unwrap();
+        let id = store
+            .get_account(AccountKey::ExternalRef("A-1"), false)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+
+        let PaymentOutcome::Recorded(first) = store
+            .record_payment("req-1", id, &payment(1_200, &[]), now())
+            .await
+            .unwrap()
+        else {
+            panic!("{backend}: first attempt must record");
+        };
+        let lines: Vec<_> = first
+            .allocations
+            .iter()
+            .map(|(n, m)| (n.as_str(), m.to_minor().unwrap()))
+            .collect();
+        assert_eq!(lines, [("OLD", 500), ("NEW", 700)], "{backend}");
+        assert!(first.unallocated.is_zero());
+
+        let again = store
+            .record_payment("req-1", id, &payment(1_200, &[]), now())
+            .await
+            .unwrap();
+        assert_eq!(again, PaymentOutcome::Replayed(first.clone()), "{backend}");
+
+        let reused = store
+            .record_payment("req-1", id, &payment(1_300, &[]), now())
+            .await;
+        assert!(
+            matches!(reused, Err(StoreError::RequestIdReused)),
+            "{backend}"
+        );
+
+        let PaymentOutcome::Recorded(over) = store
+            .record_payment("req-2", id, &payment(400, &["NEW"]), now())
+            .await
+            .unwrap()
+        else {
+            panic!("{backend}");
+        };
+        assert_eq!(over.unallocated.to_minor().unwrap(), 100, "{backend}");
+
+        let a = store
+            .get_account(AccountKey::Id(id), true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            a.open_invoices.is_empty(),
+            "{backend}: both invoices are settled"
+        );
+        assert_eq!(a.credit.to_minor().unwrap(), 100, "{backend}");
+        let refs: Vec<_> = a.recent_payments.iter().map(|p| p.id).collect();
+        assert_eq!(refs, [over.id, first.id], "{backend}: newest first");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_payments_that_break_rules_and_writes_nothing() {
+    each_backend(|store, backend| async move {
+        store.import_batch(&[account("A-1", "GBP", vec![invoice("I", "2026-11-01", 1_000, "GBP")])], now()).await.unwrap();
+        let id = store.get_account(AccountKey::ExternalRef("A-1"), false).await.unwrap().unwrap().id;
+
+        let unknown = store.record_payment("r1", id, &payment(100, &["NOPE"]), now()).await;
+        assert!(matches!(&unknown, Err(StoreError::Invalid(v)) if v.iter().any(|x| x.field == "invoice_numbers[0]")), "{backend}");
+        let mut euro = payment(100, &[]);
+        euro.amount = money(100, "EUR");
+        let wrong = store.record_payment("r2", id, &euro, now()).await;
+        assert!(matches!(&wrong, Err(StoreError::Invalid(v)) if v.iter().any(|x| x.field == "amount")), "{backend}");
+        let missing = store.record_payment("r3", id + 1000, &payment(100, &[]), now()).await;
+        assert!(matches!(missing, Err(StoreError::NotFound)), "{backend}");
+
+        let a = store.get_account(AccountKey::Id(id), true).await.unwrap().unwrap();
+        assert!(a.recent_payments.is_empty(), "{backend}");
+        assert_eq!(a.open_invoices[0].outstanding.to_minor().unwrap(), 1_000, "{backend}");
+        // The refused ids stay free for a corrected request.
+        assert!(matches!(store.record_payment("r1", id, &payment(100, &[]), now()).await, Ok(PaymentOutcome::Recorded(_))));
+    })
+    .await;
+}
