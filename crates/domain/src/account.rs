@@ -124,41 +124,58 @@ pub struct AccountData {
 
 /// Every rule an account record breaks, with field paths relative to the record.
 pub fn validate_account(a: &AccountData) -> Violations {
+    let mut v = validate_profile(&a.external_ref, &a.legal_name, &a.country_code, &a.contacts);
+    validate_invoices(&mut v, &a.invoices, a.currency);
+    v
+}
+
+/// The rules on an account's own fields and contacts, which need nothing parsed.
+pub fn validate_profile(
+    external_ref: &str,
+    legal_name: &str,
+    country_code: &str,
+    contacts: &[Contact],
+) -> Violations {
     let mut v = Violations::new();
-    v.required_text("external_ref", &a.external_ref, MAX_REF_CHARS);
-    v.required_text("legal_name", &a.legal_name, MAX_NAME_CHARS);
-    if !is_country_code(&a.country_code) {
+    v.required_text("external_ref", external_ref, MAX_REF_CHARS);
+    v.required_text("legal_name", legal_name, MAX_NAME_CHARS);
+    if !is_country_code(country_code) {
         v.push(
             "country_code",
             "must be an ISO 3166-1 alpha-2 code: two upper-case letters",
         );
     }
-    if a.contacts.len() > MAX_CONTACTS {
+    if contacts.len() > MAX_CONTACTS {
         v.push(
             "contacts",
             format!(
                 "has {} contacts; at most {MAX_CONTACTS} are allowed",
-                a.contacts.len()
+                contacts.len()
             ),
         );
     }
-    for (i, c) in a.contacts.iter().enumerate() {
+    for (i, c) in contacts.iter().enumerate() {
         v.extend_prefixed(&format!("contacts[{i}]"), validate_contact(c));
     }
-    if a.contacts.iter().filter(|c| c.preferred).count() > 1 {
+    if contacts.iter().filter(|c| c.preferred).count() > 1 {
         v.push("contacts", "at most one contact may be preferred");
     }
-    if a.invoices.len() > MAX_INVOICES_PER_RECORD {
+    v
+}
+
+/// The rules on a record's invoices, for an account invoiced in `currency`.
+pub fn validate_invoices(v: &mut Violations, invoices: &[InvoiceData], currency: Currency) {
+    if invoices.len() > MAX_INVOICES_PER_RECORD {
         v.push(
             "invoices",
             format!(
                 "has {} invoices; at most {MAX_INVOICES_PER_RECORD} are allowed in one record",
-                a.invoices.len()
+                invoices.len()
             ),
         );
     }
     let mut numbers = HashSet::new();
-    for (i, inv) in a.invoices.iter().enumerate() {
+    for (i, inv) in invoices.iter().enumerate() {
         let path = format!("invoices[{i}]");
         if !numbers.insert(inv.number.as_str()) {
             v.push(
@@ -169,9 +186,8 @@ pub fn validate_account(a: &AccountData) -> Violations {
                 ),
             );
         }
-        v.extend_prefixed(&path, validate_invoice(inv, a.currency));
+        v.extend_prefixed(&path, validate_invoice(inv, currency));
     }
-    v
 }
 
 fn validate_contact(c: &Contact) -> Violations {

@@ -35,17 +35,22 @@ impl NewPayment {
                 ),
             );
         }
-        v.required_text("reference", &self.reference, MAX_PAYMENT_REFERENCE_CHARS);
-        if self.invoice_numbers.len() > MAX_NAMED_INVOICES {
+        Self::validate_text(&mut v, &self.reference, &self.invoice_numbers);
+        v
+    }
+
+    /// The rules on the payment's text fields, which need no account.
+    pub fn validate_text(v: &mut Violations, reference: &str, invoice_numbers: &[String]) {
+        v.required_text("reference", reference, MAX_PAYMENT_REFERENCE_CHARS);
+        if invoice_numbers.len() > MAX_NAMED_INVOICES {
             v.push(
                 "invoice_numbers",
                 format!("at most {MAX_NAMED_INVOICES} invoices may be named"),
             );
         }
-        for (i, n) in self.invoice_numbers.iter().enumerate() {
+        for (i, n) in invoice_numbers.iter().enumerate() {
             v.required_text(&format!("invoice_numbers[{i}]"), n, MAX_REF_CHARS);
         }
-        v
     }
 
     /// Fingerprint of the request that carried this payment to `account`, for idempotency checks.

@@ -1,1 +1,17 @@
+//! recoupd: the recoup gRPC service. `server::start` assembles it; `main.rs` is the command line.
 
+pub mod config;
+pub mod convert;
+pub mod demo;
+pub mod names;
+pub mod paging;
+pub mod server;
+pub mod services;
+pub mod status;
+
+/// UNIMPLEMENTED for an RPC whose capability is on the roadmap.
+pub(crate) fn unsupported(rpc: &str, capability: &str) -> tonic::Status {
+    tonic::Status::unimplemented(format!(
+        "{rpc} is not available yet: the {capability} capability has not been delivered"
+    ))
+}

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Store, StoreError, store_time, with_writer};
+use crate::{Store, StoreError, store_time, with_reader, with_writer};
 
 impl Store {
     /// Sets the marker `name`; true if this call set it, false if it was already set.
@@ -22,14 +22,14 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Removes a marker, e.g. when the work it records failed half way.
-    pub async fn clear_marker(&self, name: &str) -> Result<(), StoreError> {
-        with_writer!(self, |pool, pg| {
-            sqlx::query("DELETE FROM markers WHERE name = $1")
+    /// Whether the marker `name` is set.
+    pub async fn has_marker(&self, name: &str) -> Result<bool, StoreError> {
+        let found: Option<String> = with_reader!(self, |pool, pg| {
+            sqlx::query_scalar("SELECT name FROM markers WHERE name = $1")
                 .bind(name)
-                .execute(pool)
-                .await?;
+                .fetch_optional(pool)
+                .await?
         });
-        Ok(())
+        Ok(found.is_some())
     }
 }

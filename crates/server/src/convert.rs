@@ -1,0 +1,402 @@
+//! Conversions between recoup.v1 messages and domain types. Everything arriving is checked here or in
+//! the domain rules; every problem is collected against its field path so the caller hears of all of
+//! them at once.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use recoup_domain::account::{
+    AccountData, AccountStatus, Adjustment, AdjustmentKind, Contact, DebtorType, InvoiceData,
+    check_amount, validate_invoices, validate_profile,
+};
+use recoup_domain::ageing::{self, AgeingBucket, OpenItem};
+use recoup_domain::payment::NewPayment;
+use recoup_domain::{Currency, Money, Violations};
+use recoup_proto::v1 as pb;
+use recoup_store::{AccountSnapshot, StoredInvoice, StoredPayment};
+
+/// Reads a required Money field.
+pub fn money_in(v: &mut Violations, field: &str, m: Option<&pb::Money>) -> Option<Money> {
+    let Some(m) = m else {
+        v.push(field, "is required");
+        return None;
+    };
+    match Money::from_parts(&m.currency_code, m.units, m.nanos) {
+        Ok(money) => Some(money),
+        Err(e) => {
+            v.push(field, e.to_string());
+            None
+        }
+    }
+}
+
+pub fn money_out(m: Money) -> pb::Money {
+    let (units, nanos) = m.to_parts();
+    pb::Money {
+        currency_code: m.currency().code().to_owned(),
+        units,
+        nanos,
+    }
+}
+
+/// Reads a required Date field; refuses impossible dates such as 31 February.
+pub fn date_in(v: &mut Violations, field: &str, d: Option<&pb::Date>) -> Option<NaiveDate> {
+    let Some(d) = d else {
+        v.push(field, "is required");
+        return None;
+    };
+    let valid = (1..=9999).contains(&d.year)
+        && u32::try_from(d.month).is_ok()
+        && u32::try_from(d.day).is_ok();
+    let date = valid
+        .then(|| NaiveDate::from_ymd_opt(d.year, d.month as u32, d.day as u32))
+        .flatten();
+    if date.is_none() {
+        v.push(
+            field,
+            format!(
+                "{}-{:02}-{:02} is not a calendar date",
+                d.year, d.month, d.day
+            ),
+        );
+    }
+    date
+}
+
+pub fn date_out(d: NaiveDate) -> pb::Date {
+    pb::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
+
+pub fn time_out(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// Reads an enum field; `unspecified` decides what 0 means (None: it is refused).
+fn enum_in<E: TryFrom<i32>, T>(
+    v: &mut Violations,
+    field: &str,
+    raw: i32,
+    unspecified: Option<T>,
+    map: impl Fn(E) -> Option<T>,
+) -> Option<T> {
+    if raw == 0 {
+        if unspecified.is_none() {
+            v.push(field, "is required");
+        }
+        return unspecified;
+    }
+    let mapped = E::try_from(raw).ok().and_then(map);
+    if mapped.is_none() {
+        v.push(field, format!("{raw} is not a known value"));
+    }
+    mapped
+}
+
+/// The parts of an imported account record; field paths are relative to the record.
+pub fn account_in(a: &pb::Account) -> Result<AccountData, Violations> {
+    let mut v = Violations::new();
+    let debtor_type = enum_in(&mut v, "debtor_type", a.debtor_type, None, |e| match e {
+        pb::DebtorType::Company => Some(DebtorType::Company),
+        pb::DebtorType::SoleTrader => Some(DebtorType::SoleTrader),
+        pb::DebtorType::Partnership => Some(DebtorType::Partnership),
+        pb::DebtorType::Unspecified => None,
+    });
+    let status = enum_in(
+        &mut v,
+        "status",
+        a.status,
+        Some(AccountStatus::Active),
+        status_in,
+    );
+    let time_zone = match a.time_zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) if a.time_zone.is_empty() => {
+            v.push("time_zone", "is required");
+            None
+        }
+        Err(_) => {
+            v.push(
+                "time_zone",
+                "is not an IANA time zone name (e.g. Europe/London)",
+            );
+            None
+        }
+    };
+    let currency = match Currency::from_code(&a.currency_code) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            v.push("currency_code", e.to_string());
+            None
+        }
+    };
+    let contacts: Vec<Contact> = a
+        .contacts
+        .iter()
+        .map(|c| Contact {
+            display_name: c.display_name.clone(),
+            role: c.role.clone(),
+            phone: c.phone.clone(),
+            email: c.email.clone(),
+            preferred: c.preferred,
+        })
+        .collect();
+    let invoices: Vec<Option<InvoiceData>> = a
+        .invoices
+        .iter()
+        .enumerate()
+        .map(|(i, inv)| invoice_in(&mut v, &format!("invoices[{i}]"), inv))
+        .collect();
+    v.extend_prefixed(
+        "",
+        validate_profile(&a.external_ref, &a.legal_name, &a.country_code, &contacts),
+    );
+    let invoices = invoices.into_iter().collect::<Option<Vec<_>>>();
+    if let (Some(currency), Some(invoices)) = (currency, &invoices) {
+        validate_invoices(&mut v, invoices, currency);
+    }
+    match (debtor_type, status, time_zone, currency, invoices) {
+        (Some(debtor_type), Some(status), Some(time_zone), Some(currency), Some(invoices)) => v
+            .into_result(AccountData {
+                external_ref: a.external_ref.clone(),
+                legal_name: a.legal_name.clone(),
+                debtor_type,
+                country_code: a.country_code.clone(),
+                time_zone,
+                currency,
+                status,
+                cease_calls: a.cease_calls,
+                contacts,
+                invoices,
+            }),
+        _ => Err(v),
+    }
+}
+
+pub fn status_in(s: pb::AccountStatus) -> Option<AccountStatus> {
+    match s {
+        pb::AccountStatus::Active => Some(AccountStatus::Active),
+        pb::AccountStatus::OnHold => Some(AccountStatus::OnHold),
+        pb::AccountStatus::WithAgency => Some(AccountStatus::WithAgency),
+        pb::AccountStatus::Closed => Some(AccountStatus::Closed),
+        pb::AccountStatus::Unspecified => None,
+    }
+}
+
+fn status_out(s: AccountStatus) -> pb::AccountStatus {
+    match s {
+        AccountStatus::Active => pb::AccountStatus::Active,
+        AccountStatus::OnHold => pb::AccountStatus::OnHold,
+        AccountStatus::WithAgency => pb::AccountStatus::WithAgency,
+        AccountStatus::Closed => pb::AccountStatus::Closed,
+    }
+}
+
+fn invoice_in(v: &mut Violations, path: &str, inv: &pb::Invoice) -> Option<InvoiceData> {
+    let issue_date = date_in(v, &format!("{path}.issue_date"), inv.issue_date.as_ref());
+    let due_date = date_in(v, &format!("{path}.due_date"), inv.due_date.as_ref());
+    let amount = money_in(v, &format!("{path}.amount"), inv.amount.as_ref());
+    let adjustments: Vec<Option<Adjustment>> = inv
+        .adjustments
+        .iter()
+        .enumerate()
+        .map(|(i, adj)| {
+            let p = format!("{path}.adjustments[{i}]");
+            let kind = enum_in(v, &format!("{p}.kind"), adj.kind, None, |k| match k {
+                pb::AdjustmentKind::CreditNote => Some(AdjustmentKind::CreditNote),
+                pb::AdjustmentKind::Debit => Some(AdjustmentKind::Debit),
+                pb::AdjustmentKind::Unspecified => None,
+            });
+            let amount = money_in(v, &format!("{p}.amount"), adj.amount.as_ref());
+            let date = date_in(v, &format!("{p}.date"), adj.date.as_ref());
+            Some(Adjustment {
+                reference: adj.reference.clone(),
+                kind: kind?,
+                amount: amount?,
+                date: date?,
+                reason: adj.reason.clone(),
+            })
+        })
+        .collect();
+    let parsed = (|| {
+        Some(InvoiceData {
+            number: inv.number.clone(),
+            issue_date: issue_date?,
+            due_date: due_date?,
+            amount: amount?,
+            adjustments: adjustments.into_iter().collect::<Option<Vec<_>>>()?,
+            disputed: inv.disputed,
+            dispute_reason: inv.dispute_reason.clone(),
+        })
+    })();
+    if parsed.is_none() && inv.number.trim().is_empty() {
+        // The invoice rules only run on a fully parsed invoice; a missing number is worth naming now.
+        v.push(format!("{path}.number"), "is required");
+    }
+    parsed
+}
+
+/// The payment of a RecordPayment request; paths relative to the payment.
+pub fn payment_in(p: &pb::Payment) -> Result<NewPayment, Violations> {
+    let mut v = Violations::new();
+    let amount = money_in(&mut v, "amount", p.amount.as_ref());
+    let date = date_in(&mut v, "payment_date", p.payment_date.as_ref());
+    NewPayment::validate_text(&mut v, &p.reference, &p.invoice_numbers);
+    if let Some(m) = amount {
+        // The account's currency is checked by the store; sign and size need no account.
+        check_amount(&mut v, "amount", m, m.currency());
+    }
+    match (amount, date) {
+        (Some(amount), Some(payment_date)) => v.into_result(NewPayment {
+            amount,
+            payment_date,
+            reference: p.reference.clone(),
+            invoice_numbers: p.invoice_numbers.clone(),
+        }),
+        _ => Err(v),
+    }
+}
+
+pub fn account_name(id: i64) -> String {
+    format!("accounts/{id}")
+}
+
+pub fn payment_out(p: &StoredPayment) -> pb::Payment {
+    pb::Payment {
+        name: format!("accounts/{}/payments/{}", p.account_id, p.id),
+        amount: Some(money_out(p.amount)),
+        payment_date: Some(date_out(p.payment_date)),
+        reference: p.reference.clone(),
+        invoice_numbers: p.invoice_numbers.clone(),
+        allocations: p
+            .allocations
+            .iter()
+            .map(|(number, amount)| pb::PaymentAllocation {
+                invoice_number: number.clone(),
+                amount: Some(money_out(*amount)),
+            })
+            .collect(),
+        unallocated: Some(money_out(p.unallocated)),
+        create_time: Some(time_out(p.create_time)),
+    }
+}
+
+fn bucket_out(b: AgeingBucket) -> pb::AgeingBucket {
+    match b {
+        AgeingBucket::Current => pb::AgeingBucket::Current,
+        AgeingBucket::Days1To30 => pb::AgeingBucket::Days1To30,
+        AgeingBucket::Days31To60 => pb::AgeingBucket::Days31To60,
+        AgeingBucket::Days61To90 => pb::AgeingBucket::Days61To90,
+        AgeingBucket::Over90 => pb::AgeingBucket::DaysOver90,
+    }
+}
+
+fn invoice_out(inv: &StoredInvoice, today: NaiveDate) -> pb::Invoice {
+    let d = &inv.data;
+    let days = ageing::days_overdue(d.due_date, today);
+    pb::Invoice {
+        name: format!("accounts/{}/invoices/{}", inv.account_id, inv.id),
+        number: d.number.clone(),
+        issue_date: Some(date_out(d.issue_date)),
+        due_date: Some(date_out(d.due_date)),
+        amount: Some(money_out(d.amount)),
+        adjustments: d
+            .adjustments
+            .iter()
+            .map(|a| pb::InvoiceAdjustment {
+                reference: a.reference.clone(),
+                kind: match a.kind {
+                    AdjustmentKind::CreditNote => pb::AdjustmentKind::CreditNote,
+                    AdjustmentKind::Debit => pb::AdjustmentKind::Debit,
+                } as i32,
+                amount: Some(money_out(a.amount)),
+                date: Some(date_out(a.date)),
+                reason: a.reason.clone(),
+            })
+            .collect(),
+        disputed: d.disputed,
+        dispute_reason: d.dispute_reason.clone(),
+        outstanding: Some(money_out(inv.outstanding)),
+        days_overdue: i32::try_from(days).unwrap_or(i32::MAX),
+        ageing_bucket: bucket_out(AgeingBucket::for_days(days)) as i32,
+    }
+}
+
+/// An account as returned: BASIC (profile, contacts, balance) or FULL (also invoices, payments).
+pub fn account_out(a: &AccountSnapshot, full: bool, now: DateTime<Utc>) -> pb::Account {
+    let d = &a.data;
+    let today = ageing::local_today(d.time_zone, now);
+    // Over-credited invoices (negative outstanding) are money owed back: they count as credit.
+    let mut credit = a.credit.amount();
+    let mut items = Vec::with_capacity(a.open_invoices.len());
+    for inv in &a.open_invoices {
+        if inv.outstanding.is_negative() {
+            credit -= inv.outstanding.amount();
+        } else {
+            items.push(OpenItem {
+                due_date: inv.data.due_date,
+                outstanding: inv.outstanding,
+                disputed: inv.data.disputed,
+            });
+        }
+    }
+    let b = ageing::summarise(d.currency, today, &items, a.credit.with_amount(credit));
+    let balance = pb::BalanceSummary {
+        as_of_date: Some(date_out(b.as_of)),
+        outstanding: Some(money_out(b.outstanding)),
+        overdue: Some(money_out(b.overdue)),
+        disputed: Some(money_out(b.disputed)),
+        unallocated_credit: Some(money_out(b.unallocated_credit)),
+        current: Some(money_out(b.current)),
+        overdue_1_to_30_days: Some(money_out(b.days_1_to_30)),
+        overdue_31_to_60_days: Some(money_out(b.days_31_to_60)),
+        overdue_61_to_90_days: Some(money_out(b.days_61_to_90)),
+        overdue_over_90_days: Some(money_out(b.over_90)),
+        oldest_overdue_due_date: b.oldest_overdue_due_date.map(date_out),
+        max_days_overdue: i32::try_from(b.max_days_overdue).unwrap_or(i32::MAX),
+        open_invoice_count: i32::try_from(b.open_invoice_count).unwrap_or(i32::MAX),
+    };
+    pb::Account {
+        name: account_name(a.id),
+        external_ref: d.external_ref.clone(),
+        legal_name: d.legal_name.clone(),
+        debtor_type: match d.debtor_type {
+            DebtorType::Company => pb::DebtorType::Company,
+            DebtorType::SoleTrader => pb::DebtorType::SoleTrader,
+            DebtorType::Partnership => pb::DebtorType::Partnership,
+        } as i32,
+        country_code: d.country_code.clone(),
+        time_zone: d.time_zone.name().to_owned(),
+        currency_code: d.currency.code().to_owned(),
+        status: status_out(d.status) as i32,
+        contacts: d
+            .contacts
+            .iter()
+            .map(|c| pb::Contact {
+                display_name: c.display_name.clone(),
+                role: c.role.clone(),
+                phone: c.phone.clone(),
+                email: c.email.clone(),
+                preferred: c.preferred,
+            })
+            .collect(),
+        invoices: if full {
+            a.open_invoices
+                .iter()
+                .map(|i| invoice_out(i, today))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        cease_calls: d.cease_calls,
+        create_time: Some(time_out(a.create_time)),
+        update_time: Some(time_out(a.update_time)),
+        balance: Some(balance),
+        recent_payments: a.recent_payments.iter().map(payment_out).collect(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,132 @@
+//! Assembling and running the gRPC server: the services, health, reflection, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use recoup_proto::v1::account_service_server::AccountServiceServer;
+use recoup_proto::v1::call_service_server::CallServiceServer;
+use recoup_proto::v1::event_service_server::EventServiceServer;
+use recoup_proto::v1::guidance_service_server::GuidanceServiceServer;
+use recoup_proto::v1::plan_service_server::PlanServiceServer;
+use recoup_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::services::accounts::Accounts;
+use crate::services::later::{Calls, Events, Guidance, Plans};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Fully qualified names of the recoup services, as health reports them.
+pub const SERVICES: [&str; 5] = [
+    "recoup.v1.AccountService",
+    "recoup.v1.CallService",
+    "recoup.v1.PlanService",
+    "recoup.v1.GuidanceService",
+    "recoup.v1.EventService",
+];
+
+/// How often health re-checks that the database answers.
+const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A server accepting calls. Stop it with `shutdown`.
+pub struct Running {
+    pub addr: SocketAddr,
+    health: HealthReporter,
+    stop: oneshot::Sender<()>,
+    serve: JoinHandle<Result<(), tonic::transport::Error>>,
+    probe: JoinHandle<()>,
+}
+
+async fn set_all(health: &HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for s in SERVICES {
+        health.set_service_status(s, status).await;
+    }
+}
+
+/// Reflection publishes the recoup contract, health, and google.rpc error details (so grpcurl can
+/// decode the BadRequest details of an INVALID_ARGUMENT).
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(recoup_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// Starts serving on `listener` with a migrated `store`; health is SERVING once this returns.
+pub async fn start(store: Store, listener: TcpListener) -> Result<Running, BoxError> {
+    let addr = listener.local_addr()?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    store.ping().await?;
+    set_all(&health, ServingStatus::Serving).await;
+    let probe = tokio::spawn(probe_database(store.clone(), health.clone()));
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(AccountServiceServer::new(Accounts::new(store)))
+        .add_service(CallServiceServer::new(Calls))
+        .add_service(PlanServiceServer::new(Plans))
+        .add_service(GuidanceServiceServer::new(Guidance))
+        .add_service(EventServiceServer::new(Events));
+    let serve = tokio::spawn(router.serve_with_incoming_shutdown(
+        TcpListenerStream::new(listener),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Ok(Running {
+        addr,
+        health,
+        stop,
+        serve,
+        probe,
+    })
+}
+
+/// Keeps health in step with the database: NOT_SERVING while it does not answer.
+async fn probe_database(store: Store, health: HealthReporter) {
+    let mut up = true;
+    loop {
+        tokio::time::sleep(HEALTH_PROBE_INTERVAL).await;
+        let now_up = store.ping().await.is_ok();
+        if now_up != up {
+            up = now_up;
+            if up {
+                tracing::info!("database answers again; health SERVING");
+                set_all(&health, ServingStatus::Serving).await;
+            } else {
+                tracing::warn!("database does not answer; health NOT_SERVING");
+                set_all(&health, ServingStatus::NotServing).await;
+            }
+        }
+    }
+}
+
+impl Running {
+    /// Health turns NOT_SERVING, new connections are refused, and in-flight calls get `grace` to
+    /// finish before the server is dropped.
+    pub async fn shutdown(self, grace: Duration) -> Result<(), BoxError> {
+        self.probe.abort();
+        set_all(&self.health, ServingStatus::NotServing).await;
+        let _ = self.stop.send(());
+        match tokio::time::timeout(grace, self.serve).await {
+            Ok(joined) => joined??,
+            Err(_) => tracing::warn!(
+                ?grace,
+                "in-flight calls still running after the grace period; stopping"
+            ),
+        }
+        Ok(())
+    }
+}

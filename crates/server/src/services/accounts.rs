@@ -1,0 +1,332 @@
+//! AccountService.
+
+use chrono::Utc;
+use prost::Message;
+use recoup_domain::Violations;
+use recoup_domain::fingerprint::Canonical;
+use recoup_proto::v1 as pb;
+use recoup_proto::v1::account_service_server::AccountService;
+use recoup_store::{AccountKey, ImportOutcome, ListFilter, PaymentOutcome, Store};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::convert::{account_in, account_out, money_in, payment_in, payment_out, status_in};
+use crate::paging::{decode_token, encode_token, page_size};
+use crate::status::{from_store, internal, invalid, invalid_field};
+use crate::{names, unsupported};
+
+/// Records written per import transaction: large enough to amortise commits, small enough that
+/// memory stays flat however long the stream is.
+const IMPORT_BATCH: usize = 500;
+/// Rejections listed in an import summary (all are counted).
+const MAX_LISTED_REJECTIONS: usize = 1000;
+
+pub struct Accounts {
+    store: Store,
+}
+
+impl Accounts {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+/// An import in progress: the current batch and the running summary.
+struct Import {
+    summary: pb::ImportAccountsResponse,
+    batch: Vec<recoup_domain::account::AccountData>,
+    /// (stream index, external ref) of each record in `batch`.
+    batch_meta: Vec<(i64, String)>,
+}
+
+impl Import {
+    fn reject(&mut self, index: i64, external_ref: &str, v: Violations) {
+        self.summary.rejected += 1;
+        if self.summary.rejections.len() < MAX_LISTED_REJECTIONS {
+            let mut prefixed = Violations::new();
+            prefixed.extend_prefixed("account", v);
+            self.summary.rejections.push(pb::ImportRejection {
+                index,
+                external_ref: external_ref.to_owned(),
+                violations: prefixed
+                    .into_iter()
+                    .map(|x| pb::FieldViolation {
+                        field: x.field,
+                        description: x.description,
+                    })
+                    .collect(),
+            });
+        } else {
+            self.summary.rejections_truncated = true;
+        }
+    }
+
+    async fn flush(&mut self, store: &Store) -> Result<(), Status> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let outcomes = store
+            .import_batch(&self.batch, Utc::now())
+            .await
+            .map_err(|e| internal(&e))?;
+        let meta = std::mem::take(&mut self.batch_meta);
+        for (outcome, (index, external_ref)) in outcomes.into_iter().zip(meta) {
+            match outcome {
+                ImportOutcome::Created => self.summary.created += 1,
+                ImportOutcome::Updated => self.summary.updated += 1,
+                ImportOutcome::Unchanged => self.summary.unchanged += 1,
+                ImportOutcome::Rejected(v) => self.reject(index, &external_ref, v),
+            }
+        }
+        self.batch.clear();
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl AccountService for Accounts {
+    async fn get_account(
+        &self,
+        request: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        let req = request.into_inner();
+        let full = view_is_full(req.view, true)?;
+        let mut v = Violations::new();
+        let key = match &req.account {
+            Some(pb::get_account_request::Account::Name(name)) => {
+                names::account_id(&mut v, "name", name).map(AccountKey::Id)
+            }
+            Some(pb::get_account_request::Account::ExternalRef(r)) if r.is_empty() => {
+                v.push("external_ref", "is required");
+                None
+            }
+            Some(pb::get_account_request::Account::ExternalRef(r)) => {
+                Some(AccountKey::ExternalRef(r.as_str()))
+            }
+            None => {
+                v.push("name", "one of name or external_ref is required");
+                None
+            }
+        };
+        let Some(key) = key else {
+            return Err(invalid(v));
+        };
+        let account = self
+            .store
+            .get_account(key, full)
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| match key {
+                AccountKey::Id(id) => Status::not_found(format!("accounts/{id} does not exist")),
+                AccountKey::ExternalRef(r) => {
+                    Status::not_found(format!("no account has external_ref '{r}'"))
+                }
+            })?;
+        Ok(Response::new(account_out(&account, full, Utc::now())))
+    }
+
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        let req = request.into_inner();
+        let full = view_is_full(req.view, false)?;
+        let size = page_size(req.page_size)?;
+        let mut v = Violations::new();
+        let status = match req.status {
+            0 => None,
+            raw => match pb::AccountStatus::try_from(raw).ok().and_then(status_in) {
+                Some(s) => Some(s),
+                None => {
+                    v.push("status", format!("{raw} is not a known value"));
+                    None
+                }
+            },
+        };
+        if req.min_days_overdue < 0 {
+            v.push("min_days_overdue", "must not be negative");
+        }
+        let min_overdue = match &req.min_overdue_amount {
+            None => None,
+            Some(m) => money_in(&mut v, "min_overdue_amount", Some(m)),
+        };
+        if min_overdue.is_some_and(|m| m.is_negative()) {
+            v.push("min_overdue_amount", "must not be negative");
+        }
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let filter = ListFilter {
+            status,
+            min_days_overdue: req.min_days_overdue.max(0) as u32,
+            min_overdue,
+        };
+        let mut key = Canonical::new("list-accounts");
+        key.display(req.status)
+            .display(req.min_days_overdue)
+            .display(min_overdue.map(|m| m.to_string()).unwrap_or_default());
+        let filter_key = key.finish();
+        let after = decode_token(&req.page_token, &filter_key)?;
+        let mut accounts = self
+            .store
+            .list_accounts(&filter, after, size + 1, Utc::now(), full)
+            .await
+            .map_err(|e| internal(&e))?;
+        let more = accounts.len() > size as usize;
+        accounts.truncate(size as usize);
+        let next_page_token = match (more, accounts.last()) {
+            (true, Some(last)) => encode_token(last.id, &filter_key),
+            _ => String::new(),
+        };
+        let now = Utc::now();
+        Ok(Response::new(pb::ListAccountsResponse {
+            accounts: accounts.iter().map(|a| account_out(a, full, now)).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_worklist(
+        &self,
+        _: Request<pb::GetWorklistRequest>,
+    ) -> Result<Response<pb::GetWorklistResponse>, Status> {
+        Err(unsupported("GetWorklist", "the worklist"))
+    }
+
+    async fn import_accounts(
+        &self,
+        request: Request<Streaming<pb::ImportAccountsRequest>>,
+    ) -> Result<Response<pb::ImportAccountsResponse>, Status> {
+        let mut stream = request.into_inner();
+        let mut import = Import {
+            summary: pb::ImportAccountsResponse::default(),
+            batch: Vec::with_capacity(IMPORT_BATCH),
+            batch_meta: Vec::with_capacity(IMPORT_BATCH),
+        };
+        let mut request_id = String::new();
+        let mut index: i64 = 0;
+        while let Some(msg) = stream.message().await? {
+            if index == 0 && !msg.request_id.is_empty() {
+                let mut v = Violations::new();
+                names::request_id(&mut v, "request_id", &msg.request_id);
+                if !v.is_empty() {
+                    return Err(invalid(v));
+                }
+                request_id = msg.request_id.clone();
+                let done = self
+                    .store
+                    .import_run(&request_id)
+                    .await
+                    .map_err(|e| internal(&e))?;
+                if let Some(summary) = done {
+                    // A repeat of a completed import: drain it unread and answer as the first time.
+                    while stream.message().await?.is_some() {}
+                    let summary = pb::ImportAccountsResponse::decode(summary.as_slice())
+                        .map_err(|e| internal(&e))?;
+                    return Ok(Response::new(summary));
+                }
+            }
+            let record = msg.account.unwrap_or_default();
+            match account_in(&record) {
+                Ok(data) => {
+                    import.batch.push(data);
+                    import.batch_meta.push((index, record.external_ref));
+                }
+                Err(v) => import.reject(index, &record.external_ref, v),
+            }
+            if import.batch.len() >= IMPORT_BATCH {
+                import.flush(&self.store).await?;
+            }
+            index += 1;
+        }
+        import.flush(&self.store).await?;
+        if !request_id.is_empty() {
+            self.store
+                .save_import_run(&request_id, &import.summary.encode_to_vec(), Utc::now())
+                .await
+                .map_err(|e| internal(&e))?;
+        }
+        tracing::info!(
+            records = index,
+            created = import.summary.created,
+            updated = import.summary.updated,
+            unchanged = import.summary.unchanged,
+            rejected = import.summary.rejected,
+            "import finished"
+        );
+        Ok(Response::new(import.summary))
+    }
+
+    async fn record_payment(
+        &self,
+        request: Request<pb::RecordPaymentRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        names::request_id(&mut v, "request_id", &req.request_id);
+        let account = names::account_id(&mut v, "parent", &req.parent);
+        let payment = match req.payment.as_ref().map(payment_in) {
+            None => {
+                v.push("payment", "is required");
+                None
+            }
+            Some(Ok(p)) => Some(p),
+            Some(Err(pv)) => {
+                v.extend_prefixed("payment", pv);
+                None
+            }
+        };
+        let (Some(account), Some(payment), true) = (account, payment, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let outcome = self
+            .store
+            .record_payment(&req.request_id, account, &payment, Utc::now())
+            .await
+            .map_err(|e| from_store(e, "payment", || format!("{} does not exist", req.parent)))?;
+        let stored = match outcome {
+            PaymentOutcome::Recorded(p) => {
+                tracing::info!(payment_id = p.id, account_id = account, "payment recorded");
+                p
+            }
+            PaymentOutcome::Replayed(p) => {
+                tracing::info!(
+                    payment_id = p.id,
+                    account_id = account,
+                    "payment retry answered"
+                );
+                p
+            }
+        };
+        Ok(Response::new(payment_out(&stored)))
+    }
+
+    async fn set_account_category(
+        &self,
+        _: Request<pb::SetAccountCategoryRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        Err(unsupported("SetAccountCategory", "debtor categories"))
+    }
+
+    async fn raise_dispute(
+        &self,
+        _: Request<pb::RaiseDisputeRequest>,
+    ) -> Result<Response<pb::Dispute>, Status> {
+        Err(unsupported("RaiseDispute", "disputes"))
+    }
+
+    async fn resolve_dispute(
+        &self,
+        _: Request<pb::ResolveDisputeRequest>,
+    ) -> Result<Response<pb::Dispute>, Status> {
+        Err(unsupported("ResolveDispute", "disputes"))
+    }
+}
+
+/// Whether a view asks for FULL; `default_full` is the method's meaning of UNSPECIFIED.
+fn view_is_full(raw: i32, default_full: bool) -> Result<bool, Status> {
+    match pb::AccountView::try_from(raw) {
+        Ok(pb::AccountView::Unspecified) => Ok(default_full),
+        Ok(pb::AccountView::Basic) => Ok(false),
+        Ok(pb::AccountView::Full) => Ok(true),
+        Err(_) => Err(invalid_field("view", format!("{raw} is not a known value"))),
+    }
+}

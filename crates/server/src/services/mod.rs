@@ -1,0 +1,4 @@
+//! The gRPC services: each maps requests to domain and store calls and back.
+
+pub mod accounts;
+pub mod later;
