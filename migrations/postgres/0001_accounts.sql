@@ -88,9 +88,11 @@ CREATE TABLE payment_allocations (
     PRIMARY KEY (payment_id, position)
 );
 
--- Completed imports by request_id, with the encoded summary returned to a repeat.
+-- Completed imports by request_id: the digest of the stream (to tell a repeat from a different
+-- import reusing the id) and the encoded summary returned to a repeat.
 CREATE TABLE import_runs (
     request_id  TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
     summary     BYTEA NOT NULL,
     create_time TIMESTAMPTZ NOT NULL
 );

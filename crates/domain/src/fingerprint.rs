@@ -20,8 +20,12 @@ impl Canonical {
     }
 
     pub fn text(&mut self, s: &str) -> &mut Self {
-        self.0.update((s.len() as u64).to_le_bytes());
-        self.0.update(s.as_bytes());
+        self.bytes(s.as_bytes())
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.0.update((b.len() as u64).to_le_bytes());
+        self.0.update(b);
         self
     }
 

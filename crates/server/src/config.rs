@@ -66,7 +66,13 @@ pub struct ServeArgs {
     #[arg(long, env = "RECOUP_DEMO")]
     pub demo: bool,
 
-    /// Seconds in-flight calls get to finish after SIGTERM/SIGINT before the process exits anyway.
+    /// Seconds between SIGTERM/SIGINT and closing the listener: health already says NOT_SERVING and
+    /// calls are still served, so load balancers can move traffic away first.
+    #[arg(long, env = "RECOUP_SHUTDOWN_DRAIN_SECS", default_value_t = 0)]
+    pub shutdown_drain_secs: u64,
+
+    /// Seconds in-flight calls get to finish once the listener is closed, before the process exits
+    /// anyway (open Health.Watch streams also hold shutdown until then).
     #[arg(long, env = "RECOUP_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 }

@@ -65,9 +65,12 @@ async fn serve(args: ServeArgs) -> Result<(), BoxError> {
     tracing::info!(addr = %running.addr, backend = store.backend_name(), "recoupd serving");
     println!("recoupd listening on {}", running.addr);
     shutdown_signal().await;
-    tracing::info!("shutting down: health NOT_SERVING, finishing in-flight calls");
+    tracing::info!("shutting down: health NOT_SERVING, draining, then finishing in-flight calls");
     running
-        .shutdown(Duration::from_secs(args.shutdown_grace_secs))
+        .shutdown(
+            Duration::from_secs(args.shutdown_drain_secs),
+            Duration::from_secs(args.shutdown_grace_secs),
+        )
         .await?;
     store.close().await;
     tracing::info!("stopped");

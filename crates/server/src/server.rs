@@ -114,11 +114,13 @@ async fn probe_database(store: Store, health: HealthReporter) {
 }
 
 impl Running {
-    /// Health turns NOT_SERVING, new connections are refused, and in-flight calls get `grace` to
-    /// finish before the server is dropped.
-    pub async fn shutdown(self, grace: Duration) -> Result<(), BoxError> {
+    /// Health turns NOT_SERVING; for `drain` the server keeps serving (so load balancers that watch
+    /// health move traffic away); then new connections are refused and in-flight calls get `grace`
+    /// to finish before the server is dropped.
+    pub async fn shutdown(self, drain: Duration, grace: Duration) -> Result<(), BoxError> {
         self.probe.abort();
         set_all(&self.health, ServingStatus::NotServing).await;
+        tokio::time::sleep(drain).await;
         let _ = self.stop.send(());
         match tokio::time::timeout(grace, self.serve).await {
             Ok(joined) => joined??,

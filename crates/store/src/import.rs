@@ -269,30 +269,37 @@ impl Store {
         Ok(outcomes)
     }
 
-    /// The encoded summary of a completed import with this request id, if there was one.
-    pub async fn import_run(&self, request_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    /// `(stream fingerprint, encoded summary)` of a completed import with this request id.
+    pub async fn import_run(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
         with_reader!(self, |pool, pg| {
-            let row = sqlx::query("SELECT summary FROM import_runs WHERE request_id = $1")
-                .bind(request_id)
-                .fetch_optional(pool)
-                .await?;
-            row.map(|r| r.blob("summary")).transpose()
+            let row =
+                sqlx::query("SELECT fingerprint, summary FROM import_runs WHERE request_id = $1")
+                    .bind(request_id)
+                    .fetch_optional(pool)
+                    .await?;
+            row.map(|r| Ok((r.text("fingerprint")?, r.blob("summary")?)))
+                .transpose()
         })
     }
 
-    /// Records a completed import's encoded summary under its request id (first one wins).
+    /// Records a completed import under its request id (first one wins).
     pub async fn save_import_run(
         &self,
         request_id: &str,
+        fingerprint: &str,
         summary: &[u8],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         with_writer!(self, |pool, pg| {
             sqlx::query(
-                "INSERT INTO import_runs (request_id, summary, create_time) VALUES ($1, $2, $3) \
-                 ON CONFLICT (request_id) DO NOTHING",
+                "INSERT INTO import_runs (request_id, fingerprint, summary, create_time) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING",
             )
             .bind(request_id)
+            .bind(fingerprint)
             .bind(summary)
             .bind(store_time(now))
             .execute(pool)

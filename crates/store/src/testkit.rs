@@ -96,6 +96,19 @@ impl TestDb {
         Ok(store)
     }
 
+    /// Drops a table behind the server's back, to provoke a storage failure.
+    pub async fn break_table(&self, table: &str) {
+        let store = self.store().await.expect("open store");
+        crate::with_writer!(store, |pool, pg| {
+            let cascade = if pg { " CASCADE" } else { "" };
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}{cascade}")))
+                .execute(pool)
+                .await
+                .expect("drop table");
+        });
+        store.close().await;
+    }
+
     /// Drops a PostgreSQL test database (SQLite files go with their temporary directory).
     pub async fn cleanup(self) {
         if let Some(name) = &self.pg_name

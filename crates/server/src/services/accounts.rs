@@ -202,6 +202,8 @@ impl AccountService for Accounts {
             batch_meta: Vec::with_capacity(IMPORT_BATCH),
         };
         let mut request_id = String::new();
+        let mut replay: Option<(String, Vec<u8>)> = None;
+        let mut digest = Canonical::new("import/v1");
         let mut index: i64 = 0;
         while let Some(msg) = stream.message().await? {
             if index == 0 && !msg.request_id.is_empty() {
@@ -211,36 +213,51 @@ impl AccountService for Accounts {
                     return Err(invalid(v));
                 }
                 request_id = msg.request_id.clone();
-                let done = self
+                replay = self
                     .store
                     .import_run(&request_id)
                     .await
                     .map_err(|e| internal(&e))?;
-                if let Some(summary) = done {
-                    // A repeat of a completed import: drain it unread and answer as the first time.
-                    while stream.message().await?.is_some() {}
-                    let summary = pb::ImportAccountsResponse::decode(summary.as_slice())
-                        .map_err(|e| internal(&e))?;
-                    return Ok(Response::new(summary));
-                }
             }
             let record = msg.account.unwrap_or_default();
+            digest.bytes(&record.encode_to_vec());
+            index += 1;
+            if replay.is_some() {
+                // A completed import's id: only read on, to tell a true repeat from another import.
+                continue;
+            }
             match account_in(&record) {
                 Ok(data) => {
                     import.batch.push(data);
-                    import.batch_meta.push((index, record.external_ref));
+                    import.batch_meta.push((index - 1, record.external_ref));
                 }
-                Err(v) => import.reject(index, &record.external_ref, v),
+                Err(v) => import.reject(index - 1, &record.external_ref, v),
             }
             if import.batch.len() >= IMPORT_BATCH {
                 import.flush(&self.store).await?;
             }
-            index += 1;
+        }
+        let digest = digest.finish();
+        if let Some((first_digest, summary)) = replay {
+            if first_digest != digest {
+                return Err(invalid_field(
+                    "request_id",
+                    "was already used for a different import; use a new request_id",
+                ));
+            }
+            let summary =
+                pb::ImportAccountsResponse::decode(summary.as_slice()).map_err(|e| internal(&e))?;
+            return Ok(Response::new(summary));
         }
         import.flush(&self.store).await?;
         if !request_id.is_empty() {
             self.store
-                .save_import_run(&request_id, &import.summary.encode_to_vec(), Utc::now())
+                .save_import_run(
+                    &request_id,
+                    &digest,
+                    &import.summary.encode_to_vec(),
+                    Utc::now(),
+                )
                 .await
                 .map_err(|e| internal(&e))?;
         }

@@ -1,0 +1,251 @@
+//! The recoupd binary as an operator runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use recoup_proto::v1 as pb;
+use recoup_proto::v1::account_service_client::AccountServiceClient;
+use recoup_store::testkit::TestDb;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+const RECOUPD: &str = env!("CARGO_BIN_EXE_recoupd");
+
+/// A recoupd process; killed if a test fails before stopping it.
+struct Daemon {
+    child: Child,
+    addr: String,
+    stdout: Vec<String>,
+}
+
+impl Daemon {
+    fn start(db: &TestDb, extra: &[&str]) -> Daemon {
+        let mut child = Command::new(RECOUPD)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                &db.url,
+            ])
+            .args(extra)
+            .env("RECOUP_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn recoupd");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut stdout = Vec::new();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("recoupd exited before listening")
+                .unwrap();
+            if let Some(addr) = line.strip_prefix("recoupd listening on ") {
+                break addr.to_owned();
+            }
+            stdout.push(line);
+        };
+        Daemon {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    async fn client(&self) -> AccountServiceClient<tonic::transport::Channel> {
+        AccountServiceClient::connect(format!("http://{}", self.addr))
+            .await
+            .unwrap()
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "recoupd exited with {status}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "recoupd did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn help_documents_every_flag_and_variable() {
+    let out = Command::new(RECOUPD)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "--listen",
+        "RECOUP_LISTEN",
+        "--database-url",
+        "RECOUP_DATABASE_URL",
+        "--demo",
+        "RECOUP_DEMO",
+        "--db-max-connections",
+        "RECOUP_DB_MAX_CONNECTIONS",
+        "--db-timeout-secs",
+        "RECOUP_DB_TIMEOUT_SECS",
+        "--shutdown-grace-secs",
+        "RECOUP_SHUTDOWN_GRACE_SECS",
+        "--log",
+        "RECOUP_LOG",
+    ] {
+        assert!(help.contains(word), "serve --help lacks {word}:\n{help}");
+    }
+}
+
+// Multi-threaded: `terminate` blocks this thread while the client's connection must still close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
+    for db in TestDb::all().await {
+        let daemon = Daemon::start(&db, &["--demo"]);
+        assert!(
+            daemon
+                .stdout
+                .iter()
+                .any(|l| l.starts_with("demo book loaded: 21 accounts")),
+            "{:?}",
+            daemon.stdout
+        );
+        let mut client = daemon.client().await;
+        let all = client
+            .list_accounts(pb::ListAccountsRequest {
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(all.accounts.len(), 21, "{}", db.backend);
+        let currencies: std::collections::BTreeSet<_> = all
+            .accounts
+            .iter()
+            .map(|a| a.currency_code.clone())
+            .collect();
+        let zones: std::collections::BTreeSet<_> =
+            all.accounts.iter().map(|a| a.time_zone.clone()).collect();
+        assert!(
+            currencies.len() >= 6 && zones.len() >= 8,
+            "variety: {currencies:?} {zones:?}"
+        );
+        let crossed = crate::get(&mut client, "DEMO-011").await;
+        assert_eq!(
+            crate::text(&crossed.balance.unwrap().outstanding),
+            "0.00 GBP",
+            "payment already made"
+        );
+        daemon.terminate();
+
+        let again = Daemon::start(&db, &["--demo"]);
+        assert!(
+            again.stdout.iter().any(|l| l.contains("already loaded")),
+            "{:?}",
+            again.stdout
+        );
+        let mut client = again.client().await;
+        let all = client
+            .list_accounts(pb::ListAccountsRequest {
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            all.accounts.len(),
+            21,
+            "{}: loading twice adds nothing",
+            db.backend
+        );
+        again.terminate();
+        db.cleanup().await;
+    }
+}
+
+#[test]
+fn migrate_runs_alone_and_twice() {
+    let db = TestDb::sqlite();
+    for _ in 0..2 {
+        let status = Command::new(RECOUPD)
+            .args(["migrate", "--database-url", &db.url])
+            .env("RECOUP_LOG", "warn")
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let bad = Command::new(RECOUPD)
+        .args(["migrate", "--database-url", "mysql://nope"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sqlite: or postgres://"));
+}
+
+/// On shutdown health says NOT_SERVING while calls are still served, and a call in flight when the
+/// listener closes still completes.
+#[tokio::test]
+async fn shutdown_lets_in_flight_calls_finish() {
+    let server = crate::TestServer::start(TestDb::sqlite()).await;
+    let mut client = server.accounts();
+    let mut health = HealthClient::new(server.channel.clone());
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let call = tokio::spawn(async move {
+        client
+            .import_accounts(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    let record = |r: &str| pb::ImportAccountsRequest {
+        request_id: String::new(),
+        account: Some(crate::account(r, vec![])),
+    };
+    tx.send(record("FLIGHT-1")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stopping = tokio::spawn(server.stop_after(Duration::from_millis(500)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32
+    );
+    tx.send(record("FLIGHT-2")).await.unwrap();
+    drop(tx);
+    let summary = call
+        .await
+        .unwrap()
+        .expect("in-flight import completes")
+        .into_inner();
+    assert_eq!(summary.created, 2);
+    stopping.await.unwrap();
+}

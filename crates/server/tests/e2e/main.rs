@@ -1,0 +1,203 @@
+//! End-to-end tests: a real recoupd server on an ephemeral loopback port, a real tonic client, and a
+//! fresh SQLite file or PostgreSQL database per test.
+
+mod accounts;
+mod ageing;
+mod bad_input;
+mod binary;
+mod import;
+mod payments;
+mod service;
+
+use std::time::Duration;
+
+use recoup_proto::v1 as pb;
+use recoup_proto::v1::account_service_client::AccountServiceClient;
+use recoup_server::server::{self, Running};
+use recoup_store::testkit::TestDb;
+use tonic::transport::Channel;
+
+/// A server under test with its database.
+pub struct TestServer {
+    pub db: TestDb,
+    running: Running,
+    store: recoup_store::Store,
+    pub channel: Channel,
+}
+
+impl TestServer {
+    pub async fn start(db: TestDb) -> TestServer {
+        let store = db.store().await.expect("open store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = server::start(store.clone(), listener)
+            .await
+            .expect("start server");
+        let channel = Channel::from_shared(format!("http://{}", running.addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect");
+        TestServer {
+            db,
+            running,
+            store,
+            channel,
+        }
+    }
+
+    pub fn running_addr(&self) -> String {
+        self.running.addr.to_string()
+    }
+
+    pub fn accounts(&self) -> AccountServiceClient<Channel> {
+        AccountServiceClient::new(self.channel.clone())
+    }
+
+    pub async fn stop(self) {
+        self.stop_after(Duration::ZERO).await;
+    }
+
+    /// Stops after a drain period during which health says NOT_SERVING and calls are still served.
+    pub async fn stop_after(self, drain: Duration) {
+        self.running
+            .shutdown(drain, Duration::from_secs(5))
+            .await
+            .expect("shutdown");
+        self.store.close().await;
+        self.db.cleanup().await;
+    }
+}
+
+/// Runs `body` against a fresh server on each backend.
+pub async fn each_backend<F, Fut>(body: F)
+where
+    F: Fn(TestServer) -> Fut,
+    Fut: std::future::Future<Output = TestServer>,
+{
+    for db in TestDb::all().await {
+        let server = TestServer::start(db).await;
+        body(server).await.stop().await;
+    }
+}
+
+pub fn money(code: &str, units: i64, nanos: i32) -> pb::Money {
+    pb::Money {
+        currency_code: code.into(),
+        units,
+        nanos,
+    }
+}
+
+pub fn date(d: chrono::NaiveDate) -> pb::Date {
+    use chrono::Datelike;
+    pb::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
+
+pub fn ymd(year: i32, month: i32, day: i32) -> pb::Date {
+    pb::Date { year, month, day }
+}
+
+/// An invoice due on `due`, issued 30 days before.
+pub fn invoice(number: &str, due: chrono::NaiveDate, amount: pb::Money) -> pb::Invoice {
+    pb::Invoice {
+        number: number.into(),
+        issue_date: Some(date(due - chrono::Days::new(30))),
+        due_date: Some(date(due)),
+        amount: Some(amount),
+        ..Default::default()
+    }
+}
+
+/// A valid account record in GBP, London.
+pub fn account(external_ref: &str, invoices: Vec<pb::Invoice>) -> pb::Account {
+    pb::Account {
+        external_ref: external_ref.into(),
+        legal_name: format!("{external_ref} Holdings Ltd"),
+        debtor_type: pb::DebtorType::Company as i32,
+        country_code: "GB".into(),
+        time_zone: "Europe/London".into(),
+        currency_code: "GBP".into(),
+        contacts: vec![pb::Contact {
+            display_name: "Alex Ledger".into(),
+            role: "Accounts payable".into(),
+            phone: "+44 20 7946 0999".into(),
+            email: "alex@ledger.example".into(),
+            preferred: true,
+        }],
+        invoices,
+        ..Default::default()
+    }
+}
+
+/// Imports records in one stream.
+pub async fn import(
+    client: &mut AccountServiceClient<Channel>,
+    request_id: &str,
+    records: Vec<pb::Account>,
+) -> Result<pb::ImportAccountsResponse, tonic::Status> {
+    let msgs: Vec<pb::ImportAccountsRequest> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| pb::ImportAccountsRequest {
+            request_id: if i == 0 {
+                request_id.into()
+            } else {
+                String::new()
+            },
+            account: Some(a),
+        })
+        .collect();
+    client
+        .import_accounts(tokio_stream::iter(msgs))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// Fetches an account by external ref.
+pub async fn get(client: &mut AccountServiceClient<Channel>, external_ref: &str) -> pb::Account {
+    client
+        .get_account(pb::GetAccountRequest {
+            account: Some(pb::get_account_request::Account::ExternalRef(
+                external_ref.into(),
+            )),
+            view: 0,
+        })
+        .await
+        .expect("get account")
+        .into_inner()
+}
+
+/// The debtor's date today in London (where `account` lives).
+pub fn london_today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+}
+
+/// The field paths of an INVALID_ARGUMENT's BadRequest details.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .expect("BadRequest details")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+/// A non-negative two-decimal amount as text, e.g. "12.50 GBP", for readable assertions.
+pub fn text(m: &Option<pb::Money>) -> String {
+    let m = m.as_ref().expect("money");
+    format!(
+        "{}.{:02} {}",
+        m.units,
+        m.nanos / 10_000_000,
+        m.currency_code
+    )
+}
