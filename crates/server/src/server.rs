@@ -49,10 +49,13 @@ async fn set_all(health: &HealthReporter, status: ServingStatus) {
     }
 }
 
-/// Reflection publishes the recoup contract, health, and google.rpc error details (so grpcurl can
-/// decode the BadRequest details of an INVALID_ARGUMENT).
+/// Reflection publishes the recoup contract, health, both reflection versions, and google.rpc error
+/// details (so grpcurl can decode the BadRequest details of an INVALID_ARGUMENT).
 fn reflection() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
+        .include_reflection_service(false)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(recoup_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)

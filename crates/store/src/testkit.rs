@@ -53,6 +53,7 @@ impl TestDb {
                 panic!("RECOUP_REQUIRE_POSTGRES=1 but PostgreSQL is not reachable at {admin}: {e}")
             }
         };
+        sweep_abandoned(&mut conn).await;
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -117,6 +118,31 @@ impl TestDb {
             let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
             let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
                 .execute(&mut conn)
+                .await;
+        }
+    }
+}
+
+/// Drops test databases left by test processes that have exited (a panicking test skips its cleanup).
+/// Runs once per process.
+async fn sweep_abandoned(conn: &mut PgConnection) {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    // Liveness is read from /proc; without it (not Linux) nothing is swept.
+    if SWEPT.swap(true, Ordering::SeqCst) || !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'recoup\\_t\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                .execute(&mut *conn)
                 .await;
         }
     }

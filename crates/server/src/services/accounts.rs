@@ -3,6 +3,7 @@
 use chrono::Utc;
 use prost::Message;
 use recoup_domain::Violations;
+use recoup_domain::account::MAX_REF_CHARS;
 use recoup_domain::fingerprint::Canonical;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_server::AccountService;
@@ -95,12 +96,9 @@ impl AccountService for Accounts {
             Some(pb::get_account_request::Account::Name(name)) => {
                 names::account_id(&mut v, "name", name).map(AccountKey::Id)
             }
-            Some(pb::get_account_request::Account::ExternalRef(r)) if r.is_empty() => {
-                v.push("external_ref", "is required");
-                None
-            }
             Some(pb::get_account_request::Account::ExternalRef(r)) => {
-                Some(AccountKey::ExternalRef(r.as_str()))
+                v.required_text("external_ref", r, MAX_REF_CHARS);
+                v.is_empty().then_some(AccountKey::ExternalRef(r.as_str()))
             }
             None => {
                 v.push("name", "one of name or external_ref is required");

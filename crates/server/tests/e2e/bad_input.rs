@@ -280,6 +280,16 @@ async fn bad_reads_are_refused() {
             .await
             .unwrap_err();
         assert_eq!(bad_fields(&err), ["name"]);
+        for external_ref in [String::new(), "R".repeat(65)] {
+            let err = client
+                .get_account(pb::GetAccountRequest {
+                    account: Some(pb::get_account_request::Account::ExternalRef(external_ref)),
+                    view: 0,
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(bad_fields(&err), ["external_ref"]);
+        }
         let missing = client
             .get_account(pb::GetAccountRequest {
                 account: Some(pb::get_account_request::Account::Name(

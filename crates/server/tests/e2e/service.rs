@@ -134,6 +134,15 @@ async fn grpcurl_lists_describes_and_calls() {
     ] {
         assert!(list.contains(s), "{list}");
     }
+    // Both reflection versions answer when called by name.
+    for version in ["v1", "v1alpha"] {
+        let method = format!("grpc.reflection.{version}.ServerReflection/ServerReflectionInfo");
+        let listed = run(&["-d", r#"{"list_services": ""}"#, &addr, &method]);
+        assert!(
+            listed.contains("recoup.v1.PlanService"),
+            "{version}: {listed}"
+        );
+    }
     let described = run(&[&addr, "describe", "recoup.v1.Money"]);
     assert!(
         described.contains("currency_code") && described.contains("nanos"),
