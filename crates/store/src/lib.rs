@@ -42,43 +42,40 @@ pub struct Store {
     backend: Backend,
 }
 
-/// Runs `$body` with `$pool` bound to a pool that may be read from, once per backend.
+/// Runs `$body` once per backend with `$pool` bound to that backend's pool for `$role` (`reader` or
+/// `writer`; PostgreSQL has one pool for both) and `$pg` telling which backend it is.
+macro_rules! with_pool {
+    ($store:expr, $role:ident, |$pool:ident, $pg:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite { $role: $pool, .. } => {
+                #[allow(unused_variables)]
+                let $pg = false;
+                $body
+            }
+            $crate::Backend::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $pg = true;
+                $body
+            }
+        }
+    };
+}
+
+/// `with_pool!` on the pool that may be read from.
 macro_rules! with_reader {
     ($store:expr, |$pool:ident, $pg:ident| $body:expr) => {
-        match &$store.backend {
-            $crate::Backend::Sqlite { reader: $pool, .. } => {
-                #[allow(unused_variables)]
-                let $pg = false;
-                $body
-            }
-            $crate::Backend::Postgres($pool) => {
-                #[allow(unused_variables)]
-                let $pg = true;
-                $body
-            }
-        }
+        $crate::with_pool!($store, reader, |$pool, $pg| $body)
     };
 }
 
-/// Runs `$body` with `$pool` bound to the pool writes go through, once per backend.
+/// `with_pool!` on the pool writes go through.
 macro_rules! with_writer {
     ($store:expr, |$pool:ident, $pg:ident| $body:expr) => {
-        match &$store.backend {
-            $crate::Backend::Sqlite { writer: $pool, .. } => {
-                #[allow(unused_variables)]
-                let $pg = false;
-                $body
-            }
-            $crate::Backend::Postgres($pool) => {
-                #[allow(unused_variables)]
-                let $pg = true;
-                $body
-            }
-        }
+        $crate::with_pool!($store, writer, |$pool, $pg| $body)
     };
 }
 
-pub(crate) use {with_reader, with_writer};
+pub(crate) use {with_pool, with_reader, with_writer};
 
 /// Times are stored to the microsecond (PostgreSQL's precision) so both backends read back alike.
 pub(crate) fn store_time(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {

@@ -133,14 +133,7 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
             daemon.stdout
         );
         let mut client = daemon.client().await;
-        let all = client
-            .list_accounts(pb::ListAccountsRequest {
-                page_size: 100,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let all = list_all(&mut client).await;
         assert_eq!(all.accounts.len(), 21, "{}", db.backend);
         let currencies: std::collections::BTreeSet<_> = all
             .accounts
@@ -167,15 +160,7 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
             "{:?}",
             again.stdout
         );
-        let mut client = again.client().await;
-        let all = client
-            .list_accounts(pb::ListAccountsRequest {
-                page_size: 100,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let all = list_all(&mut again.client().await).await;
         assert_eq!(
             all.accounts.len(),
             21,
@@ -185,6 +170,16 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
         again.terminate();
         db.cleanup().await;
     }
+}
+
+async fn list_all(
+    client: &mut AccountServiceClient<tonic::transport::Channel>,
+) -> pb::ListAccountsResponse {
+    let request = pb::ListAccountsRequest {
+        page_size: 100,
+        ..Default::default()
+    };
+    client.list_accounts(request).await.unwrap().into_inner()
 }
 
 #[test]
