@@ -43,7 +43,7 @@ impl fmt::Display for Currency {
 /// Why an amount is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MoneyError {
-    #[error("'{0}' is not an ISO 4217 currency code with a minor unit")]
+    #[error("{}", unknown_currency(.0))]
     UnknownCurrency(String),
     #[error("units and nanos must not have opposite signs")]
     MixedSigns,
@@ -61,6 +61,14 @@ pub enum MoneyError {
     Overflow,
     #[error("currency {found} does not match the account's currency {expected}")]
     CurrencyMismatch { expected: Currency, found: Currency },
+}
+
+fn unknown_currency(code: &str) -> String {
+    if code.is_empty() {
+        "currency_code is required".into()
+    } else {
+        format!("'{code}' is not an ISO 4217 currency code with a minor unit")
+    }
 }
 
 /// An exact amount in one currency.

@@ -129,6 +129,10 @@ pub fn account_in(a: &pb::Account) -> Result<AccountData, Violations> {
     };
     let currency = match Currency::from_code(&a.currency_code) {
         Ok(c) => Some(c),
+        Err(_) if a.currency_code.is_empty() => {
+            v.push("currency_code", "is required");
+            None
+        }
         Err(e) => {
             v.push("currency_code", e.to_string());
             None
