@@ -1,10 +1,14 @@
 //! Command line and environment: every setting is a flag with a `RECOUP_*` variable beside it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use recoup_store::StoreOptions;
+
+use crate::auth::Role;
+use crate::auth::gate::GateConfig;
 
 /// recoupd: the recoup credit-control gRPC service.
 #[derive(Debug, Parser)]
@@ -21,9 +25,42 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gRPC service (migrates the database first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Manage API keys (create prints the secret once; only its digest is stored).
+    Keys(KeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print its secret (shown this once only).
+    Create {
+        /// What the key may do.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Who holds it: recorded as the actor of every change made with it (1 to 100 characters).
+        #[arg(long)]
+        subject: String,
+        /// How long until it expires, e.g. "90d", "12h" (default: never).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
+    /// List keys: id, role, subject, created, expires, state. Secrets are never shown.
+    List,
+    /// Revoke a key by its id (the part between "rk_" and "."); effective on the next call.
+    Revoke {
+        /// The key id.
+        key_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -75,4 +112,67 @@ pub struct ServeArgs {
     /// anyway (open Health.Watch streams also hold shutdown until then).
     #[arg(long, env = "RECOUP_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+
+    /// PEM certificate chain for TLS (with --tls-key).
+    #[arg(long, env = "RECOUP_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for TLS (with --tls-cert).
+    #[arg(long, env = "RECOUP_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA certificate(s): clients must present a certificate signed by one (mutual TLS).
+    #[arg(long, env = "RECOUP_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Allow listening on a non-loopback address without TLS (e.g. behind a TLS-terminating proxy).
+    #[arg(long, env = "RECOUP_INSECURE")]
+    pub insecure: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits that protect the service from oversized or excessive calls.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Largest request message accepted, in bytes (bulk data streams as many messages).
+    #[arg(long, env = "RECOUP_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024,
+          value_parser = clap::value_parser!(u32).range(1024..=(64 * 1024 * 1024)))]
+    pub max_message_bytes: u32,
+
+    /// Calls handled at once; beyond it calls are refused at once with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "RECOUP_MAX_CONCURRENT_CALLS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_concurrent_calls: u32,
+
+    /// Seconds a unary call may take before DEADLINE_EXCEEDED (streams are not limited).
+    #[arg(long, env = "RECOUP_CALL_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub call_timeout_secs: u64,
+
+    /// Largest page a List call returns (larger page_size values are lowered to it).
+    #[arg(long, env = "RECOUP_MAX_PAGE_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_page_size: u32,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1024 * 1024,
+            max_concurrent_calls: 256,
+            call_timeout_secs: 30,
+            max_page_size: 1000,
+        }
+    }
+}
+
+impl LimitArgs {
+    pub fn gate(&self) -> GateConfig {
+        GateConfig {
+            max_concurrent_calls: self.max_concurrent_calls as usize,
+            call_timeout: Duration::from_secs(self.call_timeout_secs),
+        }
+    }
 }

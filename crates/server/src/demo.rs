@@ -13,9 +13,12 @@ use recoup_domain::payment::NewPayment;
 use recoup_domain::{Currency, Money};
 use recoup_store::{AccountKey, ImportOutcome, Store};
 
+use crate::auth::{Role, keys};
 use crate::server::BoxError;
 
 const MARKER: &str = "demo_book_v1";
+/// Recorded as the actor of the demo book's changes.
+const DEMO_ACTOR: &str = "demo";
 
 /// An invoice `due_ago` days past due (negative: not yet due), issued 30 days before its due date.
 struct Inv {
@@ -585,7 +588,7 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
             return Err(format!("demo account {} is invalid: {problems:?}", d.external_ref).into());
         }
     }
-    let outcomes = store.import_batch(&records, now).await?;
+    let outcomes = store.import_batch(&records, DEMO_ACTOR, now).await?;
     let created = outcomes
         .iter()
         .filter(|o| **o == ImportOutcome::Created)
@@ -611,6 +614,7 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
                     &format!("demo-{}-{n}", d.external_ref),
                     account.id,
                     &payment,
+                    DEMO_ACTOR,
                     now,
                 )
                 .await?;
@@ -626,4 +630,29 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
         report.push_str(&format!("\n  {:<9} {}", d.external_ref, d.situation));
     }
     Ok(report)
+}
+
+/// Replaces the demo keys (one per role, subject `demo-<role>`) and returns them with a grpcurl
+/// example. The old ones are revoked, so only the keys printed by the latest start work.
+pub async fn issue_keys(
+    store: &Store,
+    listen: &str,
+    now: DateTime<Utc>,
+) -> Result<String, BoxError> {
+    let mut out = String::from("demo API keys (shown once; a restart with --demo replaces them):");
+    let mut agent_key = String::new();
+    for role in Role::ALL {
+        let subject = format!("demo-{role}");
+        store.revoke_subject_keys(&subject, now).await?;
+        let key = keys::issue(store, role, &subject, None, now).await?;
+        out.push_str(&format!("\n  {:<11} {}", role.as_str(), key.secret));
+        if role == Role::Agent {
+            agent_key = key.secret;
+        }
+    }
+    out.push_str(&format!(
+        "\ntry: grpcurl -plaintext -H 'authorization: Bearer {agent_key}' -d '{{\"external_ref\": \"DEMO-003\"}}' \
+         {listen} recoup.v1.AccountService/GetAccount"
+    ));
+    Ok(out)
 }

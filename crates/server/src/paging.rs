@@ -9,14 +9,13 @@ use tonic::Status;
 use crate::status::invalid_field;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
-pub const MAX_PAGE_SIZE: u32 = 1000;
 
-/// 0 means the default; larger than the maximum is lowered to it (AIP-158); negative is refused.
-pub fn page_size(raw: i32) -> Result<u32, Status> {
+/// 0 means the default; larger than `max` is lowered to it (AIP-158); negative is refused.
+pub fn page_size(raw: i32, max: u32) -> Result<u32, Status> {
     match raw {
         ..0 => Err(invalid_field("page_size", "must not be negative")),
-        0 => Ok(DEFAULT_PAGE_SIZE),
-        n => Ok((n as u32).min(MAX_PAGE_SIZE)),
+        0 => Ok(DEFAULT_PAGE_SIZE.min(max)),
+        n => Ok((n as u32).min(max)),
     }
 }
 
@@ -63,8 +62,9 @@ mod tests {
 
     #[test]
     fn page_sizes() {
-        assert_eq!(page_size(0).unwrap(), DEFAULT_PAGE_SIZE);
-        assert_eq!(page_size(5000).unwrap(), MAX_PAGE_SIZE);
-        assert!(page_size(-1).is_err());
+        assert_eq!(page_size(0, 1000).unwrap(), DEFAULT_PAGE_SIZE);
+        assert_eq!(page_size(0, 10).unwrap(), 10);
+        assert_eq!(page_size(5000, 1000).unwrap(), 1000);
+        assert!(page_size(-1, 1000).is_err());
     }
 }

@@ -13,9 +13,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::auth::gate::GateLayer;
+use crate::config::LimitArgs;
 use crate::services::accounts::Accounts;
 use crate::services::later::{Calls, Events, Guidance, Plans};
 
@@ -61,8 +64,28 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
 }
 
+/// PEM material for TLS.
+#[derive(Debug, Clone)]
+pub struct TlsPem {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    /// When set, clients must present a certificate signed by this CA (mutual TLS).
+    pub client_ca: Option<Vec<u8>>,
+}
+
+/// How the server runs.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub limits: LimitArgs,
+    pub tls: Option<TlsPem>,
+}
+
 /// Starts serving on `listener` with a migrated `store`; health is SERVING once this returns.
-pub async fn start(store: Store, listener: TcpListener) -> Result<Running, BoxError> {
+pub async fn start(
+    store: Store,
+    listener: TcpListener,
+    options: &ServeOptions,
+) -> Result<Running, BoxError> {
     let addr = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection_v1 = reflection().build_v1()?;
@@ -73,15 +96,28 @@ pub async fn start(store: Store, listener: TcpListener) -> Result<Running, BoxEr
     let probe = tokio::spawn(probe_database(store.clone(), health.clone()));
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let router = tonic::transport::Server::builder()
+    let limit = options.limits.max_message_bytes as usize;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &options.tls {
+        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert, &tls.key));
+        if let Some(ca) = &tls.client_ca {
+            config = config.client_ca_root(Certificate::from_pem(ca));
+        }
+        builder = builder.tls_config(config)?;
+    }
+    let router = builder
+        .layer(GateLayer::new(store.clone(), &options.limits.gate()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(AccountServiceServer::new(Accounts::new(store)))
-        .add_service(CallServiceServer::new(Calls))
-        .add_service(PlanServiceServer::new(Plans))
-        .add_service(GuidanceServiceServer::new(Guidance))
-        .add_service(EventServiceServer::new(Events));
+        .add_service(
+            AccountServiceServer::new(Accounts::new(store, options.limits.max_page_size))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(CallServiceServer::new(Calls).max_decoding_message_size(limit))
+        .add_service(PlanServiceServer::new(Plans).max_decoding_message_size(limit))
+        .add_service(GuidanceServiceServer::new(Guidance).max_decoding_message_size(limit))
+        .add_service(EventServiceServer::new(Events).max_decoding_message_size(limit));
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(
         TcpListenerStream::new(listener),
         async {

@@ -125,15 +125,16 @@ macro_rules! write_contacts {
 }
 
 macro_rules! write_event {
-    ($tx:expr, $kind:expr, $account_id:expr, $resource:expr, $now:expr) => {
+    ($tx:expr, $kind:expr, $account_id:expr, $resource:expr, $actor:expr, $now:expr) => {
         sqlx::query(
             "INSERT INTO events (create_time, event_type, account_id, resource, actor) \
-             VALUES ($1, $2, $3, $4, '')",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind($now)
         .bind($kind)
         .bind($account_id)
         .bind($resource)
+        .bind($actor)
         .execute(&mut *$tx)
         .await?
     };
@@ -143,9 +144,11 @@ pub(crate) use write_event;
 impl Store {
     /// Upserts already-validated records in one transaction, in order (a record later in the batch
     /// sees what an earlier one with the same external ref wrote). Returns one outcome per record.
+    /// `actor` (the credential's subject) is recorded on each change's event.
     pub async fn import_batch(
         &self,
         records: &[AccountData],
+        actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let now = store_time(now);
@@ -185,7 +188,14 @@ impl Store {
                         for inv in &rec.invoices {
                             write_invoice!(tx, id, inv, None::<(i64, i64)>, now);
                         }
-                        write_event!(tx, "account_created", id, format!("accounts/{id}"), now);
+                        write_event!(
+                            tx,
+                            "account_created",
+                            id,
+                            format!("accounts/{id}"),
+                            actor,
+                            now
+                        );
                         ImportOutcome::Created
                     }
                     Some(row) => {
@@ -255,7 +265,14 @@ impl Store {
                                 .bind(now)
                                 .execute(&mut *tx)
                                 .await?;
-                            write_event!(tx, "account_updated", id, format!("accounts/{id}"), now);
+                            write_event!(
+                                tx,
+                                "account_updated",
+                                id,
+                                format!("accounts/{id}"),
+                                actor,
+                                now
+                            );
                             ImportOutcome::Updated
                         } else {
                             ImportOutcome::Unchanged

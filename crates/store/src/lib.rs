@@ -10,6 +10,7 @@ mod accounts;
 mod connect;
 mod error;
 mod import;
+mod keys;
 mod markers;
 mod model;
 mod payments;
@@ -20,6 +21,7 @@ pub mod testkit;
 
 pub use connect::StoreOptions;
 pub use error::StoreError;
+pub use keys::StoredKey;
 pub use model::{
     AccountKey, AccountSnapshot, ImportOutcome, ListFilter, StoredInvoice, StoredPayment,
 };

@@ -27,17 +27,18 @@ impl Store {
     ///
     /// Errors: `NotFound` (no such account), `Invalid` (the payment breaks a rule against the
     /// account, e.g. another currency or an unknown invoice named), `RequestIdReused` (the id was used
-    /// for different content).
+    /// for different content). `actor` (the credential's subject) is recorded on the event.
     pub async fn record_payment(
         &self,
         request_id: &str,
         account_id: i64,
         payment: &NewPayment,
+        actor: &str,
         now: DateTime<Utc>,
     ) -> Result<PaymentOutcome, StoreError> {
         let fingerprint = payment.fingerprint(&format!("accounts/{account_id}"));
         match self
-            .try_record_payment(request_id, &fingerprint, account_id, payment, now)
+            .try_record_payment(request_id, &fingerprint, account_id, payment, actor, now)
             .await
         {
             // Two first attempts raced on PostgreSQL; the loser now finds the winner's record.
@@ -77,6 +78,7 @@ impl Store {
         fingerprint: &str,
         account_id: i64,
         payment: &NewPayment,
+        actor: &str,
         now: DateTime<Utc>,
     ) -> Result<PaymentOutcome, StoreError> {
         if let Some(p) = self.replay_payment(request_id, fingerprint).await? {
@@ -178,6 +180,7 @@ impl Store {
                 "payment_recorded",
                 account_id,
                 format!("accounts/{account_id}/payments/{id}"),
+                actor,
                 now
             );
             tx.commit().await?;

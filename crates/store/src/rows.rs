@@ -21,6 +21,7 @@ pub(crate) trait RowExt {
     fn flag(&self, col: &str) -> Result<bool, StoreError>;
     fn date(&self, col: &str) -> Result<NaiveDate, StoreError>;
     fn time(&self, col: &str) -> Result<DateTime<Utc>, StoreError>;
+    fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn blob(&self, col: &str) -> Result<Vec<u8>, StoreError>;
 }
 
@@ -40,6 +41,9 @@ macro_rules! impl_row_ext {
                 Ok(self.try_get(col)?)
             }
             fn time(&self, col: &str) -> Result<DateTime<Utc>, StoreError> {
+                Ok(self.try_get(col)?)
+            }
+            fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
                 Ok(self.try_get(col)?)
             }
             fn blob(&self, col: &str) -> Result<Vec<u8>, StoreError> {

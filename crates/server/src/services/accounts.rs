@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::convert::{account_in, account_out, money_in, payment_in, payment_out, status_in};
 use crate::paging::{decode_token, encode_token, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
-use crate::{names, unsupported};
+use crate::{auth, names, unsupported};
 
 /// Records written per import transaction: large enough to amortise commits, small enough that
 /// memory stays flat however long the stream is.
@@ -23,16 +23,22 @@ const MAX_LISTED_REJECTIONS: usize = 1000;
 
 pub struct Accounts {
     store: Store,
+    max_page_size: u32,
 }
 
 impl Accounts {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, max_page_size: u32) -> Self {
+        Self {
+            store,
+            max_page_size,
+        }
     }
 }
 
 /// An import in progress: the current batch and the running summary.
 struct Import {
+    /// The caller's subject, recorded on every change.
+    actor: String,
     summary: pb::ImportAccountsResponse,
     batch: Vec<recoup_domain::account::AccountData>,
     /// (stream index, external ref) of each record in `batch`.
@@ -66,7 +72,7 @@ impl Import {
             return Ok(());
         }
         let outcomes = store
-            .import_batch(&self.batch, Utc::now())
+            .import_batch(&self.batch, &self.actor, Utc::now())
             .await
             .map_err(|e| internal(&e))?;
         let meta = std::mem::take(&mut self.batch_meta);
@@ -128,7 +134,7 @@ impl AccountService for Accounts {
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let req = request.into_inner();
         let full = view_is_full(req.view, false)?;
-        let size = page_size(req.page_size)?;
+        let size = page_size(req.page_size, self.max_page_size)?;
         let mut v = Violations::new();
         let status = match req.status {
             0 => None,
@@ -193,8 +199,10 @@ impl AccountService for Accounts {
         &self,
         request: Request<Streaming<pb::ImportAccountsRequest>>,
     ) -> Result<Response<pb::ImportAccountsResponse>, Status> {
+        let actor = auth::identity(&request)?.subject.clone();
         let mut stream = request.into_inner();
         let mut import = Import {
+            actor,
             summary: pb::ImportAccountsResponse::default(),
             batch: Vec::with_capacity(IMPORT_BATCH),
             batch_meta: Vec::with_capacity(IMPORT_BATCH),
@@ -274,6 +282,7 @@ impl AccountService for Accounts {
         &self,
         request: Request<pb::RecordPaymentRequest>,
     ) -> Result<Response<pb::Payment>, Status> {
+        let actor = auth::identity(&request)?.subject.clone();
         let req = request.into_inner();
         let mut v = Violations::new();
         names::request_id(&mut v, "request_id", &req.request_id);
@@ -294,7 +303,7 @@ impl AccountService for Accounts {
         };
         let outcome = self
             .store
-            .record_payment(&req.request_id, account, &payment, Utc::now())
+            .record_payment(&req.request_id, account, &payment, &actor, Utc::now())
             .await
             .map_err(|e| from_store(e, "payment", || format!("{} does not exist", req.parent)))?;
         let stored = match outcome {

@@ -54,10 +54,27 @@ impl Daemon {
         }
     }
 
-    async fn client(&self) -> AccountServiceClient<tonic::transport::Channel> {
-        AccountServiceClient::connect(format!("http://{}", self.addr))
-            .await
+    /// The demo key printed for `role`.
+    fn demo_key(&self, role: &str) -> String {
+        self.stdout
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(role)?.trim().strip_prefix("rk_"))
+            .map(|k| format!("rk_{k}"))
+            .unwrap_or_else(|| panic!("no demo key for {role} in {:?}", self.stdout))
+    }
+
+    /// AccountService with the demo integration key.
+    async fn client(&self) -> crate::Client {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{}", self.addr))
             .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let authed = tonic::service::interceptor::InterceptedService::new(
+            channel,
+            crate::Bearer(self.demo_key("integration")),
+        );
+        AccountServiceClient::new(authed)
     }
 
     /// SIGTERM, then wait for a clean exit.
@@ -172,9 +189,7 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
     }
 }
 
-async fn list_all(
-    client: &mut AccountServiceClient<tonic::transport::Channel>,
-) -> pb::ListAccountsResponse {
+async fn list_all(client: &mut crate::Client) -> pb::ListAccountsResponse {
     let request = pb::ListAccountsRequest {
         page_size: 100,
         ..Default::default()

@@ -6,51 +6,96 @@ mod ageing;
 mod bad_input;
 mod binary;
 mod import;
+mod matrix;
 mod payments;
 mod service;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
-use recoup_server::server::{self, Running};
+use recoup_server::auth::{Role, keys};
+use recoup_server::server::{self, Running, ServeOptions};
 use recoup_store::testkit::TestDb;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-/// A server under test with its database.
+/// Adds `authorization: Bearer <key>` to every call (nothing for an empty key).
+#[derive(Clone)]
+pub struct Bearer(pub String);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if !self.0.is_empty() {
+            let value = format!("Bearer {}", self.0).parse().expect("ascii header");
+            req.metadata_mut().insert("authorization", value);
+        }
+        Ok(req)
+    }
+}
+
+/// A channel that presents a credential.
+pub type Authed = InterceptedService<Channel, Bearer>;
+pub type Client = AccountServiceClient<Authed>;
+
+/// A server under test with its database and one API key per role.
 pub struct TestServer {
     pub db: TestDb,
     running: Running,
-    store: recoup_store::Store,
+    pub store: recoup_store::Store,
     pub channel: Channel,
+    pub keys: HashMap<Role, String>,
 }
 
 impl TestServer {
     pub async fn start(db: TestDb) -> TestServer {
+        Self::start_with(db, &ServeOptions::default()).await
+    }
+
+    pub async fn start_with(db: TestDb, options: &ServeOptions) -> TestServer {
         let store = db.store().await.expect("open store");
+        let mut keys = HashMap::new();
+        for role in Role::ALL {
+            let subject = format!("test-{role}");
+            let key = keys::issue(&store, role, &subject, None, chrono::Utc::now())
+                .await
+                .expect("issue key");
+            keys.insert(role, key.secret);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = server::start(store.clone(), listener)
+        let running = server::start(store.clone(), listener, options)
             .await
             .expect("start server");
         let channel = Channel::from_shared(format!("http://{}", running.addr))
             .unwrap()
-            .connect()
-            .await
-            .expect("connect");
+            .connect_lazy();
         TestServer {
             db,
             running,
             store,
             channel,
+            keys,
         }
+    }
+
+    /// The channel presenting `role`'s key.
+    pub fn as_role(&self, role: Role) -> Authed {
+        self.with_key(&self.keys[&role])
+    }
+
+    /// The channel presenting any credential text (empty: none).
+    pub fn with_key(&self, key: &str) -> Authed {
+        InterceptedService::new(self.channel.clone(), Bearer(key.to_owned()))
     }
 
     pub fn running_addr(&self) -> String {
         self.running.addr.to_string()
     }
 
-    pub fn accounts(&self) -> AccountServiceClient<Channel> {
-        AccountServiceClient::new(self.channel.clone())
+    /// AccountService as the integration role (which imports, records payments and reads).
+    pub fn accounts(&self) -> Client {
+        AccountServiceClient::new(self.as_role(Role::Integration))
     }
 
     pub async fn stop(self) {
@@ -135,7 +180,7 @@ pub fn account(external_ref: &str, invoices: Vec<pb::Invoice>) -> pb::Account {
 
 /// Imports records in one stream.
 pub async fn import(
-    client: &mut AccountServiceClient<Channel>,
+    client: &mut Client,
     request_id: &str,
     records: Vec<pb::Account>,
 ) -> Result<pb::ImportAccountsResponse, tonic::Status> {
@@ -158,7 +203,7 @@ pub async fn import(
 }
 
 /// Fetches an account by external ref.
-pub async fn get(client: &mut AccountServiceClient<Channel>, external_ref: &str) -> pb::Account {
+pub async fn get(client: &mut Client, external_ref: &str) -> pb::Account {
     client
         .get_account(pb::GetAccountRequest {
             account: Some(pb::get_account_request::Account::ExternalRef(

@@ -1,10 +1,12 @@
 //! The service as tooling sees it: health, reflection, and honest UNIMPLEMENTED answers.
 
 use recoup_proto::v1 as pb;
+use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::call_service_client::CallServiceClient;
 use recoup_proto::v1::event_service_client::EventServiceClient;
 use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_proto::v1::plan_service_client::PlanServiceClient;
+use recoup_server::auth::Role;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -39,7 +41,7 @@ async fn health_is_serving_for_every_service() {
 #[tokio::test]
 async fn roadmap_rpcs_say_which_capability_is_missing() {
     let server = TestServer::start(TestDb::sqlite()).await;
-    let ch = server.channel.clone();
+    let ch = server.as_role(Role::Supervisor);
     let mut results = vec![
         (
             "call history",
@@ -64,23 +66,21 @@ async fn roadmap_rpcs_say_which_capability_is_missing() {
         ),
         (
             "event feed",
-            EventServiceClient::new(ch.clone())
+            EventServiceClient::new(server.as_role(Role::Integration))
                 .watch_events(pb::WatchEventsRequest::default())
                 .await
                 .map(|_| ()),
         ),
         (
             "worklist",
-            server
-                .accounts()
+            AccountServiceClient::new(ch.clone())
                 .get_worklist(pb::GetWorklistRequest::default())
                 .await
                 .map(|_| ()),
         ),
         (
             "disputes",
-            server
-                .accounts()
+            AccountServiceClient::new(ch.clone())
                 .raise_dispute(pb::RaiseDisputeRequest::default())
                 .await
                 .map(|_| ()),
@@ -149,7 +149,10 @@ async fn grpcurl_lists_describes_and_calls() {
         "{described}"
     );
     let import = r#"{"account":{"external_ref":"CURL-1","legal_name":"Curl Ltd","debtor_type":"DEBTOR_TYPE_COMPANY","country_code":"GB","time_zone":"Europe/London","currency_code":"GBP"}}"#;
+    let auth = format!("authorization: Bearer {}", server.keys[&Role::Integration]);
     let summary = run(&[
+        "-H",
+        &auth,
         "-d",
         import,
         &addr,
@@ -157,6 +160,8 @@ async fn grpcurl_lists_describes_and_calls() {
     ]);
     assert!(summary.contains("\"created\": \"1\""), "{summary}");
     let got = run(&[
+        "-H",
+        &auth,
         "-d",
         r#"{"external_ref":"CURL-1"}"#,
         &addr,
@@ -166,6 +171,8 @@ async fn grpcurl_lists_describes_and_calls() {
     let bad = std::process::Command::new("grpcurl")
         .args([
             "-plaintext",
+            "-H",
+            &auth,
             "-d",
             r#"{"page_size":-1}"#,
             &addr,
@@ -181,5 +188,16 @@ async fn grpcurl_lists_describes_and_calls() {
             && err.contains("page_size"),
         "{err}"
     );
+    let anonymous = std::process::Command::new("grpcurl")
+        .args([
+            "-plaintext",
+            "-d",
+            "{}",
+            &addr,
+            "recoup.v1.AccountService/ListAccounts",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&anonymous.stderr).contains("Unauthenticated"));
     server.stop().await;
 }

@@ -13,12 +13,12 @@ async fn import_creates_then_is_unchanged_then_updates() {
             vec![invoice("INV-1", "2026-10-01", 12_345, "GBP")],
         );
         let first = store
-            .import_batch(std::slice::from_ref(&rec), now())
+            .import_batch(std::slice::from_ref(&rec), "test", now())
             .await
             .unwrap();
         assert_eq!(first, [ImportOutcome::Created], "{backend}");
         let again = store
-            .import_batch(std::slice::from_ref(&rec), now())
+            .import_batch(std::slice::from_ref(&rec), "test", now())
             .await
             .unwrap();
         assert_eq!(again, [ImportOutcome::Unchanged], "{backend}");
@@ -34,7 +34,7 @@ async fn import_creates_then_is_unchanged_then_updates() {
         changed
             .invoices
             .push(invoice("INV-2", "2026-11-01", 100, "GBP"));
-        let third = store.import_batch(&[changed], now()).await.unwrap();
+        let third = store.import_batch(&[changed], "test", now()).await.unwrap();
         assert_eq!(third, [ImportOutcome::Updated], "{backend}");
 
         let got = store
@@ -88,7 +88,7 @@ async fn amounts_round_trip_exactly_in_every_exponent() {
                 vec![invoice("I", "2026-10-01", 1_001, "KWD")],
             ),
         ];
-        store.import_batch(&recs, now()).await.unwrap();
+        store.import_batch(&recs, "test", now()).await.unwrap();
         for (r, expect) in [
             ("GBP-1", "9999999999999.99"),
             ("JPY-1", "1234567"),
@@ -113,9 +113,9 @@ async fn amounts_round_trip_exactly_in_every_exponent() {
 async fn currency_cannot_change_under_invoices() {
     each_backend(|store, backend| async move {
         let rec = account("A-1", "GBP", vec![invoice("INV-1", "2026-10-01", 100, "GBP")]);
-        store.import_batch(&[rec], now()).await.unwrap();
+        store.import_batch(&[rec], "test", now()).await.unwrap();
         let euro = account("A-1", "EUR", vec![]);
-        let out = store.import_batch(&[euro], now()).await.unwrap();
+        let out = store.import_batch(&[euro], "test", now()).await.unwrap();
         assert!(matches!(&out[0], ImportOutcome::Rejected(v) if v.iter().any(|x| x.field == "currency_code")), "{backend}");
         let a = store.get_account(AccountKey::ExternalRef("A-1"), false).await.unwrap().unwrap();
         assert_eq!(a.data.currency, Currency::from_code("GBP").unwrap(), "{backend}");
@@ -138,7 +138,7 @@ async fn list_filters_and_pages() {
         held.status = AccountStatus::OnHold;
         let paid_up = account("NONE", "GBP", vec![]);
         store
-            .import_batch(&[nz, uk, held, paid_up], now())
+            .import_batch(&[nz, uk, held, paid_up], "test", now())
             .await
             .unwrap();
 

@@ -1,0 +1,164 @@
+//! The gate every call passes: load shedding, authentication, the permission matrix and the call
+//! timeout, in one tower layer in front of all services. Health and reflection pass untouched.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use chrono::Utc;
+use recoup_store::Store;
+use tokio::sync::Semaphore;
+use tonic::Status;
+use tonic::body::Body;
+use tower::{Layer, Service};
+
+use super::keys::{self, Rejection};
+use super::permissions::{is_open, roles_for};
+
+/// Calls that stream for as long as the client keeps sending or listening: no call timeout.
+const STREAMING: &[&str] = &[
+    "/recoup.v1.AccountService/ImportAccounts",
+    "/recoup.v1.EventService/WatchEvents",
+];
+
+/// Gate settings.
+#[derive(Debug, Clone)]
+pub struct GateConfig {
+    /// Calls handled at once; more are refused with RESOURCE_EXHAUSTED rather than queued.
+    pub max_concurrent_calls: usize,
+    /// Longest a unary call may take before DEADLINE_EXCEEDED.
+    pub call_timeout: Duration,
+}
+
+struct State {
+    store: Store,
+    permits: Arc<Semaphore>,
+    call_timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct GateLayer(Arc<State>);
+
+impl GateLayer {
+    pub fn new(store: Store, config: &GateConfig) -> Self {
+        GateLayer(Arc::new(State {
+            store,
+            permits: Arc::new(Semaphore::new(config.max_concurrent_calls)),
+            call_timeout: config.call_timeout,
+        }))
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = Gate<S>;
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Gate<S> {
+    inner: S,
+    state: Arc<State>,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S> Service<http::Request<Body>> for Gate<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        // The ready service answers this call; a fresh clone waits for the next (tower's pattern).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let path = req.uri().path().to_owned();
+        if is_open(&path) {
+            return Box::pin(inner.call(req));
+        }
+        let state = self.state.clone();
+        Box::pin(async move {
+            let Ok(permit) = state.permits.clone().try_acquire_owned() else {
+                tracing::warn!(method = %path, "overloaded: call refused");
+                return Ok(Status::resource_exhausted(
+                    "the server is at its concurrent call limit; retry with backoff",
+                )
+                .into_http());
+            };
+            let identity = match authenticate(&state.store, req.headers()).await {
+                Ok(identity) => identity,
+                Err(status) => return Ok(status.into_http()),
+            };
+            if let Some(roles) = roles_for(&path)
+                && !roles.contains(&identity.role)
+            {
+                tracing::info!(method = %path, role = %identity.role, "permission denied");
+                return Ok(Status::permission_denied(format!(
+                    "the {} role may not call {path}",
+                    identity.role
+                ))
+                .into_http());
+            }
+            req.extensions_mut().insert(identity);
+            let response = if STREAMING.contains(&path.as_str()) {
+                inner.call(req).await
+            } else {
+                match tokio::time::timeout(state.call_timeout, inner.call(req)).await {
+                    Ok(r) => r,
+                    Err(_) => Ok(Status::deadline_exceeded(format!(
+                        "the call took longer than the server's limit of {:?}",
+                        state.call_timeout
+                    ))
+                    .into_http()),
+                }
+            };
+            drop(permit);
+            response
+        })
+    }
+}
+
+/// The identity behind an `authorization: Bearer …` header, or UNAUTHENTICATED.
+async fn authenticate(store: &Store, headers: &http::HeaderMap) -> Result<super::Identity, Status> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+        return Err(Status::unauthenticated(
+            "missing credentials: send the header 'authorization: Bearer <key>'",
+        ));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(Status::unauthenticated(
+            "malformed credentials: expected 'authorization: Bearer <key>'",
+        ));
+    };
+    match keys::verify(store, token, Utc::now()).await {
+        Ok(Ok(identity)) => Ok(identity),
+        Ok(Err((Rejection::Malformed, _))) => Err(Status::unauthenticated(
+            "malformed credentials: not an API key",
+        )),
+        Ok(Err((why, key_id))) => {
+            tracing::info!(key_id = %key_id, reason = ?why, "credential refused");
+            Err(Status::unauthenticated(
+                "credentials not accepted: unknown, revoked or expired",
+            ))
+        }
+        Err(e) => Err(crate::status::internal(&e)),
+    }
+}

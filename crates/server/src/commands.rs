@@ -1,0 +1,156 @@
+//! What each `recoupd` subcommand does; `main.rs` only parses and dispatches.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use recoup_store::Store;
+
+use crate::auth::{Role, keys};
+use crate::config::{DatabaseArgs, KeysCommand, ServeArgs};
+use crate::demo;
+use crate::server::{self, BoxError, ServeOptions, TlsPem};
+
+/// Opens and migrates the database.
+pub async fn migrate(db: &DatabaseArgs) -> Result<Store, BoxError> {
+    let store = Store::connect(&db.store_options())
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    tracing::info!(backend = store.backend_name(), "database migrated");
+    Ok(store)
+}
+
+fn read_pem(what: &str, path: &std::path::Path) -> Result<Vec<u8>, BoxError> {
+    std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()).into())
+}
+
+/// TLS material from the flags; refuses plaintext beyond loopback unless --insecure.
+fn tls(args: &ServeArgs) -> Result<Option<TlsPem>, BoxError> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsPem {
+            cert: read_pem("--tls-cert", cert)?,
+            key: read_pem("--tls-key", key)?,
+            client_ca: args
+                .tls_client_ca
+                .as_deref()
+                .map(|p| read_pem("--tls-client-ca", p))
+                .transpose()?,
+        }),
+        _ => None,
+    };
+    if tls.is_none() && !args.listen.ip().is_loopback() && !args.insecure {
+        return Err(format!(
+            "refusing to listen on {} without TLS: give --tls-cert and --tls-key, or --insecure \
+             if TLS is terminated in front of recoupd",
+            args.listen
+        )
+        .into());
+    }
+    Ok(tls)
+}
+
+/// `recoupd serve`: until SIGTERM/SIGINT.
+pub async fn serve(args: ServeArgs, shutdown: impl Future<Output = ()>) -> Result<(), BoxError> {
+    let tls = tls(&args)?;
+    let store = migrate(&args.database).await?;
+    if args.demo {
+        println!("{}", demo::load(&store, Utc::now()).await?);
+        println!(
+            "{}",
+            demo::issue_keys(&store, &args.listen.to_string(), Utc::now()).await?
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let options = ServeOptions {
+        limits: args.limits.clone(),
+        tls,
+    };
+    let running = server::start(store.clone(), listener, &options).await?;
+    tracing::info!(addr = %running.addr, backend = store.backend_name(), tls = options.tls.is_some(), "recoupd serving");
+    println!("recoupd listening on {}", running.addr);
+    shutdown.await;
+    tracing::info!("shutting down: health NOT_SERVING, draining, then finishing in-flight calls");
+    running
+        .shutdown(
+            Duration::from_secs(args.shutdown_drain_secs),
+            Duration::from_secs(args.shutdown_grace_secs),
+        )
+        .await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `recoupd keys …`: returns what to print.
+pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, BoxError> {
+    let store = migrate(db).await?;
+    let now = Utc::now();
+    let out = match command {
+        KeysCommand::Create {
+            role,
+            subject,
+            expires,
+        } => {
+            let subject = subject.trim();
+            if subject.is_empty() || subject.chars().count() > 100 {
+                return Err("--subject must be 1 to 100 characters".into());
+            }
+            let expire_time = expires
+                .map(|d| chrono::Duration::from_std(d).map(|d| now + d))
+                .transpose()
+                .map_err(|_| "--expires is too long")?;
+            let key = keys::issue(&store, role, subject, expire_time, now).await?;
+            format!(
+                "created key {} for {subject} ({role}){}\n\n  {}\n\nThis secret is shown once; recoup keeps only its digest.\n\
+                 Clients send it as the header: authorization: Bearer {}",
+                key.key_id,
+                expire_time
+                    .map(|t| format!(", expires {}", t.to_rfc3339()))
+                    .unwrap_or_default(),
+                key.secret,
+                key.secret
+            )
+        }
+        KeysCommand::List => {
+            let mut out = format!(
+                "{:<16}  {:<11}  {:<25}  {:<25}  {:<8}  subject\n",
+                "key id", "role", "created", "expires", "state"
+            );
+            for k in store.list_keys().await? {
+                let state = if k.revoke_time.is_some() {
+                    "revoked"
+                } else if k.expire_time.is_some_and(|t| t <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                out.push_str(&format!(
+                    "{:<16}  {:<11}  {:<25}  {:<25}  {:<8}  {}\n",
+                    k.key_id,
+                    Role::parse(&k.role).map_or("?", Role::as_str),
+                    k.create_time.format("%Y-%m-%d %H:%M:%S UTC"),
+                    k.expire_time
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                        .unwrap_or_else(|| "never".into()),
+                    state,
+                    k.subject
+                ));
+            }
+            out
+        }
+        KeysCommand::Revoke { key_id } => {
+            if store.revoke_key(&key_id, now).await? {
+                format!("revoked key {key_id}")
+            } else {
+                return Err(format!("no active key {key_id}").into());
+            }
+        }
+    };
+    store.close().await;
+    Ok(out)
+}
