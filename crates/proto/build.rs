@@ -3,6 +3,15 @@ use std::path::PathBuf;
 
 use prost::Message;
 
+const REDACTED: [&str; 6] = [
+    ".recoup.v1.Contact",
+    ".recoup.v1.CallRecord",
+    ".recoup.v1.HardshipClaimed",
+    ".recoup.v1.InvoiceNotReceived",
+    ".recoup.v1.RecordPlanSignatureRequest",
+    ".recoup.v1.SupervisorOverride",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = ["account", "call", "common", "event", "guidance", "plan"]
@@ -16,6 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out.join("recoup_descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
         .emit_rerun_if_changed(false)
+        // Messages holding personal data get a redacting Debug (src/redact.rs) instead of the derived one.
+        .skip_debug(REDACTED)
         .compile_fds(fds)?;
     Ok(())
 }

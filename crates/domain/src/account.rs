@@ -63,14 +63,28 @@ stored_enum!(
     AdjustmentKind { CreditNote = "credit_note", Debit = "debit" }
 );
 
-/// A person at the debtor to speak to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A person at the debtor to speak to. Its Debug hides the personal fields (see below).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Contact {
     pub display_name: String,
     pub role: String,
     pub phone: String,
     pub email: String,
     pub preferred: bool,
+}
+
+impl std::fmt::Debug for Contact {
+    /// Personal details never reach a log through `{:?}`; only their presence shows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |s: &str| if s.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("Contact")
+            .field("display_name", &shown(&self.display_name))
+            .field("role", &shown(&self.role))
+            .field("phone", &shown(&self.phone))
+            .field("email", &shown(&self.email))
+            .field("preferred", &self.preferred)
+            .finish()
+    }
 }
 
 /// A credit note or adjustment against one invoice.
@@ -401,6 +415,14 @@ mod tests {
             },
         ];
         assert_eq!(inv.billed().to_string(), "74.51");
+    }
+
+    #[test]
+    fn contact_debug_hides_personal_details() {
+        let shown = format!("{:?}", account());
+        assert!(
+            !shown.contains("Pat") && !shown.contains("7946") && !shown.contains("acme.example")
+        );
     }
 
     #[test]

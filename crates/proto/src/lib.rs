@@ -7,6 +7,8 @@ pub mod v1 {
     tonic::include_proto!("recoup.v1");
 }
 
+mod redact;
+
 /// Encoded `FileDescriptorSet` of recoup.v1 and its imports, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/recoup_descriptor.bin"));

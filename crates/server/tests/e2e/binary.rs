@@ -13,15 +13,21 @@ use tonic_health::pb::health_client::HealthClient;
 const RECOUPD: &str = env!("CARGO_BIN_EXE_recoupd");
 
 /// A recoupd process; killed if a test fails before stopping it.
-struct Daemon {
+pub struct Daemon {
     child: Child,
-    addr: String,
-    stdout: Vec<String>,
+    pub addr: String,
+    pub stdout: Vec<String>,
 }
 
 impl Daemon {
     fn start(db: &TestDb, extra: &[&str]) -> Daemon {
-        let mut child = Command::new(RECOUPD)
+        Self::start_logging(db, extra, None)
+    }
+
+    /// With `log`, the daemon logs at TRACE into that file; otherwise warnings go to the test's stderr.
+    pub fn start_logging(db: &TestDb, extra: &[&str], log: Option<&std::path::Path>) -> Daemon {
+        let mut command = Command::new(RECOUPD);
+        command
             .args([
                 "serve",
                 "--listen",
@@ -30,11 +36,14 @@ impl Daemon {
                 &db.url,
             ])
             .args(extra)
-            .env("RECOUP_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn recoupd");
+            .stdout(Stdio::piped());
+        match log {
+            Some(path) => command
+                .env("RECOUP_LOG", "trace")
+                .stderr(std::fs::File::create(path).expect("log file")),
+            None => command.env("RECOUP_LOG", "warn").stderr(Stdio::inherit()),
+        };
+        let mut child = command.spawn().expect("spawn recoupd");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut stdout = Vec::new();
         let addr = loop {
@@ -55,7 +64,7 @@ impl Daemon {
     }
 
     /// The demo key printed for `role`.
-    fn demo_key(&self, role: &str) -> String {
+    pub fn demo_key(&self, role: &str) -> String {
         self.stdout
             .iter()
             .find_map(|l| l.trim().strip_prefix(role)?.trim().strip_prefix("rk_"))
@@ -64,7 +73,7 @@ impl Daemon {
     }
 
     /// AccountService with the demo integration key.
-    async fn client(&self) -> crate::Client {
+    pub async fn client(&self) -> crate::Client {
         let channel = tonic::transport::Channel::from_shared(format!("http://{}", self.addr))
             .unwrap()
             .connect()
@@ -78,7 +87,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then wait for a clean exit.
-    fn terminate(mut self) {
+    pub fn terminate(mut self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")

@@ -8,6 +8,7 @@ mod binary;
 mod import;
 mod matrix;
 mod payments;
+mod privacy;
 mod service;
 
 use std::collections::HashMap;
