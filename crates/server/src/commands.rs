@@ -5,8 +5,9 @@ use std::time::Duration;
 use chrono::Utc;
 use recoup_store::Store;
 
+use crate::auth::jwt::JwtSettings;
 use crate::auth::{Role, keys};
-use crate::config::{DatabaseArgs, KeysCommand, ServeArgs};
+use crate::config::{DatabaseArgs, JwtArgs, KeysCommand, ServeArgs};
 use crate::demo;
 use crate::server::{self, BoxError, ServeOptions, TlsPem};
 
@@ -52,6 +53,22 @@ fn tls(args: &ServeArgs) -> Result<Option<TlsPem>, BoxError> {
     Ok(tls)
 }
 
+fn jwt(args: &JwtArgs) -> Result<Option<JwtSettings>, BoxError> {
+    let (Some(issuer), Some(audience), Some(key)) =
+        (&args.jwt_issuer, &args.jwt_audience, &args.jwt_key)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(JwtSettings {
+        issuer: issuer.clone(),
+        audience: audience.clone(),
+        algorithm: args.jwt_algorithm,
+        key_material: read_pem("--jwt-key", key)?,
+        role_claim: args.jwt_role_claim.clone(),
+        subject_claim: args.jwt_subject_claim.clone(),
+    }))
+}
+
 /// `recoupd serve`: until SIGTERM/SIGINT.
 pub async fn serve(args: ServeArgs, shutdown: impl Future<Output = ()>) -> Result<(), BoxError> {
     let tls = tls(&args)?;
@@ -69,6 +86,7 @@ pub async fn serve(args: ServeArgs, shutdown: impl Future<Output = ()>) -> Resul
     let options = ServeOptions {
         limits: args.limits.clone(),
         tls,
+        jwt: jwt(&args.jwt)?,
     };
     let running = server::start(store.clone(), listener, &options).await?;
     tracing::info!(addr = %running.addr, backend = store.backend_name(), tls = options.tls.is_some(), "recoupd serving");

@@ -9,6 +9,7 @@ use recoup_store::StoreOptions;
 
 use crate::auth::Role;
 use crate::auth::gate::GateConfig;
+use crate::auth::jwt::JwtAlgorithm;
 
 /// recoupd: the recoup credit-control gRPC service.
 #[derive(Debug, Parser)]
@@ -131,6 +132,42 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+}
+
+/// Optional JWT bearer tokens (beside API keys), verified against a fixed public key or JWKS file.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// Accept JWTs from this issuer (`iss`); enables JWT authentication.
+    #[arg(long, env = "RECOUP_JWT_ISSUER", requires_all = ["jwt_audience", "jwt_key"])]
+    pub jwt_issuer: Option<String>,
+
+    /// The audience (`aud`) tokens must name.
+    #[arg(long, env = "RECOUP_JWT_AUDIENCE", requires = "jwt_issuer")]
+    pub jwt_audience: Option<String>,
+
+    /// File with the issuer's public key (PEM) or key set (JWKS JSON; keys chosen by `kid`).
+    #[arg(long, env = "RECOUP_JWT_KEY", requires = "jwt_issuer")]
+    pub jwt_key: Option<PathBuf>,
+
+    /// The one signature algorithm accepted; tokens signed otherwise (or unsigned) are refused.
+    #[arg(
+        long,
+        env = "RECOUP_JWT_ALGORITHM",
+        value_enum,
+        default_value = "RS256"
+    )]
+    pub jwt_algorithm: JwtAlgorithm,
+
+    /// Claim holding the recoup role (agent, supervisor, integration or admin).
+    #[arg(long, env = "RECOUP_JWT_ROLE_CLAIM", default_value = "recoup_role")]
+    pub jwt_role_claim: String,
+
+    /// Claim holding the caller's identity, recorded as the actor.
+    #[arg(long, env = "RECOUP_JWT_SUBJECT_CLAIM", default_value = "sub")]
+    pub jwt_subject_claim: String,
 }
 
 /// Limits that protect the service from oversized or excessive calls.

@@ -18,6 +18,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::auth::gate::GateLayer;
+use crate::auth::jwt::{JwtSettings, JwtVerifier};
 use crate::config::LimitArgs;
 use crate::services::accounts::Accounts;
 use crate::services::later::{Calls, Events, Guidance, Plans};
@@ -78,6 +79,8 @@ pub struct TlsPem {
 pub struct ServeOptions {
     pub limits: LimitArgs,
     pub tls: Option<TlsPem>,
+    /// When set, bearer JWTs are accepted beside API keys.
+    pub jwt: Option<JwtSettings>,
 }
 
 /// Starts serving on `listener` with a migrated `store`; health is SERVING once this returns.
@@ -95,6 +98,7 @@ pub async fn start(
     set_all(&health, ServingStatus::Serving).await;
     let probe = tokio::spawn(probe_database(store.clone(), health.clone()));
 
+    let jwt = options.jwt.as_ref().map(JwtVerifier::new).transpose()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let limit = options.limits.max_message_bytes as usize;
     let mut builder = tonic::transport::Server::builder();
@@ -106,7 +110,7 @@ pub async fn start(
         builder = builder.tls_config(config)?;
     }
     let router = builder
-        .layer(GateLayer::new(store.clone(), &options.limits.gate()))
+        .layer(GateLayer::new(store.clone(), &options.limits.gate(), jwt))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -8,7 +8,7 @@ use recoup_domain::{Money, Violations, fingerprint};
 
 use crate::model::ImportOutcome;
 use crate::rows::RowExt;
-use crate::{Store, StoreError, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
 
 /// Minor units of an amount that validation has already bounded.
 pub(crate) fn minor(m: Money) -> Result<i64, StoreError> {
@@ -154,7 +154,7 @@ impl Store {
         let now = store_time(now);
         let mut outcomes = Vec::with_capacity(records.len());
         with_writer!(self, |pool, pg| {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool, pg);
             for rec in records {
                 let profile_hash = fingerprint::profile(rec);
                 let existing = sqlx::query(

@@ -77,7 +77,20 @@ macro_rules! with_writer {
     };
 }
 
-pub(crate) use {with_pool, with_reader, with_writer};
+/// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+/// deferred transaction that reads and then writes can fail with SQLITE_BUSY, without waiting for the
+/// busy timeout, when another process holds the lock.
+macro_rules! begin_write {
+    ($pool:ident, $pg:ident) => {
+        if $pg {
+            $pool.begin().await?
+        } else {
+            $pool.begin_with("BEGIN IMMEDIATE").await?
+        }
+    };
+}
+
+pub(crate) use {begin_write, with_pool, with_reader, with_writer};
 
 /// Times are stored to the microsecond (PostgreSQL's precision) so both backends read back alike.
 pub(crate) fn store_time(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {

@@ -9,7 +9,7 @@ use recoup_domain::payment::NewPayment;
 use crate::import::{minor, write_event};
 use crate::model::StoredPayment;
 use crate::rows::{self, RowExt};
-use crate::{Store, StoreError, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
 
 /// Separates the invoice numbers a payment named (a control character, which numbers may not hold).
 const NUMBER_SEPARATOR: char = '\u{1f}';
@@ -86,7 +86,7 @@ impl Store {
         }
         let now = store_time(now);
         let payment_id = with_writer!(self, |pool, pg| {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_write!(pool, pg);
             // On PostgreSQL concurrent payments to one account queue here, so allocation sees
             // every earlier payment; SQLite's single writer already serialises them.
             let lock = if pg {

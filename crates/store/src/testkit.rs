@@ -110,6 +110,28 @@ impl TestDb {
         store.close().await;
     }
 
+    /// Holds a lock that makes the store's payment writes wait until the guard is dropped: SQLite's
+    /// write lock, or on PostgreSQL a lock on `accounts` that blocks `SELECT … FOR UPDATE`.
+    pub async fn lock_writes(&self) -> WriteLock {
+        if self.backend == "postgres" {
+            let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+            sqlx::raw_sql("BEGIN; LOCK TABLE accounts IN EXCLUSIVE MODE")
+                .execute(&mut conn)
+                .await
+                .expect("lock");
+            WriteLock::Postgres(conn)
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::raw_sql("BEGIN IMMEDIATE")
+                .execute(&mut conn)
+                .await
+                .expect("lock");
+            WriteLock::Sqlite(conn)
+        }
+    }
+
     /// Drops a PostgreSQL test database (SQLite files go with their temporary directory).
     pub async fn cleanup(self) {
         if let Some(name) = &self.pg_name
@@ -146,6 +168,12 @@ async fn sweep_abandoned(conn: &mut PgConnection) {
                 .await;
         }
     }
+}
+
+/// A held write lock; dropping it closes the connection, which releases the lock.
+pub enum WriteLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(PgConnection),
 }
 
 fn admin_url() -> String {

@@ -12,6 +12,7 @@ use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
 
+use super::jwt::JwtVerifier;
 use super::keys::{self, Rejection};
 use super::permissions::{is_open, roles_for};
 
@@ -32,6 +33,7 @@ pub struct GateConfig {
 
 struct State {
     store: Store,
+    jwt: Option<JwtVerifier>,
     permits: Arc<Semaphore>,
     call_timeout: Duration,
 }
@@ -40,9 +42,10 @@ struct State {
 pub struct GateLayer(Arc<State>);
 
 impl GateLayer {
-    pub fn new(store: Store, config: &GateConfig) -> Self {
+    pub fn new(store: Store, config: &GateConfig, jwt: Option<JwtVerifier>) -> Self {
         GateLayer(Arc::new(State {
             store,
+            jwt,
             permits: Arc::new(Semaphore::new(config.max_concurrent_calls)),
             call_timeout: config.call_timeout,
         }))
@@ -97,7 +100,7 @@ where
                 )
                 .into_http());
             };
-            let identity = match authenticate(&state.store, req.headers()).await {
+            let identity = match authenticate(&state, req.headers()).await {
                 Ok(identity) => identity,
                 Err(status) => return Ok(status.into_http()),
             };
@@ -129,7 +132,7 @@ where
 }
 
 /// The identity behind an `authorization: Bearer …` header, or UNAUTHENTICATED.
-async fn authenticate(store: &Store, headers: &http::HeaderMap) -> Result<super::Identity, Status> {
+async fn authenticate(state: &State, headers: &http::HeaderMap) -> Result<super::Identity, Status> {
     let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Err(Status::unauthenticated(
             "missing credentials: send the header 'authorization: Bearer <key>'",
@@ -146,7 +149,15 @@ async fn authenticate(store: &Store, headers: &http::HeaderMap) -> Result<super:
             "malformed credentials: expected 'authorization: Bearer <key>'",
         ));
     };
-    match keys::verify(store, token, Utc::now()).await {
+    if let Some(jwt) = &state.jwt
+        && JwtVerifier::looks_like_jwt(token)
+    {
+        return jwt.verify(token).map_err(|why| {
+            tracing::info!(reason = %why, "token refused");
+            Status::unauthenticated("token not accepted: invalid, expired or not for this service")
+        });
+    }
+    match keys::verify(&state.store, token, Utc::now()).await {
         Ok(Ok(identity)) => Ok(identity),
         Ok(Err((Rejection::Malformed, _))) => Err(Status::unauthenticated(
             "malformed credentials: not an API key",

@@ -2,6 +2,7 @@
 //! role; `gate` checks every call against the permission matrix in one place.
 
 pub mod gate;
+pub mod jwt;
 pub mod keys;
 pub mod permissions;
 

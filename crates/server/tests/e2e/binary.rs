@@ -138,8 +138,38 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_DB_TIMEOUT_SECS",
         "--shutdown-grace-secs",
         "RECOUP_SHUTDOWN_GRACE_SECS",
+        "--shutdown-drain-secs",
+        "RECOUP_SHUTDOWN_DRAIN_SECS",
         "--log",
         "RECOUP_LOG",
+        "--tls-cert",
+        "RECOUP_TLS_CERT",
+        "--tls-key",
+        "RECOUP_TLS_KEY",
+        "--tls-client-ca",
+        "RECOUP_TLS_CLIENT_CA",
+        "--insecure",
+        "RECOUP_INSECURE",
+        "--max-message-bytes",
+        "RECOUP_MAX_MESSAGE_BYTES",
+        "--max-concurrent-calls",
+        "RECOUP_MAX_CONCURRENT_CALLS",
+        "--call-timeout-secs",
+        "RECOUP_CALL_TIMEOUT_SECS",
+        "--max-page-size",
+        "RECOUP_MAX_PAGE_SIZE",
+        "--jwt-issuer",
+        "RECOUP_JWT_ISSUER",
+        "--jwt-audience",
+        "RECOUP_JWT_AUDIENCE",
+        "--jwt-key",
+        "RECOUP_JWT_KEY",
+        "--jwt-algorithm",
+        "RECOUP_JWT_ALGORITHM",
+        "--jwt-role-claim",
+        "RECOUP_JWT_ROLE_CLAIM",
+        "--jwt-subject-claim",
+        "RECOUP_JWT_SUBJECT_CLAIM",
     ] {
         assert!(help.contains(word), "serve --help lacks {word}:\n{help}");
     }
@@ -204,6 +234,62 @@ async fn list_all(client: &mut crate::Client) -> pb::ListAccountsResponse {
         ..Default::default()
     };
     client.list_accounts(request).await.unwrap().into_inner()
+}
+
+#[test]
+fn keys_are_created_listed_and_revoked_from_the_command_line() {
+    let db = TestDb::sqlite();
+    let keys = |args: &[&str]| {
+        let out = Command::new(RECOUPD)
+            .args(["keys", "--database-url", &db.url])
+            .args(args)
+            .env("RECOUP_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, created) = keys(&[
+        "create",
+        "--role",
+        "supervisor",
+        "--subject",
+        "Dana Lead",
+        "--expires",
+        "30d",
+    ]);
+    assert!(ok, "{created}");
+    let secret = created
+        .split_whitespace()
+        .find(|w| w.starts_with("rk_"))
+        .unwrap()
+        .to_owned();
+    let key_id = secret
+        .trim_start_matches("rk_")
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, listed) = keys(&["list"]);
+    assert!(
+        listed.contains(&key_id) && listed.contains("supervisor") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(secret.split('.').nth(1).unwrap()),
+        "list never shows secrets"
+    );
+    let (ok, _) = keys(&["revoke", &key_id]);
+    assert!(ok);
+    let (_, listed) = keys(&["list"]);
+    assert!(listed.contains("revoked"), "{listed}");
+    let (ok, again) = keys(&["revoke", &key_id]);
+    assert!(!ok && again.contains("no active key"), "{again}");
+    let (ok, bad) = keys(&["create", "--role", "root", "--subject", "x"]);
+    assert!(!ok && bad.contains("invalid value"), "{bad}");
 }
 
 #[test]

@@ -6,10 +6,13 @@ mod ageing;
 mod bad_input;
 mod binary;
 mod import;
+mod jwt;
+mod limits;
 mod matrix;
 mod payments;
 mod privacy;
 mod service;
+mod tls;
 
 use std::collections::HashMap;
 use std::time::Duration;
