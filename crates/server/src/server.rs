@@ -12,7 +12,7 @@ use recoup_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -122,12 +122,11 @@ pub async fn start(
         .add_service(PlanServiceServer::new(Plans).max_decoding_message_size(limit))
         .add_service(GuidanceServiceServer::new(Guidance).max_decoding_message_size(limit))
         .add_service(EventServiceServer::new(Events).max_decoding_message_size(limit));
-    let serve = tokio::spawn(router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(listener),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    // Without TCP_NODELAY, responses that span several segments wait ~40 ms on delayed ACKs.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stopped.await;
+    }));
     Ok(Running {
         addr,
         health,
