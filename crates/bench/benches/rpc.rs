@@ -70,11 +70,7 @@ fn rpcs(c: &mut Criterion) {
                         units: 0,
                         nanos: 10_000_000,
                     }),
-                    payment_date: Some(pb::Date {
-                        year: chrono::Datelike::year(&today),
-                        month: chrono::Datelike::month(&today) as i32,
-                        day: chrono::Datelike::day(&today) as i32,
-                    }),
+                    payment_date: Some(recoup_server::convert::date_out(today)),
                     reference: "BENCH".into(),
                     ..Default::default()
                 }),

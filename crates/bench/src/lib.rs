@@ -4,6 +4,7 @@ use chrono::{Days, Utc};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_server::auth::{Role, keys};
+use recoup_server::convert::date_out;
 use recoup_server::server::{self, Running, ServeOptions};
 use recoup_store::testkit::TestDb;
 use tonic::service::interceptor::InterceptedService;
@@ -32,11 +33,6 @@ pub struct Fixture {
 }
 
 fn account(i: usize, today: chrono::NaiveDate) -> pb::Account {
-    let date = |d: chrono::NaiveDate| pb::Date {
-        year: chrono::Datelike::year(&d),
-        month: chrono::Datelike::month(&d) as i32,
-        day: chrono::Datelike::day(&d) as i32,
-    };
     pb::Account {
         external_ref: format!("BENCH-{i:06}"),
         legal_name: format!("Bench Trading {i} Ltd"),
@@ -56,8 +52,8 @@ fn account(i: usize, today: chrono::NaiveDate) -> pb::Account {
                 let due = today - Days::new(k * 25);
                 pb::Invoice {
                     number: format!("INV-{k}"),
-                    issue_date: Some(date(due - Days::new(30))),
-                    due_date: Some(date(due)),
+                    issue_date: Some(date_out(due - Days::new(30))),
+                    due_date: Some(date_out(due)),
                     amount: Some(pb::Money {
                         currency_code: "GBP".into(),
                         units: 100 + k as i64,

@@ -138,12 +138,7 @@ pub fn money(code: &str, units: i64, nanos: i32) -> pb::Money {
 }
 
 pub fn date(d: chrono::NaiveDate) -> pb::Date {
-    use chrono::Datelike;
-    pb::Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    }
+    recoup_server::convert::date_out(d)
 }
 
 pub fn ymd(year: i32, month: i32, day: i32) -> pb::Date {
