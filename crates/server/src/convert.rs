@@ -77,7 +77,7 @@ pub fn time_out(t: DateTime<Utc>) -> prost_types::Timestamp {
 }
 
 /// Reads an enum field; `unspecified` decides what 0 means (None: it is refused).
-fn enum_in<E: TryFrom<i32>, T>(
+pub fn enum_in<E: TryFrom<i32>, T>(
     v: &mut Violations,
     field: &str,
     raw: i32,
@@ -179,6 +179,15 @@ pub fn account_in(a: &pb::Account) -> Result<AccountData, Violations> {
             }),
         _ => Err(v),
     }
+}
+
+/// Whether an AccountView asks for FULL; `default_full` is the method's meaning of UNSPECIFIED.
+pub fn view_in(v: &mut Violations, raw: i32, default_full: bool) -> Option<bool> {
+    enum_in(v, "view", raw, Some(default_full), |view| match view {
+        pb::AccountView::Basic => Some(false),
+        pb::AccountView::Full => Some(true),
+        pb::AccountView::Unspecified => None,
+    })
 }
 
 pub fn status_in(s: pb::AccountStatus) -> Option<AccountStatus> {

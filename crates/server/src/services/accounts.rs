@@ -10,7 +10,9 @@ use recoup_proto::v1::account_service_server::AccountService;
 use recoup_store::{AccountKey, ImportOutcome, ListFilter, PaymentOutcome, Store};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::convert::{account_in, account_out, money_in, payment_in, payment_out, status_in};
+use crate::convert::{
+    account_in, account_out, enum_in, money_in, payment_in, payment_out, status_in, view_in,
+};
 use crate::paging::{decode_token, encode_token, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
 use crate::{auth, names, unsupported};
@@ -96,8 +98,8 @@ impl AccountService for Accounts {
         request: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
         let req = request.into_inner();
-        let full = view_is_full(req.view, true)?;
         let mut v = Violations::new();
+        let full = view_in(&mut v, req.view, true);
         let key = match &req.account {
             Some(pb::get_account_request::Account::Name(name)) => {
                 names::account_id(&mut v, "name", name).map(AccountKey::Id)
@@ -111,7 +113,7 @@ impl AccountService for Accounts {
                 None
             }
         };
-        let Some(key) = key else {
+        let (Some(key), Some(full), true) = (key, full, v.is_empty()) else {
             return Err(invalid(v));
         };
         let account = self
@@ -133,19 +135,13 @@ impl AccountService for Accounts {
         request: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let req = request.into_inner();
-        let full = view_is_full(req.view, false)?;
         let size = page_size(req.page_size, self.max_page_size)?;
         let mut v = Violations::new();
-        let status = match req.status {
-            0 => None,
-            raw => match pb::AccountStatus::try_from(raw).ok().and_then(status_in) {
-                Some(s) => Some(s),
-                None => {
-                    v.push("status", format!("{raw} is not a known value"));
-                    None
-                }
-            },
-        };
+        let full = view_in(&mut v, req.view, false).unwrap_or_default();
+        let status = enum_in(&mut v, "status", req.status, Some(None), |s| {
+            status_in(s).map(Some)
+        })
+        .flatten();
         if req.min_days_overdue < 0 {
             v.push("min_days_overdue", "must not be negative");
         }
@@ -342,15 +338,5 @@ impl AccountService for Accounts {
         _: Request<pb::ResolveDisputeRequest>,
     ) -> Result<Response<pb::Dispute>, Status> {
         Err(unsupported("ResolveDispute", "disputes"))
-    }
-}
-
-/// Whether a view asks for FULL; `default_full` is the method's meaning of UNSPECIFIED.
-fn view_is_full(raw: i32, default_full: bool) -> Result<bool, Status> {
-    match pb::AccountView::try_from(raw) {
-        Ok(pb::AccountView::Unspecified) => Ok(default_full),
-        Ok(pb::AccountView::Basic) => Ok(false),
-        Ok(pb::AccountView::Full) => Ok(true),
-        Err(_) => Err(invalid_field("view", format!("{raw} is not a known value"))),
     }
 }

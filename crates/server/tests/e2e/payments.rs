@@ -20,19 +20,24 @@ fn payment(parent: &str, request_id: &str, units: i64, names: &[&str]) -> pb::Re
     }
 }
 
+/// Imports an account owing OLD (300.00, 40 days overdue) and NEW (500.00, 10 days); returns its name.
+async fn two_overdue_invoices(client: &mut crate::Client, external_ref: &str) -> String {
+    let today = london_today();
+    let invoices = vec![
+        invoice("OLD", today - Days::new(40), money("GBP", 300, 0)),
+        invoice("NEW", today - Days::new(10), money("GBP", 500, 0)),
+    ];
+    import(client, "", vec![account(external_ref, invoices)])
+        .await
+        .unwrap();
+    get(client, external_ref).await.name
+}
+
 #[tokio::test]
 async fn a_retry_returns_the_first_result_and_writes_nothing() {
     each_backend(|server| async move {
         let mut client = server.accounts();
-        let today = london_today();
-        let invoices = vec![
-            invoice("OLD", today - Days::new(40), money("GBP", 300, 0)),
-            invoice("NEW", today - Days::new(10), money("GBP", 500, 0)),
-        ];
-        import(&mut client, "", vec![account("PAY-1", invoices)])
-            .await
-            .unwrap();
-        let name = get(&mut client, "PAY-1").await.name;
+        let name = two_overdue_invoices(&mut client, "PAY-1").await;
 
         let first = client
             .record_payment(payment(&name, "r-1", 400, &[]))
@@ -86,15 +91,7 @@ async fn a_retry_returns_the_first_result_and_writes_nothing() {
 async fn named_invoices_are_paid_first_and_the_rest_is_credit() {
     each_backend(|server| async move {
         let mut client = server.accounts();
-        let today = london_today();
-        let invoices = vec![
-            invoice("OLD", today - Days::new(40), money("GBP", 300, 0)),
-            invoice("NEW", today - Days::new(10), money("GBP", 500, 0)),
-        ];
-        import(&mut client, "", vec![account("PAY-2", invoices)])
-            .await
-            .unwrap();
-        let name = get(&mut client, "PAY-2").await.name;
+        let name = two_overdue_invoices(&mut client, "PAY-2").await;
         let p = client
             .record_payment(payment(&name, "r-2", 900, &["NEW"]))
             .await
