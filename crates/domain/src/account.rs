@@ -1,6 +1,7 @@
 //! The account model as imported from a CRM, and the rules a record must satisfy before it is stored.
 
 use std::collections::HashSet;
+use std::str::FromStr;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -151,12 +152,16 @@ pub fn validate_profile(
     contacts: &[Contact],
 ) -> Violations {
     let mut v = Violations::new();
-    v.required_text("external_ref", external_ref, MAX_REF_CHARS);
+    v.identifier("external_ref", external_ref, MAX_REF_CHARS);
     v.required_text("legal_name", legal_name, MAX_NAME_CHARS);
-    if !is_country_code(country_code) {
+    if country_code.is_empty() {
+        v.push("country_code", "is required");
+    } else if !is_country_code(country_code) {
         v.push(
             "country_code",
-            "must be an ISO 3166-1 alpha-2 code: two upper-case letters",
+            format!(
+                "'{country_code}' is not an ISO 3166-1 alpha-2 country code (upper case, e.g. GB, IE, DE)"
+            ),
         );
     }
     if contacts.len() > MAX_CONTACTS {
@@ -224,7 +229,7 @@ fn validate_contact(c: &Contact) -> Violations {
 
 fn validate_invoice(inv: &InvoiceData, currency: Currency) -> Violations {
     let mut v = Violations::new();
-    v.required_text("number", &inv.number, MAX_REF_CHARS);
+    v.identifier("number", &inv.number, MAX_REF_CHARS);
     if inv.due_date < inv.issue_date {
         v.push("due_date", "is before the issue date");
     }
@@ -243,7 +248,7 @@ fn validate_invoice(inv: &InvoiceData, currency: Currency) -> Violations {
     let mut refs = HashSet::new();
     for (i, adj) in inv.adjustments.iter().enumerate() {
         let path = format!("adjustments[{i}]");
-        v.required_text(&format!("{path}.reference"), &adj.reference, MAX_REF_CHARS);
+        v.identifier(&format!("{path}.reference"), &adj.reference, MAX_REF_CHARS);
         if !refs.insert(adj.reference.as_str()) {
             v.push(
                 format!("{path}.reference"),
@@ -255,6 +260,23 @@ fn validate_invoice(inv: &InvoiceData, currency: Currency) -> Violations {
         if adj.date < inv.issue_date {
             v.push(format!("{path}.date"), "is before the invoice's issue date");
         }
+    }
+    // A credit note is applied to its own invoice only: crediting more than the invoice asks for
+    // would leave the invoice owing a negative amount. The CRM should spread it over other invoices.
+    // Only meaningful once every amount is itself valid (positive, in the account's currency).
+    let amounts_valid = [inv.amount]
+        .iter()
+        .chain(inv.adjustments.iter().map(|a| &a.amount))
+        .all(|m| m.currency() == currency && m.is_positive());
+    if amounts_valid && inv.billed() < Decimal::ZERO {
+        v.push(
+            "adjustments",
+            format!(
+                "credit notes exceed the invoice: they leave {} owing; a credit note may reduce its \
+                 invoice to zero at most",
+                inv.amount.with_amount(inv.billed())
+            ),
+        );
     }
     v
 }
@@ -277,8 +299,9 @@ pub fn check_amount(v: &mut Violations, field: &str, amount: Money, currency: Cu
     }
 }
 
+/// An assigned ISO 3166-1 alpha-2 code ("GB", not "UK"; "ZZ" is user-assigned, not a country).
 fn is_country_code(s: &str) -> bool {
-    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+    s.len() == 2 && iso_currency::Country::from_str(s).is_ok()
 }
 
 fn looks_like_email(s: &str) -> bool {
@@ -392,6 +415,55 @@ mod tests {
         assert_eq!(
             fields(&validate_account(&a)),
             ["invoices[0].dispute_reason"]
+        );
+    }
+
+    #[test]
+    fn country_codes_are_assigned_iso_codes() {
+        for (code, ok) in [
+            ("GB", true),
+            ("IE", true),
+            ("UK", false),
+            ("ZZ", false),
+            ("gb", false),
+            ("GBR", false),
+            ("", false),
+        ] {
+            let mut a = account();
+            a.country_code = code.into();
+            assert_eq!(validate_account(&a).is_empty(), ok, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn refs_and_numbers_refuse_surrounding_whitespace() {
+        let mut a = account();
+        a.external_ref = " CRM-1".into();
+        a.invoices[0].number = "INV-1 ".into();
+        assert_eq!(
+            fields(&validate_account(&a)),
+            ["external_ref", "invoices[0].number"]
+        );
+    }
+
+    #[test]
+    fn credit_notes_may_clear_an_invoice_but_not_exceed_it() {
+        let credit = |minor| Adjustment {
+            reference: "CN-1".into(),
+            kind: AdjustmentKind::CreditNote,
+            amount: Money::from_minor(minor, gbp()),
+            date: date("2026-01-10"),
+            reason: String::new(),
+        };
+        let mut a = account();
+        a.invoices[0].adjustments = vec![credit(10_000)];
+        assert!(validate_account(&a).is_empty(), "a full credit is fine");
+        a.invoices[0].adjustments = vec![credit(10_001)];
+        let v = validate_account(&a);
+        assert_eq!(fields(&v), ["invoices[0].adjustments"]);
+        assert!(
+            v.iter().next().unwrap().description.contains("-0.01 GBP"),
+            "{v:?}"
         );
     }
 

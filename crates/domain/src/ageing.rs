@@ -49,7 +49,10 @@ pub struct OpenItem {
     pub disputed: bool,
 }
 
-/// What an account owes as of one date.
+/// What an account owes as of one date. Disputed amounts are set aside: they are in `disputed`
+/// only, never in `overdue`, `current` or an ageing bucket, because they are not chased until the
+/// dispute is resolved. So `current + the four buckets + disputed = outstanding`, and `overdue` is
+/// the sum of the four buckets: what may be chased today.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Balance {
     pub as_of: NaiveDate,
@@ -62,8 +65,10 @@ pub struct Balance {
     pub days_31_to_60: Money,
     pub days_61_to_90: Money,
     pub over_90: Money,
+    /// Due date of the oldest undisputed overdue invoice.
     pub oldest_overdue_due_date: Option<NaiveDate>,
     pub max_days_overdue: i64,
+    /// Invoices with something outstanding, disputed ones included.
     pub open_invoice_count: usize,
 }
 
@@ -81,12 +86,13 @@ pub fn summarise<'a>(
     let mut count = 0;
     for item in items {
         let amount = item.outstanding.amount();
-        let days = days_overdue(item.due_date, as_of);
         count += 1;
         outstanding += amount;
         if item.disputed {
             disputed += amount;
+            continue;
         }
+        let days = days_overdue(item.due_date, as_of);
         if days > 0 {
             overdue += amount;
             oldest = Some(oldest.map_or(item.due_date, |o| o.min(item.due_date)));
@@ -169,16 +175,36 @@ mod tests {
         ];
         let b = summarise(gbp(), as_of, &items, Money::from_minor(7, gbp()));
         assert_eq!(b.outstanding.to_minor().unwrap(), 3_100);
-        assert_eq!(b.overdue.to_minor().unwrap(), 3_000);
+        assert_eq!(
+            b.overdue.to_minor().unwrap(),
+            2_600,
+            "the disputed 400 is not overdue"
+        );
         assert_eq!(b.disputed.to_minor().unwrap(), 400);
         assert_eq!(b.current.to_minor().unwrap(), 100);
         assert_eq!(b.days_1_to_30.to_minor().unwrap(), 200);
-        assert_eq!(b.days_31_to_60.to_minor().unwrap(), 400);
+        assert_eq!(b.days_31_to_60.to_minor().unwrap(), 0);
         assert_eq!(b.days_61_to_90.to_minor().unwrap(), 800);
         assert_eq!(b.over_90.to_minor().unwrap(), 1_600);
         assert_eq!(b.max_days_overdue, 91);
         assert_eq!(b.open_invoice_count, 5);
         assert_eq!(b.unallocated_credit.to_minor().unwrap(), 7);
+    }
+
+    #[test]
+    fn everything_disputed_is_nothing_overdue() {
+        let as_of: NaiveDate = "2026-11-22".parse().unwrap();
+        let item = OpenItem {
+            due_date: as_of.checked_sub_days(Days::new(45)).unwrap(),
+            outstanding: Money::from_minor(5_000, gbp()),
+            disputed: true,
+        };
+        let b = summarise(gbp(), as_of, [&item], Money::zero(gbp()));
+        assert_eq!(b.outstanding.to_minor().unwrap(), 5_000);
+        assert_eq!(b.disputed.to_minor().unwrap(), 5_000);
+        assert!(b.overdue.is_zero() && b.days_31_to_60.is_zero() && b.current.is_zero());
+        assert_eq!((b.oldest_overdue_due_date, b.max_days_overdue), (None, 0));
+        assert_eq!(b.open_invoice_count, 1);
     }
 
     #[test]

@@ -91,6 +91,48 @@ pub fn allocate(
     })
 }
 
+/// One earlier payment's allocation to an invoice, as `release` sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocated {
+    pub payment_id: i64,
+    pub position: i64,
+    pub amount: Money,
+}
+
+/// What `release` takes back from one allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    pub payment_id: i64,
+    pub position: i64,
+    /// Taken back from the allocation: it becomes credit on the account.
+    pub amount: Money,
+    /// What the allocation keeps (zero: it goes).
+    pub remaining: Money,
+}
+
+/// When an invoice is lowered below what has been paid on it (a re-import with a smaller amount or
+/// a new credit note), the payments that paid it now overpay it: `excess` is taken back from its
+/// allocations, newest payment first, and becomes unallocated credit of those payments. The
+/// invoice is then exactly paid, and invoices, allocations and credit still add up.
+pub fn release(excess: Money, newest_first: &[Allocated]) -> Vec<Released> {
+    let mut left = excess.amount();
+    let mut released = Vec::new();
+    for a in newest_first {
+        if left <= Decimal::ZERO {
+            break;
+        }
+        let taken = a.amount.amount().min(left);
+        left -= taken;
+        released.push(Released {
+            payment_id: a.payment_id,
+            position: a.position,
+            amount: a.amount.with_amount(taken),
+            remaining: a.amount.with_amount(a.amount.amount() - taken),
+        });
+    }
+    released
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +190,29 @@ mod tests {
         let err = allocate(gbp(100), &named, &book()).unwrap_err();
         let fields: Vec<_> = err.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["invoice_numbers[1]", "invoice_numbers[2]"]);
+    }
+
+    #[test]
+    fn release_takes_back_from_the_newest_payments_first() {
+        let allocated = |payment_id, minor| Allocated {
+            payment_id,
+            position: 0,
+            amount: gbp(minor),
+        };
+        let newest_first = [allocated(9, 300), allocated(4, 500)];
+        let r = release(gbp(450), &newest_first);
+        let taken: Vec<_> = r
+            .iter()
+            .map(|x| {
+                (
+                    x.payment_id,
+                    x.amount.to_minor().unwrap(),
+                    x.remaining.to_minor().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(taken, [(9, 300, 0), (4, 150, 350)]);
+        assert!(release(gbp(0), &newest_first).is_empty());
     }
 
     #[test]

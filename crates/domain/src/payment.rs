@@ -49,7 +49,7 @@ impl NewPayment {
             );
         }
         for (i, n) in invoice_numbers.iter().enumerate() {
-            v.required_text(&format!("invoice_numbers[{i}]"), n, MAX_REF_CHARS);
+            v.identifier(&format!("invoice_numbers[{i}]"), n, MAX_REF_CHARS);
         }
     }
 

@@ -47,6 +47,17 @@ impl Violations {
         }
     }
 
+    /// Checks a required identifier (an external ref, invoice number, reference or request id): like
+    /// `required_text`, and without leading or trailing whitespace, which would make " A-1" a
+    /// second key beside "A-1" for what the sender meant as one.
+    pub fn identifier(&mut self, field: &str, value: &str, max: usize) {
+        if !value.trim().is_empty() && value.trim() != value {
+            self.push(field, "must not begin or end with whitespace");
+        } else {
+            self.required_text(field, value, max);
+        }
+    }
+
     /// Checks an optional free-text field: within `max` characters and free of control characters.
     pub fn optional_text(&mut self, field: &str, value: &str, max: usize) {
         let chars = value.chars().count();
@@ -104,6 +115,18 @@ mod tests {
         v.required_text("b", "  ", 3);
         v.optional_text("c", "abcd", 3);
         v.optional_text("d", "a\u{0}b", 10);
+        let fields: Vec<_> = v.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(fields, ["b", "c", "d"]);
+    }
+
+    #[test]
+    fn identifiers_refuse_surrounding_whitespace() {
+        let mut v = Violations::new();
+        v.identifier("a", "CRM-1", 64);
+        v.identifier("b", " CRM-1", 64);
+        v.identifier("c", "CRM-1\t", 64);
+        v.identifier("d", "", 64);
+        v.identifier("e", "CRM 1", 64);
         let fields: Vec<_> = v.iter().map(|x| x.field.as_str()).collect();
         assert_eq!(fields, ["b", "c", "d"]);
     }
