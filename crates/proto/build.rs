@@ -13,7 +13,7 @@ const REDACTED: [&str; 6] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = ["account", "call", "common", "event", "guidance", "plan"]
         .map(|f| root.join(format!("recoup/v1/{f}.proto")));
     for f in &files {
@@ -27,6 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .emit_rerun_if_changed(false)
         // Messages holding personal data get a redacting Debug (src/redact.rs) instead of the derived one.
         .skip_debug(REDACTED)
+        // Undecodable requests are INVALID_ARGUMENT, not INTERNAL (src/codec.rs).
+        .codec_path("crate::codec::ProtoCodec")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod v1 {
     tonic::include_proto!("recoup.v1");
 }
 
+pub mod codec;
 mod redact;
 
 /// Encoded `FileDescriptorSet` of recoup.v1 and its imports, for gRPC server reflection.

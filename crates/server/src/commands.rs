@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use recoup_store::Store;
+use recoup_store::{Store, StoreOptions};
 
 use crate::auth::jwt::JwtSettings;
 use crate::auth::{Role, keys};
@@ -70,9 +70,13 @@ fn jwt(args: &JwtArgs) -> Result<Option<JwtSettings>, BoxError> {
 }
 
 /// `recoupd serve`: until SIGTERM/SIGINT.
-pub async fn serve(args: ServeArgs, shutdown: impl Future<Output = ()>) -> Result<(), BoxError> {
+pub async fn serve(
+    db: &DatabaseArgs,
+    args: ServeArgs,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), BoxError> {
     let tls = tls(&args)?;
-    let store = migrate(&args.database).await?;
+    let store = migrate(db).await?;
     if args.demo {
         println!("{}", demo::load(&store, Utc::now()).await?);
         println!(
@@ -87,6 +91,7 @@ pub async fn serve(args: ServeArgs, shutdown: impl Future<Output = ()>) -> Resul
         limits: args.limits.clone(),
         tls,
         jwt: jwt(&args.jwt)?,
+        health_interval: Duration::from_secs(args.health_interval_secs),
     };
     let running = server::start(store.clone(), listener, &options).await?;
     tracing::info!(addr = %running.addr, backend = store.backend_name(), tls = options.tls.is_some(), "recoupd serving");
@@ -104,9 +109,20 @@ pub async fn serve(args: ServeArgs, shutdown: impl Future<Output = ()>) -> Resul
     Ok(())
 }
 
-/// `recoupd keys …`: returns what to print.
+/// `recoupd keys …`: returns what to print. Works on an existing, migrated database only: a wrong
+/// directory or URL must not leave an empty database (or a stray schema) behind.
 pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, BoxError> {
-    let store = migrate(db).await?;
+    let options = StoreOptions {
+        create_if_missing: false,
+        ..db.store_options()
+    };
+    let store = Store::connect(&options)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    store
+        .check()
+        .await
+        .map_err(|e| format!("cannot use the database: {e}"))?;
     let now = Utc::now();
     let out = match command {
         KeysCommand::Create {

@@ -18,6 +18,9 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
     /// Log filter, in tracing's env-filter syntax (e.g. "info", "recoup_server=debug").
     #[arg(long, env = "RECOUP_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -28,17 +31,13 @@ pub enum Command {
     /// Run the gRPC service (migrates the database first).
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
-    Migrate(DatabaseArgs),
-    /// Manage API keys (create prints the secret once; only its digest is stored).
-    Keys(KeysArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct KeysArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-    #[command(subcommand)]
-    pub command: KeysCommand,
+    Migrate,
+    /// Manage API keys in an existing database (create prints the secret once; only its digest is
+    /// stored). Never creates or migrates a database.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,7 +51,7 @@ pub enum KeysCommand {
         #[arg(long)]
         subject: String,
         /// How long until it expires, e.g. "90d", "12h" (default: never).
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = positive_duration)]
         expires: Option<std::time::Duration>,
     },
     /// List keys: id, role, subject, created, expires, state. Secrets are never shown.
@@ -64,43 +63,59 @@ pub enum KeysCommand {
     },
 }
 
+/// A duration for `--expires`: humantime syntax, and more than zero (a key that expires at once
+/// is a mistake, not a key).
+fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero (e.g. 90d, 12h)".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Where the database is. Global: accepted before or after the subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database: `sqlite:PATH` (created if missing) or `postgres://USER@HOST:PORT/DB`.
-    #[arg(long, env = "RECOUP_DATABASE_URL", default_value = "sqlite:recoup.db")]
+    /// Database: `sqlite:PATH` (created if missing by serve and migrate) or
+    /// `postgres://USER@HOST:PORT/DB`.
+    #[arg(
+        long,
+        env = "RECOUP_DATABASE_URL",
+        default_value = "sqlite:recoup.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// Most database connections (PostgreSQL pool; SQLite readers — SQLite always has one writer).
-    #[arg(long, env = "RECOUP_DB_MAX_CONNECTIONS", default_value_t = 8,
+    #[arg(long, env = "RECOUP_DB_MAX_CONNECTIONS", default_value_t = 8, global = true,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
 
     /// Seconds to wait for a database connection (and SQLite's busy timeout).
-    #[arg(long, env = "RECOUP_DB_TIMEOUT_SECS", default_value_t = 5,
+    #[arg(long, env = "RECOUP_DB_TIMEOUT_SECS", default_value_t = 5, global = true,
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub db_timeout_secs: u64,
 }
 
 impl DatabaseArgs {
+    /// Options for `serve` and `migrate`, which create a missing SQLite file.
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             url: self.database_url.clone(),
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(self.db_timeout_secs),
+            create_if_missing: true,
         }
     }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-
     /// Address to listen on.
     #[arg(long, env = "RECOUP_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
-    /// Load the demo book (about 20 accounts in every collection situation) if not loaded before.
+    /// Load the demo book (21 accounts, one for each collection situation) if not loaded before.
     #[arg(long, env = "RECOUP_DEMO")]
     pub demo: bool,
 
@@ -129,6 +144,12 @@ pub struct ServeArgs {
     /// Allow listening on a non-loopback address without TLS (e.g. behind a TLS-terminating proxy).
     #[arg(long, env = "RECOUP_INSECURE")]
     pub insecure: bool,
+
+    /// Seconds between health checks of the database (answers, has this build's schema, is the
+    /// file that was opened); health is NOT_SERVING while one fails.
+    #[arg(long, env = "RECOUP_HEALTH_INTERVAL_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub health_interval_secs: u64,
 
     #[command(flatten)]
     pub limits: LimitArgs,

@@ -1,4 +1,4 @@
-//! The demo book: about twenty fictional business accounts, one for each situation a credit
+//! The demo book: twenty-one fictional business accounts, one for each situation a credit
 //! controller meets, with dates relative to today so it always looks current. Loaded once (a marker
 //! records it) and idempotently (import is by content, payments by fixed request ids), so a crash
 //! half way is repaired by the next `serve --demo`.
@@ -11,7 +11,7 @@ use recoup_domain::account::{
 use recoup_domain::ageing::local_today;
 use recoup_domain::payment::NewPayment;
 use recoup_domain::{Currency, Money};
-use recoup_store::{AccountKey, ImportOutcome, Store};
+use recoup_store::{AccountKey, ImportOutcome, RequestKey, Store};
 
 use crate::auth::{Role, keys};
 use crate::server::BoxError;
@@ -609,15 +609,12 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
                 reference: p.reference.into(),
                 invoice_numbers: p.names.iter().map(|s| (*s).into()).collect(),
             };
-            store
-                .record_payment(
-                    &format!("demo-{}-{n}", d.external_ref),
-                    account.id,
-                    &payment,
-                    DEMO_ACTOR,
-                    now,
-                )
-                .await?;
+            let request_id = format!("demo-{}-{n}", d.external_ref);
+            let key = RequestKey {
+                subject: DEMO_ACTOR,
+                request_id: &request_id,
+            };
+            store.record_payment(key, account.id, &payment, now).await?;
             payments += 1;
         }
     }

@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,18 +22,24 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into files or log collectors.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
+    let serving = matches!(cli.command, Command::Serve(_));
     let result = match cli.command {
-        Command::Serve(args) => commands::serve(*args, shutdown_signal()).await,
-        Command::Migrate(db) => commands::migrate(&db).await.map(|_| ()),
-        Command::Keys(k) => commands::keys(&k.database, k.command)
+        Command::Serve(args) => commands::serve(&cli.database, *args, shutdown_signal()).await,
+        Command::Migrate => commands::migrate(&cli.database).await.map(|_| ()),
+        Command::Keys { command } => commands::keys(&cli.database, command)
             .await
             .map(|out| println!("{out}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
+            // A server's failure also goes to its log stream; a tool's only to the person.
+            if serving {
+                tracing::error!("{e}");
+            }
             eprintln!("recoupd: {e}");
             ExitCode::FAILURE
         }

@@ -9,17 +9,47 @@ pub fn account_id(v: &mut Violations, field: &str, name: &str) -> Option<i64> {
         v.push(field, "is required");
         return None;
     }
+    // Canonical names only: "accounts/3", never "accounts/03" or "accounts/+3", so each account has
+    // exactly one name that clients can compare and cache by.
     let id = name
         .strip_prefix("accounts/")
-        .and_then(|id| id.parse::<i64>().ok())
-        .filter(|id| *id > 0);
+        .filter(|id| id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0'))
+        .and_then(|id| id.parse::<i64>().ok());
     if id.is_none() {
-        v.push(field, "must be an account name: accounts/{account_id}");
+        v.push(
+            field,
+            "must be an account name, accounts/{account_id}, with the id in digits as the server \
+             gives it (no sign, no leading zeros)",
+        );
     }
     id
 }
 
 /// Checks an idempotency key.
 pub fn request_id(v: &mut Violations, field: &str, value: &str) {
-    v.required_text(field, value, MAX_REF_CHARS);
+    v.identifier(field, value, MAX_REF_CHARS);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_canonical_account_names() {
+        let id = |name: &str| account_id(&mut Violations::new(), "name", name);
+        assert_eq!(id("accounts/3"), Some(3));
+        assert_eq!(id("accounts/120"), Some(120));
+        for bad in [
+            "accounts/03",
+            "accounts/+3",
+            "accounts/-3",
+            "accounts/0",
+            "accounts/ 3",
+            "accounts/3/",
+            "Accounts/3",
+            "accounts/99999999999999999999",
+        ] {
+            assert_eq!(id(bad), None, "{bad}");
+        }
+    }
 }

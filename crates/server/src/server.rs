@@ -34,9 +34,6 @@ pub const SERVICES: [&str; 5] = [
     "recoup.v1.EventService",
 ];
 
-/// How often health re-checks that the database answers.
-const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
-
 /// A server accepting calls. Stop it with `shutdown`.
 pub struct Running {
     pub addr: SocketAddr,
@@ -75,12 +72,25 @@ pub struct TlsPem {
 }
 
 /// How the server runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub limits: LimitArgs,
     pub tls: Option<TlsPem>,
     /// When set, bearer JWTs are accepted beside API keys.
     pub jwt: Option<JwtSettings>,
+    /// How often health re-checks that the database is usable.
+    pub health_interval: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            limits: LimitArgs::default(),
+            tls: None,
+            jwt: None,
+            health_interval: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Starts serving on `listener` with a migrated `store`; health is SERVING once this returns.
@@ -94,9 +104,13 @@ pub async fn start(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
-    store.ping().await?;
+    store.check().await?;
     set_all(&health, ServingStatus::Serving).await;
-    let probe = tokio::spawn(probe_database(store.clone(), health.clone()));
+    let probe = tokio::spawn(probe_database(
+        store.clone(),
+        health.clone(),
+        options.health_interval,
+    ));
 
     let jwt = options.jwt.as_ref().map(JwtVerifier::new).transpose()?;
     let (stop, stopped) = oneshot::channel::<()>();
@@ -136,20 +150,24 @@ pub async fn start(
     })
 }
 
-/// Keeps health in step with the database: NOT_SERVING while it does not answer.
-async fn probe_database(store: Store, health: HealthReporter) {
+/// Keeps health in step with the database: NOT_SERVING while it is not usable (does not answer,
+/// lost its schema, or was replaced).
+async fn probe_database(store: Store, health: HealthReporter, every: Duration) {
     let mut up = true;
     loop {
-        tokio::time::sleep(HEALTH_PROBE_INTERVAL).await;
-        let now_up = store.ping().await.is_ok();
-        if now_up != up {
-            up = now_up;
-            if up {
-                tracing::info!("database answers again; health SERVING");
-                set_all(&health, ServingStatus::Serving).await;
-            } else {
-                tracing::warn!("database does not answer; health NOT_SERVING");
-                set_all(&health, ServingStatus::NotServing).await;
+        tokio::time::sleep(every).await;
+        let checked = store.check().await;
+        if checked.is_ok() != up {
+            up = checked.is_ok();
+            match checked {
+                Ok(()) => {
+                    tracing::info!("database usable again; health SERVING");
+                    set_all(&health, ServingStatus::Serving).await;
+                }
+                Err(e) => {
+                    tracing::warn!(reason = %e, "database not usable; health NOT_SERVING");
+                    set_all(&health, ServingStatus::NotServing).await;
+                }
             }
         }
     }

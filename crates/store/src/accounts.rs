@@ -112,7 +112,8 @@ impl Store {
             if filter.min_days_overdue > 0 {
                 q.push(
                     " AND EXISTS (SELECT 1 FROM invoices i JOIN local_dates d ON d.tz = a.time_zone \
-                     WHERE i.account_id = a.id AND i.outstanding_minor > 0 AND i.due_date <= d.cutoff)",
+                     WHERE i.account_id = a.id AND i.outstanding_minor > 0 AND NOT i.disputed \
+                     AND i.due_date <= d.cutoff)",
                 );
             }
             if let Some(min) = filter.min_overdue {
@@ -121,7 +122,7 @@ impl Store {
                 q.push(
                     " AND (SELECT COALESCE(SUM(i.outstanding_minor), 0) FROM invoices i \
                      JOIN local_dates d ON d.tz = a.time_zone WHERE i.account_id = a.id \
-                     AND i.outstanding_minor > 0 AND i.due_date < d.today) >= ",
+                     AND i.outstanding_minor > 0 AND NOT i.disputed AND i.due_date < d.today) >= ",
                 )
                 .push_bind(crate::import::minor(min)?);
             }

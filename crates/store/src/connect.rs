@@ -1,22 +1,31 @@
-//! Opening and migrating the database.
+//! Opening, migrating and checking the database.
 
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::{Backend, Store, StoreError, with_writer};
+use crate::{Backend, Store, StoreError, with_pool};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// How to open the database.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// `sqlite:PATH` (created if missing) or `postgres://…`.
+    /// `sqlite:PATH` or `postgres://…`.
     pub url: String,
     /// Most connections: the PostgreSQL pool, or SQLite's reader pool.
     pub max_connections: u32,
     /// How long to wait for a connection, and SQLite's busy timeout.
     pub acquire_timeout: Duration,
+    /// Create a missing SQLite file (`serve`, `migrate`); tools that only use an existing
+    /// database (`keys`) refuse a path where there is none rather than create an empty one.
+    pub create_if_missing: bool,
 }
 
 impl Default for StoreOptions {
@@ -25,7 +34,82 @@ impl Default for StoreOptions {
             url: "sqlite:recoup.db".into(),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
+            create_if_missing: true,
         }
+    }
+}
+
+/// The identity of the SQLite file opened, to notice it being replaced under a running server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SqliteFile {
+    path: PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+impl SqliteFile {
+    fn open(path: PathBuf) -> Self {
+        let id = file_id(&path);
+        Self { path, id }
+    }
+}
+
+#[cfg(unix)]
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|_| (0, 0))
+}
+
+fn unusable(why: impl Into<String>) -> StoreError {
+    StoreError::Unusable(why.into())
+}
+
+/// Refuses SQLite URLs that name no file: every connection would get its own empty database (so
+/// readers would not see what the writer migrated) and everything would be lost at exit.
+fn refuse_in_memory(url: &str, opts: &SqliteConnectOptions) -> Result<(), StoreError> {
+    let name = opts.get_filename().to_string_lossy();
+    if name.is_empty() || url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(unusable(format!(
+            "'{url}' is an in-memory SQLite database, which recoupd refuses: each connection would \
+             see its own empty database and everything would be lost at exit; give a file, e.g. \
+             sqlite:recoup.db"
+        )));
+    }
+    Ok(())
+}
+
+/// One direct connection first, retried until `timeout`, so that an unreachable server is reported
+/// with its address and the cause (a pool only says that it timed out).
+async fn reach_postgres(connect: &PgConnectOptions, timeout: Duration) -> Result<(), StoreError> {
+    let deadline = Instant::now() + timeout;
+    let place = match connect.get_socket() {
+        Some(socket) => format!("socket {}", socket.display()),
+        None => format!("{}:{}", connect.get_host(), connect.get_port()),
+    };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let cause = match tokio::time::timeout(left, PgConnection::connect_with(connect)).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                return Ok(());
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer".to_owned(),
+        };
+        if Instant::now() + Duration::from_millis(250) >= deadline {
+            return Err(unusable(format!(
+                "cannot connect to PostgreSQL at {place} (database '{}', user '{}'): {cause} \
+                 (gave up after {} s; see --db-timeout-secs)",
+                connect.get_database().unwrap_or(connect.get_username()),
+                connect.get_username(),
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -34,6 +118,7 @@ impl Store {
     pub async fn connect(opts: &StoreOptions) -> Result<Store, StoreError> {
         let backend = if opts.url.starts_with("postgres:") || opts.url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(&opts.url)?;
+            reach_postgres(&connect, opts.acquire_timeout).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections)
                 .acquire_timeout(opts.acquire_timeout)
@@ -41,8 +126,18 @@ impl Store {
                 .await?;
             Backend::Postgres(pool)
         } else if opts.url.starts_with("sqlite:") {
-            let connect = SqliteConnectOptions::from_str(&opts.url)?
-                .create_if_missing(true)
+            let connect = SqliteConnectOptions::from_str(&opts.url)?;
+            refuse_in_memory(&opts.url, &connect)?;
+            let path = connect.get_filename().to_path_buf();
+            if !opts.create_if_missing && !path.exists() {
+                return Err(unusable(format!(
+                    "there is no database file at {} (this command never creates one: check \
+                     --database-url, or create it with `recoupd migrate`)",
+                    path.display()
+                )));
+            }
+            let connect = connect
+                .create_if_missing(opts.create_if_missing)
                 .journal_mode(SqliteJournalMode::Wal)
                 // FULL: a committed payment survives power loss, not just a process crash.
                 .synchronous(SqliteSynchronous::Full)
@@ -58,37 +153,83 @@ impl Store {
                 .acquire_timeout(opts.acquire_timeout)
                 .connect_with(connect.read_only(true))
                 .await?;
-            Backend::Sqlite { reader, writer }
+            Backend::Sqlite {
+                reader,
+                writer,
+                file: SqliteFile::open(path),
+            }
         } else {
-            return Err(StoreError::Database(sqlx::Error::Configuration(
-                "database URL must start with sqlite: or postgres://".into(),
-            )));
+            return Err(unusable(
+                "the database URL must start with sqlite: or postgres://",
+            ));
         };
         Ok(Store { backend })
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite { .. } => &SQLITE_MIGRATIONS,
+            Backend::Postgres(_) => &POSTGRES_MIGRATIONS,
+        }
     }
 
     /// Applies the embedded migrations for this backend; safe to run again.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Sqlite { writer, .. } => {
-                sqlx::migrate!("../../migrations/sqlite")
-                    .run(writer)
-                    .await?
-            }
-            Backend::Postgres(pool) => {
-                sqlx::migrate!("../../migrations/postgres")
-                    .run(pool)
-                    .await?
-            }
+            Backend::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
+            Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
 
-    /// Checks the database answers.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        with_writer!(self, |pool, pg| {
-            sqlx::query("SELECT 1").execute(pool).await?;
-        });
+    /// Applies the embedded migrations up to `version` only: tests of upgrades start from an older
+    /// schema.
+    #[cfg(feature = "testkit")]
+    pub async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run_to(version, writer).await?,
+            Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run_to(version, pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Checks the database is usable: it answers on the write and the read path, its schema is
+    /// the one this build migrates to, and (SQLite) the file opened is still the one at its path.
+    /// Health reports NOT_SERVING while this fails.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let expected = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        if let Backend::Sqlite { file, .. } = &self.backend
+            && file_id(&file.path) != file.id
+        {
+            return Err(unusable(format!(
+                "the database file {} was removed or replaced while recoupd was running; restart \
+                 recoupd",
+                file.path.display()
+            )));
+        }
+        for writer in [true, false] {
+            let found: Option<i64> = if writer {
+                with_pool!(self, writer, |pool, pg| schema_version(pool).await)
+            } else {
+                with_pool!(self, reader, |pool, pg| schema_version(pool).await)
+            }
+            .map_err(|e| unusable(format!("the database does not answer: {e}")))?;
+            match found {
+                Some(v) if v == expected => {}
+                Some(v) => {
+                    return Err(unusable(format!(
+                        "the database schema is at version {v}; this recoupd needs version \
+                         {expected} (run `recoupd migrate`)"
+                    )));
+                }
+                None => {
+                    return Err(unusable(
+                        "the database has no recoup schema (wrong --database-url, or the database \
+                         was recreated empty; `recoupd migrate` creates the schema)",
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -103,11 +244,31 @@ impl Store {
     /// Closes the pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { reader, writer } => {
+            Backend::Sqlite { reader, writer, .. } => {
                 reader.close().await;
                 writer.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// The newest applied migration, or None when there is no migrations table (no schema at all).
+async fn schema_version<'e, E>(pool: E) -> Result<Option<i64>, sqlx::Error>
+where
+    E: sqlx::Executor<'e>,
+    i64: sqlx::Type<E::Database> + for<'r> sqlx::Decode<'r, E::Database>,
+    <E::Database as sqlx::Database>::Arguments: sqlx::IntoArguments<E::Database>,
+    usize: sqlx::ColumnIndex<<E::Database as sqlx::Database>::Row>,
+{
+    match sqlx::query_scalar::<_, Option<i64>>(
+        "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(pool)
+    .await
+    {
+        Ok(v) => Ok(v),
+        Err(sqlx::Error::Database(e)) if e.message().contains("_sqlx_migrations") => Ok(None),
+        Err(e) => Err(e),
     }
 }

@@ -16,6 +16,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database cannot be used as it is (unreachable, no schema, replaced); the text says why and
+    /// what to do, and names no secret.
+    #[error("{0}")]
+    Unusable(String),
     /// Stored data that no longer parses (e.g. a currency code this build does not know).
     #[error("stored data is not readable: {0}")]
     Corrupt(String),

@@ -4,11 +4,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use recoup_domain::account::{AccountData, InvoiceData};
+use recoup_domain::allocation::{Allocated, release};
 use recoup_domain::{Money, Violations, fingerprint};
 
 use crate::model::ImportOutcome;
 use crate::rows::RowExt;
-use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, begin_write, store_time, with_writer};
 
 /// Minor units of an amount that validation has already bounded.
 pub(crate) fn minor(m: Money) -> Result<i64, StoreError> {
@@ -58,9 +59,17 @@ macro_rules! write_invoice {
             }
             Some((id, paid)) => {
                 let paid: i64 = paid;
+                let billed = amount + adjusted;
+                // Lowered below what was paid: the payments give the excess back as credit.
+                let paid = if paid > billed {
+                    release_excess!($tx, $account_id, id, paid - billed, inv.amount.currency());
+                    billed
+                } else {
+                    paid
+                };
                 sqlx::query(
                     "UPDATE invoices SET issue_date = $2, due_date = $3, amount_minor = $4, \
-                     adjusted_minor = $5, outstanding_minor = $6, disputed = $7, \
+                     adjusted_minor = $5, paid_minor = $11, outstanding_minor = $6, disputed = $7, \
                      dispute_reason = $8, content_hash = $9, update_time = $10 WHERE id = $1",
                 )
                 .bind(id)
@@ -68,11 +77,12 @@ macro_rules! write_invoice {
                 .bind(inv.due_date)
                 .bind(amount)
                 .bind(adjusted)
-                .bind(amount + adjusted - paid)
+                .bind(billed - paid)
                 .bind(inv.disputed)
                 .bind(&inv.dispute_reason)
                 .bind(&hash)
                 .bind($now)
+                .bind(paid)
                 .execute(&mut *$tx)
                 .await?;
                 sqlx::query("DELETE FROM invoice_adjustments WHERE invoice_id = $1")
@@ -96,6 +106,60 @@ macro_rules! write_invoice {
             .execute(&mut *$tx)
             .await?;
         }
+    }};
+}
+
+/// Takes `excess` (minor units) back from the allocations to invoice `invoice_id`, newest payment
+/// first (`allocation::release`), and adds it to those payments' and the account's credit.
+macro_rules! release_excess {
+    ($tx:expr, $account_id:expr, $invoice_id:expr, $excess:expr, $currency:expr) => {{
+        let currency: recoup_domain::Currency = $currency;
+        let excess: i64 = $excess;
+        let allocated = sqlx::query(
+            "SELECT payment_id, CAST(position AS BIGINT) AS position, amount_minor \
+             FROM payment_allocations \
+             WHERE invoice_id = $1 ORDER BY payment_id DESC, position DESC",
+        )
+        .bind($invoice_id)
+        .fetch_all(&mut *$tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Allocated {
+                payment_id: r.int("payment_id")?,
+                position: r.int("position")?,
+                amount: Money::from_minor(r.int("amount_minor")?, currency),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        for r in release(Money::from_minor(excess, currency), &allocated) {
+            if r.remaining.is_zero() {
+                sqlx::query("DELETE FROM payment_allocations WHERE payment_id = $1 AND position = $2")
+                    .bind(r.payment_id)
+                    .bind(r.position)
+                    .execute(&mut *$tx)
+                    .await?;
+            } else {
+                sqlx::query(
+                    "UPDATE payment_allocations SET amount_minor = $3 WHERE payment_id = $1 AND position = $2",
+                )
+                .bind(r.payment_id)
+                .bind(r.position)
+                .bind(minor(r.remaining)?)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            sqlx::query("UPDATE payments SET unallocated_minor = unallocated_minor + $2 WHERE id = $1")
+                .bind(r.payment_id)
+                .bind(minor(r.amount)?)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        sqlx::query("UPDATE accounts SET credit_minor = credit_minor + $2 WHERE id = $1")
+            .bind($account_id)
+            .bind(excess)
+            .execute(&mut *$tx)
+            .await?;
     }};
 }
 
@@ -284,44 +348,5 @@ impl Store {
             tx.commit().await?;
         });
         Ok(outcomes)
-    }
-
-    /// `(stream fingerprint, encoded summary)` of a completed import with this request id.
-    pub async fn import_run(
-        &self,
-        request_id: &str,
-    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        with_reader!(self, |pool, pg| {
-            let row =
-                sqlx::query("SELECT fingerprint, summary FROM import_runs WHERE request_id = $1")
-                    .bind(request_id)
-                    .fetch_optional(pool)
-                    .await?;
-            row.map(|r| Ok((r.text("fingerprint")?, r.blob("summary")?)))
-                .transpose()
-        })
-    }
-
-    /// Records a completed import under its request id (first one wins).
-    pub async fn save_import_run(
-        &self,
-        request_id: &str,
-        fingerprint: &str,
-        summary: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        with_writer!(self, |pool, pg| {
-            sqlx::query(
-                "INSERT INTO import_runs (request_id, fingerprint, summary, create_time) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING",
-            )
-            .bind(request_id)
-            .bind(fingerprint)
-            .bind(summary)
-            .bind(store_time(now))
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
     }
 }

@@ -15,6 +15,7 @@ mod markers;
 mod model;
 mod payments;
 pub use payments::PaymentOutcome;
+mod requests;
 mod rows;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -25,6 +26,7 @@ pub use keys::StoredKey;
 pub use model::{
     AccountKey, AccountSnapshot, ImportOutcome, ListFilter, StoredInvoice, StoredPayment,
 };
+pub use requests::{RequestKey, SeenRequest};
 
 use sqlx::{PgPool, SqlitePool};
 
@@ -34,6 +36,7 @@ enum Backend {
     Sqlite {
         reader: SqlitePool,
         writer: SqlitePool,
+        file: connect::SqliteFile,
     },
     Postgres(PgPool),
 }

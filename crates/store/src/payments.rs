@@ -8,8 +8,12 @@ use recoup_domain::payment::NewPayment;
 
 use crate::import::{minor, write_event};
 use crate::model::StoredPayment;
+use crate::requests::{RequestKey, last_id, save_request};
 use crate::rows::{self, RowExt};
 use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
+
+/// The ledger's name for RecordPayment.
+const METHOD: &str = "RecordPayment";
 
 /// Separates the invoice numbers a payment named (a control character, which numbers may not hold).
 const NUMBER_SEPARATOR: char = '\u{1f}';
@@ -23,27 +27,27 @@ pub enum PaymentOutcome {
 }
 
 impl Store {
-    /// Records a payment against account `account_id`, idempotently by `request_id`.
+    /// Records a payment against account `account_id`, idempotently by `key` (the caller's subject
+    /// and request id; the subject is also recorded as the actor of the change).
     ///
     /// Errors: `NotFound` (no such account), `Invalid` (the payment breaks a rule against the
-    /// account, e.g. another currency or an unknown invoice named), `RequestIdReused` (the id was used
-    /// for different content). `actor` (the credential's subject) is recorded on the event.
+    /// account, e.g. another currency or an unknown invoice named), `RequestIdReused` (the caller used
+    /// the id for different content).
     pub async fn record_payment(
         &self,
-        request_id: &str,
+        key: RequestKey<'_>,
         account_id: i64,
         payment: &NewPayment,
-        actor: &str,
         now: DateTime<Utc>,
     ) -> Result<PaymentOutcome, StoreError> {
         let fingerprint = payment.fingerprint(&format!("accounts/{account_id}"));
         match self
-            .try_record_payment(request_id, &fingerprint, account_id, payment, actor, now)
+            .try_record_payment(key, &fingerprint, account_id, payment, now)
             .await
         {
-            // Two first attempts raced on PostgreSQL; the loser now finds the winner's record.
+            // Two first attempts raced; the loser now finds the winner's record.
             Err(e) if e.is_unique_violation() => self
-                .replay_payment(request_id, &fingerprint)
+                .replay_payment(key, &fingerprint)
                 .await?
                 .map(PaymentOutcome::Replayed)
                 .ok_or(e),
@@ -53,35 +57,27 @@ impl Store {
 
     async fn replay_payment(
         &self,
-        request_id: &str,
+        key: RequestKey<'_>,
         fingerprint: &str,
     ) -> Result<Option<StoredPayment>, StoreError> {
-        with_reader!(self, |pool, pg| {
-            let row =
-                sqlx::query("SELECT id, request_fingerprint FROM payments WHERE request_id = $1")
-                    .bind(request_id)
-                    .fetch_optional(pool)
-                    .await?;
-            match row {
-                None => Ok(None),
-                Some(r) if r.text("request_fingerprint")? != fingerprint => {
-                    Err(StoreError::RequestIdReused)
-                }
-                Some(r) => Ok(self.payments_by_id(&[r.int("id")?]).await?.pop()),
-            }
-        })
+        let Some(seen) = self.find_request(key).await? else {
+            return Ok(None);
+        };
+        seen.retried_by(METHOD, fingerprint)?;
+        let id = last_id(&seen.resource)
+            .ok_or_else(|| StoreError::Corrupt(format!("request resource '{}'", seen.resource)))?;
+        Ok(self.payments_by_id(&[id]).await?.pop())
     }
 
     async fn try_record_payment(
         &self,
-        request_id: &str,
+        key: RequestKey<'_>,
         fingerprint: &str,
         account_id: i64,
         payment: &NewPayment,
-        actor: &str,
         now: DateTime<Utc>,
     ) -> Result<PaymentOutcome, StoreError> {
-        if let Some(p) = self.replay_payment(request_id, fingerprint).await? {
+        if let Some(p) = self.replay_payment(key, fingerprint).await? {
             return Ok(PaymentOutcome::Replayed(p));
         }
         let now = store_time(now);
@@ -132,13 +128,11 @@ impl Store {
             let unallocated = minor(allocation.unallocated)?;
             let named = payment.invoice_numbers.join(&NUMBER_SEPARATOR.to_string());
             let id = sqlx::query(
-                "INSERT INTO payments (account_id, request_id, request_fingerprint, amount_minor, \
-                 payment_date, reference, invoice_numbers, unallocated_minor, create_time) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                "INSERT INTO payments (account_id, amount_minor, payment_date, reference, \
+                 invoice_numbers, unallocated_minor, create_time) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(account_id)
-            .bind(request_id)
-            .bind(fingerprint)
             .bind(minor(payment.amount)?)
             .bind(payment.payment_date)
             .bind(&payment.reference)
@@ -175,12 +169,22 @@ impl Store {
                 .bind(unallocated)
                 .execute(&mut *tx)
                 .await?;
+            let resource = format!("accounts/{account_id}/payments/{id}");
             write_event!(
                 tx,
                 "payment_recorded",
                 account_id,
-                format!("accounts/{account_id}/payments/{id}"),
-                actor,
+                &resource,
+                key.subject,
+                now
+            );
+            save_request!(
+                tx,
+                key,
+                METHOD,
+                fingerprint,
+                &resource,
+                None::<Vec<u8>>,
                 now
             );
             tx.commit().await?;

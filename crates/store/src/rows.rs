@@ -22,7 +22,7 @@ pub(crate) trait RowExt {
     fn date(&self, col: &str) -> Result<NaiveDate, StoreError>;
     fn time(&self, col: &str) -> Result<DateTime<Utc>, StoreError>;
     fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
-    fn blob(&self, col: &str) -> Result<Vec<u8>, StoreError>;
+    fn opt_blob(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 macro_rules! impl_row_ext {
@@ -46,7 +46,7 @@ macro_rules! impl_row_ext {
             fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
                 Ok(self.try_get(col)?)
             }
-            fn blob(&self, col: &str) -> Result<Vec<u8>, StoreError> {
+            fn opt_blob(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
                 Ok(self.try_get(col)?)
             }
         }

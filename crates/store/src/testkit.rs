@@ -87,14 +87,39 @@ impl TestDb {
 
     /// Connects and migrates.
     pub async fn store(&self) -> Result<Store, StoreError> {
-        let store = Store::connect(&StoreOptions {
+        let store = self.connect().await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(&self) -> Result<Store, StoreError> {
+        Store::connect(&StoreOptions {
             url: self.url.clone(),
             max_connections: 4,
             ..StoreOptions::default()
         })
-        .await?;
-        store.migrate().await?;
-        Ok(store)
+        .await
+    }
+
+    /// Runs SQL text on a connection of its own (test set-up, e.g. rows an older release wrote).
+    pub async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if self.backend == "postgres" {
+            let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .expect("execute");
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .expect("execute");
+        }
     }
 
     /// Drops a table behind the server's back, to provoke a storage failure.
@@ -108,6 +133,24 @@ impl TestDb {
                 .expect("drop table");
         });
         store.close().await;
+    }
+
+    /// Replaces the database under a running server with an empty one: PostgreSQL loses its schema,
+    /// the SQLite file is removed and an empty file put in its place.
+    pub async fn recreate_empty(&self) {
+        if self.backend == "postgres" {
+            let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+            sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+                .execute(&mut conn)
+                .await
+                .expect("drop schema");
+        } else {
+            let path = self.url.strip_prefix("sqlite:").expect("sqlite url");
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{path}{suffix}"));
+            }
+            std::fs::write(path, b"").expect("empty file");
+        }
     }
 
     /// Holds a lock that makes the store's payment writes wait until the guard is dropped: SQLite's

@@ -104,7 +104,13 @@ where
                 Ok(identity) => identity,
                 Err(status) => return Ok(status.into_http()),
             };
-            if !roles_for(&path).contains(&identity.role) {
+            let Some(roles) = roles_for(&path) else {
+                return Ok(Status::unimplemented(format!(
+                    "{path} is not a method of this server; `grpcurl list` shows the methods"
+                ))
+                .into_http());
+            };
+            if !roles.contains(&identity.role) {
                 tracing::info!(method = %path, role = %identity.role, "permission denied");
                 return Ok(Status::permission_denied(format!(
                     "the {} role may not call {path}",
@@ -138,11 +144,13 @@ async fn authenticate(state: &State, headers: &http::HeaderMap) -> Result<super:
             "missing credentials: send the header 'authorization: Bearer <key>'",
         ));
     };
+    // RFC 7235: the scheme name is case-insensitive ("bearer", "BEARER").
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
         return Err(Status::unauthenticated(

@@ -7,7 +7,7 @@ use recoup_domain::account::MAX_REF_CHARS;
 use recoup_domain::fingerprint::Canonical;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_server::AccountService;
-use recoup_store::{AccountKey, ImportOutcome, ListFilter, PaymentOutcome, Store};
+use recoup_store::{AccountKey, ImportOutcome, ListFilter, PaymentOutcome, RequestKey, Store};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{
@@ -22,6 +22,8 @@ use crate::{auth, names, unsupported};
 const IMPORT_BATCH: usize = 500;
 /// Rejections listed in an import summary (all are counted).
 const MAX_LISTED_REJECTIONS: usize = 1000;
+/// The idempotency ledger's name for ImportAccounts.
+const IMPORT_METHOD: &str = "ImportAccounts";
 
 pub struct Accounts {
     store: Store,
@@ -105,7 +107,7 @@ impl AccountService for Accounts {
                 names::account_id(&mut v, "name", name).map(AccountKey::Id)
             }
             Some(pb::get_account_request::Account::ExternalRef(r)) => {
-                v.required_text("external_ref", r, MAX_REF_CHARS);
+                v.identifier("external_ref", r, MAX_REF_CHARS);
                 v.is_empty().then_some(AccountKey::ExternalRef(r.as_str()))
             }
             None => {
@@ -188,7 +190,7 @@ impl AccountService for Accounts {
         &self,
         _: Request<pb::GetWorklistRequest>,
     ) -> Result<Response<pb::GetWorklistResponse>, Status> {
-        Err(unsupported("GetWorklist", "the worklist"))
+        Err(unsupported("GetWorklist", "worklist"))
     }
 
     async fn import_accounts(
@@ -198,13 +200,13 @@ impl AccountService for Accounts {
         let actor = auth::identity(&request)?.subject.clone();
         let mut stream = request.into_inner();
         let mut import = Import {
-            actor,
+            actor: actor.clone(),
             summary: pb::ImportAccountsResponse::default(),
             batch: Vec::with_capacity(IMPORT_BATCH),
             batch_meta: Vec::with_capacity(IMPORT_BATCH),
         };
         let mut request_id = String::new();
-        let mut replay: Option<(String, Vec<u8>)> = None;
+        let mut replay: Option<recoup_store::SeenRequest> = None;
         let mut digest = Canonical::new("import/v1");
         let mut index: i64 = 0;
         while let Some(msg) = stream.message().await? {
@@ -217,7 +219,10 @@ impl AccountService for Accounts {
                 request_id = msg.request_id.clone();
                 replay = self
                     .store
-                    .import_run(&request_id)
+                    .find_request(RequestKey {
+                        subject: &actor,
+                        request_id: &request_id,
+                    })
                     .await
                     .map_err(|e| internal(&e))?;
             }
@@ -240,22 +245,31 @@ impl AccountService for Accounts {
             }
         }
         let digest = digest.finish();
-        if let Some((first_digest, summary)) = replay {
-            if first_digest != digest {
-                return Err(invalid_field(
-                    "request_id",
-                    "was already used for a different import; use a new request_id",
-                ));
-            }
+        if let Some(seen) = replay {
+            let summary = seen
+                .retried_by(IMPORT_METHOD, &digest)
+                .ok()
+                .and(seen.response)
+                .ok_or_else(|| {
+                    invalid_field(
+                        "request_id",
+                        "was already used for a different request; use a new request_id",
+                    )
+                })?;
             let summary =
                 pb::ImportAccountsResponse::decode(summary.as_slice()).map_err(|e| internal(&e))?;
             return Ok(Response::new(summary));
         }
         import.flush(&self.store).await?;
         if !request_id.is_empty() {
+            let key = RequestKey {
+                subject: &actor,
+                request_id: &request_id,
+            };
             self.store
-                .save_import_run(
-                    &request_id,
+                .save_response(
+                    key,
+                    IMPORT_METHOD,
                     &digest,
                     &import.summary.encode_to_vec(),
                     Utc::now(),
@@ -297,9 +311,13 @@ impl AccountService for Accounts {
         let (Some(account), Some(payment), true) = (account, payment, v.is_empty()) else {
             return Err(invalid(v));
         };
+        let key = RequestKey {
+            subject: &actor,
+            request_id: &req.request_id,
+        };
         let outcome = self
             .store
-            .record_payment(&req.request_id, account, &payment, &actor, Utc::now())
+            .record_payment(key, account, &payment, Utc::now())
             .await
             .map_err(|e| from_store(e, "payment", || format!("{} does not exist", req.parent)))?;
         let stored = match outcome {

@@ -109,6 +109,6 @@ impl EventService for Events {
         &self,
         _: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        Err(unsupported("WatchEvents", "the event feed"))
+        Err(unsupported("WatchEvents", "event feed"))
     }
 }

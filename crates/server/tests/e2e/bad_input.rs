@@ -76,6 +76,28 @@ async fn import_rejects_each_bad_record_on_its_own() {
         cases.push((empty, &["account.legal_name"]));
         let long_ref = "X".repeat(65);
         cases.push((account(&long_ref, vec![]), &["account.external_ref"]));
+        for code in ["UK", "ZZ"] {
+            let mut country = account(&format!("B-{code}"), vec![]);
+            country.country_code = code.into();
+            cases.push((country, &["account.country_code"]));
+        }
+        cases.push((account(" B-SPACE", vec![]), &["account.external_ref"]));
+        cases.push((
+            with_invoice("B-NUMBER", &|i| i.number = "I-1 ".into()),
+            &["account.invoices[0].number"],
+        ));
+        cases.push((
+            with_invoice("B-OVERCREDIT", &|i| {
+                i.adjustments = vec![pb::InvoiceAdjustment {
+                    reference: "CN-1".into(),
+                    kind: pb::AdjustmentKind::CreditNote as i32,
+                    amount: Some(money("GBP", 10, 10_000_000)),
+                    date: i.due_date,
+                    reason: "returned".into(),
+                }]
+            }),
+            &["account.invoices[0].adjustments"],
+        ));
         let mut many = account("B-MANY", vec![]);
         many.legal_name = String::new();
         many.country_code = "gb".into();
@@ -107,7 +129,8 @@ async fn import_rejects_each_bad_record_on_its_own() {
             assert_eq!(r.external_ref, record.external_ref);
             let got: Vec<&str> = r.violations.iter().map(|v| v.field.as_str()).collect();
             assert_eq!(got, *fields, "record {index} ({})", record.external_ref);
-            if record.external_ref.len() <= 64 && !record.external_ref.is_empty() {
+            if record.external_ref.len() <= 64 && record.external_ref.trim() == record.external_ref
+            {
                 let err = client
                     .get_account(pb::GetAccountRequest {
                         account: Some(pb::get_account_request::Account::ExternalRef(
@@ -265,7 +288,15 @@ async fn bad_reads_are_refused() {
             let err = client.list_accounts(req).await.unwrap_err();
             assert_eq!(bad_fields(&err), [field]);
         }
-        for name in ["", "accounts/", "accounts/abc", "accounts/-1", "invoices/1"] {
+        for name in [
+            "",
+            "accounts/",
+            "accounts/abc",
+            "accounts/-1",
+            "invoices/1",
+            "accounts/03",
+            "accounts/+1",
+        ] {
             let err = client
                 .get_account(pb::GetAccountRequest {
                     account: Some(pb::get_account_request::Account::Name(name.into())),
@@ -280,7 +311,7 @@ async fn bad_reads_are_refused() {
             .await
             .unwrap_err();
         assert_eq!(bad_fields(&err), ["name"]);
-        for external_ref in [String::new(), "R".repeat(65)] {
+        for external_ref in [String::new(), "R".repeat(65), " R-1".into(), "R-1\t".into()] {
             let err = client
                 .get_account(pb::GetAccountRequest {
                     account: Some(pb::get_account_request::Account::ExternalRef(external_ref)),

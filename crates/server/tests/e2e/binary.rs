@@ -170,6 +170,9 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_JWT_ROLE_CLAIM",
         "--jwt-subject-claim",
         "RECOUP_JWT_SUBJECT_CLAIM",
+        "--health-interval-secs",
+        "RECOUP_HEALTH_INTERVAL_SECS",
+        "21 accounts",
     ] {
         assert!(help.contains(word), "serve --help lacks {word}:\n{help}");
     }
@@ -236,13 +239,30 @@ async fn list_all(client: &mut crate::Client) -> pb::ListAccountsResponse {
     client.list_accounts(request).await.unwrap().into_inner()
 }
 
+/// Runs recoupd to completion: (success, stdout + stderr).
+fn run(args: &[&str]) -> (bool, String) {
+    let out = Command::new(RECOUPD)
+        .args(args)
+        .env("RECOUP_LOG", "info")
+        .env_remove("RECOUP_DATABASE_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
 #[test]
 fn keys_are_created_listed_and_revoked_from_the_command_line() {
     let db = TestDb::sqlite();
+    assert!(run(&["migrate", "--database-url", &db.url]).0);
+    // The database flags are accepted after the subcommand as well as before it.
     let keys = |args: &[&str]| {
         let out = Command::new(RECOUPD)
-            .args(["keys", "--database-url", &db.url])
+            .arg("keys")
             .args(args)
+            .args(["--database-url", &db.url])
             .env("RECOUP_LOG", "warn")
             .output()
             .unwrap();
@@ -290,6 +310,112 @@ fn keys_are_created_listed_and_revoked_from_the_command_line() {
     assert!(!ok && again.contains("no active key"), "{again}");
     let (ok, bad) = keys(&["create", "--role", "root", "--subject", "x"]);
     assert!(!ok && bad.contains("invalid value"), "{bad}");
+    for expires in ["0d", "0s"] {
+        let (ok, bad) = keys(&[
+            "create",
+            "--role",
+            "agent",
+            "--subject",
+            "x",
+            "--expires",
+            expires,
+        ]);
+        assert!(!ok && bad.contains("longer than zero"), "{expires}: {bad}");
+    }
+    let (ok, listed) = run(&["--database-url", &db.url, "keys", "list"]);
+    assert!(ok && listed.contains(&key_id), "{listed}");
+}
+
+/// `keys` never creates a database or a schema: in the wrong directory, or pointed at a database
+/// recoup never migrated, it says so and leaves nothing behind.
+#[tokio::test]
+async fn keys_refuse_a_database_that_is_not_there() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(RECOUPD)
+        .args(["keys", "list"])
+        .current_dir(empty.path())
+        .env_remove("RECOUP_DATABASE_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no database file"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(empty.path()).unwrap().count(),
+        0,
+        "nothing created"
+    );
+    for db in TestDb::all().await {
+        if db.backend == "sqlite" {
+            std::fs::write(db.url.strip_prefix("sqlite:").unwrap(), b"").unwrap();
+        }
+        let (ok, err) = run(&[
+            "keys",
+            "create",
+            "--role",
+            "agent",
+            "--subject",
+            "x",
+            "--database-url",
+            &db.url,
+        ]);
+        assert!(
+            !ok && err.contains("no recoup schema"),
+            "{}: {err}",
+            db.backend
+        );
+        let (ok, err) = run(&["keys", "list", "--database-url", &db.url]);
+        assert!(
+            !ok && err.contains("no recoup schema"),
+            "{}: {err}",
+            db.backend
+        );
+        // Still no schema: `keys` did not migrate.
+        let (_, again) = run(&["keys", "list", "--database-url", &db.url]);
+        assert!(
+            again.contains("no recoup schema"),
+            "{}: {again}",
+            db.backend
+        );
+        db.cleanup().await;
+    }
+}
+
+#[test]
+fn an_unreachable_postgres_is_named_with_its_cause() {
+    let (ok, err) = run(&[
+        "migrate",
+        "--database-url",
+        "postgres://postgres@127.0.0.1:1/recoup",
+        "--db-timeout-secs",
+        "1",
+    ]);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("127.0.0.1:1")
+            && err.to_lowercase().contains("refused")
+            && !err.contains("pool timed out"),
+        "{err}"
+    );
+}
+
+#[test]
+fn in_memory_sqlite_urls_are_refused() {
+    for url in ["sqlite:", "sqlite::memory:"] {
+        let (ok, err) = run(&["serve", "--listen", "127.0.0.1:0", "--database-url", url]);
+        assert!(!ok && err.contains("which recoupd refuses"), "{url}: {err}");
+    }
+}
+
+/// Logs carry no colour codes when they do not go to a terminal (files, collectors, pipes).
+#[test]
+fn logs_have_no_colour_codes_off_a_terminal() {
+    let db = TestDb::sqlite();
+    let (ok, out) = run(&["migrate", "--database-url", &db.url]);
+    assert!(ok && out.contains("database migrated"), "{out}");
+    assert!(!out.contains('\u{1b}'), "{out:?}");
 }
 
 #[test]

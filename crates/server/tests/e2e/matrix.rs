@@ -146,3 +146,51 @@ async fn only_bearer_keys_are_accepted() {
     }
     server.stop().await;
 }
+
+/// The scheme name is case-insensitive (RFC 7235): "bearer" and "BEARER" work like "Bearer".
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let server = TestServer::start(recoup_store::testkit::TestDb::sqlite()).await;
+    let key = server.keys[&Role::Agent].clone();
+    let mut grpc = tonic::client::Grpc::new(server.channel.clone());
+    for scheme in ["bearer", "BEARER", "bEaReR"] {
+        grpc.ready().await.unwrap();
+        let mut req = tonic::Request::new(());
+        req.metadata_mut()
+            .insert("authorization", format!("{scheme} {key}").parse().unwrap());
+        let path = http::uri::PathAndQuery::from_static("/recoup.v1.AccountService/ListAccounts");
+        let got = grpc
+            .unary(req, path, tonic_prost::ProstCodec::<(), ()>::default())
+            .await;
+        assert!(got.is_ok(), "{scheme}: {got:?}");
+    }
+    server.stop().await;
+}
+
+/// A method the server does not have is UNIMPLEMENTED (once the caller is authenticated), not
+/// PERMISSION_DENIED: the caller's permissions are not the problem.
+#[tokio::test]
+async fn unknown_methods_are_unimplemented() {
+    each_backend(|server| async move {
+        for rpc in [
+            "/recoup.v1.AccountService/DeleteAccount",
+            "/recoup.v9.Nothing/Here",
+        ] {
+            assert_eq!(
+                call(&server.channel, rpc, "").await,
+                Code::Unauthenticated,
+                "{rpc}"
+            );
+            for role in Role::ALL {
+                assert_eq!(
+                    call(&server.channel, rpc, &server.keys[&role]).await,
+                    Code::Unimplemented,
+                    "{rpc} as {role} on {}",
+                    server.db.backend
+                );
+            }
+        }
+        server
+    })
+    .await;
+}

@@ -2,6 +2,7 @@
 //! must give the same answers.
 
 mod accounts;
+mod migrations;
 mod payments;
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -1,7 +1,14 @@
 use recoup_domain::payment::NewPayment;
-use recoup_store::{AccountKey, PaymentOutcome, StoreError};
+use recoup_store::{AccountKey, PaymentOutcome, RequestKey, StoreError};
 
 use crate::{account, date, each_backend, invoice, money, now};
+
+fn key(request_id: &str) -> RequestKey<'_> {
+    RequestKey {
+        subject: "test",
+        request_id,
+    }
+}
 
 fn payment(minor: i64, named: &[&str]) -> NewPayment {
     NewPayment {
@@ -32,7 +39,7 @@ async fn allocates_oldest_first_and_replays_retries() {
             .id;
 
         let PaymentOutcome::Recorded(first) = store
-            .record_payment("req-1", id, &payment(1_200, &[]), "test", now())
+            .record_payment(key("req-1"), id, &payment(1_200, &[]), now())
             .await
             .unwrap()
         else {
@@ -47,13 +54,13 @@ async fn allocates_oldest_first_and_replays_retries() {
         assert!(first.unallocated.is_zero());
 
         let again = store
-            .record_payment("req-1", id, &payment(1_200, &[]), "test", now())
+            .record_payment(key("req-1"), id, &payment(1_200, &[]), now())
             .await
             .unwrap();
         assert_eq!(again, PaymentOutcome::Replayed(first.clone()), "{backend}");
 
         let reused = store
-            .record_payment("req-1", id, &payment(1_300, &[]), "test", now())
+            .record_payment(key("req-1"), id, &payment(1_300, &[]), now())
             .await;
         assert!(
             matches!(reused, Err(StoreError::RequestIdReused)),
@@ -61,7 +68,7 @@ async fn allocates_oldest_first_and_replays_retries() {
         );
 
         let PaymentOutcome::Recorded(over) = store
-            .record_payment("req-2", id, &payment(400, &["NEW"]), "test", now())
+            .record_payment(key("req-2"), id, &payment(400, &["NEW"]), now())
             .await
             .unwrap()
         else {
@@ -91,20 +98,20 @@ async fn refuses_payments_that_break_rules_and_writes_nothing() {
         store.import_batch(&[account("A-1", "GBP", vec![invoice("I", "2026-11-01", 1_000, "GBP")])], "test", now()).await.unwrap();
         let id = store.get_account(AccountKey::ExternalRef("A-1"), false).await.unwrap().unwrap().id;
 
-        let unknown = store.record_payment("r1", id, &payment(100, &["NOPE"]), "test", now()).await;
+        let unknown = store.record_payment(key("r1"), id, &payment(100, &["NOPE"]), now()).await;
         assert!(matches!(&unknown, Err(StoreError::Invalid(v)) if v.iter().any(|x| x.field == "invoice_numbers[0]")), "{backend}");
         let mut euro = payment(100, &[]);
         euro.amount = money(100, "EUR");
-        let wrong = store.record_payment("r2", id, &euro, "test", now()).await;
+        let wrong = store.record_payment(key("r2"), id, &euro, now()).await;
         assert!(matches!(&wrong, Err(StoreError::Invalid(v)) if v.iter().any(|x| x.field == "amount")), "{backend}");
-        let missing = store.record_payment("r3", id + 1000, &payment(100, &[]), "test", now()).await;
+        let missing = store.record_payment(key("r3"), id + 1000, &payment(100, &[]), now()).await;
         assert!(matches!(missing, Err(StoreError::NotFound)), "{backend}");
 
         let a = store.get_account(AccountKey::Id(id), true).await.unwrap().unwrap();
         assert!(a.recent_payments.is_empty(), "{backend}");
         assert_eq!(a.open_invoices[0].outstanding.to_minor().unwrap(), 1_000, "{backend}");
         // The refused ids stay free for a corrected request.
-        assert!(matches!(store.record_payment("r1", id, &payment(100, &[]), "test", now()).await, Ok(PaymentOutcome::Recorded(_))));
+        assert!(matches!(store.record_payment(key("r1"), id, &payment(100, &[]), now()).await, Ok(PaymentOutcome::Recorded(_))));
     })
     .await;
 }

@@ -1,0 +1,121 @@
+//! The idempotency ledger: each mutating request's key, scoped to the credential subject that sent
+//! it, with a digest of its content and what it produced. A retry finds its first answer here; a key
+//! reused for other content is refused; another caller's key is simply another key.
+
+use chrono::{DateTime, Utc};
+
+use crate::rows::RowExt;
+use crate::{Store, StoreError, store_time, with_reader};
+
+/// A mutating request's idempotency key: unique per credential subject, never across subjects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestKey<'a> {
+    /// The credential's subject; also recorded as the actor of the change.
+    pub subject: &'a str,
+    pub request_id: &'a str,
+}
+
+/// A request the ledger has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    /// The RPC that used the key.
+    pub method: String,
+    pub fingerprint: String,
+    /// What it created (a resource name), or empty.
+    pub resource: String,
+    /// Its encoded answer, for RPCs that keep one.
+    pub response: Option<Vec<u8>>,
+}
+
+impl SeenRequest {
+    /// Whether a new request with `method` and `fingerprint` is a retry of this one; an error when
+    /// the key was used for something else.
+    pub fn retried_by(&self, method: &str, fingerprint: &str) -> Result<(), StoreError> {
+        if self.method == method && self.fingerprint == fingerprint {
+            Ok(())
+        } else {
+            Err(StoreError::RequestIdReused)
+        }
+    }
+}
+
+/// Inserts a ledger row inside the caller's transaction. A concurrent first attempt with the same
+/// key makes this fail with a unique violation, which the caller turns into a replay.
+macro_rules! save_request {
+    ($tx:expr, $key:expr, $method:expr, $fingerprint:expr, $resource:expr, $response:expr, $now:expr) => {{
+        let key: $crate::requests::RequestKey<'_> = $key;
+        sqlx::query(
+            "INSERT INTO requests (subject, request_id, method, fingerprint, resource, response, create_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(key.subject)
+        .bind(key.request_id)
+        .bind($method)
+        .bind($fingerprint)
+        .bind($resource)
+        .bind($response)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(crate) use save_request;
+
+impl Store {
+    /// What the ledger holds for `key`, if anything.
+    pub async fn find_request(
+        &self,
+        key: RequestKey<'_>,
+    ) -> Result<Option<SeenRequest>, StoreError> {
+        with_reader!(self, |pool, pg| {
+            sqlx::query(
+                "SELECT method, fingerprint, resource, response FROM requests \
+                 WHERE subject = $1 AND request_id = $2",
+            )
+            .bind(key.subject)
+            .bind(key.request_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| {
+                Ok(SeenRequest {
+                    method: r.text("method")?,
+                    fingerprint: r.text("fingerprint")?,
+                    resource: r.text("resource")?,
+                    response: r.opt_blob("response")?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Records a request that keeps its own answer (first one wins; a concurrent twin is ignored).
+    pub async fn save_response(
+        &self,
+        key: RequestKey<'_>,
+        method: &str,
+        fingerprint: &str,
+        response: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        crate::with_writer!(self, |pool, pg| {
+            sqlx::query(
+                "INSERT INTO requests (subject, request_id, method, fingerprint, resource, response, create_time) \
+                 VALUES ($1, $2, $3, $4, '', $5, $6) ON CONFLICT (subject, request_id) DO NOTHING",
+            )
+            .bind(key.subject)
+            .bind(key.request_id)
+            .bind(method)
+            .bind(fingerprint)
+            .bind(response)
+            .bind(store_time(now))
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+}
+
+/// The number after the last `/` of a resource name (`accounts/7/payments/31` → 31).
+pub(crate) fn last_id(resource: &str) -> Option<i64> {
+    resource.rsplit('/').next()?.parse().ok()
+}
