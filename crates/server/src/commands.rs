@@ -178,7 +178,7 @@ pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, Box
             out
         }
         KeysCommand::Revoke { key_id } => {
-            if store.revoke_key(&key_id, now).await? {
+            if keys::revoke(&store, &key_id, now).await? {
                 format!("revoked key {key_id}")
             } else {
                 return Err(format!("no active key {key_id}").into());

@@ -86,10 +86,11 @@ pub struct DatabaseArgs {
     )]
     pub database_url: String,
 
-    /// Most database connections (PostgreSQL pool; SQLite readers — SQLite always has one writer).
-    #[arg(long, env = "RECOUP_DB_MAX_CONNECTIONS", default_value_t = 8, global = true,
+    /// Most database connections: the PostgreSQL pool (default 8), or SQLite's readers (default two
+    /// per core; SQLite always has one writer besides).
+    #[arg(long, env = "RECOUP_DB_MAX_CONNECTIONS", global = true,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub db_max_connections: u32,
+    pub db_max_connections: Option<u32>,
 
     /// Seconds to wait for a database connection (and SQLite's busy timeout).
     #[arg(long, env = "RECOUP_DB_TIMEOUT_SECS", default_value_t = 5, global = true,
@@ -209,6 +210,12 @@ pub struct LimitArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub call_timeout_secs: u64,
 
+    /// Seconds a verified API key is trusted without reading the database again (0: read every
+    /// call). A key revoked by `recoupd keys revoke` stops working on running servers within this.
+    #[arg(long, env = "RECOUP_KEY_CACHE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub key_cache_secs: u64,
+
     /// Largest page a List call returns (larger page_size values are lowered to it).
     #[arg(long, env = "RECOUP_MAX_PAGE_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -221,6 +228,7 @@ impl Default for LimitArgs {
             max_message_bytes: 1024 * 1024,
             max_concurrent_calls: 256,
             call_timeout_secs: 30,
+            key_cache_secs: 10,
             max_page_size: 1000,
         }
     }
@@ -231,6 +239,7 @@ impl LimitArgs {
         GateConfig {
             max_concurrent_calls: self.max_concurrent_calls as usize,
             call_timeout: Duration::from_secs(self.call_timeout_secs),
+            key_cache_ttl: Duration::from_secs(self.key_cache_secs),
         }
     }
 }

@@ -409,7 +409,11 @@ pub fn account_out(a: &AccountSnapshot, full: bool, now: DateTime<Utc>) -> pb::A
         create_time: Some(time_out(a.create_time)),
         update_time: Some(time_out(a.update_time)),
         balance: Some(balance),
-        recent_payments: a.recent_payments.iter().map(payment_out).collect(),
+        recent_payments: if full {
+            a.recent_payments.iter().map(payment_out).collect()
+        } else {
+            Vec::new()
+        },
         ..Default::default()
     }
 }

@@ -596,7 +596,7 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
     let mut payments = 0;
     for d in &book {
         let Some(account) = store
-            .get_account(AccountKey::ExternalRef(d.external_ref), false)
+            .get_account(AccountKey::ExternalRef(d.external_ref))
             .await?
         else {
             return Err(format!("demo account {} vanished", d.external_ref).into());
@@ -640,7 +640,7 @@ pub async fn issue_keys(
     let mut agent_key = String::new();
     for role in Role::ALL {
         let subject = format!("demo-{role}");
-        store.revoke_subject_keys(&subject, now).await?;
+        keys::revoke_subject(store, &subject, now).await?;
         let key = keys::issue(store, role, &subject, None, now).await?;
         out.push_str(&format!("\n  {:<11} {}", role.as_str(), key.secret));
         if role == Role::Agent {

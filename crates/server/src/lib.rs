@@ -1,6 +1,7 @@
-//! recoupd: the recoup gRPC service. `server::start` assembles it; `main.rs` is the command line.
+//! recoupd: the recoup gRPC service. `server::start` assembles it; `cli` is the command line.
 
 pub mod auth;
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;

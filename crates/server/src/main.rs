@@ -1,62 +1,6 @@
-use std::io::IsTerminal;
 use std::process::ExitCode;
-
-use clap::Parser;
-use recoup_server::commands;
-use recoup_server::config::{Cli, Command};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let filter = match EnvFilter::try_new(&cli.log) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!(
-                "recoupd: --log / RECOUP_LOG '{}' is not a valid filter: {e}",
-                cli.log
-            );
-            return ExitCode::from(2);
-        }
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never into files or log collectors.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let serving = matches!(cli.command, Command::Serve(_));
-    let result = match cli.command {
-        Command::Serve(args) => commands::serve(&cli.database, *args, shutdown_signal()).await,
-        Command::Migrate => commands::migrate(&cli.database).await.map(|_| ()),
-        Command::Keys { command } => commands::keys(&cli.database, command)
-            .await
-            .map(|out| println!("{out}")),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // A server's failure also goes to its log stream; a tool's only to the person.
-            if serving {
-                tracing::error!("{e}");
-            }
-            eprintln!("recoupd: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("install SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    recoup_server::cli::run(std::env::args_os()).await
 }

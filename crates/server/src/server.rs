@@ -41,6 +41,7 @@ pub struct Running {
     stop: oneshot::Sender<()>,
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     probe: JoinHandle<()>,
+    _maintenance: recoup_store::Maintenance,
 }
 
 async fn set_all(health: &HealthReporter, status: ServingStatus) {
@@ -105,6 +106,7 @@ pub async fn start(
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
     store.check().await?;
+    let maintenance = store.start_maintenance().await?;
     set_all(&health, ServingStatus::Serving).await;
     let probe = tokio::spawn(probe_database(
         store.clone(),
@@ -147,6 +149,7 @@ pub async fn start(
         stop,
         serve,
         probe,
+        _maintenance: maintenance,
     })
 }
 

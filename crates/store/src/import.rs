@@ -1,15 +1,21 @@
-//! Bulk upsert of account records by external ref, a batch per transaction.
+//! Bulk upsert of account records by external ref, set-based: each batch reads what is stored for
+//! its records in two queries, decides in memory what is new, changed or unchanged (by content
+//! digest), and writes all of it with a fixed number of statements whose rows travel as JSON.
+//! New accounts get their view built here; changed ones have it rebuilt by the database.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use recoup_domain::account::{AccountData, InvoiceData};
 use recoup_domain::allocation::{Allocated, release};
 use recoup_domain::{Money, Violations, fingerprint};
+use serde_json::{Value, json};
 
-use crate::model::ImportOutcome;
+use crate::model::{AccountSnapshot, ImportOutcome, StoredInvoice};
 use crate::rows::RowExt;
-use crate::{Store, StoreError, begin_write, store_time, with_writer};
+use crate::sets::{date, flag, ids, int, rows, scalar, text, time};
+use crate::view::{self, date_text, time_text};
+use crate::{Store, StoreError, begin_write, next_ids, run_all, store_time, with_writer};
 
 /// Minor units of an amount that validation has already bounded.
 pub(crate) fn minor(m: Money) -> Result<i64, StoreError> {
@@ -20,97 +26,9 @@ pub(crate) fn minor(m: Money) -> Result<i64, StoreError> {
     })
 }
 
-/// Signed sum of an invoice's adjustments, in minor units.
-fn adjusted_minor(inv: &InvoiceData) -> Result<i64, StoreError> {
-    let billed = inv.amount.with_amount(inv.billed());
-    Ok(minor(billed)? - minor(inv.amount)?)
-}
-
-/// Runs an invoice insert or update, then replaces its adjustments. `$existing` is
-/// `Some((id, paid_minor))` for an update.
-macro_rules! write_invoice {
-    ($tx:expr, $account_id:expr, $inv:expr, $existing:expr, $now:expr) => {{
-        let inv: &InvoiceData = $inv;
-        let amount = minor(inv.amount)?;
-        let adjusted = adjusted_minor(inv)?;
-        let hash = fingerprint::invoice(inv);
-        let invoice_id: i64 = match $existing {
-            None => {
-                let row = sqlx::query(
-                    "INSERT INTO invoices (account_id, number, issue_date, due_date, amount_minor, \
-                     adjusted_minor, paid_minor, outstanding_minor, disputed, dispute_reason, \
-                     content_hash, create_time, update_time) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $11) RETURNING id",
-                )
-                .bind($account_id)
-                .bind(&inv.number)
-                .bind(inv.issue_date)
-                .bind(inv.due_date)
-                .bind(amount)
-                .bind(adjusted)
-                .bind(amount + adjusted)
-                .bind(inv.disputed)
-                .bind(&inv.dispute_reason)
-                .bind(&hash)
-                .bind($now)
-                .fetch_one(&mut *$tx)
-                .await?;
-                row.int("id")?
-            }
-            Some((id, paid)) => {
-                let paid: i64 = paid;
-                let billed = amount + adjusted;
-                // Lowered below what was paid: the payments give the excess back as credit.
-                let paid = if paid > billed {
-                    release_excess!($tx, $account_id, id, paid - billed, inv.amount.currency());
-                    billed
-                } else {
-                    paid
-                };
-                sqlx::query(
-                    "UPDATE invoices SET issue_date = $2, due_date = $3, amount_minor = $4, \
-                     adjusted_minor = $5, paid_minor = $11, outstanding_minor = $6, disputed = $7, \
-                     dispute_reason = $8, content_hash = $9, update_time = $10 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(inv.issue_date)
-                .bind(inv.due_date)
-                .bind(amount)
-                .bind(adjusted)
-                .bind(billed - paid)
-                .bind(inv.disputed)
-                .bind(&inv.dispute_reason)
-                .bind(&hash)
-                .bind($now)
-                .bind(paid)
-                .execute(&mut *$tx)
-                .await?;
-                sqlx::query("DELETE FROM invoice_adjustments WHERE invoice_id = $1")
-                    .bind(id)
-                    .execute(&mut *$tx)
-                    .await?;
-                id
-            }
-        };
-        for adj in &inv.adjustments {
-            sqlx::query(
-                "INSERT INTO invoice_adjustments (invoice_id, reference, kind, amount_minor, date, reason) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(invoice_id)
-            .bind(&adj.reference)
-            .bind(adj.kind.as_str())
-            .bind(minor(adj.amount)?)
-            .bind(adj.date)
-            .bind(&adj.reason)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    }};
-}
-
 /// Takes `excess` (minor units) back from the allocations to invoice `invoice_id`, newest payment
-/// first (`allocation::release`), and adds it to those payments' and the account's credit.
+/// first (`allocation::release`), and adds it to those payments' and the account's credit. Rare:
+/// run statement by statement.
 macro_rules! release_excess {
     ($tx:expr, $account_id:expr, $invoice_id:expr, $excess:expr, $currency:expr) => {{
         let currency: recoup_domain::Currency = $currency;
@@ -163,47 +81,383 @@ macro_rules! release_excess {
     }};
 }
 
-/// Replaces an account's contacts.
-macro_rules! write_contacts {
-    ($tx:expr, $account_id:expr, $contacts:expr) => {{
-        sqlx::query("DELETE FROM contacts WHERE account_id = $1")
-            .bind($account_id)
-            .execute(&mut *$tx)
-            .await?;
-        for (pos, c) in $contacts.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO contacts (account_id, position, display_name, role, phone, email, preferred) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind($account_id)
-            .bind(pos as i64)
-            .bind(&c.display_name)
-            .bind(&c.role)
-            .bind(&c.phone)
-            .bind(&c.email)
-            .bind(c.preferred)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    }};
+/// An account already stored, as import needs it.
+struct StoredAccount {
+    id: i64,
+    currency: String,
+    profile_hash: String,
 }
 
-macro_rules! write_event {
-    ($tx:expr, $kind:expr, $account_id:expr, $resource:expr, $actor:expr, $now:expr) => {
-        sqlx::query(
-            "INSERT INTO events (create_time, event_type, account_id, resource, actor) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind($now)
-        .bind($kind)
-        .bind($account_id)
-        .bind($resource)
-        .bind($actor)
-        .execute(&mut *$tx)
-        .await?
-    };
+/// An invoice already stored, as import needs it.
+struct KnownInvoice {
+    id: i64,
+    paid: i64,
+    hash: String,
 }
-pub(crate) use write_event;
+
+/// What to do with one record.
+enum Decision {
+    Create,
+    Update {
+        id: i64,
+        profile: bool,
+        /// The record's invoices to write: (index in the record, the stored one it replaces).
+        invoices: Vec<(usize, Option<(i64, i64)>)>,
+    },
+    Unchanged,
+    Rejected(Violations),
+}
+
+fn decide(
+    rec: &AccountData,
+    stored: Option<&StoredAccount>,
+    known: Option<&HashMap<String, KnownInvoice>>,
+) -> Decision {
+    let Some(stored) = stored else {
+        return Decision::Create;
+    };
+    let known_invoices = known.is_some_and(|k| !k.is_empty());
+    if stored.currency != rec.currency.code() && known_invoices {
+        let mut v = Violations::new();
+        v.push(
+            "currency_code",
+            format!(
+                "cannot change from {}: the account already has invoices",
+                stored.currency
+            ),
+        );
+        return Decision::Rejected(v);
+    }
+    let profile = stored.profile_hash != fingerprint::profile(rec);
+    let invoices: Vec<(usize, Option<(i64, i64)>)> = rec
+        .invoices
+        .iter()
+        .enumerate()
+        .filter_map(|(k, inv)| match known.and_then(|m| m.get(&inv.number)) {
+            None => Some((k, None)),
+            Some(s) if s.hash == fingerprint::invoice(inv) => None,
+            Some(s) => Some((k, Some((s.id, s.paid)))),
+        })
+        .collect();
+    if !profile && invoices.is_empty() {
+        Decision::Unchanged
+    } else {
+        Decision::Update {
+            id: stored.id,
+            profile,
+            invoices,
+        }
+    }
+}
+
+/// Signed sum of an invoice's adjustments, in minor units.
+fn adjusted_minor(inv: &InvoiceData) -> Result<i64, StoreError> {
+    let billed = inv.amount.with_amount(inv.billed());
+    Ok(minor(billed)? - minor(inv.amount)?)
+}
+
+/// The rows a chunk writes, one JSON array per statement.
+#[derive(Default)]
+struct Rows {
+    new_accounts: Vec<Value>,
+    profiles: Vec<Value>,
+    contacts_replaced: Vec<i64>,
+    contacts: Vec<Value>,
+    new_invoices: Vec<Value>,
+    changed_invoices: Vec<Value>,
+    adjustments_replaced: Vec<i64>,
+    adjustments: Vec<Value>,
+    /// [account id, time] of updated accounts.
+    touched: Vec<Value>,
+    events: Vec<Value>,
+    views: Vec<Value>,
+    rebuild_views: Vec<i64>,
+    /// (account, invoice, excess minor units) of invoices lowered below what was paid.
+    releases: Vec<(i64, i64, i64)>,
+}
+
+fn profile_row(id: i64, r: &AccountData, now: &str) -> Value {
+    json!([
+        id,
+        r.external_ref,
+        r.legal_name,
+        r.debtor_type.as_str(),
+        r.country_code,
+        r.time_zone.name(),
+        r.currency.code(),
+        r.status.as_str(),
+        r.cease_calls,
+        fingerprint::profile(r),
+        now
+    ])
+}
+
+fn invoice_row(
+    id: i64,
+    account_id: i64,
+    inv: &InvoiceData,
+    paid: i64,
+    now: &str,
+) -> Result<Value, StoreError> {
+    let amount = minor(inv.amount)?;
+    let adjusted = adjusted_minor(inv)?;
+    Ok(json!([
+        id,
+        account_id,
+        inv.number,
+        date_text(inv.issue_date),
+        date_text(inv.due_date),
+        amount,
+        adjusted,
+        paid,
+        amount + adjusted - paid,
+        inv.disputed,
+        inv.dispute_reason,
+        fingerprint::invoice(inv),
+        now
+    ]))
+}
+
+impl Rows {
+    fn adjustments_of(&mut self, invoice_id: i64, inv: &InvoiceData) -> Result<(), StoreError> {
+        for a in &inv.adjustments {
+            self.adjustments.push(json!([
+                invoice_id,
+                a.reference,
+                a.kind.as_str(),
+                minor(a.amount)?,
+                date_text(a.date),
+                a.reason
+            ]));
+        }
+        Ok(())
+    }
+
+    fn contacts_of(&mut self, account_id: i64, rec: &AccountData) {
+        for (pos, c) in rec.contacts.iter().enumerate() {
+            self.contacts.push(json!([
+                account_id,
+                pos,
+                c.display_name,
+                c.role,
+                c.phone,
+                c.email,
+                c.preferred
+            ]));
+        }
+    }
+}
+
+/// Splits records into runs without a repeated external ref: a record later in the stream must see
+/// what an earlier one with the same ref wrote, so a repeat starts a new run (same transaction).
+fn runs(records: &[AccountData]) -> Vec<&[AccountData]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut seen = HashSet::new();
+    for (k, r) in records.iter().enumerate() {
+        if !seen.insert(r.external_ref.as_str()) {
+            out.push(&records[start..k]);
+            start = k;
+            seen.clear();
+            seen.insert(r.external_ref.as_str());
+        }
+    }
+    if start < records.len() {
+        out.push(&records[start..]);
+    }
+    out
+}
+
+/// The statements that write a chunk's rows, in order, with their JSON rows (statements without
+/// rows are left out).
+fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
+    let overriding = if pg { " OVERRIDING SYSTEM VALUE" } else { "" };
+    let src = rows(pg, 1);
+    let mut out = vec![
+        (
+            format!(
+                "INSERT INTO accounts (id, external_ref, legal_name, debtor_type, country_code, \
+                 time_zone, currency_code, status, cease_calls, credit_minor, profile_hash, \
+                 create_time, update_time){overriding} \
+                 SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {} FROM {src}",
+                int(0),
+                text(1),
+                text(2),
+                text(3),
+                text(4),
+                text(5),
+                text(6),
+                text(7),
+                flag(pg, 8),
+                text(9),
+                time(pg, 10),
+                time(pg, 10)
+            ),
+            Value::Array(r.new_accounts),
+        ),
+        (
+            format!(
+                "UPDATE accounts SET legal_name = d.legal_name, debtor_type = d.debtor_type, \
+                 country_code = d.country_code, time_zone = d.time_zone, \
+                 currency_code = d.currency_code, status = d.status, cease_calls = d.cease_calls, \
+                 profile_hash = d.profile_hash \
+                 FROM (SELECT {} AS id, {} AS legal_name, {} AS debtor_type, {} AS country_code, \
+                 {} AS time_zone, {} AS currency_code, {} AS status, {} AS cease_calls, \
+                 {} AS profile_hash FROM {src}) d WHERE accounts.id = d.id",
+                int(0),
+                text(2),
+                text(3),
+                text(4),
+                text(5),
+                text(6),
+                text(7),
+                flag(pg, 8),
+                text(9)
+            ),
+            Value::Array(r.profiles),
+        ),
+        (
+            format!("DELETE FROM contacts WHERE account_id IN ({})", ids(pg, 1)),
+            json!(r.contacts_replaced),
+        ),
+        (
+            format!(
+                "INSERT INTO contacts (account_id, position, display_name, role, phone, email, \
+                 preferred) SELECT {}, {}, {}, {}, {}, {}, {} FROM {src}",
+                int(0),
+                int(1),
+                text(2),
+                text(3),
+                text(4),
+                text(5),
+                flag(pg, 6)
+            ),
+            Value::Array(r.contacts),
+        ),
+        (
+            format!(
+                "INSERT INTO invoices (id, account_id, number, issue_date, due_date, amount_minor, \
+                 adjusted_minor, paid_minor, outstanding_minor, disputed, dispute_reason, \
+                 content_hash, create_time, update_time){overriding} \
+                 SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} FROM {src}",
+                int(0),
+                int(1),
+                text(2),
+                date(pg, 3),
+                date(pg, 4),
+                int(5),
+                int(6),
+                int(7),
+                int(8),
+                flag(pg, 9),
+                text(10),
+                text(11),
+                time(pg, 12),
+                time(pg, 12)
+            ),
+            Value::Array(r.new_invoices),
+        ),
+        (
+            format!(
+                "UPDATE invoices SET issue_date = d.issue_date, due_date = d.due_date, \
+                 amount_minor = d.amount_minor, adjusted_minor = d.adjusted_minor, \
+                 paid_minor = d.paid_minor, outstanding_minor = d.outstanding_minor, \
+                 disputed = d.disputed, dispute_reason = d.dispute_reason, \
+                 content_hash = d.content_hash, update_time = d.update_time \
+                 FROM (SELECT {} AS id, {} AS issue_date, {} AS due_date, {} AS amount_minor, \
+                 {} AS adjusted_minor, {} AS paid_minor, {} AS outstanding_minor, {} AS disputed, \
+                 {} AS dispute_reason, {} AS content_hash, {} AS update_time FROM {src}) d \
+                 WHERE invoices.id = d.id",
+                int(0),
+                date(pg, 3),
+                date(pg, 4),
+                int(5),
+                int(6),
+                int(7),
+                int(8),
+                flag(pg, 9),
+                text(10),
+                text(11),
+                time(pg, 12)
+            ),
+            Value::Array(r.changed_invoices),
+        ),
+        (
+            format!(
+                "DELETE FROM invoice_adjustments WHERE invoice_id IN ({})",
+                ids(pg, 1)
+            ),
+            json!(r.adjustments_replaced),
+        ),
+        (
+            format!(
+                "INSERT INTO invoice_adjustments (invoice_id, reference, kind, amount_minor, date, \
+                 reason) SELECT {}, {}, {}, {}, {}, {} FROM {src}",
+                int(0),
+                text(1),
+                text(2),
+                int(3),
+                date(pg, 4),
+                text(5)
+            ),
+            Value::Array(r.adjustments),
+        ),
+        (
+            format!(
+                "UPDATE accounts SET update_time = d.at FROM (SELECT {} AS id, {} AS at FROM {src}) d \
+                 WHERE accounts.id = d.id",
+                int(0),
+                time(pg, 1)
+            ),
+            Value::Array(r.touched),
+        ),
+        (
+            format!(
+                "INSERT INTO events (create_time, event_type, account_id, resource, actor) \
+                 SELECT {}, {}, {}, 'accounts/' || {}, {} FROM {src}",
+                time(pg, 0),
+                text(1),
+                int(2),
+                text(2),
+                text(3)
+            ),
+            Value::Array(r.events),
+        ),
+        (
+            format!(
+                "UPDATE accounts SET view_json = d.doc FROM (SELECT {} AS id, {} AS doc FROM {src}) d \
+                 WHERE accounts.id = d.id",
+                int(0),
+                text(1)
+            ),
+            Value::Array(r.views),
+        ),
+    ];
+    out.push((view::refresh_sql(pg), json!(r.rebuild_views)));
+    out.into_iter()
+        .filter(|(_, rows)| rows.as_array().is_some_and(|a| !a.is_empty()))
+        .map(|(sql, rows)| (sql, rows.to_string()))
+        .collect()
+}
+
+/// The stored accounts of a batch's refs (`$1`: JSON array of external refs).
+pub(crate) fn stored_accounts_sql(pg: bool) -> String {
+    format!(
+        "SELECT a.id, a.external_ref, a.currency_code, a.profile_hash FROM {} \
+         JOIN accounts a ON a.external_ref = {}",
+        rows(pg, 1),
+        scalar(pg)
+    )
+}
+
+/// The stored invoices of a batch's accounts (`$1`: JSON array of ids).
+pub(crate) fn known_invoices_sql(pg: bool) -> String {
+    format!(
+        "SELECT id, account_id, number, paid_minor, content_hash FROM invoices \
+         WHERE account_id IN ({})",
+        ids(pg, 1)
+    )
+}
 
 impl Store {
     /// Upserts already-validated records in one transaction, in order (a record later in the batch
@@ -216,134 +470,162 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let now = store_time(now);
+        let at = time_text(now);
         let mut outcomes = Vec::with_capacity(records.len());
-        with_writer!(self, |pool, pg| {
+        with_writer!(&self.backend, |pool, pg| {
             let mut tx = begin_write!(pool, pg);
-            for rec in records {
-                let profile_hash = fingerprint::profile(rec);
-                let existing = sqlx::query(
-                    "SELECT id, profile_hash, currency_code FROM accounts WHERE external_ref = $1",
-                )
-                .bind(&rec.external_ref)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let outcome = match existing {
-                    None => {
-                        let row = sqlx::query(
-                            "INSERT INTO accounts (external_ref, legal_name, debtor_type, country_code, \
-                             time_zone, currency_code, status, cease_calls, credit_minor, profile_hash, \
-                             create_time, update_time) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $10) RETURNING id",
-                        )
-                        .bind(&rec.external_ref)
-                        .bind(&rec.legal_name)
-                        .bind(rec.debtor_type.as_str())
-                        .bind(&rec.country_code)
-                        .bind(rec.time_zone.name())
-                        .bind(rec.currency.code())
-                        .bind(rec.status.as_str())
-                        .bind(rec.cease_calls)
-                        .bind(&profile_hash)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        let id = row.int("id")?;
-                        write_contacts!(tx, id, rec.contacts);
-                        for inv in &rec.invoices {
-                            write_invoice!(tx, id, inv, None::<(i64, i64)>, now);
-                        }
-                        write_event!(
-                            tx,
-                            "account_created",
-                            id,
-                            format!("accounts/{id}"),
-                            actor,
-                            now
-                        );
-                        ImportOutcome::Created
-                    }
-                    Some(row) => {
-                        let id = row.int("id")?;
-                        let stored_currency = row.text("currency_code")?;
-                        let mut changed = false;
-                        let stored_invoices: HashMap<String, (i64, i64, String)> = sqlx::query(
-                            "SELECT id, number, paid_minor, content_hash FROM invoices WHERE account_id = $1",
-                        )
-                        .bind(id)
+            for run in runs(records) {
+                let refs: Vec<&str> = run.iter().map(|r| r.external_ref.as_str()).collect();
+                let stored: HashMap<String, StoredAccount> =
+                    sqlx::query(sqlx::AssertSqlSafe(stored_accounts_sql(pg)))
+                        .bind(json!(refs).to_string())
                         .fetch_all(&mut *tx)
                         .await?
                         .iter()
                         .map(|r| {
                             Ok((
-                                r.text("number")?,
-                                (r.int("id")?, r.int("paid_minor")?, r.text("content_hash")?),
+                                r.text("external_ref")?,
+                                StoredAccount {
+                                    id: r.int("id")?,
+                                    currency: r.text("currency_code")?,
+                                    profile_hash: r.text("profile_hash")?,
+                                },
                             ))
                         })
                         .collect::<Result<_, StoreError>>()?;
-                        if stored_currency != rec.currency.code() && !stored_invoices.is_empty() {
-                            let mut v = Violations::new();
-                            v.push(
-                                "currency_code",
-                                format!(
-                                    "cannot change from {stored_currency}: the account already has invoices"
-                                ),
-                            );
-                            outcomes.push(ImportOutcome::Rejected(v));
-                            continue;
+                let mut known: HashMap<i64, HashMap<String, KnownInvoice>> = HashMap::new();
+                if !stored.is_empty() {
+                    let account_ids: Vec<i64> = stored.values().map(|s| s.id).collect();
+                    for r in sqlx::query(sqlx::AssertSqlSafe(known_invoices_sql(pg)))
+                        .bind(json!(account_ids).to_string())
+                        .fetch_all(&mut *tx)
+                        .await?
+                    {
+                        known.entry(r.int("account_id")?).or_default().insert(
+                            r.text("number")?,
+                            KnownInvoice {
+                                id: r.int("id")?,
+                                paid: r.int("paid_minor")?,
+                                hash: r.text("content_hash")?,
+                            },
+                        );
+                    }
+                }
+                let decisions: Vec<Decision> = run
+                    .iter()
+                    .map(|rec| {
+                        let s = stored.get(&rec.external_ref);
+                        decide(rec, s, s.and_then(|s| known.get(&s.id)))
+                    })
+                    .collect();
+                let new_accounts = decisions
+                    .iter()
+                    .filter(|d| matches!(d, Decision::Create))
+                    .count();
+                let new_invoices: usize = run
+                    .iter()
+                    .zip(&decisions)
+                    .map(|(rec, d)| match d {
+                        Decision::Create => rec.invoices.len(),
+                        Decision::Update { invoices, .. } => {
+                            invoices.iter().filter(|(_, s)| s.is_none()).count()
                         }
-                        if row.text("profile_hash")? != profile_hash {
-                            sqlx::query(
-                                "UPDATE accounts SET legal_name = $2, debtor_type = $3, country_code = $4, \
-                                 time_zone = $5, currency_code = $6, status = $7, cease_calls = $8, \
-                                 profile_hash = $9 WHERE id = $1",
-                            )
-                            .bind(id)
-                            .bind(&rec.legal_name)
-                            .bind(rec.debtor_type.as_str())
-                            .bind(&rec.country_code)
-                            .bind(rec.time_zone.name())
-                            .bind(rec.currency.code())
-                            .bind(rec.status.as_str())
-                            .bind(rec.cease_calls)
-                            .bind(&profile_hash)
-                            .execute(&mut *tx)
-                            .await?;
-                            write_contacts!(tx, id, rec.contacts);
-                            changed = true;
+                        _ => 0,
+                    })
+                    .sum();
+                let mut account_ids = next_ids!(tx, pg, "accounts", new_accounts).into_iter();
+                let mut invoice_ids = next_ids!(tx, pg, "invoices", new_invoices).into_iter();
+                let mut w = Rows::default();
+                for (rec, decision) in run.iter().zip(decisions) {
+                    match decision {
+                        Decision::Create => {
+                            let id = account_ids.next().expect("an id per new account");
+                            w.new_accounts.push(profile_row(id, rec, &at));
+                            w.contacts_of(id, rec);
+                            let mut open = Vec::with_capacity(rec.invoices.len());
+                            for inv in &rec.invoices {
+                                let inv_id = invoice_ids.next().expect("an id per new invoice");
+                                w.new_invoices.push(invoice_row(inv_id, id, inv, 0, &at)?);
+                                w.adjustments_of(inv_id, inv)?;
+                                open.push(StoredInvoice {
+                                    id: inv_id,
+                                    account_id: id,
+                                    data: inv.clone(),
+                                    outstanding: inv.amount.with_amount(inv.billed()),
+                                });
+                            }
+                            let snapshot = AccountSnapshot {
+                                id,
+                                data: AccountData {
+                                    invoices: Vec::new(),
+                                    ..rec.clone()
+                                },
+                                credit: Money::zero(rec.currency),
+                                create_time: now,
+                                update_time: now,
+                                open_invoices: open,
+                                recent_payments: Vec::new(),
+                            };
+                            w.views.push(json!([id, view::encode(&snapshot)?]));
+                            w.events.push(json!([at, "account_created", id, actor]));
+                            outcomes.push(ImportOutcome::Created);
                         }
-                        for inv in &rec.invoices {
-                            match stored_invoices.get(&inv.number) {
-                                None => write_invoice!(tx, id, inv, None::<(i64, i64)>, now),
-                                Some((_, _, hash)) if *hash == fingerprint::invoice(inv) => {
-                                    continue;
-                                }
-                                Some((inv_id, paid, _)) => {
-                                    write_invoice!(tx, id, inv, Some((*inv_id, *paid)), now)
+                        Decision::Update {
+                            id,
+                            profile,
+                            invoices,
+                        } => {
+                            if profile {
+                                w.profiles.push(profile_row(id, rec, &at));
+                                w.contacts_replaced.push(id);
+                                w.contacts_of(id, rec);
+                            }
+                            for (k, existing) in invoices {
+                                let inv = &rec.invoices[k];
+                                match existing {
+                                    None => {
+                                        let inv_id =
+                                            invoice_ids.next().expect("an id per new invoice");
+                                        w.new_invoices.push(invoice_row(inv_id, id, inv, 0, &at)?);
+                                        w.adjustments_of(inv_id, inv)?;
+                                    }
+                                    Some((inv_id, paid)) => {
+                                        let billed = minor(inv.amount.with_amount(inv.billed()))?;
+                                        // Lowered below what was paid: the payments give the
+                                        // excess back as credit.
+                                        if paid > billed {
+                                            w.releases.push((id, inv_id, paid - billed));
+                                        }
+                                        let paid = paid.min(billed);
+                                        w.changed_invoices
+                                            .push(invoice_row(inv_id, id, inv, paid, &at)?);
+                                        w.adjustments_replaced.push(inv_id);
+                                        w.adjustments_of(inv_id, inv)?;
+                                    }
                                 }
                             }
-                            changed = true;
+                            w.touched.push(json!([id, at]));
+                            w.rebuild_views.push(id);
+                            w.events.push(json!([at, "account_updated", id, actor]));
+                            outcomes.push(ImportOutcome::Updated);
                         }
-                        if changed {
-                            sqlx::query("UPDATE accounts SET update_time = $2 WHERE id = $1")
-                                .bind(id)
-                                .bind(now)
-                                .execute(&mut *tx)
-                                .await?;
-                            write_event!(
-                                tx,
-                                "account_updated",
-                                id,
-                                format!("accounts/{id}"),
-                                actor,
-                                now
-                            );
-                            ImportOutcome::Updated
-                        } else {
-                            ImportOutcome::Unchanged
-                        }
+                        Decision::Unchanged => outcomes.push(ImportOutcome::Unchanged),
+                        Decision::Rejected(v) => outcomes.push(ImportOutcome::Rejected(v)),
                     }
-                };
-                outcomes.push(outcome);
+                }
+                for (account_id, invoice_id, excess) in std::mem::take(&mut w.releases) {
+                    let currency = run
+                        .iter()
+                        .find(|r| {
+                            stored
+                                .get(&r.external_ref)
+                                .is_some_and(|s| s.id == account_id)
+                        })
+                        .map(|r| r.currency)
+                        .ok_or_else(|| StoreError::Corrupt("released account not in run".into()))?;
+                    release_excess!(tx, account_id, invoice_id, excess, currency);
+                }
+                run_all!(tx, pg, statements(pg, w));
             }
             tx.commit().await?;
         });

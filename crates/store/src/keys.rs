@@ -34,7 +34,7 @@ const KEY_COLUMNS: &str = "SELECT key_id, secret_hash, role, subject, create_tim
 
 impl Store {
     pub async fn create_key(&self, k: &StoredKey) -> Result<(), StoreError> {
-        with_writer!(self, |pool, pg| {
+        with_writer!(&self.backend, |pool, pg| {
             sqlx::query(
                 "INSERT INTO api_keys (key_id, secret_hash, role, subject, create_time, expire_time, revoke_time) \
                  VALUES ($1, $2, $3, $4, $5, $6, NULL)",
@@ -52,7 +52,7 @@ impl Store {
     }
 
     pub async fn find_key(&self, key_id: &str) -> Result<Option<StoredKey>, StoreError> {
-        with_reader!(self, |pool, pg| {
+        with_reader!(&self.backend, |pool, pg| {
             let mut q = sqlx::QueryBuilder::new(KEY_COLUMNS);
             q.push(" WHERE key_id = ").push_bind(key_id.to_owned());
             q.build()
@@ -65,7 +65,7 @@ impl Store {
 
     /// Every key, newest first.
     pub async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        with_reader!(self, |pool, pg| {
+        with_reader!(&self.backend, |pool, pg| {
             let mut q = sqlx::QueryBuilder::new(KEY_COLUMNS);
             q.push(" ORDER BY create_time DESC, key_id");
             q.build().fetch_all(pool).await?.iter().map(key).collect()
@@ -74,7 +74,7 @@ impl Store {
 
     /// Revokes a key; false when no such key is active.
     pub async fn revoke_key(&self, key_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let n = with_writer!(self, |pool, pg| {
+        let n = with_writer!(&self.backend, |pool, pg| {
             sqlx::query(
                 "UPDATE api_keys SET revoke_time = $2 WHERE key_id = $1 AND revoke_time IS NULL",
             )
@@ -93,7 +93,7 @@ impl Store {
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        Ok(with_writer!(self, |pool, pg| {
+        Ok(with_writer!(&self.backend, |pool, pg| {
             sqlx::query(
                 "UPDATE api_keys SET revoke_time = $2 WHERE subject = $1 AND revoke_time IS NULL",
             )

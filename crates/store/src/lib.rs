@@ -7,18 +7,27 @@
 //! our own writers) and a separate pool of readers (WAL lets them run beside the writer).
 
 mod accounts;
+#[cfg(feature = "testkit")]
+pub mod bulk;
 mod connect;
 mod error;
 mod import;
 mod keys;
+mod maintenance;
+pub use maintenance::Maintenance;
 mod markers;
 mod model;
 mod payments;
+#[cfg(feature = "testkit")]
+mod plans;
 pub use payments::PaymentOutcome;
 mod requests;
 mod rows;
+mod sets;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod view;
+mod writer;
 
 pub use connect::StoreOptions;
 pub use error::StoreError;
@@ -32,7 +41,7 @@ use sqlx::{PgPool, SqlitePool};
 
 /// Which database, and its pools.
 #[derive(Clone)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite {
         reader: SqlitePool,
         writer: SqlitePool,
@@ -41,17 +50,19 @@ enum Backend {
     Postgres(PgPool),
 }
 
-/// The repository. Cheap to clone: it holds pools.
+/// The repository. Cheap to clone: it holds pools and the writer's queue.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    writer: writer::Queue,
 }
 
-/// Runs `$body` once per backend with `$pool` bound to that backend's pool for `$role` (`reader` or
-/// `writer`; PostgreSQL has one pool for both) and `$pg` telling which backend it is.
+/// Runs `$body` once per backend with `$pool` bound to the pool of `$backend` (a `&Backend`) for
+/// `$role` (`reader` or `writer`; PostgreSQL has one pool for both) and `$pg` telling which backend
+/// it is.
 macro_rules! with_pool {
-    ($store:expr, $role:ident, |$pool:ident, $pg:ident| $body:expr) => {
-        match &$store.backend {
+    ($backend:expr, $role:ident, |$pool:ident, $pg:ident| $body:expr) => {
+        match $backend {
             $crate::Backend::Sqlite { $role: $pool, .. } => {
                 #[allow(unused_variables)]
                 let $pg = false;
@@ -68,15 +79,15 @@ macro_rules! with_pool {
 
 /// `with_pool!` on the pool that may be read from.
 macro_rules! with_reader {
-    ($store:expr, |$pool:ident, $pg:ident| $body:expr) => {
-        $crate::with_pool!($store, reader, |$pool, $pg| $body)
+    ($backend:expr, |$pool:ident, $pg:ident| $body:expr) => {
+        $crate::with_pool!($backend, reader, |$pool, $pg| $body)
     };
 }
 
 /// `with_pool!` on the pool writes go through.
 macro_rules! with_writer {
-    ($store:expr, |$pool:ident, $pg:ident| $body:expr) => {
-        $crate::with_pool!($store, writer, |$pool, $pg| $body)
+    ($backend:expr, |$pool:ident, $pg:ident| $body:expr) => {
+        $crate::with_pool!($backend, writer, |$pool, $pg| $body)
     };
 }
 
@@ -93,6 +104,7 @@ macro_rules! begin_write {
     };
 }
 
+pub(crate) use sets::{next_ids, run_all};
 pub(crate) use {begin_write, with_pool, with_reader, with_writer};
 
 /// Times are stored to the microsecond (PostgreSQL's precision) so both backends read back alike.

@@ -11,7 +11,7 @@ impl Store {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let done = with_writer!(self, |pool, pg| {
+        let done = with_writer!(&self.backend, |pool, pg| {
             sqlx::query("INSERT INTO markers (name, create_time) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
                 .bind(name)
                 .bind(store_time(now))
@@ -24,7 +24,7 @@ impl Store {
 
     /// Whether the marker `name` is set.
     pub async fn has_marker(&self, name: &str) -> Result<bool, StoreError> {
-        let found: Option<String> = with_reader!(self, |pool, pg| {
+        let found: Option<String> = with_reader!(&self.backend, |pool, pg| {
             sqlx::query_scalar("SELECT name FROM markers WHERE name = $1")
                 .bind(name)
                 .fetch_optional(pool)

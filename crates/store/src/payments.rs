@@ -1,22 +1,33 @@
-//! Recording payments: allocation, the invoices' running sums and the outbox row in one transaction.
+//! Recording payments. A retry is answered from a read; a new payment goes to the writer
+//! (`writer.rs`), which applies every payment queued meanwhile in one transaction: the ledger,
+//! accounts and invoices are read once for the whole batch, each payment is checked and allocated
+//! in order (so two payments to one account in a batch see each other), and all the rows are written
+//! by a fixed number of set-based statements, the touched accounts' views rebuilt last.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use recoup_domain::Money;
 use recoup_domain::ageing::local_today;
 use recoup_domain::allocation::{InvoiceBalance, allocate};
 use recoup_domain::payment::NewPayment;
+use recoup_domain::{Currency, Money};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
-use crate::import::{minor, write_event};
+use crate::import::minor;
 use crate::model::StoredPayment;
-use crate::requests::{RequestKey, last_id, save_request};
-use crate::rows::{self, RowExt};
-use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
+use crate::requests::{RequestKey, last_id};
+use crate::rows::{self, NUMBER_SEPARATOR, RowExt};
+use crate::sets::{date, ids, int, rows as json_rows, text, time};
+use crate::view::{self, date_text, time_text};
+use crate::writer::{self, Job};
+use crate::{
+    Backend, Store, StoreError, begin_write, next_ids, run_all, store_time, with_reader,
+    with_writer,
+};
 
 /// The ledger's name for RecordPayment.
 const METHOD: &str = "RecordPayment";
-
-/// Separates the invoice numbers a payment named (a control character, which numbers may not hold).
-const NUMBER_SEPARATOR: char = '\u{1f}';
 
 /// Whether a payment was new or a retry of an earlier request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,9 +37,28 @@ pub enum PaymentOutcome {
     Replayed(StoredPayment),
 }
 
+/// A payment waiting for the writer.
+pub(crate) struct PaymentJob {
+    subject: String,
+    request_id: String,
+    account_id: i64,
+    payment: NewPayment,
+    fingerprint: String,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Result<PaymentOutcome, StoreError>>,
+}
+
+impl PaymentJob {
+    /// Whether the caller stopped waiting (timed out or cancelled) before the write began.
+    pub(crate) fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+}
+
 impl Store {
     /// Records a payment against account `account_id`, idempotently by `key` (the caller's subject
-    /// and request id; the subject is also recorded as the actor of the change).
+    /// and request id; the subject is also recorded as the actor of the change). Answered after the
+    /// transaction holding it has committed.
     ///
     /// Errors: `NotFound` (no such account), `Invalid` (the payment breaks a rule against the
     /// account, e.g. another currency or an unknown invoice named), `RequestIdReused` (the caller used
@@ -41,20 +71,24 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<PaymentOutcome, StoreError> {
         let fingerprint = payment.fingerprint(&format!("accounts/{account_id}"));
-        match self
-            .try_record_payment(key, &fingerprint, account_id, payment, now)
-            .await
-        {
-            // Two first attempts raced; the loser now finds the winner's record.
-            Err(e) if e.is_unique_violation() => self
-                .replay_payment(key, &fingerprint)
-                .await?
-                .map(PaymentOutcome::Replayed)
-                .ok_or(e),
-            other => other,
+        if let Some(p) = self.replay_payment(key, &fingerprint).await? {
+            return Ok(PaymentOutcome::Replayed(p));
         }
+        writer::submit(&self.writer, |reply| {
+            Job::Payment(PaymentJob {
+                subject: key.subject.to_owned(),
+                request_id: key.request_id.to_owned(),
+                account_id,
+                payment: payment.clone(),
+                fingerprint,
+                now: store_time(now),
+                reply,
+            })
+        })
+        .await
     }
 
+    /// The payment an earlier request with this key recorded, if it was the same request.
     async fn replay_payment(
         &self,
         key: RequestKey<'_>,
@@ -66,197 +100,503 @@ impl Store {
         seen.retried_by(METHOD, fingerprint)?;
         let id = last_id(&seen.resource)
             .ok_or_else(|| StoreError::Corrupt(format!("request resource '{}'", seen.resource)))?;
-        Ok(self.payments_by_id(&[id]).await?.pop())
+        Ok(read_payments(&self.backend, &[id]).await?.pop())
     }
+}
 
-    async fn try_record_payment(
-        &self,
-        key: RequestKey<'_>,
-        fingerprint: &str,
-        account_id: i64,
-        payment: &NewPayment,
-        now: DateTime<Utc>,
-    ) -> Result<PaymentOutcome, StoreError> {
-        if let Some(p) = self.replay_payment(key, fingerprint).await? {
-            return Ok(PaymentOutcome::Replayed(p));
-        }
-        let now = store_time(now);
-        let payment_id = with_writer!(self, |pool, pg| {
-            let mut tx = begin_write!(pool, pg);
-            // On PostgreSQL concurrent payments to one account queue here, so allocation sees
-            // every earlier payment; SQLite's single writer already serialises them.
-            let lock = if pg {
-                "SELECT currency_code, time_zone FROM accounts WHERE id = $1 FOR UPDATE"
-            } else {
-                "SELECT currency_code, time_zone FROM accounts WHERE id = $1"
-            };
-            let account = sqlx::query(lock)
-                .bind(account_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let cur = rows::currency(&account.text("currency_code")?)?;
-            let tz: chrono_tz::Tz = account
-                .text("time_zone")?
-                .parse()
-                .map_err(|_| StoreError::Corrupt("time zone".into()))?;
-            let problems = payment.validate(cur, local_today(tz, now));
-            if !problems.is_empty() {
-                return Err(StoreError::Invalid(problems));
+/// How one job of a batch ends.
+enum Answer {
+    Done(Result<PaymentOutcome, StoreError>),
+    /// A retry: answered with this stored payment once the batch has committed.
+    Replay(i64),
+}
+
+/// Applies a batch and answers every job; when the database refuses the batch, each job is
+/// applied alone so that only the job at fault fails.
+pub(crate) async fn apply(backend: &Backend, jobs: Vec<PaymentJob>) {
+    match write_batch(backend, &jobs).await {
+        Ok(answers) => answer(backend, jobs, answers).await,
+        Err(e) if jobs.len() > 1 => {
+            tracing::warn!(error = %e, jobs = jobs.len(), "payment batch refused; applying one by one");
+            for job in jobs {
+                let single = write_batch(backend, std::slice::from_ref(&job)).await;
+                let answers = match single {
+                    Ok(a) => a,
+                    Err(e) => vec![alone_failed(backend, &job, e).await],
+                };
+                answer(backend, vec![job], answers).await;
             }
-            let invoices = sqlx::query(
-                "SELECT id, number, issue_date, due_date, outstanding_minor, disputed \
-                 FROM invoices WHERE account_id = $1",
-            )
-            .bind(account_id)
+        }
+        Err(e) => {
+            let job = jobs.into_iter().next().expect("one job");
+            let a = alone_failed(backend, &job, e).await;
+            answer(backend, vec![job], vec![a]).await;
+        }
+    }
+}
+
+/// A single payment the database refused: a twin from another process that committed first (a
+/// unique violation on its key) is a replay; anything else is its error.
+async fn alone_failed(backend: &Backend, job: &PaymentJob, e: StoreError) -> Answer {
+    if !e.is_unique_violation() {
+        return Answer::Done(Err(e));
+    }
+    let store_key = RequestKey {
+        subject: &job.subject,
+        request_id: &job.request_id,
+    };
+    match crate::requests::find(backend, store_key).await {
+        Ok(Some(seen)) => match seen.retried_by(METHOD, &job.fingerprint) {
+            Ok(()) => last_id(&seen.resource)
+                .map(Answer::Replay)
+                .unwrap_or(Answer::Done(Err(e))),
+            Err(reused) => Answer::Done(Err(reused)),
+        },
+        Ok(None) => Answer::Done(Err(e)),
+        Err(read) => Answer::Done(Err(read)),
+    }
+}
+
+async fn answer(backend: &Backend, jobs: Vec<PaymentJob>, answers: Vec<Answer>) {
+    let replays: Vec<i64> = answers
+        .iter()
+        .filter_map(|a| match a {
+            Answer::Replay(id) => Some(*id),
+            Answer::Done(_) => None,
+        })
+        .collect();
+    let replayed = match read_payments(backend, &replays).await {
+        Ok(found) => Ok(found),
+        Err(e) => Err(e.to_string()),
+    };
+    for (job, a) in jobs.into_iter().zip(answers) {
+        let outcome = match a {
+            Answer::Done(r) => r,
+            Answer::Replay(id) => match &replayed {
+                Ok(found) => found
+                    .iter()
+                    .find(|p| p.id == id)
+                    .cloned()
+                    .map(PaymentOutcome::Replayed)
+                    .ok_or_else(|| StoreError::Corrupt(format!("payment {id} not found"))),
+                Err(e) => Err(StoreError::Corrupt(e.clone())),
+            },
+        };
+        // The caller may have gone (timeout): the payment stands either way.
+        let _ = job.reply.send(outcome);
+    }
+}
+
+/// The ledger entries of a batch's keys (`$1`: JSON array of [subject, request_id]).
+pub(crate) fn seen_sql(pg: bool) -> String {
+    format!(
+        "SELECT q.subject, q.request_id, q.method, q.fingerprint, q.resource \
+         FROM {} JOIN requests q ON q.subject = {} AND q.request_id = {}",
+        json_rows(pg, 1),
+        text(0),
+        text(1)
+    )
+}
+
+/// A batch's accounts (`$1`: JSON array of ids), locked on PostgreSQL in id order, so concurrent
+/// batches cannot deadlock (SQLite's single writer already serialises them).
+pub(crate) fn accounts_sql(pg: bool) -> String {
+    let lock = if pg { " ORDER BY id FOR UPDATE" } else { "" };
+    format!(
+        "SELECT id, currency_code, time_zone FROM accounts WHERE id IN ({}){lock}",
+        ids(pg, 1)
+    )
+}
+
+/// The invoices of a batch's accounts (`$1`: JSON array of account ids).
+pub(crate) fn invoices_sql(pg: bool) -> String {
+    format!(
+        "SELECT id, account_id, number, issue_date, due_date, outstanding_minor, disputed \
+         FROM invoices WHERE account_id IN ({})",
+        ids(pg, 1)
+    )
+}
+
+/// One batch in one transaction. Rule failures are answers, not errors; an `Err` means the database
+/// refused the batch, and nothing of it was written.
+async fn write_batch(backend: &Backend, jobs: &[PaymentJob]) -> Result<Vec<Answer>, StoreError> {
+    let account_ids: Vec<i64> = {
+        let mut ids: Vec<i64> = jobs.iter().map(|j| j.account_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    let keys: Vec<Value> = jobs
+        .iter()
+        .map(|j| json!([j.subject, j.request_id]))
+        .collect();
+    with_writer!(backend, |pool, pg| {
+        let mut tx = begin_write!(pool, pg);
+        let seen: HashMap<(String, String), (String, String, String)> =
+            sqlx::query(sqlx::AssertSqlSafe(seen_sql(pg)))
+                .bind(Value::Array(keys).to_string())
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        (r.text("subject")?, r.text("request_id")?),
+                        (
+                            r.text("method")?,
+                            r.text("fingerprint")?,
+                            r.text("resource")?,
+                        ),
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?;
+
+        let ids_json = json!(account_ids).to_string();
+        let accounts: HashMap<i64, (Currency, chrono_tz::Tz)> =
+            sqlx::query(sqlx::AssertSqlSafe(accounts_sql(pg)))
+                .bind(&ids_json)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    let tz = r.text("time_zone")?;
+                    Ok((
+                        r.int("id")?,
+                        (
+                            rows::currency(&r.text("currency_code")?)?,
+                            tz.parse()
+                                .map_err(|_| StoreError::Corrupt(format!("time zone '{tz}'")))?,
+                        ),
+                    ))
+                })
+                .collect::<Result<_, StoreError>>()?;
+        let mut invoices: HashMap<i64, Vec<InvoiceBalance>> = HashMap::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(invoices_sql(pg)))
+            .bind(&ids_json)
             .fetch_all(&mut *tx)
             .await?
-            .iter()
-            .map(|r| {
-                Ok(InvoiceBalance {
+        {
+            let account_id = r.int("account_id")?;
+            let Some((cur, _)) = accounts.get(&account_id) else {
+                continue;
+            };
+            invoices
+                .entry(account_id)
+                .or_default()
+                .push(InvoiceBalance {
                     id: r.int("id")?,
                     number: r.text("number")?,
                     issue_date: r.date("issue_date")?,
                     due_date: r.date("due_date")?,
-                    outstanding: Money::from_minor(r.int("outstanding_minor")?, cur),
+                    outstanding: Money::from_minor(r.int("outstanding_minor")?, *cur),
                     disputed: r.flag("disputed")?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-            let allocation = allocate(payment.amount, &payment.invoice_numbers, &invoices)
-                .map_err(StoreError::Invalid)?;
-            let unallocated = minor(allocation.unallocated)?;
-            let named = payment.invoice_numbers.join(&NUMBER_SEPARATOR.to_string());
-            let id = sqlx::query(
-                "INSERT INTO payments (account_id, amount_minor, payment_date, reference, \
-                 invoice_numbers, unallocated_minor, create_time) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(account_id)
-            .bind(minor(payment.amount)?)
-            .bind(payment.payment_date)
-            .bind(&payment.reference)
-            .bind(&named)
-            .bind(unallocated)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?
-            .int("id")?;
-            for (pos, line) in allocation.lines.iter().enumerate() {
-                let amount = minor(line.amount)?;
-                sqlx::query(
-                    "INSERT INTO payment_allocations (payment_id, position, invoice_id, amount_minor) \
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(id)
-                .bind(pos as i64)
-                .bind(line.invoice_id)
-                .bind(amount)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE invoices SET paid_minor = paid_minor + $2, \
-                     outstanding_minor = outstanding_minor - $2, update_time = $3 WHERE id = $1",
-                )
-                .bind(line.invoice_id)
-                .bind(amount)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("UPDATE accounts SET credit_minor = credit_minor + $2 WHERE id = $1")
-                .bind(account_id)
-                .bind(unallocated)
-                .execute(&mut *tx)
-                .await?;
-            let resource = format!("accounts/{account_id}/payments/{id}");
-            write_event!(
-                tx,
-                "payment_recorded",
-                account_id,
-                &resource,
-                key.subject,
-                now
-            );
-            save_request!(
-                tx,
-                key,
-                METHOD,
-                fingerprint,
-                &resource,
-                None::<Vec<u8>>,
-                now
-            );
-            tx.commit().await?;
-            id
-        });
-        let stored = self.payments_by_id(&[payment_id]).await?.pop();
-        stored
-            .map(PaymentOutcome::Recorded)
-            .ok_or_else(|| StoreError::Corrupt("payment vanished after commit".into()))
-    }
-
-    /// Payments with their allocations, in the order of `ids`' query (newest first).
-    pub(crate) async fn payments_by_id(
-        &self,
-        ids: &[i64],
-    ) -> Result<Vec<StoredPayment>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+                });
         }
-        with_reader!(self, |pool, pg| {
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT p.id, p.account_id, a.currency_code, p.amount_minor, p.payment_date, \
-                 p.reference, p.invoice_numbers, p.unallocated_minor, p.create_time \
-                 FROM payments p JOIN accounts a ON a.id = p.account_id WHERE p.id IN (",
-            );
-            let mut list = q.separated(", ");
-            for id in ids {
-                list.push_bind(*id);
+
+        // None: recorded; its answer is set once it has an id.
+        let mut answers: Vec<Option<Answer>> = Vec::with_capacity(jobs.len());
+        let mut recorded: Vec<(usize, StoredPayment)> = Vec::new();
+        // Keys first used in this batch: (index of the job, its fingerprint).
+        let mut fresh: HashMap<(&str, &str), (usize, &str)> = HashMap::new();
+        for (n, job) in jobs.iter().enumerate() {
+            // The lock may have taken a while: a caller that has gone by now is not written for.
+            if job.abandoned() {
+                answers.push(Some(Answer::Done(Err(StoreError::Unusable(
+                    "the caller stopped waiting".into(),
+                )))));
+                continue;
             }
-            q.push(") ORDER BY p.payment_date DESC, p.id DESC");
-            let mut payments = q
-                .build()
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    let cur = rows::currency(&r.text("currency_code")?)?;
-                    let named = r.text("invoice_numbers")?;
-                    Ok(StoredPayment {
-                        id: r.int("id")?,
-                        account_id: r.int("account_id")?,
-                        amount: Money::from_minor(r.int("amount_minor")?, cur),
-                        payment_date: r.date("payment_date")?,
-                        reference: r.text("reference")?,
-                        invoice_numbers: if named.is_empty() {
-                            Vec::new()
-                        } else {
-                            named.split(NUMBER_SEPARATOR).map(str::to_owned).collect()
-                        },
-                        allocations: Vec::new(),
-                        unallocated: Money::from_minor(r.int("unallocated_minor")?, cur),
-                        create_time: r.time("create_time")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT pa.payment_id, i.number, pa.amount_minor FROM payment_allocations pa \
-                 JOIN invoices i ON i.id = pa.invoice_id WHERE pa.payment_id IN (",
-            );
-            let mut list = q.separated(", ");
-            for id in ids {
-                list.push_bind(*id);
+            let key = (job.subject.clone(), job.request_id.clone());
+            if let Some((method, fingerprint, resource)) = seen.get(&key) {
+                answers.push(Some(
+                    if method == METHOD && *fingerprint == job.fingerprint {
+                        last_id(resource).map_or_else(
+                            || {
+                                Answer::Done(Err(StoreError::Corrupt(format!(
+                                    "resource '{resource}'"
+                                ))))
+                            },
+                            Answer::Replay,
+                        )
+                    } else {
+                        Answer::Done(Err(StoreError::RequestIdReused))
+                    },
+                ));
+                continue;
             }
-            q.push(") ORDER BY pa.payment_id, pa.position");
-            for r in q.build().fetch_all(pool).await? {
-                let payment_id = r.int("payment_id")?;
-                if let Some(p) = payments.iter_mut().find(|p| p.id == payment_id) {
-                    let amount = Money::from_minor(r.int("amount_minor")?, p.amount.currency());
-                    p.allocations.push((r.text("number")?, amount));
+            if let Some(&(first, fingerprint)) =
+                fresh.get(&(job.subject.as_str(), job.request_id.as_str()))
+            {
+                // A twin of a request earlier in this batch gets that request's payment.
+                answers.push(Some(if fingerprint == job.fingerprint {
+                    Answer::Replay(-(first as i64) - 1)
+                } else {
+                    Answer::Done(Err(StoreError::RequestIdReused))
+                }));
+                continue;
+            }
+            let Some((cur, tz)) = accounts.get(&job.account_id) else {
+                answers.push(Some(Answer::Done(Err(StoreError::NotFound))));
+                continue;
+            };
+            let problems = job.payment.validate(*cur, local_today(*tz, job.now));
+            if !problems.is_empty() {
+                answers.push(Some(Answer::Done(Err(StoreError::Invalid(problems)))));
+                continue;
+            }
+            let book = invoices.entry(job.account_id).or_default();
+            let allocation = match allocate(job.payment.amount, &job.payment.invoice_numbers, book)
+            {
+                Ok(a) => a,
+                Err(v) => {
+                    answers.push(Some(Answer::Done(Err(StoreError::Invalid(v)))));
+                    continue;
+                }
+            };
+            // Later payments in the batch see this one's effect.
+            for line in &allocation.lines {
+                if let Some(inv) = book.iter_mut().find(|i| i.id == line.invoice_id) {
+                    inv.outstanding = inv
+                        .outstanding
+                        .with_amount(inv.outstanding.amount() - line.amount.amount());
                 }
             }
-            Ok(payments)
-        })
+            fresh.insert((&job.subject, &job.request_id), (n, &job.fingerprint));
+            recorded.push((
+                n,
+                StoredPayment {
+                    id: 0,
+                    account_id: job.account_id,
+                    amount: job.payment.amount,
+                    payment_date: job.payment.payment_date,
+                    reference: job.payment.reference.clone(),
+                    invoice_numbers: job.payment.invoice_numbers.clone(),
+                    allocations: allocation
+                        .lines
+                        .iter()
+                        .map(|l| (l.invoice_number.clone(), l.amount))
+                        .collect(),
+                    unallocated: allocation.unallocated,
+                    create_time: job.now,
+                },
+            ));
+            answers.push(None);
+        }
+        if recorded.is_empty() {
+            tx.rollback().await?;
+        } else {
+            let new_ids = next_ids!(tx, pg, "payments", recorded.len());
+            for ((_, p), id) in recorded.iter_mut().zip(&new_ids) {
+                p.id = *id;
+            }
+            run_all!(tx, pg, statements(pg, jobs, &recorded)?);
+            tx.commit().await?;
+        }
+        let ids_by_job: HashMap<usize, i64> = recorded.iter().map(|(n, p)| (*n, p.id)).collect();
+        for (n, p) in recorded {
+            answers[n] = Some(Answer::Done(Ok(PaymentOutcome::Recorded(p))));
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| match a {
+                Some(Answer::Replay(id)) if id < 0 => {
+                    Answer::Replay(ids_by_job[&((-id - 1) as usize)])
+                }
+                Some(a) => a,
+                None => unreachable!("every recorded payment was answered above"),
+            })
+            .collect())
+    })
+}
+
+/// The statements (and their JSON rows) that write a batch's recorded payments: payments,
+/// allocations, the invoices' running sums, the accounts' credit, events, the ledger, and last the
+/// touched accounts' views.
+fn statements(
+    pg: bool,
+    jobs: &[PaymentJob],
+    recorded: &[(usize, StoredPayment)],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut payments = Vec::new();
+    let mut allocations = Vec::new();
+    let mut credit: HashMap<i64, i64> = HashMap::new();
+    let mut events = Vec::new();
+    let mut ledger = Vec::new();
+    let mut touched = HashSet::new();
+    for (n, p) in recorded {
+        let job = &jobs[*n];
+        let resource = format!("accounts/{}/payments/{}", p.account_id, p.id);
+        let at = time_text(job.now);
+        payments.push(json!([
+            p.id,
+            p.account_id,
+            minor(p.amount)?,
+            date_text(p.payment_date),
+            p.reference,
+            p.invoice_numbers.join(&NUMBER_SEPARATOR.to_string()),
+            minor(p.unallocated)?,
+            at
+        ]));
+        *credit.entry(p.account_id).or_default() += minor(p.unallocated)?;
+        events.push(json!([at, p.account_id, resource, job.subject]));
+        ledger.push(json!([
+            job.subject,
+            job.request_id,
+            job.fingerprint,
+            resource,
+            at
+        ]));
+        touched.insert(p.account_id);
+        for (pos, (number, amount)) in p.allocations.iter().enumerate() {
+            allocations.push(json!([p.id, pos, p.account_id, number, minor(*amount)?]));
+        }
     }
+    let exec = |sql: String, rows: Vec<Value>| (sql, Value::Array(rows).to_string());
+    let overriding = if pg { " OVERRIDING SYSTEM VALUE" } else { "" };
+    Ok(vec![
+        exec(
+            format!(
+                "INSERT INTO payments (id, account_id, amount_minor, payment_date, reference, \
+                 invoice_numbers, unallocated_minor, create_time){overriding} \
+                 SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {}",
+                int(0),
+                int(1),
+                int(2),
+                date(pg, 3),
+                text(4),
+                text(5),
+                int(6),
+                time(pg, 7),
+                json_rows(pg, 1)
+            ),
+            payments,
+        ),
+        // Allocations name their invoice by (account, number), resolved here.
+        exec(
+            format!(
+                "INSERT INTO payment_allocations (payment_id, position, invoice_id, amount_minor) \
+                 SELECT {}, {}, i.id, {} FROM {} JOIN invoices i \
+                 ON i.account_id = {} AND i.number = {}",
+                int(0),
+                int(1),
+                int(4),
+                json_rows(pg, 1),
+                int(2),
+                text(3)
+            ),
+            allocations.clone(),
+        ),
+        exec(
+            format!(
+                "UPDATE invoices SET paid_minor = paid_minor + d.amount, \
+                 outstanding_minor = outstanding_minor - d.amount \
+                 FROM (SELECT i.id AS id, SUM({}) AS amount FROM {} JOIN invoices i \
+                       ON i.account_id = {} AND i.number = {} GROUP BY i.id) d \
+                 WHERE invoices.id = d.id",
+                int(4),
+                json_rows(pg, 1),
+                int(2),
+                text(3)
+            ),
+            allocations,
+        ),
+        exec(
+            format!(
+                "UPDATE accounts SET credit_minor = credit_minor + d.amount \
+                 FROM (SELECT {} AS id, {} AS amount FROM {}) d WHERE accounts.id = d.id",
+                int(0),
+                int(1),
+                json_rows(pg, 1)
+            ),
+            credit
+                .into_iter()
+                .filter(|(_, c)| *c != 0)
+                .map(|(a, c)| json!([a, c]))
+                .collect(),
+        ),
+        exec(
+            format!(
+                "INSERT INTO events (create_time, event_type, account_id, resource, actor) \
+                 SELECT {}, 'payment_recorded', {}, {}, {} FROM {}",
+                time(pg, 0),
+                int(1),
+                text(2),
+                text(3),
+                json_rows(pg, 1)
+            ),
+            events,
+        ),
+        exec(
+            format!(
+                "INSERT INTO requests (subject, request_id, method, fingerprint, resource, \
+                 response, create_time) SELECT {}, {}, '{METHOD}', {}, {}, NULL, {} FROM {}",
+                text(0),
+                text(1),
+                text(2),
+                text(3),
+                time(pg, 4),
+                json_rows(pg, 1)
+            ),
+            ledger,
+        ),
+        (
+            view::refresh_sql(pg),
+            json!(touched.into_iter().collect::<Vec<_>>()).to_string(),
+        ),
+    ])
+}
+
+/// Payments with their allocations, newest first.
+pub(crate) async fn read_payments(
+    backend: &Backend,
+    payment_ids: &[i64],
+) -> Result<Vec<StoredPayment>, StoreError> {
+    if payment_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids_json = json!(payment_ids).to_string();
+    with_reader!(backend, |pool, pg| {
+        let mut payments = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT p.id, p.account_id, a.currency_code, p.amount_minor, p.payment_date, \
+             p.reference, p.invoice_numbers, p.unallocated_minor, p.create_time \
+             FROM payments p JOIN accounts a ON a.id = p.account_id WHERE p.id IN ({}) \
+             ORDER BY p.payment_date DESC, p.id DESC",
+            ids(pg, 1)
+        )))
+        .bind(&ids_json)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let cur = rows::currency(&r.text("currency_code")?)?;
+            Ok(StoredPayment {
+                id: r.int("id")?,
+                account_id: r.int("account_id")?,
+                amount: Money::from_minor(r.int("amount_minor")?, cur),
+                payment_date: r.date("payment_date")?,
+                reference: r.text("reference")?,
+                invoice_numbers: view::split_numbers(&r.text("invoice_numbers")?),
+                allocations: Vec::new(),
+                unallocated: Money::from_minor(r.int("unallocated_minor")?, cur),
+                create_time: r.time("create_time")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT pa.payment_id, i.number, pa.amount_minor FROM payment_allocations pa \
+             JOIN invoices i ON i.id = pa.invoice_id WHERE pa.payment_id IN ({}) \
+             ORDER BY pa.payment_id, pa.position",
+            ids(pg, 1)
+        )))
+        .bind(&ids_json)
+        .fetch_all(pool)
+        .await?
+        {
+            let payment_id = r.int("payment_id")?;
+            if let Some(p) = payments.iter_mut().find(|p| p.id == payment_id) {
+                let amount = Money::from_minor(r.int("amount_minor")?, p.amount.currency());
+                p.allocations.push((r.text("number")?, amount));
+            }
+        }
+        Ok(payments)
+    })
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::rows::RowExt;
-use crate::{Store, StoreError, store_time, with_reader};
+use crate::{Backend, Store, StoreError, store_time, with_reader};
 
 /// A mutating request's idempotency key: unique per credential subject, never across subjects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,55 +39,43 @@ impl SeenRequest {
     }
 }
 
-/// Inserts a ledger row inside the caller's transaction. A concurrent first attempt with the same
-/// key makes this fail with a unique violation, which the caller turns into a replay.
-macro_rules! save_request {
-    ($tx:expr, $key:expr, $method:expr, $fingerprint:expr, $resource:expr, $response:expr, $now:expr) => {{
-        let key: $crate::requests::RequestKey<'_> = $key;
-        sqlx::query(
-            "INSERT INTO requests (subject, request_id, method, fingerprint, resource, response, create_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(key.subject)
-        .bind(key.request_id)
-        .bind($method)
-        .bind($fingerprint)
-        .bind($resource)
-        .bind($response)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
-    }};
-}
-pub(crate) use save_request;
-
 impl Store {
     /// What the ledger holds for `key`, if anything.
     pub async fn find_request(
         &self,
         key: RequestKey<'_>,
     ) -> Result<Option<SeenRequest>, StoreError> {
-        with_reader!(self, |pool, pg| {
-            sqlx::query(
-                "SELECT method, fingerprint, resource, response FROM requests \
-                 WHERE subject = $1 AND request_id = $2",
-            )
-            .bind(key.subject)
-            .bind(key.request_id)
-            .fetch_optional(pool)
-            .await?
-            .map(|r| {
-                Ok(SeenRequest {
-                    method: r.text("method")?,
-                    fingerprint: r.text("fingerprint")?,
-                    resource: r.text("resource")?,
-                    response: r.opt_blob("response")?,
-                })
-            })
-            .transpose()
-        })
+        find(&self.backend, key).await
     }
+}
 
+/// What the ledger holds for `key`, if anything.
+pub(crate) async fn find(
+    backend: &Backend,
+    key: RequestKey<'_>,
+) -> Result<Option<SeenRequest>, StoreError> {
+    with_reader!(backend, |pool, pg| {
+        sqlx::query(
+            "SELECT method, fingerprint, resource, response FROM requests \
+                 WHERE subject = $1 AND request_id = $2",
+        )
+        .bind(key.subject)
+        .bind(key.request_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| {
+            Ok(SeenRequest {
+                method: r.text("method")?,
+                fingerprint: r.text("fingerprint")?,
+                resource: r.text("resource")?,
+                response: r.opt_blob("response")?,
+            })
+        })
+        .transpose()
+    })
+}
+
+impl Store {
     /// Records a request that keeps its own answer (first one wins; a concurrent twin is ignored).
     pub async fn save_response(
         &self,
@@ -97,7 +85,7 @@ impl Store {
         response: &[u8],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        crate::with_writer!(self, |pool, pg| {
+        crate::with_writer!(&self.backend, |pool, pg| {
             sqlx::query(
                 "INSERT INTO requests (subject, request_id, method, fingerprint, resource, response, create_time) \
                  VALUES ($1, $2, $3, $4, '', $5, $6) ON CONFLICT (subject, request_id) DO NOTHING",

@@ -96,7 +96,7 @@ impl TestDb {
     pub async fn connect(&self) -> Result<Store, StoreError> {
         Store::connect(&StoreOptions {
             url: self.url.clone(),
-            max_connections: 4,
+            max_connections: Some(4),
             ..StoreOptions::default()
         })
         .await
@@ -125,7 +125,7 @@ impl TestDb {
     /// Drops a table behind the server's back, to provoke a storage failure.
     pub async fn break_table(&self, table: &str) {
         let store = self.store().await.expect("open store");
-        crate::with_writer!(store, |pool, pg| {
+        crate::with_writer!(&store.backend, |pool, pg| {
             let cascade = if pg { " CASCADE" } else { "" };
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}{cascade}")))
                 .execute(pool)

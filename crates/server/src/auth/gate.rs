@@ -29,6 +29,8 @@ pub struct GateConfig {
     pub max_concurrent_calls: usize,
     /// Longest a unary call may take before DEADLINE_EXCEEDED.
     pub call_timeout: Duration,
+    /// How long a verified API key is trusted without reading the store again.
+    pub key_cache_ttl: Duration,
 }
 
 struct State {
@@ -36,6 +38,7 @@ struct State {
     jwt: Option<JwtVerifier>,
     permits: Arc<Semaphore>,
     call_timeout: Duration,
+    key_cache_ttl: Duration,
 }
 
 #[derive(Clone)]
@@ -48,6 +51,7 @@ impl GateLayer {
             jwt,
             permits: Arc::new(Semaphore::new(config.max_concurrent_calls)),
             call_timeout: config.call_timeout,
+            key_cache_ttl: config.key_cache_ttl,
         }))
     }
 }
@@ -165,7 +169,7 @@ async fn authenticate(state: &State, headers: &http::HeaderMap) -> Result<super:
             Status::unauthenticated("token not accepted: invalid, expired or not for this service")
         });
     }
-    match keys::verify(&state.store, token, Utc::now()).await {
+    match keys::verify(&state.store, token, Utc::now(), state.key_cache_ttl).await {
         Ok(Ok(identity)) => Ok(identity),
         Ok(Err((Rejection::Malformed, _))) => Err(Status::unauthenticated(
             "malformed credentials: not an API key",

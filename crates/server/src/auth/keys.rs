@@ -2,6 +2,10 @@
 //! at creation and only its SHA-256 digest is stored. Secrets are 256 random bits, so a fast digest
 //! is enough (there is nothing to brute-force), and digests are compared in constant time.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use recoup_store::{Store, StoreError, StoredKey};
 use sha2::{Digest, Sha256};
@@ -76,23 +80,92 @@ pub fn parse(presented: &str) -> Option<(&str, &str)> {
     (hex(id, 16) && hex(secret, 64)).then_some((id, secret))
 }
 
-/// Checks a presented key against the store.
+/// A key verified against the store a moment ago.
+struct Verified {
+    secret_hash: String,
+    identity: Identity,
+    expire_time: Option<DateTime<Utc>>,
+    at: Instant,
+}
+
+/// Keys verified recently, by key id, so the hot path needs no database read per call. Only keys
+/// that verified are kept, with their digest (a wrong secret still fails) and expiry (checked on
+/// every use). A revocation through this process (`revoke`, `revoke_subject`) drops the key at
+/// once; one made by another process (`recoupd keys revoke`) takes effect within the TTL.
+static VERIFIED: LazyLock<RwLock<HashMap<String, Verified>>> = LazyLock::new(Default::default);
+/// Keys remembered at most; beyond it the cache starts afresh (a flood of keys cannot grow memory).
+const MAX_CACHED_KEYS: usize = 10_000;
+
+fn cached(key_id: &str, ttl: Duration) -> Option<(String, Identity, Option<DateTime<Utc>>)> {
+    let verified = VERIFIED.read().unwrap_or_else(|e| e.into_inner());
+    let v = verified.get(key_id).filter(|v| v.at.elapsed() < ttl)?;
+    Some((v.secret_hash.clone(), v.identity.clone(), v.expire_time))
+}
+
+fn remember(key_id: &str, v: Verified) {
+    let mut verified = VERIFIED.write().unwrap_or_else(|e| e.into_inner());
+    if verified.len() >= MAX_CACHED_KEYS {
+        verified.clear();
+    }
+    verified.insert(key_id.to_owned(), v);
+}
+
+fn forget(which: impl Fn(&str, &Verified) -> bool) {
+    VERIFIED
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|id, v| !which(id, v));
+}
+
+/// Revokes a key, at once for this process's calls too; false when no such key is active.
+pub async fn revoke(store: &Store, key_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let revoked = store.revoke_key(key_id, now).await?;
+    forget(|id, _| id == key_id);
+    Ok(revoked)
+}
+
+/// Revokes every active key of `subject`; returns how many.
+pub async fn revoke_subject(
+    store: &Store,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let n = store.revoke_subject_keys(subject, now).await?;
+    forget(|_, v| v.identity.subject == subject);
+    Ok(n)
+}
+
+fn secret_matches(secret: &str, stored_hash: &str) -> bool {
+    digest(secret)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
+}
+
+/// Checks a presented key: against a key verified within `ttl` (zero: always the store), else
+/// against the store.
 pub async fn verify(
     store: &Store,
     presented: &str,
     now: DateTime<Utc>,
+    ttl: Duration,
 ) -> Result<Result<Identity, (Rejection, String)>, StoreError> {
     let Some((key_id, secret)) = parse(presented) else {
         return Ok(Err((Rejection::Malformed, String::new())));
     };
+    if let Some((hash, identity, expire_time)) = cached(key_id, ttl) {
+        return Ok(if !secret_matches(secret, &hash) {
+            Err((Rejection::WrongSecret, key_id.into()))
+        } else if expire_time.is_some_and(|t| t <= now) {
+            Err((Rejection::Expired, key_id.into()))
+        } else {
+            Ok(identity)
+        });
+    }
     let Some(key) = store.find_key(key_id).await? else {
         return Ok(Err((Rejection::Unknown, key_id.into())));
     };
-    let matches: bool = digest(secret)
-        .as_bytes()
-        .ct_eq(key.secret_hash.as_bytes())
-        .into();
-    let rejection = if !matches {
+    let rejection = if !secret_matches(secret, &key.secret_hash) {
         Some(Rejection::WrongSecret)
     } else if key.revoke_time.is_some() {
         Some(Rejection::Revoked)
@@ -104,13 +177,25 @@ pub async fn verify(
     if let Some(r) = rejection {
         return Ok(Err((r, key_id.into())));
     }
-    match Role::parse(&key.role) {
-        Some(role) => Ok(Ok(Identity {
-            role,
-            subject: key.subject,
-        })),
-        None => Ok(Err((Rejection::BadRole, key_id.into()))),
+    let Some(role) = Role::parse(&key.role) else {
+        return Ok(Err((Rejection::BadRole, key_id.into())));
+    };
+    let identity = Identity {
+        role,
+        subject: key.subject,
+    };
+    if !ttl.is_zero() {
+        remember(
+            key_id,
+            Verified {
+                secret_hash: key.secret_hash,
+                identity: identity.clone(),
+                expire_time: key.expire_time,
+                at: Instant::now(),
+            },
+        );
     }
+    Ok(Ok(identity))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::{auth, names, unsupported};
 
 /// Records written per import transaction: large enough to amortise commits, small enough that
 /// memory stays flat however long the stream is.
-const IMPORT_BATCH: usize = 500;
+const IMPORT_BATCH: usize = 1000;
 /// Rejections listed in an import summary (all are counted).
 const MAX_LISTED_REJECTIONS: usize = 1000;
 /// The idempotency ledger's name for ImportAccounts.
@@ -39,14 +39,22 @@ impl Accounts {
     }
 }
 
-/// An import in progress: the current batch and the running summary.
+/// (stream index, external ref) of each record of a batch.
+type BatchMeta = Vec<(i64, String)>;
+
+/// A batch handed to the store, still being written.
+type Writing = tokio::task::JoinHandle<Result<Vec<ImportOutcome>, recoup_store::StoreError>>;
+
+/// An import in progress: the batch being filled, the batch being written, the running summary.
+/// Writing one batch while the next is received and validated keeps both the database and the
+/// request decoding busy; at most two batches are in memory.
 struct Import {
     /// The caller's subject, recorded on every change.
     actor: String,
     summary: pb::ImportAccountsResponse,
     batch: Vec<recoup_domain::account::AccountData>,
-    /// (stream index, external ref) of each record in `batch`.
-    batch_meta: Vec<(i64, String)>,
+    batch_meta: BatchMeta,
+    writing: Option<(Writing, BatchMeta)>,
 }
 
 impl Import {
@@ -71,15 +79,31 @@ impl Import {
         }
     }
 
+    /// Starts writing the filled batch, once the one before it is written.
     async fn flush(&mut self, store: &Store) -> Result<(), Status> {
+        self.settle().await?;
         if self.batch.is_empty() {
             return Ok(());
         }
-        let outcomes = store
-            .import_batch(&self.batch, &self.actor, Utc::now())
-            .await
-            .map_err(|e| internal(&e))?;
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(IMPORT_BATCH));
         let meta = std::mem::take(&mut self.batch_meta);
+        let (store, actor) = (store.clone(), self.actor.clone());
+        // Spawned, so a client that disconnects mid-stream cannot cut a batch's write short.
+        let write =
+            tokio::spawn(async move { store.import_batch(&batch, &actor, Utc::now()).await });
+        self.writing = Some((write, meta));
+        Ok(())
+    }
+
+    /// Waits for the batch being written and counts its outcomes.
+    async fn settle(&mut self) -> Result<(), Status> {
+        let Some((write, meta)) = self.writing.take() else {
+            return Ok(());
+        };
+        let outcomes = write
+            .await
+            .map_err(|e| internal(&e))?
+            .map_err(|e| internal(&e))?;
         for (outcome, (index, external_ref)) in outcomes.into_iter().zip(meta) {
             match outcome {
                 ImportOutcome::Created => self.summary.created += 1,
@@ -88,7 +112,6 @@ impl Import {
                 ImportOutcome::Rejected(v) => self.reject(index, &external_ref, v),
             }
         }
-        self.batch.clear();
         Ok(())
     }
 }
@@ -120,7 +143,7 @@ impl AccountService for Accounts {
         };
         let account = self
             .store
-            .get_account(key, full)
+            .get_account(key)
             .await
             .map_err(|e| internal(&e))?
             .ok_or_else(|| match key {
@@ -170,7 +193,7 @@ impl AccountService for Accounts {
         let after = decode_token(&req.page_token, &filter_key)?;
         let mut accounts = self
             .store
-            .list_accounts(&filter, after, size + 1, Utc::now(), full)
+            .list_accounts(&filter, after, size + 1, Utc::now())
             .await
             .map_err(|e| internal(&e))?;
         let more = accounts.len() > size as usize;
@@ -204,6 +227,7 @@ impl AccountService for Accounts {
             summary: pb::ImportAccountsResponse::default(),
             batch: Vec::with_capacity(IMPORT_BATCH),
             batch_meta: Vec::with_capacity(IMPORT_BATCH),
+            writing: None,
         };
         let mut request_id = String::new();
         let mut replay: Option<recoup_store::SeenRequest> = None;
@@ -261,6 +285,9 @@ impl AccountService for Accounts {
             return Ok(Response::new(summary));
         }
         import.flush(&self.store).await?;
+        import.settle().await?;
+        // Rejections found by the store arrive a batch late: list them all in stream order.
+        import.summary.rejections.sort_by_key(|r| r.index);
         if !request_id.is_empty() {
             let key = RequestKey {
                 subject: &actor,

@@ -194,3 +194,62 @@ async fn unknown_methods_are_unimplemented() {
     })
     .await;
 }
+
+/// Verified keys are remembered for `--key-cache-secs`: a revocation made through the running
+/// process applies at once; one made elsewhere (another process, here straight in the store)
+/// applies within the TTL, and at once when the cache is off.
+#[tokio::test]
+async fn revocations_reach_the_key_cache() {
+    use recoup_server::config::LimitArgs;
+    use recoup_server::server::ServeOptions;
+    for ttl in [3600, 0] {
+        let options = ServeOptions {
+            limits: LimitArgs {
+                key_cache_secs: ttl,
+                ..LimitArgs::default()
+            },
+            ..ServeOptions::default()
+        };
+        let server =
+            TestServer::start_with(recoup_store::testkit::TestDb::sqlite(), &options).await;
+        let list = "/recoup.v1.AccountService/ListAccounts";
+        let now = Utc::now();
+        let here = keys::issue(&server.store, Role::Agent, "here", None, now)
+            .await
+            .unwrap();
+        let elsewhere = keys::issue(&server.store, Role::Agent, "elsewhere", None, now)
+            .await
+            .unwrap();
+        for k in [&here, &elsewhere] {
+            assert_eq!(call(&server.channel, list, &k.secret).await, Code::Ok);
+        }
+        assert!(
+            keys::revoke(&server.store, &here.key_id, now)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            call(&server.channel, list, &here.secret).await,
+            Code::Unauthenticated,
+            "ttl {ttl}"
+        );
+        assert!(
+            server
+                .store
+                .revoke_key(&elsewhere.key_id, now)
+                .await
+                .unwrap()
+        );
+        let expected = if ttl == 0 {
+            Code::Unauthenticated
+        } else {
+            Code::Ok
+        };
+        assert_eq!(
+            call(&server.channel, list, &elsewhere.secret).await,
+            expected,
+            "ttl {ttl}"
+        );
+        server.stop().await;
+    }
+}

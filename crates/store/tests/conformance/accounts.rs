@@ -38,7 +38,7 @@ async fn import_creates_then_is_unchanged_then_updates() {
         assert_eq!(third, [ImportOutcome::Updated], "{backend}");
 
         let got = store
-            .get_account(AccountKey::ExternalRef("A-1"), true)
+            .get_account(AccountKey::ExternalRef("A-1"))
             .await
             .unwrap()
             .unwrap();
@@ -95,7 +95,7 @@ async fn amounts_round_trip_exactly_in_every_exponent() {
             ("KWD-1", "1.001"),
         ] {
             let a = store
-                .get_account(AccountKey::ExternalRef(r), false)
+                .get_account(AccountKey::ExternalRef(r))
                 .await
                 .unwrap()
                 .unwrap();
@@ -117,7 +117,7 @@ async fn currency_cannot_change_under_invoices() {
         let euro = account("A-1", "EUR", vec![]);
         let out = store.import_batch(&[euro], "test", now()).await.unwrap();
         assert!(matches!(&out[0], ImportOutcome::Rejected(v) if v.iter().any(|x| x.field == "currency_code")), "{backend}");
-        let a = store.get_account(AccountKey::ExternalRef("A-1"), false).await.unwrap().unwrap();
+        let a = store.get_account(AccountKey::ExternalRef("A-1")).await.unwrap().unwrap();
         assert_eq!(a.data.currency, Currency::from_code("GBP").unwrap(), "{backend}");
     })
     .await;
@@ -146,7 +146,7 @@ async fn list_filters_and_pages() {
             v.into_iter().map(|a| a.data.external_ref).collect()
         };
         let all = store
-            .list_accounts(&ListFilter::default(), 0, 10, now(), false)
+            .list_accounts(&ListFilter::default(), 0, 10, now())
             .await
             .unwrap();
         assert_eq!(refs(all.clone()), ["NZ", "UK", "HELD", "NONE"], "{backend}");
@@ -155,10 +155,7 @@ async fn list_filters_and_pages() {
             min_days_overdue: 1,
             ..Default::default()
         };
-        let got = store
-            .list_accounts(&overdue, 0, 10, now(), false)
-            .await
-            .unwrap();
+        let got = store.list_accounts(&overdue, 0, 10, now()).await.unwrap();
         assert_eq!(
             refs(got),
             ["NZ", "HELD"],
@@ -170,12 +167,7 @@ async fn list_filters_and_pages() {
             ..Default::default()
         };
         assert_eq!(
-            refs(
-                store
-                    .list_accounts(&held_only, 0, 10, now(), false)
-                    .await
-                    .unwrap()
-            ),
+            refs(store.list_accounts(&held_only, 0, 10, now()).await.unwrap()),
             ["HELD"]
         );
 
@@ -184,12 +176,7 @@ async fn list_filters_and_pages() {
             ..Default::default()
         };
         assert_eq!(
-            refs(
-                store
-                    .list_accounts(&big_gbp, 0, 10, now(), false)
-                    .await
-                    .unwrap()
-            ),
+            refs(store.list_accounts(&big_gbp, 0, 10, now()).await.unwrap()),
             ["HELD"]
         );
         let too_big = ListFilter {
@@ -198,18 +185,18 @@ async fn list_filters_and_pages() {
         };
         assert!(
             store
-                .list_accounts(&too_big, 0, 10, now(), false)
+                .list_accounts(&too_big, 0, 10, now())
                 .await
                 .unwrap()
                 .is_empty()
         );
 
         let first = store
-            .list_accounts(&ListFilter::default(), 0, 2, now(), false)
+            .list_accounts(&ListFilter::default(), 0, 2, now())
             .await
             .unwrap();
         let rest = store
-            .list_accounts(&ListFilter::default(), first[1].id, 10, now(), false)
+            .list_accounts(&ListFilter::default(), first[1].id, 10, now())
             .await
             .unwrap();
         assert_eq!(refs(first), ["NZ", "UK"], "{backend}");
@@ -229,6 +216,117 @@ async fn markers_are_set_once() {
             !store.set_marker_once("demo", now()).await.unwrap(),
             "{backend}"
         );
+    })
+    .await;
+}
+
+/// The stored account views always match the rows: after creating, re-importing (a changed
+/// invoice, a lowered one that hands credit back, a new contact), and payments.
+#[tokio::test]
+async fn stored_views_match_the_rows_after_every_write() {
+    use recoup_domain::payment::NewPayment;
+    use recoup_store::RequestKey;
+    each_backend(|store, backend| async move {
+        let mut rec = account(
+            "V-1",
+            "GBP",
+            vec![
+                invoice("A", "2026-09-01", 10_000, "GBP"),
+                invoice("B", "2026-10-01", 5_000, "GBP"),
+            ],
+        );
+        rec.invoices[1].adjustments.push(Adjustment {
+            reference: "CN-1".into(),
+            kind: AdjustmentKind::CreditNote,
+            amount: money(500, "GBP"),
+            date: date("2026-02-01"),
+            reason: "short".into(),
+        });
+        let other = account("V-2", "EUR", vec![invoice("X", "2026-10-01", 700, "EUR")]);
+        store
+            .import_batch(&[rec.clone(), other], "test", now())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.stale_views().await.unwrap(),
+            [],
+            "{backend}: after create"
+        );
+        let key = RequestKey {
+            subject: "test",
+            request_id: "v-pay",
+        };
+        let pay = NewPayment {
+            amount: money(12_000, "GBP"),
+            payment_date: date("2026-11-20"),
+            reference: "BACS".into(),
+            invoice_numbers: vec![],
+        };
+        store.record_payment(key, 1, &pay, now()).await.unwrap();
+        assert_eq!(
+            store.stale_views().await.unwrap(),
+            [],
+            "{backend}: after a payment"
+        );
+        rec.invoices[0].amount = money(8_000, "GBP");
+        rec.contacts[0].role = "Director".into();
+        store.import_batch(&[rec], "test", now()).await.unwrap();
+        assert_eq!(
+            store.stale_views().await.unwrap(),
+            [],
+            "{backend}: after an update"
+        );
+        let a = store.get_account(AccountKey::Id(1)).await.unwrap().unwrap();
+        assert_eq!(
+            a.credit.to_minor().unwrap(),
+            2_000,
+            "{backend}: A lowered below what was paid"
+        );
+    })
+    .await;
+}
+
+/// Every hot query runs on an index: no full scan of a table or of a whole index (scans of the JSON
+/// rows a batch sends, of small CTEs and of a sub-select's few rows are expected).
+#[tokio::test]
+async fn hot_queries_run_on_indexes() {
+    each_backend(|store, backend| async move {
+        for (name, plan) in store.query_plans().await.unwrap() {
+            println!("{backend} {name}:\n{plan}\n");
+            for line in plan.lines() {
+                let full_scan = if backend == "postgres" {
+                    line.contains("Seq Scan on ")
+                } else {
+                    // Tables, and the aliases the queries give them.
+                    const TABLES: &[&str] = &[
+                        "accounts",
+                        "a",
+                        "invoices",
+                        "i",
+                        "v",
+                        "contacts",
+                        "k",
+                        "invoice_adjustments",
+                        "j",
+                        "payments",
+                        "payment_allocations",
+                        "pa",
+                        "requests",
+                        "q",
+                        "events",
+                    ];
+                    // The partial index of stale views holds just the rows wanted.
+                    let wanted = line.contains("USING INDEX accounts_view_stale");
+                    !wanted
+                        && line
+                            .trim_start()
+                            .strip_prefix("SCAN ")
+                            .and_then(|rest| rest.split_whitespace().next())
+                            .is_some_and(|name| TABLES.contains(&name))
+                };
+                assert!(!full_scan, "{backend} {name} scans a table:\n{plan}");
+            }
+        }
     })
     .await;
 }

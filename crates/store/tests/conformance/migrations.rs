@@ -70,11 +70,7 @@ async fn version_3_keeps_old_payments_idempotent_for_the_caller_that_made_them()
             matches!(other, PaymentOutcome::Recorded(_)),
             "{backend}: {other:?}"
         );
-        let a = store
-            .get_account(AccountKey::Id(1), true)
-            .await
-            .unwrap()
-            .unwrap();
+        let a = store.get_account(AccountKey::Id(1)).await.unwrap().unwrap();
         assert_eq!(a.recent_payments.len(), 2, "{backend}");
         assert_eq!(
             a.open_invoices[0].outstanding.to_minor().unwrap(),

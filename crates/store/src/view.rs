@@ -1,0 +1,442 @@
+//! The account view as one document: an account with its contacts, open invoices (with
+//! adjustments) and recent payments (with allocations) as a single JSON value. It is kept in
+//! `accounts.view_json` (migration 0004: triggers clear it whenever what it shows changes), so a read is
+//! one indexed row, and is built by the database (`document`) when it is missing. A later section of
+//! the view (calls, promises, plans) is one more key in the document, never another query.
+//!
+//! Every sub-select runs on an index: contacts (account_id, position), invoices_open
+//! (account_id, due_date) WHERE outstanding_minor <> 0, invoice_adjustments (invoice_id, reference),
+//! payments_account (account_id, payment_date, id), payment_allocations (payment_id, position).
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use recoup_domain::Money;
+use recoup_domain::account::{
+    AccountData, AccountStatus, Adjustment, AdjustmentKind, Contact, DebtorType, InvoiceData,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+use crate::model::{AccountSnapshot, RECENT_PAYMENTS, StoredInvoice, StoredPayment};
+use crate::rows::{NUMBER_SEPARATOR, currency};
+
+/// The SQL expression (over `accounts a`) that builds one account's document as text.
+pub(crate) fn document(pg: bool) -> String {
+    let arr = |items: &str| {
+        if pg {
+            format!("json_build_array({items})")
+        } else {
+            format!("json_array({items})")
+        }
+    };
+    // An ordered array of `item` over the rows `from`; always an array, never NULL.
+    let agg = |item: &str, order: &str, from: &str| {
+        if pg {
+            format!("COALESCE((SELECT json_agg({item} ORDER BY {order}) {from}), '[]'::json)")
+        } else {
+            // json(): a sub-select's result would otherwise be embedded as a string.
+            format!("json((SELECT json_group_array({item} ORDER BY {order}) {from}))")
+        }
+    };
+    let flag = |col: &str| {
+        if pg {
+            format!("{col}::int")
+        } else {
+            col.to_owned()
+        }
+    };
+    let account = arr(&format!(
+        "a.id, a.external_ref, a.legal_name, a.debtor_type, a.country_code, a.time_zone, \
+         a.currency_code, a.status, {}, a.credit_minor, a.create_time, a.update_time",
+        flag("a.cease_calls")
+    ));
+    let contacts = agg(
+        &arr(&format!(
+            "k.display_name, k.role, k.phone, k.email, {}",
+            flag("k.preferred")
+        )),
+        "k.position",
+        "FROM contacts k WHERE k.account_id = a.id",
+    );
+    let adjustments = agg(
+        &arr("j.reference, j.kind, j.amount_minor, j.date, j.reason"),
+        "j.date, j.reference",
+        "FROM invoice_adjustments j WHERE j.invoice_id = i.id",
+    );
+    let invoices = agg(
+        &arr(&format!(
+            "i.id, i.number, i.issue_date, i.due_date, i.amount_minor, i.outstanding_minor, {}, \
+             i.dispute_reason, {adjustments}",
+            flag("i.disputed")
+        )),
+        "i.due_date, i.issue_date, i.number",
+        "FROM invoices i WHERE i.account_id = a.id AND i.outstanding_minor <> 0",
+    );
+    let allocations = agg(
+        &arr("v.number, pa.amount_minor"),
+        "pa.position",
+        "FROM payment_allocations pa JOIN invoices v ON v.id = pa.invoice_id \
+         WHERE pa.payment_id = p.id",
+    );
+    let payments = agg(
+        &arr(&format!(
+            "p.id, p.amount_minor, p.payment_date, p.reference, p.invoice_numbers, \
+             p.unallocated_minor, p.create_time, {allocations}"
+        )),
+        "p.payment_date DESC, p.id DESC",
+        &format!(
+            "FROM (SELECT * FROM payments WHERE account_id = a.id \
+             ORDER BY payment_date DESC, id DESC LIMIT {RECENT_PAYMENTS}) p"
+        ),
+    );
+    if pg {
+        format!(
+            "json_build_object('a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments})::text"
+        )
+    } else {
+        format!("json_object('a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments})")
+    }
+}
+
+type AccountRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+);
+type ContactRow = (String, String, String, String, i64);
+type AdjustmentRow = (String, String, i64, String, String);
+type InvoiceRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    Vec<AdjustmentRow>,
+);
+type PaymentRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Vec<(String, i64)>,
+);
+
+#[derive(Serialize, Deserialize)]
+struct Document {
+    a: AccountRow,
+    c: Vec<ContactRow>,
+    i: Vec<InvoiceRow>,
+    p: Vec<PaymentRow>,
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} '{value}'"))
+}
+
+fn date(s: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::from_str(s).map_err(|_| corrupt("date", s))
+}
+
+/// Times as either backend writes them: RFC 3339 ("T"), or with a space (PostgreSQL's text form).
+pub(crate) fn time(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z"))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| corrupt("time", s))
+}
+
+/// The stored view of an account, or (when the view is missing) the document built on the spot.
+pub(crate) fn stored_or_built(pg: bool) -> String {
+    format!("COALESCE(a.view_json, {})", document(pg))
+}
+
+/// Rebuilds the stored views of the accounts whose ids are the bound array `$1` (a JSON array of
+/// ids). Writers run it last in their transaction, after every row the views show is written.
+pub(crate) fn refresh_sql(pg: bool) -> String {
+    format!(
+        "UPDATE accounts AS a SET view_json = {} WHERE a.id IN ({})",
+        document(pg),
+        crate::sets::ids(pg, 1)
+    )
+}
+
+/// ISO 8601 (`Display` is ISO, and cheaper than a strftime pattern parsed on every call).
+pub(crate) fn date_text(d: NaiveDate) -> String {
+    d.to_string()
+}
+
+pub(crate) fn time_text(t: DateTime<Utc>) -> String {
+    // As sqlx writes times into SQLite, so rows written either way read back alike.
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+fn minor(m: Money) -> Result<i64, StoreError> {
+    m.to_minor()
+        .map_err(|e| StoreError::Corrupt(format!("amount {m}: {e}")))
+}
+
+/// The document of an account the writer has in hand (e.g. one it just created), as `document`
+/// would build it: invoices with something outstanding, oldest due first; adjustments by date and
+/// reference; at most the `RECENT_PAYMENTS` newest payments.
+pub(crate) fn encode(s: &AccountSnapshot) -> Result<String, StoreError> {
+    let d = &s.data;
+    let mut invoices: Vec<&StoredInvoice> = s
+        .open_invoices
+        .iter()
+        .filter(|i| !i.outstanding.is_zero())
+        .collect();
+    invoices.sort_by(|x, y| {
+        (x.data.due_date, x.data.issue_date, &x.data.number).cmp(&(
+            y.data.due_date,
+            y.data.issue_date,
+            &y.data.number,
+        ))
+    });
+    let i = invoices
+        .into_iter()
+        .map(|inv| {
+            let mut adjustments: Vec<_> = inv.data.adjustments.iter().collect();
+            adjustments.sort_by(|x, y| (x.date, &x.reference).cmp(&(y.date, &y.reference)));
+            Ok((
+                inv.id,
+                inv.data.number.clone(),
+                date_text(inv.data.issue_date),
+                date_text(inv.data.due_date),
+                minor(inv.data.amount)?,
+                minor(inv.outstanding)?,
+                i64::from(inv.data.disputed),
+                inv.data.dispute_reason.clone(),
+                adjustments
+                    .into_iter()
+                    .map(|j| {
+                        Ok((
+                            j.reference.clone(),
+                            j.kind.as_str().to_owned(),
+                            minor(j.amount)?,
+                            date_text(j.date),
+                            j.reason.clone(),
+                        ))
+                    })
+                    .collect::<Result<_, StoreError>>()?,
+            ))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let mut payments: Vec<&StoredPayment> = s.recent_payments.iter().collect();
+    payments.sort_by_key(|p| std::cmp::Reverse((p.payment_date, p.id)));
+    let p = payments
+        .into_iter()
+        .take(RECENT_PAYMENTS as usize)
+        .map(|p| {
+            Ok((
+                p.id,
+                minor(p.amount)?,
+                date_text(p.payment_date),
+                p.reference.clone(),
+                p.invoice_numbers.join(&NUMBER_SEPARATOR.to_string()),
+                minor(p.unallocated)?,
+                time_text(p.create_time),
+                p.allocations
+                    .iter()
+                    .map(|(n, m)| Ok((n.clone(), minor(*m)?)))
+                    .collect::<Result<_, StoreError>>()?,
+            ))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let doc = Document {
+        a: (
+            s.id,
+            d.external_ref.clone(),
+            d.legal_name.clone(),
+            d.debtor_type.as_str().to_owned(),
+            d.country_code.clone(),
+            d.time_zone.name().to_owned(),
+            d.currency.code().to_owned(),
+            d.status.as_str().to_owned(),
+            i64::from(d.cease_calls),
+            minor(s.credit)?,
+            time_text(s.create_time),
+            time_text(s.update_time),
+        ),
+        c: d.contacts
+            .iter()
+            .map(|c| {
+                (
+                    c.display_name.clone(),
+                    c.role.clone(),
+                    c.phone.clone(),
+                    c.email.clone(),
+                    i64::from(c.preferred),
+                )
+            })
+            .collect(),
+        i,
+        p,
+    };
+    serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(format!("account document: {e}")))
+}
+
+/// Reads a document built by `document` back into an account snapshot.
+pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
+    let doc: Document = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("account document: {e}")))?;
+    let (
+        id,
+        external_ref,
+        legal_name,
+        debtor,
+        country_code,
+        tz,
+        code,
+        status,
+        cease,
+        credit,
+        created,
+        updated,
+    ) = doc.a;
+    let cur = currency(&code)?;
+    let money = |minor| Money::from_minor(minor, cur);
+    let contacts = doc
+        .c
+        .into_iter()
+        .map(|(display_name, role, phone, email, preferred)| Contact {
+            display_name,
+            role,
+            phone,
+            email,
+            preferred: preferred != 0,
+        })
+        .collect();
+    let open_invoices = doc
+        .i
+        .into_iter()
+        .map(
+            |(inv_id, number, issued, due, amount, outstanding, disputed, reason, adjustments)| {
+                let adjustments = adjustments
+                    .into_iter()
+                    .map(|(reference, kind, amount, on, reason)| {
+                        Ok(Adjustment {
+                            reference,
+                            kind: AdjustmentKind::parse(&kind)
+                                .ok_or_else(|| corrupt("adjustment kind", &kind))?,
+                            amount: money(amount),
+                            date: date(&on)?,
+                            reason,
+                        })
+                    })
+                    .collect::<Result<_, StoreError>>()?;
+                Ok(StoredInvoice {
+                    id: inv_id,
+                    account_id: id,
+                    data: InvoiceData {
+                        number,
+                        issue_date: date(&issued)?,
+                        due_date: date(&due)?,
+                        amount: money(amount),
+                        adjustments,
+                        disputed: disputed != 0,
+                        dispute_reason: reason,
+                    },
+                    outstanding: money(outstanding),
+                })
+            },
+        )
+        .collect::<Result<_, StoreError>>()?;
+    let recent_payments = doc
+        .p
+        .into_iter()
+        .map(
+            |(pay_id, amount, paid_on, reference, named, unallocated, created, allocations)| {
+                Ok(StoredPayment {
+                    id: pay_id,
+                    account_id: id,
+                    amount: money(amount),
+                    payment_date: date(&paid_on)?,
+                    reference,
+                    invoice_numbers: split_numbers(&named),
+                    allocations: allocations
+                        .into_iter()
+                        .map(|(number, minor)| (number, money(minor)))
+                        .collect(),
+                    unallocated: money(unallocated),
+                    create_time: time(&created)?,
+                })
+            },
+        )
+        .collect::<Result<_, StoreError>>()?;
+    Ok(AccountSnapshot {
+        id,
+        data: AccountData {
+            external_ref,
+            legal_name,
+            debtor_type: DebtorType::parse(&debtor)
+                .ok_or_else(|| corrupt("debtor type", &debtor))?,
+            country_code,
+            time_zone: chrono_tz::Tz::from_str(&tz).map_err(|_| corrupt("time zone", &tz))?,
+            currency: cur,
+            status: AccountStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+            cease_calls: cease != 0,
+            contacts,
+            invoices: Vec::new(),
+        },
+        credit: money(credit),
+        create_time: time(&created)?,
+        update_time: time(&updated)?,
+        open_invoices,
+        recent_payments,
+    })
+}
+
+/// The invoice numbers a payment named, as stored (joined by `NUMBER_SEPARATOR`).
+pub(crate) fn split_numbers(named: &str) -> Vec<String> {
+    if named.is_empty() {
+        Vec::new()
+    } else {
+        named.split(NUMBER_SEPARATOR).map(str::to_owned).collect()
+    }
+}
+
+#[cfg(feature = "testkit")]
+impl crate::Store {
+    /// Every account whose stored view is missing or differs from the document built from its
+    /// rows now: (id, why). Empty when every view is current.
+    pub async fn stale_views(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows: Vec<(i64, Option<String>, String)> =
+            crate::with_reader!(&self.backend, |pool, pg| {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT a.id, a.view_json, {} FROM accounts a ORDER BY a.id",
+                    document(pg)
+                )))
+                .fetch_all(pool)
+                .await?
+            });
+        let mut stale = Vec::new();
+        for (id, stored, built) in rows {
+            match stored {
+                None => stale.push((id, "no stored view".to_owned())),
+                Some(s) => {
+                    let (stored, built) = (decode(&s)?, decode(&built)?);
+                    if stored != built {
+                        stale.push((id, format!("stored {stored:?}\nbuilt {built:?}")));
+                    }
+                }
+            }
+        }
+        Ok(stale)
+    }
+}

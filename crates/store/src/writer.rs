@@ -1,0 +1,60 @@
+//! Group commit: one writer task per store takes the write requests queued while the previous
+//! transaction committed and applies them together in one transaction, with one commit (and, on
+//! SQLite with synchronous=FULL, one fsync) for all of them. Each request is answered only after
+//! that commit. A request that breaks a rule is answered with its error and left out of the batch;
+//! if the database refuses the batch as a whole, each request is retried alone, so one request can
+//! never fail another. A request whose caller has gone (timed out, cancelled) before its batch
+//! starts is dropped unwritten; one whose caller leaves during the commit is written, and its retry
+//! (same request_id) is answered with it.
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::payments::{self, PaymentJob};
+use crate::{Backend, StoreError};
+
+/// Requests taken into one transaction at most.
+const MAX_BATCH: usize = 256;
+/// Requests waiting for the writer at most; beyond it callers wait to enqueue.
+const QUEUE: usize = 4096;
+
+/// A write request and where its answer goes.
+pub(crate) enum Job {
+    Payment(PaymentJob),
+}
+
+/// The sending side, held by every clone of the store; the task ends when the last one goes.
+pub(crate) type Queue = mpsc::Sender<Job>;
+
+/// Starts the writer task for `backend`.
+pub(crate) fn start(backend: Backend) -> Queue {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    tokio::spawn(run(backend, rx));
+    tx
+}
+
+async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut payments = Vec::with_capacity(batch.len());
+        for job in batch.drain(..) {
+            match job {
+                Job::Payment(p) if p.abandoned() => {}
+                Job::Payment(p) => payments.push(p),
+            }
+        }
+        if !payments.is_empty() {
+            payments::apply(&backend, payments).await;
+        }
+    }
+}
+
+/// Hands a job to the writer and waits for its answer.
+pub(crate) async fn submit<T>(
+    queue: &Queue,
+    job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+) -> Result<T, StoreError> {
+    let (tx, rx) = oneshot::channel();
+    let closed = || StoreError::Unusable("the store is closing".into());
+    queue.send(job(tx)).await.map_err(|_| closed())?;
+    rx.await.map_err(|_| closed())?
+}
