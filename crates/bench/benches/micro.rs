@@ -1,0 +1,40 @@
+//! Micro-benchmarks of pure rules on the hot paths (criterion). RPC speed is measured by the
+//! `recoup-bench run` harness against an echo baseline, not here.
+
+use chrono::NaiveDate;
+use criterion::{Criterion, criterion_group, criterion_main};
+use recoup_domain::ageing::{OpenItem, summarise};
+use recoup_domain::allocation::{InvoiceBalance, allocate};
+use recoup_domain::{Currency, Money};
+
+fn rules(c: &mut Criterion) {
+    let gbp = Currency::from_code("GBP").unwrap();
+    let today: NaiveDate = "2026-11-22".parse().unwrap();
+    let invoices: Vec<InvoiceBalance> = (0..20)
+        .map(|k| InvoiceBalance {
+            id: k,
+            number: format!("INV-{k}"),
+            issue_date: today - chrono::Days::new(60 + k as u64),
+            due_date: today - chrono::Days::new(30 + k as u64),
+            outstanding: Money::from_minor(10_000 + k, gbp),
+            disputed: k % 7 == 0,
+        })
+        .collect();
+    c.bench_function("allocate_payment_over_20_invoices", |b| {
+        b.iter(|| allocate(Money::from_minor(123_456, gbp), &[], &invoices).unwrap())
+    });
+    let items: Vec<OpenItem> = invoices
+        .iter()
+        .map(|i| OpenItem {
+            due_date: i.due_date,
+            outstanding: i.outstanding,
+            disputed: i.disputed,
+        })
+        .collect();
+    c.bench_function("summarise_20_open_invoices", |b| {
+        b.iter(|| summarise(gbp, today, &items, Money::zero(gbp)))
+    });
+}
+
+criterion_group!(benches, rules);
+criterion_main!(benches);

@@ -1,0 +1,178 @@
+//! The calls a run measures, each as a `load::Call`. Accounts are picked pseudo-randomly (and
+//! reproducibly) across the whole book, so reads are not served from one hot row.
+
+use std::sync::Arc;
+
+use chrono::{Days, Utc};
+use recoup_proto::v1 as pb;
+use recoup_proto::v1::account_service_client::AccountServiceClient;
+use recoup_server::convert::date_out;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::book;
+use crate::load::Call;
+
+/// The RPCs a run can measure, by the names the report uses.
+pub const ALL: &[&str] = &[
+    "get_account_full",
+    "get_account_basic",
+    "list_accounts",
+    "record_payment",
+];
+
+/// Adds the bearer credential to every call.
+#[derive(Clone)]
+pub struct Bearer(pub MetadataValue<Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+/// The server under load and what calling it needs.
+#[derive(Clone)]
+pub struct Target {
+    pub agent: Bearer,
+    pub integration: Bearer,
+    /// Accounts in the book (refs `BK-0000000` …).
+    pub accounts: usize,
+    /// Each account's currency and minor-unit exponent, by index (for payments).
+    pub currencies: Arc<Vec<(&'static str, u32)>>,
+    /// Distinguishes this run's request ids from earlier runs' on the same database.
+    pub run_id: u64,
+}
+
+impl Target {
+    pub fn new(agent: &str, integration: &str, accounts: usize) -> Result<Target, String> {
+        let bearer = |k: &str| {
+            format!("Bearer {k}")
+                .parse()
+                .map(Bearer)
+                .map_err(|_| "a key is not valid header text".to_owned())
+        };
+        let currencies = (0..accounts).map(book::currency_of).collect();
+        Ok(Target {
+            agent: bearer(agent)?,
+            integration: bearer(integration)?,
+            accounts,
+            currencies: Arc::new(currencies),
+            run_id: fastrand::u64(..),
+        })
+    }
+
+    /// A reproducible pseudo-random account index for call `seq` of `task`.
+    fn pick(&self, task: usize, seq: u64) -> usize {
+        let mut x = (task as u64) << 40 ^ seq ^ 0x2545_F491_4F6C_DD1D;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        (x % self.accounts as u64) as usize
+    }
+
+    fn client(
+        channel: Channel,
+        who: &Bearer,
+    ) -> AccountServiceClient<InterceptedService<Channel, Bearer>> {
+        AccountServiceClient::new(InterceptedService::new(channel, who.clone()))
+    }
+}
+
+/// The echo baseline: grpc.health.v1 Check.
+pub fn echo() -> impl Call {
+    |channel: Channel, _task: usize, _seq: u64| async move {
+        HealthClient::new(channel)
+            .check(HealthCheckRequest::default())
+            .await
+            .map(|_| ())
+    }
+}
+
+/// One of the measured RPCs.
+#[derive(Clone)]
+pub enum Rpc {
+    GetAccount(Target, bool),
+    ListAccounts(Target),
+    RecordPayment(Target),
+}
+
+impl Rpc {
+    /// The RPC named `name` (one of `ALL`).
+    pub fn named(name: &str, target: &Target) -> Option<Rpc> {
+        let t = target.clone();
+        Some(match name {
+            "get_account_full" => Rpc::GetAccount(t, true),
+            "get_account_basic" => Rpc::GetAccount(t, false),
+            "list_accounts" => Rpc::ListAccounts(t),
+            "record_payment" => Rpc::RecordPayment(t),
+            _ => return None,
+        })
+    }
+}
+
+impl Call for Rpc {
+    async fn call(&self, channel: Channel, task: usize, seq: u64) -> Result<(), tonic::Status> {
+        match self {
+            Rpc::GetAccount(t, full) => {
+                let view = if *full {
+                    pb::AccountView::Full
+                } else {
+                    pb::AccountView::Basic
+                };
+                let request = pb::GetAccountRequest {
+                    account: Some(pb::get_account_request::Account::ExternalRef(
+                        book::external_ref(t.pick(task, seq)),
+                    )),
+                    view: view as i32,
+                };
+                Target::client(channel, &t.agent)
+                    .get_account(request)
+                    .await?;
+            }
+            Rpc::ListAccounts(t) => {
+                let request = pb::ListAccountsRequest {
+                    min_days_overdue: 30,
+                    page_size: 50,
+                    ..Default::default()
+                };
+                Target::client(channel, &t.agent)
+                    .list_accounts(request)
+                    .await?;
+            }
+            Rpc::RecordPayment(t) => {
+                let i = t.pick(task, seq);
+                let (currency, exponent) = t.currencies[i];
+                // One minor unit: 0.01 GBP, 1 JPY, 0.001 KWD.
+                let (units, nanos) = if exponent == 0 {
+                    (1, 0)
+                } else {
+                    (0, 10i32.pow(9 - exponent))
+                };
+                let request = pb::RecordPaymentRequest {
+                    request_id: format!("bench-{:x}-{task}-{seq}", t.run_id),
+                    parent: format!("accounts/{}", i + 1),
+                    payment: Some(pb::Payment {
+                        amount: Some(pb::Money {
+                            currency_code: currency.into(),
+                            units,
+                            nanos,
+                        }),
+                        // Yesterday in UTC is never in the future of any debtor's own date.
+                        payment_date: Some(date_out(Utc::now().date_naive() - Days::new(1))),
+                        reference: "BENCH".into(),
+                        ..Default::default()
+                    }),
+                };
+                Target::client(channel, &t.integration)
+                    .record_payment(request)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
