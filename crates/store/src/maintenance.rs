@@ -11,9 +11,9 @@ use crate::{Backend, Store, StoreError, view, with_writer};
 
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// WAL pages left after a passive checkpoint beyond which the WAL is truncated (64 MiB of 4 KiB
-/// pages). A passive checkpoint beside a writer that never pauses never completes, and SQLite only
-/// starts the WAL over after a complete one, so without this the WAL grows without bound.
+/// WAL size in pages beyond which the WAL is truncated (64 MiB of 4 KiB pages). SQLite starts the
+/// WAL over only when a checkpoint is complete and no reader still uses it; under constant reads and
+/// writes that may never happen, and without this the WAL grows without bound.
 const WAL_LIMIT_PAGES: i64 = 16_384;
 /// How often stale views are looked for when none were found last time.
 const VIEWS_EVERY: Duration = Duration::from_secs(1);
@@ -101,7 +101,8 @@ async fn rebuild_views(backend: Backend) {
 
 /// Copies committed WAL frames into the database file. PASSIVE never waits for readers or the
 /// writer, so normally no request waits for a checkpoint (the writer's automatic checkpoint is off:
-/// it would run inside a commit). Under writes that never pause, a WAL past `WAL_LIMIT_PAGES` is
+/// it would run inside a commit). But SQLite only starts the WAL over once no reader still uses it,
+/// which under constant reads and writes may never happen, so past `WAL_LIMIT_PAGES` the WAL is
 /// truncated: that checkpoint waits for the current write and holds the next ones briefly.
 async fn checkpoints(pool: sqlx::SqlitePool) {
     loop {
@@ -110,17 +111,20 @@ async fn checkpoints(pool: sqlx::SqlitePool) {
             .fetch_one(&pool)
             .await;
         match passive {
-            Ok((_, log, done)) if log - done > WAL_LIMIT_PAGES || log > 4 * WAL_LIMIT_PAGES => {
+            Ok((_, log, _)) if log > WAL_LIMIT_PAGES => {
                 let started = std::time::Instant::now();
-                match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&pool)
-                    .await
-                {
-                    Ok(_) => tracing::debug!(
+                let truncated: Result<(i64, i64, i64), _> =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(&pool)
+                        .await;
+                match truncated {
+                    Ok((0, _, _)) => tracing::debug!(
                         wal_pages = log,
                         took = ?started.elapsed(),
                         "WAL truncated under sustained writes"
                     ),
+                    // Busy: readers held the WAL for the whole busy timeout; tried again next time.
+                    Ok(_) => tracing::debug!(wal_pages = log, "WAL truncation postponed: busy"),
                     Err(e) => {
                         tracing::warn!(error = %e, wal_pages = log, "WAL truncation failed; retrying")
                     }
