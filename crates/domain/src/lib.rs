@@ -1,12 +1,17 @@
-//! recoup's pure rules: money, the account model, ageing and payment allocation.
+//! recoup's pure rules: money, the account model, ageing, payment allocation, contact rules and
+//! the policy they follow.
 //! No I/O, no protobuf, no SQL: every other crate builds on this one.
 
 pub mod account;
 pub mod ageing;
 pub mod allocation;
+pub mod call;
+pub mod contact;
 pub mod fingerprint;
 pub mod money;
 pub mod payment;
+pub mod policy;
+pub mod promise;
 pub mod violations;
 
 pub use money::{Currency, Money, MoneyError};

@@ -32,7 +32,19 @@ pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         .init();
     let serving = matches!(cli.command, Command::Serve(_));
     let result = match cli.command {
-        Command::Serve(args) => commands::serve(&cli.database, *args, shutdown_signal()).await,
+        Command::Serve(args) => {
+            commands::serve(
+                &cli.database,
+                cli.config.as_deref(),
+                *args,
+                shutdown_signal(),
+            )
+            .await
+        }
+        Command::CheckConfig { file } => {
+            commands::check_config(file.as_deref().or(cli.config.as_deref()))
+                .map(|out| print!("{out}"))
+        }
         Command::Migrate => commands::migrate(&cli.database).await.map(|_| ()),
         Command::Keys { command } => commands::keys(&cli.database, command)
             .await

@@ -1,15 +1,18 @@
 //! What each `recoupd` subcommand does; `main.rs` only parses and dispatches.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use recoup_domain::policy::Policy;
 use recoup_store::{Store, StoreOptions};
 
 use crate::auth::jwt::JwtSettings;
 use crate::auth::{Role, keys};
 use crate::config::{DatabaseArgs, JwtArgs, KeysCommand, ServeArgs};
-use crate::demo;
 use crate::server::{self, BoxError, ServeOptions, TlsPem};
+use crate::{demo, policy_file};
 
 /// Opens and migrates the database.
 pub async fn migrate(db: &DatabaseArgs) -> Result<Store, BoxError> {
@@ -69,12 +72,29 @@ fn jwt(args: &JwtArgs) -> Result<Option<JwtSettings>, BoxError> {
     }))
 }
 
+/// The effective policy: defaults, the file, then RECOUP_POLICY__* variables.
+fn policy(file: Option<&Path>) -> Result<Policy, BoxError> {
+    policy_file::load(file, std::env::vars()).map_err(|e| format!("policy not valid: {e}").into())
+}
+
+/// `recoupd check-config`: the effective policy as a file, or why it is not valid.
+pub fn check_config(file: Option<&Path>) -> Result<String, BoxError> {
+    let policy = policy(file)?;
+    let source = file.map_or("built-in defaults".to_owned(), |f| f.display().to_string());
+    Ok(format!(
+        "# {source}: valid. The effective policy, defaults and RECOUP_POLICY__* included:\n{}",
+        policy_file::render(&policy)
+    ))
+}
+
 /// `recoupd serve`: until SIGTERM/SIGINT.
 pub async fn serve(
     db: &DatabaseArgs,
+    config: Option<&Path>,
     args: ServeArgs,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BoxError> {
+    let policy = Arc::new(policy(config)?);
     let tls = tls(&args)?;
     let store = migrate(db).await?;
     if args.demo {
@@ -92,6 +112,7 @@ pub async fn serve(
         tls,
         jwt: jwt(&args.jwt)?,
         health_interval: Duration::from_secs(args.health_interval_secs),
+        policy,
     };
     let running = server::start(store.clone(), listener, &options).await?;
     tracing::info!(addr = %running.addr, backend = store.backend_name(), tls = options.tls.is_some(), "recoupd serving");

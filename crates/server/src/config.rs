@@ -21,6 +21,11 @@ pub struct Cli {
     #[command(flatten)]
     pub database: DatabaseArgs,
 
+    /// Policy file (TOML; see recoup.example.toml). Keys left out keep their defaults;
+    /// RECOUP_POLICY__* variables override it.
+    #[arg(long, env = "RECOUP_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// Log filter, in tracing's env-filter syntax (e.g. "info", "recoup_server=debug").
     #[arg(long, env = "RECOUP_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -32,6 +37,12 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate,
+    /// Validate a policy file (default: --config / RECOUP_CONFIG, else the built-in defaults) with
+    /// the RECOUP_POLICY__* variables, and print the effective policy.
+    CheckConfig {
+        /// The policy file to check.
+        file: Option<PathBuf>,
+    },
     /// Manage API keys in an existing database (create prints the secret once; only its digest is
     /// stored). Never creates or migrates a database.
     Keys {

@@ -2,16 +2,22 @@
 //! the domain rules; every problem is collected against its field path so the caller hears of all of
 //! them at once.
 
+pub mod call;
+
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use recoup_domain::account::{
     AccountData, AccountStatus, Adjustment, AdjustmentKind, Contact, DebtorType, InvoiceData,
     check_amount, validate_invoices, validate_profile,
 };
 use recoup_domain::ageing::{self, AgeingBucket, OpenItem};
+use recoup_domain::call::Outcome;
+use recoup_domain::contact::{self, BlockReason, CallHistory, ContactFacts, ContactStatus};
 use recoup_domain::payment::NewPayment;
+use recoup_domain::policy::Policy;
+use recoup_domain::promise;
 use recoup_domain::{Currency, Money, Violations};
 use recoup_proto::v1 as pb;
-use recoup_store::{AccountSnapshot, StoredInvoice, StoredPayment};
+use recoup_store::{AccountSnapshot, StoredCall, StoredInvoice, StoredPayment};
 
 /// Reads a required Money field.
 pub fn money_in(v: &mut Violations, field: &str, m: Option<&pb::Money>) -> Option<Money> {
@@ -340,7 +346,15 @@ fn invoice_out(inv: &StoredInvoice, today: NaiveDate) -> pb::Invoice {
 }
 
 /// An account as returned: BASIC (profile, contacts, balance) or FULL (also invoices, payments).
-pub fn account_out(a: &AccountSnapshot, full: bool, now: DateTime<Utc>) -> pb::Account {
+/// How much of an account to answer with: BASIC, or FULL under the policy in force.
+#[derive(Debug, Clone, Copy)]
+pub enum View<'a> {
+    Basic,
+    Full(&'a Policy),
+}
+
+pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> pb::Account {
+    let full = matches!(view, View::Full(_));
     let d = &a.data;
     let today = ageing::local_today(d.time_zone, now);
     // Over-credited invoices (negative outstanding) are money owed back: they count as credit.
@@ -414,6 +428,145 @@ pub fn account_out(a: &AccountSnapshot, full: bool, now: DateTime<Utc>) -> pb::A
         } else {
             Vec::new()
         },
+        ..story_out(a, view, &b, today, now)
+    }
+}
+
+/// The FULL view's story: recent calls, the open promise, broken promises, follow-ups and whether
+/// the account may be called now.
+fn story_out(
+    a: &AccountSnapshot,
+    view: View<'_>,
+    b: &ageing::Balance,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> pb::Account {
+    let View::Full(policy) = view else {
+        return pb::Account::default();
+    };
+    let story = &a.story;
+    let judged = promise::judge(&story.promises, &story.received, today, &policy.promises);
+    let facts = ContactFacts {
+        status: a.data.status,
+        cease_calls: a.data.cease_calls,
+        time_zone: a.data.time_zone,
+        owed: b.outstanding.is_positive(),
+        collectable: b.current.is_positive() || b.overdue.is_positive(),
+    };
+    let history = CallHistory {
+        outbound: &story.outbound,
+        callback: story.callback(),
+    };
+    pb::Account {
+        recent_calls: story
+            .recent_calls
+            .iter()
+            .map(|c| call::call_out(c, judged.iter().find(|j| j.promise.call_id == c.id)))
+            .collect(),
+        open_promise: promise::open_promise(&judged).map(|j| pb::PromiseToPay {
+            amount: Some(money_out(j.promise.amount)),
+            promise_date: Some(date_out(j.promise.date)),
+            state: call::promise_state_out(j.state) as i32,
+            paid: Some(money_out(j.paid)),
+        }),
+        broken_promise_count: i32::try_from(promise::broken_recently(
+            &judged,
+            today,
+            &policy.promises,
+        ))
+        .unwrap_or(i32::MAX),
+        follow_ups: story.recent_calls.iter().filter_map(follow_up).collect(),
+        contact_status: Some(contact_status_out(contact::contact_status(
+            &facts,
+            &history,
+            &policy.contact,
+            now,
+        ))),
         ..Default::default()
+    }
+}
+
+/// What a recent call left for someone to check or do.
+fn follow_up(c: &StoredCall) -> Option<pb::FollowUp> {
+    let call = call::call_name(c.account_id, c.id);
+    let (kind, description, invoice_numbers, claims_to_verify) = match &c.call.outcome {
+        Outcome::AlreadyPaid {
+            reference,
+            payment_date,
+            amount,
+        } => {
+            let mut said = vec!["the debtor says it has paid".to_owned()];
+            if let Some(m) = amount {
+                said.push(m.to_string());
+            }
+            if let Some(d) = payment_date {
+                said.push(format!("on {d}"));
+            }
+            if !reference.is_empty() {
+                said.push(format!("reference {reference}"));
+            }
+            (
+                pb::FollowUpKind::VerifyPayment,
+                format!("{}: find the payment", said.join(" ")),
+                Vec::new(),
+                Vec::new(),
+            )
+        }
+        Outcome::InvoiceNotReceived {
+            invoice_numbers, ..
+        } => (
+            pb::FollowUpKind::ResendInvoices,
+            format!("send copies of {}", invoice_numbers.join(", ")),
+            invoice_numbers.clone(),
+            Vec::new(),
+        ),
+        Outcome::HardshipClaimed {
+            claims_to_verify,
+            affordable_monthly,
+            ..
+        } => (
+            pb::FollowUpKind::VerifyHardship,
+            match affordable_monthly {
+                Some(m) => {
+                    format!("hardship claimed; says it can afford {m} a month: check the claims")
+                }
+                None => "hardship claimed: check the claims".to_owned(),
+            },
+            Vec::new(),
+            claims_to_verify.clone(),
+        ),
+        _ => return None,
+    };
+    Some(pb::FollowUp {
+        kind: kind as i32,
+        call,
+        description,
+        invoice_numbers,
+        claims_to_verify,
+    })
+}
+
+pub fn contact_status_out(s: ContactStatus) -> pb::ContactStatus {
+    pb::ContactStatus {
+        may_call_now: s.may_call(),
+        next_allowed_time: s.next_allowed.map(time_out),
+        blocks: s
+            .blocks
+            .into_iter()
+            .map(|b| pb::ContactBlock {
+                reason: match b.reason {
+                    BlockReason::CallLimitReached => pb::ContactBlockReason::CallLimitReached,
+                    BlockReason::OutsideCallingHours => pb::ContactBlockReason::OutsideCallingHours,
+                    BlockReason::Disputed => pb::ContactBlockReason::Disputed,
+                    BlockReason::WithAgency => pb::ContactBlockReason::WithAgency,
+                    BlockReason::CeaseCalls => pb::ContactBlockReason::CeaseCalls,
+                    BlockReason::CallbackScheduled => pb::ContactBlockReason::CallbackScheduled,
+                    BlockReason::NothingOwed => pb::ContactBlockReason::NothingOwed,
+                    BlockReason::OnHold => pb::ContactBlockReason::OnHold,
+                } as i32,
+                description: b.description,
+                until_time: b.until.map(time_out),
+            })
+            .collect(),
     }
 }

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod demo;
 pub mod names;
 pub mod paging;
+pub mod policy_file;
 pub mod server;
 pub mod services;
 pub mod status;

@@ -25,6 +25,24 @@ pub fn account_id(v: &mut Violations, field: &str, name: &str) -> Option<i64> {
     id
 }
 
+/// The (account id, call id) in `accounts/{account_id}/calls/{call_id}`, or a violation.
+pub fn call_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
+    let canonical =
+        |id: &str| id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0') && !id.is_empty();
+    let parsed = name
+        .strip_prefix("accounts/")
+        .and_then(|rest| rest.split_once("/calls/"))
+        .filter(|(a, c)| canonical(a) && canonical(c))
+        .and_then(|(a, c)| Some((a.parse::<i64>().ok()?, c.parse::<i64>().ok()?)));
+    if parsed.is_none() {
+        v.push(
+            field,
+            "must be a call name, accounts/{account_id}/calls/{call_id}, as the server gives it",
+        );
+    }
+    parsed
+}
+
 /// Checks an idempotency key.
 pub fn request_id(v: &mut Violations, field: &str, value: &str) {
     v.identifier(field, value, MAX_REF_CHARS);
@@ -48,6 +66,20 @@ mod tests {
             "accounts/3/",
             "Accounts/3",
             "accounts/99999999999999999999",
+        ] {
+            assert_eq!(id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn call_names() {
+        let id = |name: &str| call_id(&mut Violations::new(), "corrects", name);
+        assert_eq!(id("accounts/3/calls/14"), Some((3, 14)));
+        for bad in [
+            "accounts/3/calls/",
+            "accounts/3/calls/014",
+            "accounts/3",
+            "calls/14",
         ] {
             assert_eq!(id(bad), None, "{bad}");
         }

@@ -1,8 +1,10 @@
 //! Assembling and running the gRPC server: the services, health, reflection, graceful shutdown.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use recoup_domain::policy::Policy;
 use recoup_proto::v1::account_service_server::AccountServiceServer;
 use recoup_proto::v1::call_service_server::CallServiceServer;
 use recoup_proto::v1::event_service_server::EventServiceServer;
@@ -21,7 +23,8 @@ use crate::auth::gate::GateLayer;
 use crate::auth::jwt::{JwtSettings, JwtVerifier};
 use crate::config::LimitArgs;
 use crate::services::accounts::Accounts;
-use crate::services::later::{Calls, Events, Guidance, Plans};
+use crate::services::calls::Calls;
+use crate::services::later::{Events, Guidance, Plans};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -81,6 +84,8 @@ pub struct ServeOptions {
     pub jwt: Option<JwtSettings>,
     /// How often health re-checks that the database is usable.
     pub health_interval: Duration,
+    /// The house rules (from the policy file).
+    pub policy: Arc<Policy>,
 }
 
 impl Default for ServeOptions {
@@ -90,6 +95,7 @@ impl Default for ServeOptions {
             tls: None,
             jwt: None,
             health_interval: Duration::from_secs(5),
+            policy: Arc::default(),
         }
     }
 }
@@ -131,10 +137,21 @@ pub async fn start(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
-            AccountServiceServer::new(Accounts::new(store, options.limits.max_page_size))
-                .max_decoding_message_size(limit),
+            AccountServiceServer::new(Accounts::new(
+                store.clone(),
+                options.policy.clone(),
+                options.limits.max_page_size,
+            ))
+            .max_decoding_message_size(limit),
         )
-        .add_service(CallServiceServer::new(Calls).max_decoding_message_size(limit))
+        .add_service(
+            CallServiceServer::new(Calls::new(
+                store.clone(),
+                options.policy.clone(),
+                options.limits.max_page_size,
+            ))
+            .max_decoding_message_size(limit),
+        )
         .add_service(PlanServiceServer::new(Plans).max_decoding_message_size(limit))
         .add_service(GuidanceServiceServer::new(Guidance).max_decoding_message_size(limit))
         .add_service(EventServiceServer::new(Events).max_decoding_message_size(limit));

@@ -9,6 +9,9 @@ pub enum StoreError {
     NotFound,
     #[error("invalid input")]
     Invalid(Violations),
+    /// An outbound call the contact rules forbid: every reason.
+    #[error("the contact rules forbid this call")]
+    Refused(Vec<recoup_domain::contact::Block>),
     /// An idempotency key reused for a different request.
     #[error("request_id was already used for a different request")]
     RequestIdReused,

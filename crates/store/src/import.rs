@@ -565,6 +565,7 @@ impl Store {
                                 update_time: now,
                                 open_invoices: open,
                                 recent_payments: Vec::new(),
+                                story: Default::default(),
                             };
                             w.views.push(json!([id, view::encode(&snapshot)?]));
                             w.events.push(json!([at, "account_created", id, actor]));

@@ -9,6 +9,7 @@
 mod accounts;
 #[cfg(feature = "testkit")]
 pub mod bulk;
+pub mod calls;
 mod connect;
 mod error;
 mod import;
@@ -29,11 +30,12 @@ pub mod testkit;
 mod view;
 mod writer;
 
+pub use calls::{CallOutcome, Recorder, StoredCall};
 pub use connect::StoreOptions;
 pub use error::StoreError;
 pub use keys::StoredKey;
 pub use model::{
-    AccountKey, AccountSnapshot, ImportOutcome, ListFilter, StoredInvoice, StoredPayment,
+    AccountKey, AccountSnapshot, ImportOutcome, ListFilter, StoredInvoice, StoredPayment, Story,
 };
 pub use requests::{RequestKey, SeenRequest};
 

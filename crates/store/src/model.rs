@@ -2,7 +2,11 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use recoup_domain::account::{AccountData, AccountStatus, InvoiceData};
+use recoup_domain::call::Outcome;
+use recoup_domain::promise::{Promise, Received};
 use recoup_domain::{Money, Violations};
+
+use crate::calls::StoredCall;
 
 /// How to find an account.
 #[derive(Debug, Clone, Copy)]
@@ -50,10 +54,40 @@ pub struct AccountSnapshot {
     pub open_invoices: Vec<StoredInvoice>,
     /// Newest first, at most `RECENT_PAYMENTS`; empty unless a full read.
     pub recent_payments: Vec<StoredPayment>,
+    /// Calls and promises; empty unless a full read.
+    pub story: Story,
+}
+
+/// What has happened on an account's calls, as far as the view and the rules need it. Only current
+/// versions of records count: a corrected record gives way to its correction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Story {
+    /// The newest calls, newest first (by start time), at most `RECENT_CALLS`.
+    pub recent_calls: Vec<StoredCall>,
+    /// Start times of the newest outbound calls, newest first, at most `RULE_HISTORY`.
+    pub outbound: Vec<DateTime<Utc>>,
+    /// The newest promises to pay, newest first, at most `RECENT_PROMISES`.
+    pub promises: Vec<Promise>,
+    /// Payments received from the oldest of those promises on.
+    pub received: Vec<Received>,
+}
+
+impl Story {
+    /// When the debtor asked to be called back, if the latest call ended that way.
+    pub fn callback(&self) -> Option<DateTime<Utc>> {
+        match self.recent_calls.first().map(|c| &c.call.outcome) {
+            Some(Outcome::CallbackRequested { time }) => Some(*time),
+            _ => None,
+        }
+    }
 }
 
 /// Payments a full read returns per account.
 pub const RECENT_PAYMENTS: i64 = 10;
+/// Calls a full read returns per account.
+pub const RECENT_CALLS: i64 = 10;
+/// Promises a full read judges per account.
+pub const RECENT_PROMISES: i64 = 20;
 
 /// What one imported record did.
 #[derive(Debug, Clone, PartialEq, Eq)]

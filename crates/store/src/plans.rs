@@ -6,13 +6,15 @@ use recoup_domain::{Currency, Money};
 use sqlx::Row;
 
 use crate::model::ListFilter;
-use crate::{Store, StoreError, accounts, import, maintenance, payments, with_reader};
+use crate::{Store, StoreError, accounts, calls, import, maintenance, payments, with_reader};
 
 /// A parameter of an explained query.
 enum Arg {
     Int(i64),
     Text(&'static str),
     Date(NaiveDate),
+    /// A time as each backend stores it.
+    Time(&'static str),
 }
 
 impl Store {
@@ -103,6 +105,21 @@ impl Store {
                     maintenance::rebuild_sql(pg),
                     vec![Arg::Int(10)],
                 ),
+                (
+                    "list calls, first page",
+                    calls::list_sql(false),
+                    vec![Arg::Int(1), Arg::Int(50)],
+                ),
+                (
+                    "list calls, next page",
+                    calls::list_sql(true),
+                    vec![
+                        Arg::Int(1),
+                        Arg::Int(50),
+                        Arg::Time("2026-11-22T10:00:00.000000Z"),
+                        Arg::Int(7),
+                    ],
+                ),
             ];
             for (name, sql, args) in queries {
                 let explain = if pg {
@@ -116,6 +133,12 @@ impl Store {
                         Arg::Int(v) => q.bind(v),
                         Arg::Text(v) => q.bind(v),
                         Arg::Date(v) => q.bind(v),
+                        Arg::Time(v) if pg => q.bind(
+                            chrono::DateTime::parse_from_rfc3339(v)
+                                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                                .with_timezone(&chrono::Utc),
+                        ),
+                        Arg::Time(v) => q.bind(v),
                     };
                 }
                 let lines: Vec<String> = q

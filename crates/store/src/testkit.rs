@@ -104,22 +104,22 @@ impl TestDb {
 
     /// Runs SQL text on a connection of its own (test set-up, e.g. rows an older release wrote).
     pub async fn execute(&self, sql: &str) {
+        self.try_execute(sql).await.expect("execute");
+    }
+
+    /// Runs SQL text on a connection of its own; the database's refusal, if it refuses.
+    pub async fn try_execute(&self, sql: &str) -> Result<(), String> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        if self.backend == "postgres" {
+        let done = if self.backend == "postgres" {
             let mut conn = PgConnection::connect(&self.url).await.expect("connect");
-            sqlx::raw_sql(sql)
-                .execute(&mut conn)
-                .await
-                .expect("execute");
+            sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ())
         } else {
             let mut conn = sqlx::SqliteConnection::connect(&self.url)
                 .await
                 .expect("connect");
-            sqlx::raw_sql(sql)
-                .execute(&mut conn)
-                .await
-                .expect("execute");
-        }
+            sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ())
+        };
+        done.map_err(|e| e.to_string())
     }
 
     /// Drops a table behind the server's back, to provoke a storage failure.

@@ -1,6 +1,6 @@
 //! The account view as one document: an account with its contacts, open invoices (with
 //! adjustments) and recent payments (with allocations) as a single JSON value. It is kept in
-//! `accounts.view_json` (migration 0004: triggers clear it whenever what it shows changes), so a read is
+//! `accounts.view_json` (migrations 0004, 0005: triggers clear it whenever what it shows changes), so a read is
 //! one indexed row, and is built by the database (`document`) when it is missing. A later section of
 //! the view (calls, promises, plans) is one more key in the document, never another query.
 //!
@@ -17,8 +17,14 @@ use recoup_domain::account::{
 };
 use serde::{Deserialize, Serialize};
 
+use recoup_domain::promise::{Promise, Received};
+
 use crate::StoreError;
-use crate::model::{AccountSnapshot, RECENT_PAYMENTS, StoredInvoice, StoredPayment};
+use crate::calls::{CallRow, RULE_HISTORY};
+use crate::model::{
+    AccountSnapshot, RECENT_CALLS, RECENT_PAYMENTS, RECENT_PROMISES, StoredInvoice, StoredPayment,
+    Story,
+};
 use crate::rows::{NUMBER_SEPARATOR, currency};
 
 /// The SQL expression (over `accounts a`) that builds one account's document as text.
@@ -90,12 +96,64 @@ pub(crate) fn document(pg: bool) -> String {
              ORDER BY payment_date DESC, id DESC LIMIT {RECENT_PAYMENTS}) p"
         ),
     );
-    if pg {
+    // The account's story: current versions of calls only (a corrected record gives way to its
+    // correction), newest first, each list bounded. `c` is the calls table, `n` the newest rows.
+    let current = "NOT EXISTS (SELECT 1 FROM calls x WHERE x.corrects = c.id)";
+    let newest = |columns: &str, filter: &str, limit: i64| {
         format!(
-            "json_build_object('a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments})::text"
+            "FROM (SELECT {columns} FROM calls c WHERE c.account_id = a.id {filter} AND {current} \
+             ORDER BY c.start_time DESC, c.id DESC LIMIT {limit}) n"
         )
+    };
+    let calls = agg(
+        &arr(&format!(
+            "n.id, n.account_id, n.direction, n.start_time, n.duration_ms, n.contact_name, {}, \
+             n.outcome, n.details, n.notes, n.next_step, n.override_reason, n.override_by, \
+             n.corrects, n.correction_reason, n.agent, n.create_time",
+            flag("n.right_party")
+        )),
+        "n.start_time DESC, n.id DESC",
+        &newest("c.*", "", RECENT_CALLS),
+    );
+    let outbound = agg(
+        "n.start_time",
+        "n.start_time DESC, n.id DESC",
+        &newest(
+            "c.id, c.start_time",
+            "AND c.direction = 'outbound'",
+            RULE_HISTORY,
+        ),
+    );
+    let promise_rows = newest(
+        "c.id, c.start_time, c.promise_minor, c.promise_date",
+        "AND c.outcome = 'promise_to_pay'",
+        RECENT_PROMISES,
+    );
+    let promises = agg(
+        &arr("n.id, n.start_time, n.promise_minor, n.promise_date"),
+        "n.start_time DESC, n.id DESC",
+        &promise_rows,
+    );
+    // Payments from the UTC day before the oldest of those promises (a debtor's date may be a day
+    // behind UTC's); the rules then take those from each promise's own date.
+    let since = if pg {
+        format!("(SELECT (MIN(n.start_time) AT TIME ZONE 'UTC')::date - 1 {promise_rows})")
     } else {
-        format!("json_object('a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments})")
+        format!("(SELECT date(MIN(n.start_time), '-1 day') {promise_rows})")
+    };
+    let received = agg(
+        &arr("rp.payment_date, rp.amount_minor"),
+        "rp.payment_date, rp.id",
+        &format!("FROM payments rp WHERE rp.account_id = a.id AND rp.payment_date >= {since}"),
+    );
+    let parts = format!(
+        "'a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments}, 'k', {calls}, \
+         'o', {outbound}, 'pr', {promises}, 'rc', {received}"
+    );
+    if pg {
+        format!("json_build_object({parts})::text")
+    } else {
+        format!("json_object({parts})")
     }
 }
 
@@ -137,12 +195,45 @@ type PaymentRow = (
     Vec<(String, i64)>,
 );
 
+/// A call as the document holds it (a JSON array, read in field order).
+#[derive(Serialize, Deserialize)]
+struct CallJson {
+    id: i64,
+    account_id: i64,
+    direction: String,
+    start_time: String,
+    duration_ms: Option<i64>,
+    contact_name: String,
+    right_party: i64,
+    outcome: String,
+    details: String,
+    notes: String,
+    next_step: String,
+    override_reason: Option<String>,
+    override_by: Option<String>,
+    corrects: Option<i64>,
+    correction_reason: Option<String>,
+    agent: String,
+    create_time: String,
+}
+
+type PromiseRow = (i64, String, i64, String);
+
+/// Documents stored before the story sections existed read with them empty (there were no calls).
 #[derive(Serialize, Deserialize)]
 struct Document {
     a: AccountRow,
     c: Vec<ContactRow>,
     i: Vec<InvoiceRow>,
     p: Vec<PaymentRow>,
+    #[serde(default)]
+    k: Vec<CallJson>,
+    #[serde(default)]
+    o: Vec<String>,
+    #[serde(default)]
+    pr: Vec<PromiseRow>,
+    #[serde(default)]
+    rc: Vec<(String, i64)>,
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -287,6 +378,10 @@ pub(crate) fn encode(s: &AccountSnapshot) -> Result<String, StoreError> {
             .collect(),
         i,
         p,
+        k: Vec::new(),
+        o: Vec::new(),
+        pr: Vec::new(),
+        rc: Vec::new(),
     };
     serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(format!("account document: {e}")))
 }
@@ -379,6 +474,58 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
             },
         )
         .collect::<Result<_, StoreError>>()?;
+    let time_zone = chrono_tz::Tz::from_str(&tz).map_err(|_| corrupt("time zone", &tz))?;
+    let story = Story {
+        recent_calls: doc
+            .k
+            .into_iter()
+            .map(|c| {
+                CallRow {
+                    id: c.id,
+                    account_id: c.account_id,
+                    direction: c.direction,
+                    start_time: time(&c.start_time)?,
+                    duration_ms: c.duration_ms,
+                    contact_name: c.contact_name,
+                    right_party: c.right_party != 0,
+                    outcome: c.outcome,
+                    details: c.details,
+                    notes: c.notes,
+                    next_step: c.next_step,
+                    override_reason: c.override_reason,
+                    override_by: c.override_by,
+                    corrects: c.corrects,
+                    correction_reason: c.correction_reason,
+                    agent: c.agent,
+                    create_time: time(&c.create_time)?,
+                }
+                .resolve(cur)
+            })
+            .collect::<Result<_, StoreError>>()?,
+        outbound: doc.o.iter().map(|t| time(t)).collect::<Result<_, _>>()?,
+        promises: doc
+            .pr
+            .into_iter()
+            .map(|(call_id, made, amount, on)| {
+                Ok(Promise {
+                    call_id,
+                    made_on: time(&made)?.with_timezone(&time_zone).date_naive(),
+                    amount: money(amount),
+                    date: date(&on)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        received: doc
+            .rc
+            .into_iter()
+            .map(|(on, amount)| {
+                Ok(Received {
+                    payment_date: date(&on)?,
+                    amount: money(amount),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+    };
     Ok(AccountSnapshot {
         id,
         data: AccountData {
@@ -387,7 +534,7 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
             debtor_type: DebtorType::parse(&debtor)
                 .ok_or_else(|| corrupt("debtor type", &debtor))?,
             country_code,
-            time_zone: chrono_tz::Tz::from_str(&tz).map_err(|_| corrupt("time zone", &tz))?,
+            time_zone,
             currency: cur,
             status: AccountStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
             cease_calls: cease != 0,
@@ -399,6 +546,7 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
         update_time: time(&updated)?,
         open_invoices,
         recent_payments,
+        story,
     })
 }
 

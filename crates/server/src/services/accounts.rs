@@ -1,17 +1,20 @@
 //! AccountService.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use prost::Message;
 use recoup_domain::Violations;
 use recoup_domain::account::MAX_REF_CHARS;
 use recoup_domain::fingerprint::Canonical;
+use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_server::AccountService;
 use recoup_store::{AccountKey, ImportOutcome, ListFilter, PaymentOutcome, RequestKey, Store};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{
-    account_in, account_out, enum_in, money_in, payment_in, payment_out, status_in, view_in,
+    View, account_in, account_out, enum_in, money_in, payment_in, payment_out, status_in, view_in,
 };
 use crate::paging::{decode_token, encode_token, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
@@ -27,14 +30,24 @@ const IMPORT_METHOD: &str = "ImportAccounts";
 
 pub struct Accounts {
     store: Store,
+    policy: Arc<Policy>,
     max_page_size: u32,
 }
 
 impl Accounts {
-    pub fn new(store: Store, max_page_size: u32) -> Self {
+    pub fn new(store: Store, policy: Arc<Policy>, max_page_size: u32) -> Self {
         Self {
             store,
+            policy,
             max_page_size,
+        }
+    }
+
+    fn view(&self, full: bool) -> View<'_> {
+        if full {
+            View::Full(&self.policy)
+        } else {
+            View::Basic
         }
     }
 }
@@ -152,7 +165,11 @@ impl AccountService for Accounts {
                     Status::not_found(format!("no account has external_ref '{r}'"))
                 }
             })?;
-        Ok(Response::new(account_out(&account, full, Utc::now())))
+        Ok(Response::new(account_out(
+            &account,
+            self.view(full),
+            Utc::now(),
+        )))
     }
 
     async fn list_accounts(
@@ -204,7 +221,10 @@ impl AccountService for Accounts {
         };
         let now = Utc::now();
         Ok(Response::new(pb::ListAccountsResponse {
-            accounts: accounts.iter().map(|a| account_out(a, full, now)).collect(),
+            accounts: accounts
+                .iter()
+                .map(|a| account_out(a, self.view(full), now))
+                .collect(),
             next_page_token,
         }))
     }

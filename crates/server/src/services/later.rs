@@ -4,7 +4,6 @@
 use std::pin::Pin;
 
 use recoup_proto::v1 as pb;
-use recoup_proto::v1::call_service_server::CallService;
 use recoup_proto::v1::event_service_server::EventService;
 use recoup_proto::v1::guidance_service_server::GuidanceService;
 use recoup_proto::v1::plan_service_server::PlanService;
@@ -12,26 +11,6 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::unsupported;
-
-/// CallService, until call history is delivered.
-pub struct Calls;
-
-#[tonic::async_trait]
-impl CallService for Calls {
-    async fn record_call_outcome(
-        &self,
-        _: Request<pb::RecordCallOutcomeRequest>,
-    ) -> Result<Response<pb::CallRecord>, Status> {
-        Err(unsupported("RecordCallOutcome", "call history"))
-    }
-
-    async fn list_calls(
-        &self,
-        _: Request<pb::ListCallsRequest>,
-    ) -> Result<Response<pb::ListCallsResponse>, Status> {
-        Err(unsupported("ListCalls", "call history"))
-    }
-}
 
 /// PlanService, until payment plans are delivered.
 pub struct Plans;

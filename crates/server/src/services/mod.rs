@@ -1,4 +1,5 @@
 //! The gRPC services: each maps requests to domain and store calls and back.
 
 pub mod accounts;
+pub mod calls;
 pub mod later;

@@ -5,6 +5,8 @@ mod accounts;
 mod ageing;
 mod bad_input;
 mod binary;
+mod calls;
+mod contact;
 mod credit;
 mod health;
 mod idempotency;

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 
 use recoup_proto::v1 as pb;
+use recoup_proto::v1::call_record;
+use recoup_proto::v1::call_service_client::CallServiceClient;
 use recoup_server::auth::Role;
 use recoup_store::testkit::TestDb;
 
@@ -87,6 +89,48 @@ async fn trace_logs_hold_no_personal_data_or_secrets() {
             .iter()
             .map(|r| (*r, daemon.demo_key(r.as_str())))
             .collect();
+        // A call whose free text carries the canaries, recorded and refused (a bad invoice named).
+        let mut calls =
+            CallServiceClient::new(tonic::service::interceptor::InterceptedService::new(
+                channel.clone(),
+                crate::Bearer(keys[&Role::Agent].clone()),
+            ));
+        let said = pb::CallRecord {
+            direction: pb::CallDirection::Inbound as i32,
+            start_time: Some(recoup_server::convert::time_out(chrono::Utc::now())),
+            contact_name: CANARY_NAME.into(),
+            notes: format!("rang from {CANARY_PHONE}, write to {CANARY_EMAIL}"),
+            outcome: Some(call_record::Outcome::HardshipClaimed(pb::HardshipClaimed {
+                statement: format!("{CANARY_ROLE} says the bank froze the account"),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        calls
+            .record_call_outcome(pb::RecordCallOutcomeRequest {
+                request_id: "priv-call-1".into(),
+                parent: got.name.clone(),
+                call: Some(said.clone()),
+            })
+            .await
+            .expect("call recorded");
+        let mut refused = said;
+        refused.outcome = Some(call_record::Outcome::InvoiceNotReceived(
+            pb::InvoiceNotReceived {
+                invoice_numbers: vec![format!("{CANARY_NAME}-1")],
+                resend_to: CANARY_EMAIL.into(),
+            },
+        ));
+        assert!(
+            calls
+                .record_call_outcome(pb::RecordCallOutcomeRequest {
+                    request_id: "priv-call-2".into(),
+                    parent: got.name.clone(),
+                    call: Some(refused),
+                })
+                .await
+                .is_err()
+        );
         for rpc in every_rpc() {
             call(&channel, &rpc, "").await;
             for role in Role::ALL {

@@ -2,7 +2,6 @@
 
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
-use recoup_proto::v1::call_service_client::CallServiceClient;
 use recoup_proto::v1::event_service_client::EventServiceClient;
 use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_proto::v1::plan_service_client::PlanServiceClient;
@@ -43,13 +42,6 @@ async fn roadmap_rpcs_say_which_capability_is_missing() {
     let server = TestServer::start(TestDb::sqlite()).await;
     let ch = server.as_role(Role::Supervisor);
     let mut results = vec![
-        (
-            "call history",
-            CallServiceClient::new(ch.clone())
-                .list_calls(pb::ListCallsRequest::default())
-                .await
-                .map(|_| ()),
-        ),
         (
             "payment plans",
             PlanServiceClient::new(ch.clone())

@@ -224,8 +224,9 @@ async fn markers_are_set_once() {
 /// invoice, a lowered one that hands credit back, a new contact), and payments.
 #[tokio::test]
 async fn stored_views_match_the_rows_after_every_write() {
+    use recoup_domain::call::{Correction, Direction, NewCall, Outcome};
     use recoup_domain::payment::NewPayment;
-    use recoup_store::RequestKey;
+    use recoup_store::{CallOutcome, RequestKey};
     each_backend(|store, backend| async move {
         let mut rec = account(
             "V-1",
@@ -282,6 +283,86 @@ async fn stored_views_match_the_rows_after_every_write() {
             2_000,
             "{backend}: A lowered below what was paid"
         );
+        // A promise, a payment towards it and a correction: the story sections of the view.
+        let key = |request_id| recoup_store::Recorder {
+            key: RequestKey {
+                subject: "test",
+                request_id,
+            },
+            override_by: None,
+        };
+        let policy = recoup_domain::policy::Policy::default();
+        let mut promise = NewCall {
+            direction: Direction::Inbound,
+            start_time: now() - chrono::Duration::hours(2),
+            duration_ms: Some(60_000),
+            contact_name: "Alex".into(),
+            right_party_contact: true,
+            outcome: Outcome::PromiseToPay {
+                amount: money(1_000, "GBP"),
+                date: now().date_naive() + chrono::Days::new(5),
+            },
+            notes: String::new(),
+            next_step: String::new(),
+            override_reason: None,
+            correction: None,
+        };
+        let first = store
+            .record_call(key("v-call-1"), 1, &promise, &policy, now())
+            .await
+            .unwrap();
+        let CallOutcome::Recorded(first) = first else {
+            panic!("{backend}: new call replayed")
+        };
+        assert_eq!(
+            store.stale_views().await.unwrap(),
+            [],
+            "{backend}: after a call"
+        );
+        let towards = NewPayment {
+            amount: money(500, "GBP"),
+            payment_date: date("2026-11-22"),
+            reference: "part".into(),
+            invoice_numbers: vec![],
+        };
+        let key2 = RequestKey {
+            subject: "test",
+            request_id: "v-pay-2",
+        };
+        store
+            .record_payment(key2, 1, &towards, now())
+            .await
+            .unwrap();
+        promise.correction = Some(Correction {
+            call_id: first.id,
+            reason: "amount misheard".into(),
+        });
+        promise.outcome = Outcome::PromiseToPay {
+            amount: money(1_500, "GBP"),
+            date: now().date_naive() + chrono::Days::new(5),
+        };
+        store
+            .record_call(key("v-call-2"), 1, &promise, &policy, now())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.stale_views().await.unwrap(),
+            [],
+            "{backend}: after a correction"
+        );
+        let a = store.get_account(AccountKey::Id(1)).await.unwrap().unwrap();
+        assert_eq!(
+            a.story.recent_calls.len(),
+            1,
+            "{backend}: the correction only"
+        );
+        assert_eq!(a.story.promises.len(), 1);
+        assert_eq!(a.story.promises[0].amount, money(1_500, "GBP"));
+        assert_eq!(
+            a.story.received.len(),
+            1,
+            "{backend}: only the payment made since the promise"
+        );
     })
     .await;
 }
@@ -314,6 +395,10 @@ async fn hot_queries_run_on_indexes() {
                         "requests",
                         "q",
                         "events",
+                        "calls",
+                        "c",
+                        "x",
+                        "rp",
                     ];
                     // The partial index of stale views holds just the rows wanted.
                     let wanted = line.contains("USING INDEX accounts_view_stale");

@@ -1,0 +1,90 @@
+//! The house rules an operator sets in the policy file, as the rules use them. The defaults are the
+//! practice in DOMAIN.md; the file's format, its validation and its precedence live in the server.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, NaiveDate, NaiveTime};
+
+/// Every rule family's settings. Later capabilities (plans, categories, interest) add a field each.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Policy {
+    pub contact: ContactPolicy,
+    pub promises: PromisePolicy,
+}
+
+/// Calling hours on one day in the debtor's local time: from `start` (inclusive) to `end`
+/// (exclusive); `start < end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayHours {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+/// A house rule on top of the daily limit, e.g. at most 7 outbound calls in any 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollingLimit {
+    pub max_calls: u32,
+    pub days: u32,
+}
+
+/// When an account may be called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactPolicy {
+    /// Outbound attempts per account per calendar day in the debtor's time zone; at least 1.
+    pub max_calls_per_day: u32,
+    pub rolling_limit: Option<RollingLimit>,
+    /// By weekday, Monday first; `None` means no calls that day.
+    pub hours: [Option<DayHours>; 7],
+    /// Dates (in the debtor's calendar) with no calls, e.g. public holidays.
+    pub non_working_dates: BTreeSet<NaiveDate>,
+    /// How long after the time a debtor asked to be called back the callback may still be made,
+    /// whatever the call limits and calling hours say: the debtor chose the time.
+    pub callback_window_minutes: u32,
+}
+
+impl ContactPolicy {
+    /// The calling hours on a date in the debtor's calendar, if calls are made that day.
+    pub fn hours_on(&self, date: NaiveDate) -> Option<DayHours> {
+        if self.non_working_dates.contains(&date) {
+            return None;
+        }
+        self.hours[date.weekday().num_days_from_monday() as usize]
+    }
+}
+
+impl Default for ContactPolicy {
+    fn default() -> Self {
+        let office = Some(DayHours {
+            start: NaiveTime::from_hms_opt(9, 0, 0).expect("valid time"),
+            end: NaiveTime::from_hms_opt(17, 30, 0).expect("valid time"),
+        });
+        Self {
+            max_calls_per_day: 1,
+            rolling_limit: None,
+            hours: [office, office, office, office, office, None, None],
+            non_working_dates: BTreeSet::new(),
+            callback_window_minutes: 30,
+        }
+    }
+}
+
+/// How promises to pay are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromisePolicy {
+    /// Days after the promised date that a payment still counts as keeping the promise.
+    pub grace_days: u32,
+    /// The window, in days back from today, in which broken promises are counted on the account.
+    pub broken_window_days: u32,
+    /// The furthest ahead a promised date may be; a promise further out is a plan, not a promise.
+    pub max_days_ahead: u32,
+}
+
+impl Default for PromisePolicy {
+    fn default() -> Self {
+        Self {
+            grace_days: 3,
+            broken_window_days: 90,
+            max_days_ahead: 60,
+        }
+    }
+}

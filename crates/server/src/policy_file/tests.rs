@@ -1,0 +1,165 @@
+use std::path::PathBuf;
+
+use super::*;
+
+fn from_text(text: &str, env: &[(&str, &str)]) -> Result<Policy, PolicyError> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("recoup.toml");
+    std::fs::write(&path, text).expect("write policy file");
+    load(
+        Some(&path),
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+}
+
+fn example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../recoup.example.toml")
+}
+
+#[test]
+fn no_file_means_the_built_in_defaults() {
+    assert_eq!(load(None, []).unwrap(), Policy::default());
+}
+
+#[test]
+fn the_example_file_loads_and_documents_the_defaults() {
+    assert_eq!(load(Some(&example()), []).unwrap(), Policy::default());
+}
+
+#[test]
+fn a_misspelt_key_is_refused_with_its_path() {
+    let e = from_text("[policy.contact]\nmax_call_per_day = 2\n", &[]).unwrap_err();
+    assert!(
+        e.0.starts_with("policy.contact.max_call_per_day: unknown field"),
+        "{e}"
+    );
+    let e = from_text("[policy.contacts]\n", &[]).unwrap_err();
+    assert!(e.0.starts_with("policy.contacts: unknown field"), "{e}");
+}
+
+#[test]
+fn an_invalid_value_is_refused_with_its_path_and_reason() {
+    let e = from_text("[policy.contact.calling_hours]\nstart = \"25:00\"\n", &[]).unwrap_err();
+    assert_eq!(
+        e.0,
+        "policy.contact.calling_hours.start: \"25:00\" is not a time of day (HH:MM, 24-hour)"
+    );
+    let e = from_text(
+        "[policy.contact.calling_hours]\nstart = \"18:00\"\nend = \"09:00\"\ndays = [\"mon\"]\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.0,
+        "policy.contact.calling_hours.end: \"09:00\" is not after start \"18:00\""
+    );
+    let e = from_text("[policy.contact]\nmax_calls_per_day = 0\n", &[]).unwrap_err();
+    assert_eq!(
+        e.0,
+        "policy.contact.max_calls_per_day: 0 must be from 1 to 20"
+    );
+    let e = from_text(
+        "[policy.contact]\nnon_working_dates = [\"2026-02-30\"]\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        e.0.starts_with("policy.contact.non_working_dates[0]: 2026-02-30 is not a calendar date"),
+        "{e}"
+    );
+    let e = from_text("[policy.contact]\nmax_calls_per_day = \"two\"\n", &[]).unwrap_err();
+    assert!(
+        e.0.starts_with("policy.contact.max_calls_per_day: invalid type"),
+        "{e}"
+    );
+    let e = from_text("[policy.contact\n", &[]).unwrap_err();
+    assert!(e.0.contains("recoup.toml"), "{e}");
+}
+
+#[test]
+fn the_file_overrides_defaults_and_the_environment_overrides_the_file() {
+    let text = r#"
+[policy.contact]
+max_calls_per_day = 2
+non_working_dates = [2026-12-25, "2026-12-26"]
+rolling_limit = { max_calls = 7, days = 7 }
+
+[policy.contact.calling_hours]
+start = "08:30"
+end = "18:00"
+days = ["mon", "tue", "wednesday", "Thu"]
+
+[policy.contact.calling_hours.friday]
+start = "08:30"
+end = "16:00"
+
+[policy.promises]
+grace_days = 5
+"#;
+    let p = from_text(text, &[]).unwrap();
+    assert_eq!(p.contact.max_calls_per_day, 2);
+    assert_eq!(
+        p.contact.rolling_limit,
+        Some(RollingLimit {
+            max_calls: 7,
+            days: 7
+        })
+    );
+    assert_eq!(p.contact.non_working_dates.len(), 2);
+    let t = |s| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+    assert_eq!(
+        p.contact.hours[4],
+        Some(DayHours {
+            start: t("08:30"),
+            end: t("16:00")
+        })
+    );
+    assert_eq!(p.contact.hours[5], None);
+    assert_eq!(p.promises.grace_days, 5);
+    assert_eq!(
+        p.promises.broken_window_days, 90,
+        "unset keys keep defaults"
+    );
+
+    let p = from_text(
+        text,
+        &[
+            ("RECOUP_POLICY__CONTACT__MAX_CALLS_PER_DAY", "3"),
+            ("RECOUP_POLICY__CONTACT__CALLING_HOURS__START", "07:00"),
+            ("RECOUP_LOG", "debug"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(p.contact.max_calls_per_day, 3);
+    assert_eq!(p.contact.hours[0].unwrap().start, t("07:00"));
+
+    let e = from_text(text, &[("RECOUP_POLICY__CONTACT__MAX_CALLS", "3")]).unwrap_err();
+    assert!(
+        e.0.starts_with("policy.contact.max_calls: unknown field")
+            && e.0.ends_with("(set by RECOUP_POLICY__CONTACT__MAX_CALLS)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_rendered_policy_reads_back_as_the_same_policy() {
+    let text = r#"
+[policy.contact]
+rolling_limit = { max_calls = 3, days = 5 }
+non_working_dates = [2027-01-01]
+[policy.contact.calling_hours]
+start = "09:00"
+end = "17:00"
+days = ["mon", "tue", "wed"]
+[policy.contact.calling_hours.saturday]
+start = "10:00"
+end = "12:00"
+"#;
+    let policy = from_text(text, &[]).unwrap();
+    let rendered = render(&policy);
+    assert_eq!(from_text(&rendered, &[]).unwrap(), policy, "{rendered}");
+    assert_eq!(
+        from_text(&render(&Policy::default()), &[]).unwrap(),
+        Policy::default()
+    );
+}
