@@ -2,11 +2,13 @@
 //! reproducibly) across the whole book, so reads are not served from one hot row.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{Days, Utc};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
-use recoup_server::convert::date_out;
+use recoup_proto::v1::call_service_client::CallServiceClient;
+use recoup_server::convert::{date_out, time_out};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -22,6 +24,7 @@ pub const ALL: &[&str] = &[
     "get_account_basic",
     "list_accounts",
     "record_payment",
+    "record_call_outcome",
 ];
 
 /// Adds the bearer credential to every call.
@@ -46,6 +49,9 @@ pub struct Target {
     pub currencies: Arc<Vec<(&'static str, u32)>>,
     /// Distinguishes this run's request ids from earlier runs' on the same database.
     pub run_id: u64,
+    /// Numbers every write of the run, so no request id repeats across levels, rounds or tasks (a
+    /// repeated id would be answered as a retry, from a read, and flatter the write's numbers).
+    writes: Arc<AtomicU64>,
 }
 
 impl Target {
@@ -63,6 +69,7 @@ impl Target {
             accounts,
             currencies: Arc::new(currencies),
             run_id: fastrand::u64(..),
+            writes: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -73,6 +80,12 @@ impl Target {
         x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
         x ^= x >> 33;
         (x % self.accounts as u64) as usize
+    }
+
+    /// A request id used by no other call of any run.
+    fn request_id(&self, what: &str) -> String {
+        let n = self.writes.fetch_add(1, Ordering::Relaxed);
+        format!("bench-{what}-{:x}-{n}", self.run_id)
     }
 
     fn client(
@@ -99,6 +112,7 @@ pub enum Rpc {
     GetAccount(Target, bool),
     ListAccounts(Target),
     RecordPayment(Target),
+    RecordCallOutcome(Target),
 }
 
 impl Rpc {
@@ -110,6 +124,7 @@ impl Rpc {
             "get_account_basic" => Rpc::GetAccount(t, false),
             "list_accounts" => Rpc::ListAccounts(t),
             "record_payment" => Rpc::RecordPayment(t),
+            "record_call_outcome" => Rpc::RecordCallOutcome(t),
             _ => return None,
         })
     }
@@ -154,7 +169,7 @@ impl Call for Rpc {
                     (0, 10i32.pow(9 - exponent))
                 };
                 let request = pb::RecordPaymentRequest {
-                    request_id: format!("bench-{:x}-{task}-{seq}", t.run_id),
+                    request_id: t.request_id("pay"),
                     parent: format!("accounts/{}", i + 1),
                     payment: Some(pb::Payment {
                         amount: Some(pb::Money {
@@ -170,6 +185,27 @@ impl Call for Rpc {
                 };
                 Target::client(channel, &t.integration)
                     .record_payment(request)
+                    .await?;
+            }
+            Rpc::RecordCallOutcome(t) => {
+                // Inbound (the debtor rang and left a message), so the contact rules, which would
+                // refuse a second outbound call to an account the same day, never refuse it.
+                let request = pb::RecordCallOutcomeRequest {
+                    request_id: t.request_id("call"),
+                    parent: format!("accounts/{}", t.pick(task, seq) + 1),
+                    call: Some(pb::CallRecord {
+                        direction: pb::CallDirection::Inbound as i32,
+                        start_time: Some(time_out(Utc::now())),
+                        contact_name: "Bench Caller".into(),
+                        outcome: Some(pb::call_record::Outcome::LeftMessage(pb::LeftMessage {
+                            left_with: "voicemail".into(),
+                        })),
+                        notes: "asked for a call back about the statement".into(),
+                        ..Default::default()
+                    }),
+                };
+                CallServiceClient::new(InterceptedService::new(channel, t.agent.clone()))
+                    .record_call_outcome(request)
                     .await?;
             }
         }
