@@ -24,7 +24,8 @@ use crate::auth::jwt::{JwtSettings, JwtVerifier};
 use crate::config::LimitArgs;
 use crate::services::accounts::Accounts;
 use crate::services::calls::Calls;
-use crate::services::later::{Events, Guidance, Plans};
+use crate::services::events::Events;
+use crate::services::later::{Guidance, Plans};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -42,6 +43,8 @@ pub struct Running {
     pub addr: SocketAddr,
     health: HealthReporter,
     stop: oneshot::Sender<()>,
+    /// Ends open change-feed streams when shutdown begins, so they do not hold it for the grace period.
+    closing: tokio::sync::watch::Sender<bool>,
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     probe: JoinHandle<()>,
     _maintenance: recoup_store::Maintenance,
@@ -122,6 +125,7 @@ pub async fn start(
 
     let jwt = options.jwt.as_ref().map(JwtVerifier::new).transpose()?;
     let (stop, stopped) = oneshot::channel::<()>();
+    let (closing, closed) = tokio::sync::watch::channel(false);
     let limit = options.limits.max_message_bytes as usize;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &options.tls {
@@ -154,7 +158,10 @@ pub async fn start(
         )
         .add_service(PlanServiceServer::new(Plans).max_decoding_message_size(limit))
         .add_service(GuidanceServiceServer::new(Guidance).max_decoding_message_size(limit))
-        .add_service(EventServiceServer::new(Events).max_decoding_message_size(limit));
+        .add_service(
+            EventServiceServer::new(Events::new(store.clone(), closed))
+                .max_decoding_message_size(limit),
+        );
     // Without TCP_NODELAY, responses that span several segments wait ~40 ms on delayed ACKs.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
@@ -166,6 +173,7 @@ pub async fn start(
         stop,
         serve,
         probe,
+        closing,
         _maintenance: maintenance,
     })
 }
@@ -201,6 +209,7 @@ impl Running {
         self.probe.abort();
         set_all(&self.health, ServingStatus::NotServing).await;
         tokio::time::sleep(drain).await;
+        let _ = self.closing.send(true);
         let _ = self.stop.send(());
         match tokio::time::timeout(grace, self.serve).await {
             Ok(joined) => joined??,

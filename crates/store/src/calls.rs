@@ -80,7 +80,10 @@ impl Store {
             .write_call(by, account_id, call, &fingerprint, policy, store_time(now))
             .await
         {
-            Ok(Some(c)) => Ok(CallOutcome::Recorded(c)),
+            Ok(Some(c)) => {
+                self.feed.committed();
+                Ok(CallOutcome::Recorded(c))
+            }
             // Another request with this key committed first (here, or in another process).
             Ok(None) => self.replayed(by.key, &fingerprint).await,
             Err(e) if e.is_unique_violation() => self.replayed(by.key, &fingerprint).await,

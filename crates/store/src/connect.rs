@@ -181,8 +181,13 @@ impl Store {
                 "the database URL must start with sqlite: or postgres://",
             ));
         };
-        let writer = crate::writer::start(backend.clone());
-        Ok(Store { backend, writer })
+        let feed = crate::events::Feed::new();
+        let writer = crate::writer::start(backend.clone(), feed.clone());
+        Ok(Store {
+            backend,
+            writer,
+            feed,
+        })
     }
 
     fn migrator(&self) -> &'static Migrator {

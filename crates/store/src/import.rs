@@ -630,6 +630,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.feed.committed();
         Ok(outcomes)
     }
 }

@@ -12,6 +12,7 @@ pub mod bulk;
 pub mod calls;
 mod connect;
 mod error;
+mod events;
 mod import;
 mod keys;
 mod maintenance;
@@ -33,6 +34,7 @@ mod writer;
 pub use calls::{CallOutcome, Recorder, StoredCall};
 pub use connect::StoreOptions;
 pub use error::StoreError;
+pub use events::StoredEvent;
 pub use keys::StoredKey;
 pub use model::{
     AccountKey, AccountSnapshot, ImportOutcome, ListFilter, StoredInvoice, StoredPayment, Story,
@@ -57,6 +59,8 @@ pub(crate) enum Backend {
 pub struct Store {
     backend: Backend,
     writer: writer::Queue,
+    /// Wakes change-feed watchers when this process commits events.
+    feed: events::Feed,
 }
 
 /// Runs `$body` once per backend with `$pool` bound to the pool of `$backend` (a `&Backend`) for

@@ -88,6 +88,11 @@ impl Store {
         .await
     }
 
+    /// One payment by id, with its allocations.
+    pub async fn get_payment(&self, id: i64) -> Result<Option<StoredPayment>, StoreError> {
+        Ok(read_payments(&self.backend, &[id]).await?.pop())
+    }
+
     /// The payment an earlier request with this key recorded, if it was the same request.
     async fn replay_payment(
         &self,

@@ -175,6 +175,21 @@ impl TestDb {
         }
     }
 
+    /// Runs `sql` in a PostgreSQL transaction left open until `HeldTransaction::commit`, to show what
+    /// other writers and readers do meanwhile.
+    pub async fn hold_transaction(&self, sql: &str) -> HeldTransaction {
+        assert_eq!(
+            self.backend, "postgres",
+            "held transactions are a PostgreSQL test"
+        );
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("BEGIN; {sql}")))
+            .execute(&mut conn)
+            .await
+            .expect("begin and run");
+        HeldTransaction(conn)
+    }
+
     /// Drops a PostgreSQL test database (SQLite files go with their temporary directory).
     pub async fn cleanup(self) {
         if let Some(name) = &self.pg_name
@@ -217,6 +232,18 @@ async fn sweep_abandoned(conn: &mut PgConnection) {
 pub enum WriteLock {
     Sqlite(sqlx::SqliteConnection),
     Postgres(PgConnection),
+}
+
+/// A PostgreSQL transaction a test holds open.
+pub struct HeldTransaction(PgConnection);
+
+impl HeldTransaction {
+    pub async fn commit(mut self) {
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut self.0)
+            .await
+            .expect("commit");
+    }
 }
 
 fn admin_url() -> String {

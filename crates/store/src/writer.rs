@@ -9,6 +9,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::events::Feed;
 use crate::payments::{self, PaymentJob};
 use crate::{Backend, StoreError};
 
@@ -26,13 +27,13 @@ pub(crate) enum Job {
 pub(crate) type Queue = mpsc::Sender<Job>;
 
 /// Starts the writer task for `backend`.
-pub(crate) fn start(backend: Backend) -> Queue {
+pub(crate) fn start(backend: Backend, feed: Feed) -> Queue {
     let (tx, rx) = mpsc::channel(QUEUE);
-    tokio::spawn(run(backend, rx));
+    tokio::spawn(run(backend, feed, rx));
     tx
 }
 
-async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>) {
+async fn run(backend: Backend, feed: Feed, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut payments = Vec::with_capacity(batch.len());
@@ -44,6 +45,7 @@ async fn run(backend: Backend, mut rx: mpsc::Receiver<Job>) {
         }
         if !payments.is_empty() {
             payments::apply(&backend, payments).await;
+            feed.committed();
         }
     }
 }

@@ -1,13 +1,9 @@
 //! Services whose capabilities are on the roadmap. They are served (so clients and reflection see the
 //! whole contract) and answer UNIMPLEMENTED naming the missing capability; none fakes a result.
 
-use std::pin::Pin;
-
 use recoup_proto::v1 as pb;
-use recoup_proto::v1::event_service_server::EventService;
 use recoup_proto::v1::guidance_service_server::GuidanceService;
 use recoup_proto::v1::plan_service_server::PlanService;
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::unsupported;
@@ -74,20 +70,5 @@ impl GuidanceService for Guidance {
         _: Request<pb::RenderLetterRequest>,
     ) -> Result<Response<pb::Letter>, Status> {
         Err(unsupported("RenderLetter", "letters"))
-    }
-}
-
-/// EventService, until the change feed is delivered (the outbox is already written).
-pub struct Events;
-
-#[tonic::async_trait]
-impl EventService for Events {
-    type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
-
-    async fn watch_events(
-        &self,
-        _: Request<pb::WatchEventsRequest>,
-    ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        Err(unsupported("WatchEvents", "event feed"))
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod accounts;
 pub mod calls;
+pub mod events;
 pub mod later;

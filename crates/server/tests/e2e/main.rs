@@ -8,6 +8,7 @@ mod binary;
 mod calls;
 mod contact;
 mod credit;
+mod events;
 mod health;
 mod idempotency;
 mod import;

@@ -2,7 +2,6 @@
 
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
-use recoup_proto::v1::event_service_client::EventServiceClient;
 use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_proto::v1::plan_service_client::PlanServiceClient;
 use recoup_server::auth::Role;
@@ -53,13 +52,6 @@ async fn roadmap_rpcs_say_which_capability_is_missing() {
             "call guidance",
             GuidanceServiceClient::new(ch.clone())
                 .get_call_guidance(pb::GetCallGuidanceRequest::default())
-                .await
-                .map(|_| ()),
-        ),
-        (
-            "event feed",
-            EventServiceClient::new(server.as_role(Role::Integration))
-                .watch_events(pb::WatchEventsRequest::default())
                 .await
                 .map(|_| ()),
         ),

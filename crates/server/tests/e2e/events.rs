@@ -1,0 +1,272 @@
+//! The change feed as a CRM consumes it: every acknowledged change once, in commit order, live, and
+//! resumable from a cursor after a disconnect.
+
+use std::time::Duration;
+
+use chrono::{Days, Utc};
+use recoup_proto::v1 as pb;
+use recoup_proto::v1::call_service_client::CallServiceClient;
+use recoup_proto::v1::event_service_client::EventServiceClient;
+use recoup_server::auth::Role;
+use recoup_store::testkit::TestDb;
+use tonic::Streaming;
+
+use crate::{TestServer, account, date, import, invoice, london_today, money};
+
+/// Long enough for any event to arrive on a loaded CI machine; only a missing event waits this long.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn watch(server: &TestServer, after: &str, types: &[pb::EventType]) -> Streaming<pb::Event> {
+    EventServiceClient::new(server.as_role(Role::Integration))
+        .watch_events(pb::WatchEventsRequest {
+            after_cursor: after.into(),
+            types: types.iter().map(|t| *t as i32).collect(),
+        })
+        .await
+        .expect("watch")
+        .into_inner()
+}
+
+async fn next(stream: &mut Streaming<pb::Event>) -> pb::Event {
+    tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .expect("an event within the patience")
+        .expect("stream ok")
+        .expect("stream open")
+}
+
+async fn pay(server: &TestServer, parent: &str, request_id: &str, units: i64) {
+    server
+        .accounts()
+        .record_payment(pb::RecordPaymentRequest {
+            request_id: request_id.into(),
+            parent: parent.into(),
+            payment: Some(pb::Payment {
+                amount: Some(money("GBP", units, 0)),
+                payment_date: Some(date(london_today())),
+                reference: request_id.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("payment");
+}
+
+async fn inbound_call(server: &TestServer, parent: &str, request_id: &str) {
+    CallServiceClient::new(server.as_role(Role::Agent))
+        .record_call_outcome(pb::RecordCallOutcomeRequest {
+            request_id: request_id.into(),
+            parent: parent.into(),
+            call: Some(pb::CallRecord {
+                direction: pb::CallDirection::Inbound as i32,
+                start_time: Some(recoup_server::convert::time_out(Utc::now())),
+                outcome: Some(pb::call_record::Outcome::NoAnswer(pb::NoAnswer {})),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("call");
+}
+
+#[tokio::test]
+async fn every_change_arrives_once_in_commit_order_live_and_across_a_reconnect() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let today = london_today();
+        let mut client = server.accounts();
+        import(
+            &mut client,
+            "feed-1",
+            vec![
+                account(
+                    "FEED-1",
+                    vec![invoice("F-1", today - Days::new(9), money("GBP", 90, 0))],
+                ),
+                account("FEED-2", vec![]),
+            ],
+        )
+        .await
+        .unwrap();
+        // From the start: what happened before the watch began.
+        let mut stream = watch(&server, "", &[]).await;
+        let created = [next(&mut stream).await, next(&mut stream).await];
+        for e in &created {
+            assert_eq!(e.r#type(), pb::EventType::AccountCreated, "{backend}");
+            assert_eq!(e.actor, "test-integration");
+            assert_eq!(e.resource, e.account);
+        }
+        let parent = created[0].account.clone();
+
+        // Live: changes made while watching arrive as they commit, carrying what was recorded.
+        pay(&server, &parent, "feed-pay-1", 10).await;
+        let paid = next(&mut stream).await;
+        assert_eq!(paid.r#type(), pb::EventType::PaymentRecorded, "{backend}");
+        let Some(pb::event::Data::Payment(p)) = &paid.data else {
+            panic!("{backend}: payment event without the payment: {paid:?}")
+        };
+        assert_eq!(p.amount.as_ref().unwrap().units, 10);
+        assert_eq!(p.name, paid.resource);
+        inbound_call(&server, &parent, "feed-call-1").await;
+        let called = next(&mut stream).await;
+        assert_eq!(called.r#type(), pb::EventType::CallRecorded);
+        let Some(pb::event::Data::Call(c)) = &called.data else {
+            panic!("{backend}: call event without the call")
+        };
+        assert_eq!(c.name, called.resource);
+        assert_eq!(c.agent, "test-agent");
+        let last_seen = called.cursor.clone();
+        drop(stream);
+
+        // While disconnected: more changes. The resumed stream starts right after the last one seen.
+        pay(&server, &parent, "feed-pay-2", 20).await;
+        inbound_call(&server, &parent, "feed-call-2").await;
+        pay(&server, &parent, "feed-pay-3", 30).await;
+        let mut resumed = watch(&server, &last_seen, &[]).await;
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(next(&mut resumed).await);
+        }
+        let kinds: Vec<_> = got.iter().map(|e| e.r#type()).collect();
+        assert_eq!(
+            kinds,
+            [
+                pb::EventType::PaymentRecorded,
+                pb::EventType::CallRecorded,
+                pb::EventType::PaymentRecorded
+            ],
+            "{backend}"
+        );
+        let amounts: Vec<_> = got
+            .iter()
+            .filter_map(|e| match &e.data {
+                Some(pb::event::Data::Payment(p)) => Some(p.amount.as_ref().unwrap().units),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(amounts, [20, 30], "{backend}: in commit order, none twice");
+        // Nothing else is pending: a new change is the very next event.
+        pay(&server, &parent, "feed-pay-4", 40).await;
+        let e = next(&mut resumed).await;
+        let Some(pb::event::Data::Payment(p)) = &e.data else {
+            panic!("{backend}: expected the fourth payment, got {e:?}")
+        };
+        assert_eq!(p.amount.as_ref().unwrap().units, 40);
+
+        // A filter by type, and cursors that are not ours.
+        let mut calls_only = watch(&server, "", &[pb::EventType::CallRecorded]).await;
+        assert_eq!(next(&mut calls_only).await.cursor, called.cursor);
+        assert_eq!(
+            next(&mut calls_only).await.r#type(),
+            pb::EventType::CallRecorded
+        );
+        let e = EventServiceClient::new(server.as_role(Role::Integration))
+            .watch_events(pb::WatchEventsRequest {
+                after_cursor: "42".into(),
+                types: vec![],
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(crate::bad_fields(&e), ["after_cursor"]);
+        server.stop().await;
+    }
+}
+
+/// On PostgreSQL an event id is drawn at insert and seen at commit. A transaction that inserted an
+/// event and is still open must not let a later one's event be read first, or a reader that moved
+/// past it would skip the earlier event for good.
+#[tokio::test]
+async fn an_event_committed_late_is_not_skipped_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let server = TestServer::start(db).await;
+    let mut client = server.accounts();
+    import(
+        &mut client,
+        "late-1",
+        vec![account("LATE-1", vec![]), account("LATE-2", vec![])],
+    )
+    .await
+    .unwrap();
+    let mut stream = watch(&server, "", &[]).await;
+    let parent = next(&mut stream).await.account;
+    let other = next(&mut stream).await.account;
+    let other_id: i64 = other.trim_start_matches("accounts/").parse().unwrap();
+
+    // One transaction inserts an event (on another account, so no row lock is shared) and stays
+    // open; a payment starts after it and would otherwise commit first.
+    let held = server
+        .db
+        .hold_transaction(&format!(
+            "INSERT INTO events (create_time, event_type, account_id, resource, actor) \
+             VALUES (now(), 'account_updated', {other_id}, '{other}', 'held-open')"
+        ))
+        .await;
+    let payment = {
+        let (channel, parent) = (server.as_role(Role::Integration), parent.clone());
+        tokio::spawn(async move {
+            recoup_proto::v1::account_service_client::AccountServiceClient::new(channel)
+                .record_payment(pb::RecordPaymentRequest {
+                    request_id: "late-pay".into(),
+                    parent,
+                    payment: Some(pb::Payment {
+                        amount: Some(money("GBP", 5, 0)),
+                        payment_date: Some(date(london_today())),
+                        reference: "late".into(),
+                        ..Default::default()
+                    }),
+                })
+                .await
+        })
+    };
+    // While the first is open, the feed shows neither: the later event waits for the earlier.
+    let early = tokio::time::timeout(Duration::from_secs(2), stream.message()).await;
+    assert!(
+        early.is_err(),
+        "an event was delivered past an open one: {early:?}"
+    );
+    held.commit().await;
+    payment
+        .await
+        .unwrap()
+        .expect("the payment commits once the other has");
+
+    let first = next(&mut stream).await;
+    assert_eq!(
+        first.actor, "held-open",
+        "the earlier event first: {first:?}"
+    );
+    let second = next(&mut stream).await;
+    assert_eq!(second.r#type(), pb::EventType::PaymentRecorded);
+    server.stop().await;
+}
+
+/// WatchEvents is served and refuses malformed filters before streaming.
+#[tokio::test]
+async fn unknown_event_types_are_refused() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let e = EventServiceClient::new(server.as_role(Role::Integration))
+        .watch_events(pb::WatchEventsRequest {
+            after_cursor: String::new(),
+            types: vec![0, 99],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(crate::bad_fields(&e), ["types[0]"]);
+    server.stop().await;
+}
+
+/// A server that stops ends open feeds cleanly instead of holding shutdown for the grace period; the
+/// client resumes from its cursor elsewhere.
+#[tokio::test]
+async fn shutdown_ends_open_feeds_cleanly() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let mut stream = watch(&server, "", &[]).await;
+    let stopping = tokio::spawn(server.stop());
+    let end = tokio::time::timeout(PATIENCE, stream.message())
+        .await
+        .expect("the stream ends");
+    assert!(matches!(end, Ok(None)), "a clean end of stream: {end:?}");
+    stopping.await.unwrap();
+}
