@@ -165,8 +165,15 @@ impl Store {
                     .test_before_acquire(false)
             };
             let writer = pool(1)
-                // Checkpoints run in the background (`maintenance`), never inside a commit.
-                .connect_with(connect.clone().pragma("wal_autocheckpoint", "0"))
+                .connect_with(
+                    connect
+                        .clone()
+                        // Checkpoints run in the background (`maintenance`), never inside a commit.
+                        .pragma("wal_autocheckpoint", "0")
+                        // A WAL file that grew under a burst shrinks back to this once SQLite starts
+                        // it over, instead of keeping its high-water size on disk.
+                        .pragma("journal_size_limit", (64 * 1024 * 1024).to_string()),
+                )
                 .await?;
             let reader = pool(readers)
                 .connect_with(connect.clone().read_only(true))

@@ -11,9 +11,11 @@ use crate::{Backend, Store, StoreError, view, with_writer};
 
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// WAL size in pages beyond which the WAL is truncated (64 MiB of 4 KiB pages). SQLite starts the
-/// WAL over only when a checkpoint is complete and no reader still uses it; under constant reads and
-/// writes that may never happen, and without this the WAL grows without bound.
+/// WAL pages left after a passive checkpoint beyond which the WAL is truncated (64 MiB of 4 KiB
+/// pages). A passive checkpoint beside a writer that never pauses may never complete, and SQLite only
+/// starts the WAL over after a complete one, so without this the WAL grows without bound. Truncating
+/// holds writers while it runs, so it is kept for a WAL that checkpoints cannot keep up with (or one
+/// past four times the limit, whose readers never let it restart).
 const WAL_LIMIT_PAGES: i64 = 16_384;
 /// How often stale views are looked for when none were found last time.
 const VIEWS_EVERY: Duration = Duration::from_secs(1);
@@ -101,9 +103,9 @@ async fn rebuild_views(backend: Backend) {
 
 /// Copies committed WAL frames into the database file. PASSIVE never waits for readers or the
 /// writer, so normally no request waits for a checkpoint (the writer's automatic checkpoint is off:
-/// it would run inside a commit). But SQLite only starts the WAL over once no reader still uses it,
-/// which under constant reads and writes may never happen, so past `WAL_LIMIT_PAGES` the WAL is
-/// truncated: that checkpoint waits for the current write and holds the next ones briefly.
+/// it would run inside a commit), and the writer starts the WAL over after a complete one. A WAL
+/// past the limits is truncated: that checkpoint waits for the current write and holds the next
+/// ones while it runs.
 async fn checkpoints(pool: sqlx::SqlitePool) {
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
@@ -111,7 +113,7 @@ async fn checkpoints(pool: sqlx::SqlitePool) {
             .fetch_one(&pool)
             .await;
         match passive {
-            Ok((_, log, _)) if log > WAL_LIMIT_PAGES => {
+            Ok((_, log, done)) if log - done > WAL_LIMIT_PAGES || log > 4 * WAL_LIMIT_PAGES => {
                 let started = std::time::Instant::now();
                 let truncated: Result<(i64, i64, i64), _> =
                     sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
