@@ -400,14 +400,23 @@ impl Store {
                 _ => {}
             }
             let resource = format!("accounts/{account_id}/calls/{id}");
+            // A call that changed the account (its status, or invoices now disputed) is also an
+            // account update, so a CRM following the feed re-reads the account.
+            let changed_account = matches!(
+                call.outcome,
+                Outcome::ReferredToAgency { .. } | Outcome::DisputeRaised { .. }
+            );
             sqlx::query(
                 "INSERT INTO events (create_time, event_type, account_id, resource, actor) \
-                 VALUES ($1, 'call_recorded', $2, $3, $4)",
+                 SELECT $1, 'call_recorded', $2, $3, $4 \
+                 UNION ALL SELECT $1, 'account_updated', $2, $5, $4 WHERE $6",
             )
             .bind(now)
             .bind(account_id)
             .bind(&resource)
             .bind(by.key.subject)
+            .bind(format!("accounts/{account_id}"))
+            .bind(changed_account)
             .execute(&mut *tx)
             .await?;
             sqlx::query(

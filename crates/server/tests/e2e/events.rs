@@ -270,3 +270,41 @@ async fn shutdown_ends_open_feeds_cleanly() {
     assert!(matches!(end, Ok(None)), "a clean end of stream: {end:?}");
     stopping.await.unwrap();
 }
+
+/// A call that changes the account (a referral, a dispute) is followed by an account update event.
+#[tokio::test]
+async fn a_call_that_changes_the_account_also_updates_it_in_the_feed() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let mut client = server.accounts();
+        import(&mut client, "refer-1", vec![account("REFER-1", vec![])])
+            .await
+            .unwrap();
+        let mut stream = watch(&server, "", &[]).await;
+        let parent = next(&mut stream).await.account;
+        CallServiceClient::new(server.as_role(Role::Agent))
+            .record_call_outcome(pb::RecordCallOutcomeRequest {
+                request_id: "refer-call".into(),
+                parent: parent.clone(),
+                call: Some(pb::CallRecord {
+                    direction: pb::CallDirection::Inbound as i32,
+                    start_time: Some(recoup_server::convert::time_out(Utc::now())),
+                    outcome: Some(pb::call_record::Outcome::ReferredToAgency(
+                        pb::ReferredToAgency {
+                            agency: "Harbour Recoveries".into(),
+                        },
+                    )),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("call");
+        let call = next(&mut stream).await;
+        assert_eq!(call.r#type(), pb::EventType::CallRecorded, "{backend}");
+        let update = next(&mut stream).await;
+        assert_eq!(update.r#type(), pb::EventType::AccountUpdated, "{backend}");
+        assert_eq!(update.resource, parent);
+        server.stop().await;
+    }
+}
