@@ -9,6 +9,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::calls::{self, CallJob};
 use crate::events::Feed;
 use crate::payments::{self, PaymentJob};
 use crate::{Backend, StoreError};
@@ -21,6 +22,7 @@ const QUEUE: usize = 4096;
 /// A write request and where its answer goes.
 pub(crate) enum Job {
     Payment(PaymentJob),
+    Call(CallJob),
 }
 
 /// The sending side, held by every clone of the store; the task ends when the last one goes.
@@ -37,14 +39,21 @@ async fn run(backend: Backend, feed: Feed, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut payments = Vec::with_capacity(batch.len());
+        let mut calls = Vec::new();
         for job in batch.drain(..) {
             match job {
                 Job::Payment(p) if p.abandoned() => {}
                 Job::Payment(p) => payments.push(p),
+                Job::Call(c) if c.abandoned() => {}
+                Job::Call(c) => calls.push(c),
             }
         }
         if !payments.is_empty() {
             payments::apply(&backend, payments).await;
+            feed.committed();
+        }
+        if !calls.is_empty() {
+            calls::apply(&backend, calls).await;
             feed.committed();
         }
     }

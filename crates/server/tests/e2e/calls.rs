@@ -614,3 +614,69 @@ async fn bad_calls_are_refused_naming_each_field_and_nothing_is_written() {
         server.stop().await;
     }
 }
+
+/// Calls arriving together are committed together, yet each is judged against the ones before it
+/// and answered for itself: of ten agents dialling one account at once, one call is recorded and
+/// nine are refused by the daily limit; a bad call among good ones fails alone.
+#[tokio::test]
+async fn concurrent_calls_are_judged_one_after_another_and_answered_each() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = start(db).await;
+        let parent = owing_account(&server, "RUSH").await;
+        let agent = calls(&server, Role::Agent);
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let mut client = agent.clone();
+                let parent = parent.clone();
+                tokio::spawn(async move {
+                    let c = call(
+                        pb::CallDirection::Outbound,
+                        Outcome::NoAnswer(pb::NoAnswer {}),
+                    );
+                    record(&mut client, &parent, &format!("rush-{i}"), c).await
+                })
+            })
+            .collect();
+        let (mut recorded, mut refused) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => recorded += 1,
+                Err(e) if e.code() == tonic::Code::FailedPrecondition => refused += 1,
+                Err(e) => panic!("{backend}: {e:?}"),
+            }
+        }
+        assert_eq!((recorded, refused), (1, 9), "{backend}");
+
+        let tasks: Vec<_> = (0..6)
+            .map(|i| {
+                let mut client = agent.clone();
+                let parent = parent.clone();
+                tokio::spawn(async move {
+                    let numbers = if i == 3 { "NOPE" } else { "INV-2" };
+                    let c = call(
+                        pb::CallDirection::Inbound,
+                        Outcome::InvoiceNotReceived(pb::InvoiceNotReceived {
+                            invoice_numbers: vec![numbers.into()],
+                            resend_to: String::new(),
+                        }),
+                    );
+                    record(&mut client, &parent, &format!("mixed-{i}"), c).await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap().map(|_| ()).map_err(|e| e.code()));
+        }
+        let failed: Vec<_> = outcomes.iter().filter(|o| o.is_err()).collect();
+        assert_eq!(failed, [&Err(tonic::Code::InvalidArgument)], "{backend}");
+        let mut client = agent.clone();
+        assert_eq!(
+            list_all(&mut client, &parent, 50).await.len(),
+            1 + 5,
+            "{backend}"
+        );
+        server.stop().await;
+    }
+}

@@ -291,7 +291,7 @@ async fn stored_views_match_the_rows_after_every_write() {
             },
             override_by: None,
         };
-        let policy = recoup_domain::policy::Policy::default();
+        let policy = std::sync::Arc::new(recoup_domain::policy::Policy::default());
         let mut promise = NewCall {
             direction: Direction::Inbound,
             start_time: now() - chrono::Duration::hours(2),
