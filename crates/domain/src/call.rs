@@ -202,11 +202,14 @@ impl NewCall {
             }
             Outcome::PromiseToPay { amount, date } => {
                 check_amount(v, "promise_to_pay.amount", *amount, cx.currency);
-                let latest = today + Duration::days(i64::from(cx.promises.max_days_ahead));
-                if *date < today {
+                // Judged from the day of the call, so a call recorded after the event (or from
+                // history) keeps the promise as it was made.
+                let made_on = local_today(cx.time_zone, self.start_time);
+                let latest = made_on + Duration::days(i64::from(cx.promises.max_days_ahead));
+                if *date < made_on {
                     v.push(
                         "promise_to_pay.promise_date",
-                        format!("{date} is before the debtor's date today, {today}"),
+                        format!("{date} is before the debtor's date of the call, {made_on}"),
                     );
                 } else if *date > latest {
                     v.push(

@@ -3,6 +3,10 @@
 //! records it) and idempotently (import is by content, payments by fixed request ids), so a crash
 //! half way is repaired by the next `serve --demo`.
 
+mod calls;
+
+use std::sync::Arc;
+
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use recoup_domain::account::{
@@ -10,13 +14,14 @@ use recoup_domain::account::{
 };
 use recoup_domain::ageing::local_today;
 use recoup_domain::payment::NewPayment;
+use recoup_domain::policy::Policy;
 use recoup_domain::{Currency, Money};
-use recoup_store::{AccountKey, ImportOutcome, RequestKey, Store};
+use recoup_store::{AccountKey, ImportOutcome, Recorder, RequestKey, Store};
 
 use crate::auth::{Role, keys};
 use crate::server::BoxError;
 
-const MARKER: &str = "demo_book_v1";
+const MARKER: &str = "demo_book_v2";
 /// Recorded as the actor of the demo book's changes.
 const DEMO_ACTOR: &str = "demo";
 
@@ -618,9 +623,42 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
             payments += 1;
         }
     }
+    // Histories are judged by the built-in contact rules (whatever the running policy says), so the
+    // book loads the same everywhere.
+    let rules = Arc::new(Policy::default());
+    let mut recorded = 0;
+    for d in &book {
+        let history = calls::history(d.external_ref);
+        if history.is_empty() {
+            continue;
+        }
+        let Some(account) = store
+            .get_account(AccountKey::ExternalRef(d.external_ref))
+            .await?
+        else {
+            return Err(format!("demo account {} vanished", d.external_ref).into());
+        };
+        let today = local_today(d.tz, now);
+        for (n, past) in history.iter().enumerate() {
+            let call = calls::new_call(past, d.tz, today, account.data.currency);
+            let request_id = format!("demo-call-{}-{n}", d.external_ref);
+            let by = Recorder {
+                key: RequestKey {
+                    subject: DEMO_ACTOR,
+                    request_id: &request_id,
+                },
+                override_by: None,
+            };
+            store
+                .record_call(by, account.id, &call, &rules, now)
+                .await
+                .map_err(|e| format!("demo call {request_id}: {e}"))?;
+            recorded += 1;
+        }
+    }
     store.set_marker_once(MARKER, now).await?;
     let mut report = format!(
-        "demo book loaded: {} accounts ({created} new), {payments} payments",
+        "demo book loaded: {} accounts ({created} new), {payments} payments, {recorded} calls",
         records.len()
     );
     for d in &book {

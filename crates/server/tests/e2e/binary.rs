@@ -215,6 +215,17 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
             "0.00 GBP",
             "payment already made"
         );
+        // The histories: a delayer's broken promises, an avoider's unanswered calls.
+        let delayer = crate::get(&mut client, "DEMO-006").await;
+        assert_eq!(delayer.broken_promise_count, 2, "{}", db.backend);
+        let avoider = crate::get(&mut client, "DEMO-007").await;
+        assert_eq!(avoider.recent_calls.len(), 6);
+        assert!(
+            avoider
+                .recent_calls
+                .iter()
+                .all(|c| c.direction() == pb::CallDirection::Outbound && !c.right_party_contact)
+        );
         daemon.terminate();
 
         let again = Daemon::start(&db, &["--demo"]);
