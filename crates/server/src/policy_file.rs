@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
-use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
 use recoup_domain::policy::{ContactPolicy, DayHours, Policy, PromisePolicy, RollingLimit};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -468,18 +468,22 @@ impl Serialize for TimeOfDay {
 
 impl<'de> Deserialize<'de> for TimeOfDay {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // "09:00" as a string, or 09:00 as a TOML time of day.
+        // "09:00" as a string, or 09:00 as a TOML time of day (which reaches here as "09:00:00").
         let text = match toml::Value::deserialize(d)? {
             toml::Value::String(s) => s,
-            toml::Value::Datetime(dt) if dt.date.is_none() && dt.offset.is_none() => {
-                let t = dt.to_string();
-                t.strip_suffix(":00").map(str::to_owned).unwrap_or(t)
-            }
+            toml::Value::Datetime(dt) if dt.date.is_none() && dt.offset.is_none() => dt.to_string(),
             other => other.to_string(),
         };
+        let whole_minute = |t: &NaiveTime| t.second() == 0 && t.nanosecond() == 0;
         NaiveTime::parse_from_str(&text, "%H:%M")
+            .ok()
+            .or_else(|| {
+                NaiveTime::parse_from_str(&text, "%H:%M:%S")
+                    .ok()
+                    .filter(whole_minute)
+            })
             .map(TimeOfDay)
-            .map_err(|_| {
+            .ok_or_else(|| {
                 serde::de::Error::custom(format!(
                     "\"{text}\" is not a time of day (HH:MM, 24-hour)"
                 ))

@@ -85,7 +85,7 @@ non_working_dates = [2026-12-25, "2026-12-26"]
 rolling_limit = { max_calls = 7, days = 7 }
 
 [policy.contact.calling_hours]
-start = "08:30"
+start = 08:30
 end = "18:00"
 days = ["mon", "tue", "wednesday", "Thu"]
 
