@@ -546,6 +546,19 @@ fn follow_up(c: &StoredCall) -> Option<pb::FollowUp> {
     })
 }
 
+pub fn block_reason_out(r: BlockReason) -> pb::ContactBlockReason {
+    match r {
+        BlockReason::CallLimitReached => pb::ContactBlockReason::CallLimitReached,
+        BlockReason::OutsideCallingHours => pb::ContactBlockReason::OutsideCallingHours,
+        BlockReason::Disputed => pb::ContactBlockReason::Disputed,
+        BlockReason::WithAgency => pb::ContactBlockReason::WithAgency,
+        BlockReason::CeaseCalls => pb::ContactBlockReason::CeaseCalls,
+        BlockReason::CallbackScheduled => pb::ContactBlockReason::CallbackScheduled,
+        BlockReason::NothingOwed => pb::ContactBlockReason::NothingOwed,
+        BlockReason::OnHold => pb::ContactBlockReason::OnHold,
+    }
+}
+
 pub fn contact_status_out(s: ContactStatus) -> pb::ContactStatus {
     pb::ContactStatus {
         may_call_now: s.may_call(),
@@ -554,16 +567,7 @@ pub fn contact_status_out(s: ContactStatus) -> pb::ContactStatus {
             .blocks
             .into_iter()
             .map(|b| pb::ContactBlock {
-                reason: match b.reason {
-                    BlockReason::CallLimitReached => pb::ContactBlockReason::CallLimitReached,
-                    BlockReason::OutsideCallingHours => pb::ContactBlockReason::OutsideCallingHours,
-                    BlockReason::Disputed => pb::ContactBlockReason::Disputed,
-                    BlockReason::WithAgency => pb::ContactBlockReason::WithAgency,
-                    BlockReason::CeaseCalls => pb::ContactBlockReason::CeaseCalls,
-                    BlockReason::CallbackScheduled => pb::ContactBlockReason::CallbackScheduled,
-                    BlockReason::NothingOwed => pb::ContactBlockReason::NothingOwed,
-                    BlockReason::OnHold => pb::ContactBlockReason::OnHold,
-                } as i32,
+                reason: block_reason_out(b.reason) as i32,
                 description: b.description,
                 until_time: b.until.map(time_out),
             })

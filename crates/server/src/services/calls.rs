@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
-use recoup_domain::contact::{Block, BlockReason};
+use recoup_domain::contact::Block;
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_service_server::CallService;
@@ -15,6 +15,7 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::auth::{self, Role};
+use crate::convert::block_reason_out;
 use crate::convert::call::{call_in, call_out};
 use crate::names;
 use crate::paging::page_size;
@@ -42,7 +43,7 @@ fn refused(account: &str, blocks: &[Block]) -> Status {
     for b in blocks {
         details.add_precondition_failure_violation(
             "CONTACT_RULE",
-            reason_name(b.reason),
+            block_reason_out(b.reason).as_str_name(),
             &b.description,
         );
     }
@@ -56,20 +57,6 @@ fn refused(account: &str, blocks: &[Block]) -> Status {
         ),
         details,
     )
-}
-
-fn reason_name(r: BlockReason) -> String {
-    let pb = match r {
-        BlockReason::CallLimitReached => pb::ContactBlockReason::CallLimitReached,
-        BlockReason::OutsideCallingHours => pb::ContactBlockReason::OutsideCallingHours,
-        BlockReason::Disputed => pb::ContactBlockReason::Disputed,
-        BlockReason::WithAgency => pb::ContactBlockReason::WithAgency,
-        BlockReason::CeaseCalls => pb::ContactBlockReason::CeaseCalls,
-        BlockReason::CallbackScheduled => pb::ContactBlockReason::CallbackScheduled,
-        BlockReason::NothingOwed => pb::ContactBlockReason::NothingOwed,
-        BlockReason::OnHold => pb::ContactBlockReason::OnHold,
-    };
-    pb.as_str_name().to_owned()
 }
 
 /// A ListCalls page token: the start time and id of the page's last call, bound to the account.

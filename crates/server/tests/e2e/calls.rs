@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Days, Duration, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{Days, Duration, NaiveTime, TimeZone, Utc};
 use recoup_domain::policy::{ContactPolicy, DayHours, Policy};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_record::Outcome;
@@ -13,24 +13,14 @@ use recoup_server::server::ServeOptions;
 use recoup_store::testkit::TestDb;
 use tonic_types::StatusExt;
 
-use crate::{Authed, TestServer, account, bad_fields, date, get, import, invoice, money, text};
+use crate::{
+    Authed, TestServer, account, bad_fields, date, get, import, invoice, midday_zone, money, text,
+};
 
 type Calls = CallServiceClient<Authed>;
 
 fn ts(t: chrono::DateTime<Utc>) -> prost_types::Timestamp {
     recoup_server::convert::time_out(t)
-}
-
-/// A fixed-offset zone in which it is now about midday, so calling hours are predictable.
-fn midday_zone() -> (String, chrono_tz::Tz) {
-    let ahead = (12 - i64::from(Utc::now().hour())).clamp(-12, 14);
-    let name = match ahead {
-        0 => "Etc/GMT".to_owned(),
-        n if n > 0 => format!("Etc/GMT-{n}"),
-        n => format!("Etc/GMT+{}", -n),
-    };
-    let tz = name.parse().expect("IANA zone");
-    (name, tz)
 }
 
 /// Calls on every day from 08:00 to 20:00, one outbound call a day.

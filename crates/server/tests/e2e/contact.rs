@@ -5,13 +5,13 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{Days, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{Days, NaiveTime, TimeZone, Utc};
 use recoup_domain::policy::{ContactPolicy, DayHours, Policy};
 use recoup_proto::v1 as pb;
 use recoup_server::server::ServeOptions;
 use recoup_store::testkit::TestDb;
 
-use crate::{TestServer, account, get, import, invoice, money};
+use crate::{TestServer, account, get, import, invoice, midday_zone, money};
 
 const RECOUPD: &str = env!("CARGO_BIN_EXE_recoupd");
 
@@ -114,20 +114,6 @@ fn check_config_validates_and_prints_the_effective_policy() {
             && stderr.contains("RECOUP_POLICY__PROMISES__GRACE_DAYS"),
         "{stderr}"
     );
-}
-
-/// A fixed-offset zone in which it is now about midday, so calling hours are predictable.
-fn midday_zone() -> (String, chrono_tz::Tz) {
-    let hour = i64::from(Utc::now().hour());
-    // Etc/GMT-N is UTC+N (the sign is POSIX's, inverted).
-    let ahead = (12 - hour).clamp(-12, 14);
-    let name = match ahead {
-        0 => "Etc/GMT".to_owned(),
-        n if n > 0 => format!("Etc/GMT-{n}"),
-        n => format!("Etc/GMT+{}", -n),
-    };
-    let tz = name.parse().expect("IANA zone");
-    (name, tz)
 }
 
 #[tokio::test]

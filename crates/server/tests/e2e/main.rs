@@ -221,6 +221,20 @@ pub async fn get(client: &mut Client, external_ref: &str) -> pb::Account {
         .into_inner()
 }
 
+/// A fixed-offset zone in which it is now about midday, so calling hours are predictable.
+pub fn midday_zone() -> (String, chrono_tz::Tz) {
+    use chrono::Timelike;
+    let ahead = (12 - i64::from(chrono::Utc::now().hour())).clamp(-12, 14);
+    // Etc/GMT-N is UTC+N (the sign is POSIX's, inverted).
+    let name = match ahead {
+        0 => "Etc/GMT".to_owned(),
+        n if n > 0 => format!("Etc/GMT-{n}"),
+        n => format!("Etc/GMT+{}", -n),
+    };
+    let tz = name.parse().expect("IANA zone");
+    (name, tz)
+}
+
 /// The debtor's date today in London (where `account` lives).
 pub fn london_today() -> chrono::NaiveDate {
     chrono::Utc::now()
