@@ -593,7 +593,11 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
             return Err(format!("demo account {} is invalid: {problems:?}", d.external_ref).into());
         }
     }
-    let outcomes = store.import_batch(&records, DEMO_ACTOR, now).await?;
+    let by = RequestKey {
+        subject: DEMO_ACTOR,
+        request_id: MARKER,
+    };
+    let outcomes = store.import_batch(&records, by, now).await?;
     let created = outcomes
         .iter()
         .filter(|o| **o == ImportOutcome::Created)

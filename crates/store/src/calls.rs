@@ -509,9 +509,9 @@ async fn write_batch(
                     Outcome::ReferredToAgency { .. } | Outcome::DisputeRaised { .. }
                 );
                 sqlx::query(
-                    "INSERT INTO events (create_time, event_type, account_id, resource, actor) \
-                     SELECT $1, 'call_recorded', $2, $3, $4 \
-                     UNION ALL SELECT $1, 'account_updated', $2, $5, $4 WHERE $6",
+                    "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
+                     request_id) SELECT $1, 'call_recorded', $2, $3, $4, $7 \
+                     UNION ALL SELECT $1, 'account_updated', $2, $5, $4, $7 WHERE $6",
                 )
                 .bind(now)
                 .bind(account_id)
@@ -519,6 +519,7 @@ async fn write_batch(
                 .bind(by.key.subject)
                 .bind(format!("accounts/{account_id}"))
                 .bind(changed_account)
+                .bind(by.key.request_id)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(

@@ -19,6 +19,8 @@ pub struct StoredEvent {
     /// The changed resource's name, e.g. `accounts/7/payments/31`.
     pub resource: String,
     pub actor: String,
+    /// The request that made the change (the caller's idempotency key; may be empty for an import).
+    pub request_id: String,
     pub create_time: DateTime<Utc>,
 }
 
@@ -53,29 +55,32 @@ impl Store {
             format!("AND event_type IN ({})", list.join(", "))
         };
         let sql = format!(
-            "SELECT id, event_type, account_id, resource, actor, create_time FROM events \
+            "SELECT id, event_type, account_id, resource, actor, request_id, create_time FROM events \
              WHERE id > $1 {filter} ORDER BY id LIMIT $2"
         );
-        let rows: Vec<(i64, String, i64, String, String, DateTime<Utc>)> =
-            with_reader!(&self.backend, |pool, pg| {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                    .bind(after)
-                    .bind(limit);
-                for t in types {
-                    q = q.bind(*t);
-                }
-                q.fetch_all(pool).await?
-            });
+        type Row = (i64, String, i64, String, String, String, DateTime<Utc>);
+        let rows: Vec<Row> = with_reader!(&self.backend, |pool, pg| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(after)
+                .bind(limit);
+            for t in types {
+                q = q.bind(*t);
+            }
+            q.fetch_all(pool).await?
+        });
         Ok(rows
             .into_iter()
             .map(
-                |(id, event_type, account_id, resource, actor, create_time)| StoredEvent {
-                    id,
-                    event_type,
-                    account_id,
-                    resource,
-                    actor,
-                    create_time,
+                |(id, event_type, account_id, resource, actor, request_id, create_time)| {
+                    StoredEvent {
+                        id,
+                        event_type,
+                        account_id,
+                        resource,
+                        actor,
+                        request_id,
+                        create_time,
+                    }
                 },
             )
             .collect())

@@ -12,6 +12,7 @@ use recoup_domain::{Money, Violations, fingerprint};
 use serde_json::{Value, json};
 
 use crate::model::{AccountSnapshot, ImportOutcome, StoredInvoice};
+use crate::requests::RequestKey;
 use crate::rows::RowExt;
 use crate::sets::{date, flag, ids, int, rows, scalar, text, time};
 use crate::view::{self, date_text, time_text};
@@ -413,13 +414,14 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
         ),
         (
             format!(
-                "INSERT INTO events (create_time, event_type, account_id, resource, actor) \
-                 SELECT {}, {}, {}, 'accounts/' || {}, {} FROM {src}",
+                "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
+                 request_id) SELECT {}, {}, {}, 'accounts/' || {}, {}, {} FROM {src}",
                 time(pg, 0),
                 text(1),
                 int(2),
                 text(2),
-                text(3)
+                text(3),
+                text(4)
             ),
             Value::Array(r.events),
         ),
@@ -462,11 +464,12 @@ pub(crate) fn known_invoices_sql(pg: bool) -> String {
 impl Store {
     /// Upserts already-validated records in one transaction, in order (a record later in the batch
     /// sees what an earlier one with the same external ref wrote). Returns one outcome per record.
-    /// `actor` (the credential's subject) is recorded on each change's event.
+    /// `by` (the credential's subject and the stream's request id, possibly empty) is recorded on
+    /// each change's event.
     pub async fn import_batch(
         &self,
         records: &[AccountData],
-        actor: &str,
+        by: RequestKey<'_>,
         now: DateTime<Utc>,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let now = store_time(now);
@@ -568,7 +571,13 @@ impl Store {
                                 story: Default::default(),
                             };
                             w.views.push(json!([id, view::encode(&snapshot)?]));
-                            w.events.push(json!([at, "account_created", id, actor]));
+                            w.events.push(json!([
+                                at,
+                                "account_created",
+                                id,
+                                by.subject,
+                                by.request_id
+                            ]));
                             outcomes.push(ImportOutcome::Created);
                         }
                         Decision::Update {
@@ -607,7 +616,13 @@ impl Store {
                             }
                             w.touched.push(json!([id, at]));
                             w.rebuild_views.push(id);
-                            w.events.push(json!([at, "account_updated", id, actor]));
+                            w.events.push(json!([
+                                at,
+                                "account_updated",
+                                id,
+                                by.subject,
+                                by.request_id
+                            ]));
                             outcomes.push(ImportOutcome::Updated);
                         }
                         Decision::Unchanged => outcomes.push(ImportOutcome::Unchanged),

@@ -442,7 +442,13 @@ fn statements(
             at
         ]));
         *credit.entry(p.account_id).or_default() += minor(p.unallocated)?;
-        events.push(json!([at, p.account_id, resource, job.subject]));
+        events.push(json!([
+            at,
+            p.account_id,
+            resource,
+            job.subject,
+            job.request_id
+        ]));
         ledger.push(json!([
             job.subject,
             job.request_id,
@@ -520,12 +526,13 @@ fn statements(
         ),
         exec(
             format!(
-                "INSERT INTO events (create_time, event_type, account_id, resource, actor) \
-                 SELECT {}, 'payment_recorded', {}, {}, {} FROM {}",
+                "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
+                 request_id) SELECT {}, 'payment_recorded', {}, {}, {}, {} FROM {}",
                 time(pg, 0),
                 int(1),
                 text(2),
                 text(3),
+                text(4),
                 json_rows(pg, 1)
             ),
             events,

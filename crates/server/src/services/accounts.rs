@@ -64,6 +64,8 @@ type Writing = tokio::task::JoinHandle<Result<Vec<ImportOutcome>, recoup_store::
 struct Import {
     /// The caller's subject, recorded on every change.
     actor: String,
+    /// The stream's request id (empty when it has none), recorded on every change.
+    request_id: String,
     summary: pb::ImportAccountsResponse,
     batch: Vec<recoup_domain::account::AccountData>,
     batch_meta: BatchMeta,
@@ -100,10 +102,16 @@ impl Import {
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(IMPORT_BATCH));
         let meta = std::mem::take(&mut self.batch_meta);
-        let (store, actor) = (store.clone(), self.actor.clone());
+        let (store, actor, request_id) =
+            (store.clone(), self.actor.clone(), self.request_id.clone());
         // Spawned, so a client that disconnects mid-stream cannot cut a batch's write short.
-        let write =
-            tokio::spawn(async move { store.import_batch(&batch, &actor, Utc::now()).await });
+        let write = tokio::spawn(async move {
+            let by = RequestKey {
+                subject: &actor,
+                request_id: &request_id,
+            };
+            store.import_batch(&batch, by, Utc::now()).await
+        });
         self.writing = Some((write, meta));
         Ok(())
     }
@@ -244,6 +252,7 @@ impl AccountService for Accounts {
         let mut stream = request.into_inner();
         let mut import = Import {
             actor: actor.clone(),
+            request_id: String::new(),
             summary: pb::ImportAccountsResponse::default(),
             batch: Vec::with_capacity(IMPORT_BATCH),
             batch_meta: Vec::with_capacity(IMPORT_BATCH),
@@ -261,6 +270,7 @@ impl AccountService for Accounts {
                     return Err(invalid(v));
                 }
                 request_id = msg.request_id.clone();
+                import.request_id = request_id.clone();
                 replay = self
                     .store
                     .find_request(RequestKey {

@@ -103,6 +103,7 @@ async fn event_out(store: &Store, e: &StoredEvent) -> Result<pb::Event, StoreErr
         account: format!("accounts/{}", e.account_id),
         create_time: Some(crate::convert::time_out(e.create_time)),
         actor: e.actor.clone(),
+        request_id: e.request_id.clone(),
         data,
     })
 }

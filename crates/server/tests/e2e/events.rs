@@ -94,6 +94,7 @@ async fn every_change_arrives_once_in_commit_order_live_and_across_a_reconnect()
         for e in &created {
             assert_eq!(e.r#type(), pb::EventType::AccountCreated, "{backend}");
             assert_eq!(e.actor, "test-integration");
+            assert_eq!(e.request_id, "feed-1", "the audit names the request");
             assert_eq!(e.resource, e.account);
         }
         let parent = created[0].account.clone();
@@ -107,6 +108,7 @@ async fn every_change_arrives_once_in_commit_order_live_and_across_a_reconnect()
         };
         assert_eq!(p.amount.as_ref().unwrap().units, 10);
         assert_eq!(p.name, paid.resource);
+        assert_eq!(paid.request_id, "feed-pay-1");
         inbound_call(&server, &parent, "feed-call-1").await;
         let called = next(&mut stream).await;
         assert_eq!(called.r#type(), pb::EventType::CallRecorded);
@@ -115,6 +117,10 @@ async fn every_change_arrives_once_in_commit_order_live_and_across_a_reconnect()
         };
         assert_eq!(c.name, called.resource);
         assert_eq!(c.agent, "test-agent");
+        assert_eq!(
+            (called.actor.as_str(), called.request_id.as_str()),
+            ("test-agent", "feed-call-1")
+        );
         let last_seen = called.cursor.clone();
         drop(stream);
 

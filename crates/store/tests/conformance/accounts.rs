@@ -2,7 +2,7 @@ use recoup_domain::Currency;
 use recoup_domain::account::{AccountStatus, Adjustment, AdjustmentKind};
 use recoup_store::{AccountKey, ImportOutcome, ListFilter};
 
-use crate::{account, date, each_backend, invoice, money, now};
+use crate::{TEST_KEY, account, date, each_backend, invoice, money, now};
 
 #[tokio::test]
 async fn import_creates_then_is_unchanged_then_updates() {
@@ -13,12 +13,12 @@ async fn import_creates_then_is_unchanged_then_updates() {
             vec![invoice("INV-1", "2026-10-01", 12_345, "GBP")],
         );
         let first = store
-            .import_batch(std::slice::from_ref(&rec), "test", now())
+            .import_batch(std::slice::from_ref(&rec), TEST_KEY, now())
             .await
             .unwrap();
         assert_eq!(first, [ImportOutcome::Created], "{backend}");
         let again = store
-            .import_batch(std::slice::from_ref(&rec), "test", now())
+            .import_batch(std::slice::from_ref(&rec), TEST_KEY, now())
             .await
             .unwrap();
         assert_eq!(again, [ImportOutcome::Unchanged], "{backend}");
@@ -34,7 +34,10 @@ async fn import_creates_then_is_unchanged_then_updates() {
         changed
             .invoices
             .push(invoice("INV-2", "2026-11-01", 100, "GBP"));
-        let third = store.import_batch(&[changed], "test", now()).await.unwrap();
+        let third = store
+            .import_batch(&[changed], TEST_KEY, now())
+            .await
+            .unwrap();
         assert_eq!(third, [ImportOutcome::Updated], "{backend}");
 
         let got = store
@@ -88,7 +91,7 @@ async fn amounts_round_trip_exactly_in_every_exponent() {
                 vec![invoice("I", "2026-10-01", 1_001, "KWD")],
             ),
         ];
-        store.import_batch(&recs, "test", now()).await.unwrap();
+        store.import_batch(&recs, TEST_KEY, now()).await.unwrap();
         for (r, expect) in [
             ("GBP-1", "9999999999999.99"),
             ("JPY-1", "1234567"),
@@ -113,9 +116,9 @@ async fn amounts_round_trip_exactly_in_every_exponent() {
 async fn currency_cannot_change_under_invoices() {
     each_backend(|store, backend| async move {
         let rec = account("A-1", "GBP", vec![invoice("INV-1", "2026-10-01", 100, "GBP")]);
-        store.import_batch(&[rec], "test", now()).await.unwrap();
+        store.import_batch(&[rec], TEST_KEY, now()).await.unwrap();
         let euro = account("A-1", "EUR", vec![]);
-        let out = store.import_batch(&[euro], "test", now()).await.unwrap();
+        let out = store.import_batch(&[euro], TEST_KEY, now()).await.unwrap();
         assert!(matches!(&out[0], ImportOutcome::Rejected(v) if v.iter().any(|x| x.field == "currency_code")), "{backend}");
         let a = store.get_account(AccountKey::ExternalRef("A-1")).await.unwrap().unwrap();
         assert_eq!(a.data.currency, Currency::from_code("GBP").unwrap(), "{backend}");
@@ -138,7 +141,7 @@ async fn list_filters_and_pages() {
         held.status = AccountStatus::OnHold;
         let paid_up = account("NONE", "GBP", vec![]);
         store
-            .import_batch(&[nz, uk, held, paid_up], "test", now())
+            .import_batch(&[nz, uk, held, paid_up], TEST_KEY, now())
             .await
             .unwrap();
 
@@ -245,7 +248,7 @@ async fn stored_views_match_the_rows_after_every_write() {
         });
         let other = account("V-2", "EUR", vec![invoice("X", "2026-10-01", 700, "EUR")]);
         store
-            .import_batch(&[rec.clone(), other], "test", now())
+            .import_batch(&[rec.clone(), other], TEST_KEY, now())
             .await
             .unwrap();
         assert_eq!(
@@ -271,7 +274,7 @@ async fn stored_views_match_the_rows_after_every_write() {
         );
         rec.invoices[0].amount = money(8_000, "GBP");
         rec.contacts[0].role = "Director".into();
-        store.import_batch(&[rec], "test", now()).await.unwrap();
+        store.import_batch(&[rec], TEST_KEY, now()).await.unwrap();
         assert_eq!(
             store.stale_views().await.unwrap(),
             [],

@@ -26,6 +26,12 @@ where
     }
 }
 
+/// The credential and request every conformance import is made under.
+const TEST_KEY: recoup_store::RequestKey<'static> = recoup_store::RequestKey {
+    subject: "test",
+    request_id: "",
+};
+
 fn now() -> DateTime<Utc> {
     "2026-11-22T12:00:00.123456789Z".parse().unwrap()
 }

@@ -1,7 +1,7 @@
 use recoup_domain::payment::NewPayment;
 use recoup_store::{AccountKey, PaymentOutcome, RequestKey, StoreError};
 
-use crate::{account, date, each_backend, invoice, money, now};
+use crate::{TEST_KEY, account, date, each_backend, invoice, money, now};
 
 fn key(request_id: &str) -> RequestKey<'_> {
     RequestKey {
@@ -30,7 +30,7 @@ async fn allocates_oldest_first_and_replays_retries() {
                 invoice("OLD", "2026-09-01", 500, "GBP"),
             ],
         );
-        store.import_batch(&[rec], "test", now()).await.unwrap();
+        store.import_batch(&[rec], TEST_KEY, now()).await.unwrap();
         let id = store
             .get_account(AccountKey::ExternalRef("A-1"))
             .await
@@ -95,7 +95,7 @@ async fn allocates_oldest_first_and_replays_retries() {
 #[tokio::test]
 async fn refuses_payments_that_break_rules_and_writes_nothing() {
     each_backend(|store, backend| async move {
-        store.import_batch(&[account("A-1", "GBP", vec![invoice("I", "2026-11-01", 1_000, "GBP")])], "test", now()).await.unwrap();
+        store.import_batch(&[account("A-1", "GBP", vec![invoice("I", "2026-11-01", 1_000, "GBP")])], TEST_KEY, now()).await.unwrap();
         let id = store.get_account(AccountKey::ExternalRef("A-1")).await.unwrap().unwrap().id;
 
         let unknown = store.record_payment(key("r1"), id, &payment(100, &["NOPE"]), now()).await;
@@ -130,7 +130,7 @@ async fn concurrent_payments_commit_together_and_each_gets_its_answer() {
                 )
             })
             .collect();
-        store.import_batch(&records, "test", now()).await.unwrap();
+        store.import_batch(&records, TEST_KEY, now()).await.unwrap();
         let mut calls = Vec::new();
         for n in 0..40u32 {
             let store = store.clone();
