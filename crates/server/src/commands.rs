@@ -113,6 +113,7 @@ pub async fn serve(
         jwt: jwt(&args.jwt)?,
         health_interval: Duration::from_secs(args.health_interval_secs),
         policy,
+        ..ServeOptions::default()
     };
     let running = server::start(store.clone(), listener, &options).await?;
     tracing::info!(addr = %running.addr, backend = store.backend_name(), tls = options.tls.is_some(), "recoupd serving");

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod names;
 pub mod paging;
 pub mod policy_file;
+pub mod promises;
 pub mod server;
 pub mod services;
 pub mod status;

@@ -47,6 +47,7 @@ pub struct Running {
     closing: tokio::sync::watch::Sender<bool>,
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     probe: JoinHandle<()>,
+    promises: JoinHandle<()>,
     _maintenance: recoup_store::Maintenance,
 }
 
@@ -89,6 +90,8 @@ pub struct ServeOptions {
     pub health_interval: Duration,
     /// The house rules (from the policy file).
     pub policy: Arc<Policy>,
+    /// How often promise states are judged and changes announced on the feed.
+    pub promise_interval: Duration,
 }
 
 impl Default for ServeOptions {
@@ -99,6 +102,7 @@ impl Default for ServeOptions {
             jwt: None,
             health_interval: Duration::from_secs(5),
             policy: Arc::default(),
+            promise_interval: Duration::from_secs(30),
         }
     }
 }
@@ -117,6 +121,11 @@ pub async fn start(
     store.check().await?;
     let maintenance = store.start_maintenance().await?;
     set_all(&health, ServingStatus::Serving).await;
+    let promises = tokio::spawn(crate::promises::announce_every(
+        store.clone(),
+        options.policy.clone(),
+        options.promise_interval,
+    ));
     let probe = tokio::spawn(probe_database(
         store.clone(),
         health.clone(),
@@ -173,6 +182,7 @@ pub async fn start(
         stop,
         serve,
         probe,
+        promises,
         closing,
         _maintenance: maintenance,
     })
@@ -207,6 +217,7 @@ impl Running {
     /// to finish before the server is dropped.
     pub async fn shutdown(self, drain: Duration, grace: Duration) -> Result<(), BoxError> {
         self.probe.abort();
+        self.promises.abort();
         set_all(&self.health, ServingStatus::NotServing).await;
         tokio::time::sleep(drain).await;
         let _ = self.closing.send(true);

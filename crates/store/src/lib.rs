@@ -22,6 +22,7 @@ mod model;
 mod payments;
 #[cfg(feature = "testkit")]
 mod plans;
+pub mod promises;
 pub use payments::PaymentOutcome;
 mod requests;
 mod rows;

@@ -42,6 +42,7 @@ fn stored_type(t: pb::EventType) -> Option<&'static str> {
         pb::EventType::AccountUpdated => "account_updated",
         pb::EventType::PaymentRecorded => "payment_recorded",
         pb::EventType::CallRecorded => "call_recorded",
+        pb::EventType::PromiseChanged => "promise_changed",
         _ => return None,
     })
 }
@@ -52,6 +53,7 @@ fn type_out(stored: &str) -> pb::EventType {
         "account_updated" => pb::EventType::AccountUpdated,
         "payment_recorded" => pb::EventType::PaymentRecorded,
         "call_recorded" => pb::EventType::CallRecorded,
+        "promise_changed" => pb::EventType::PromiseChanged,
         _ => pb::EventType::Unspecified,
     }
 }

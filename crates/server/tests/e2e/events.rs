@@ -314,3 +314,88 @@ async fn a_call_that_changes_the_account_also_updates_it_in_the_feed() {
         server.stop().await;
     }
 }
+
+/// Promises change state with time and payments; each change is announced once, naming the call
+/// that made the promise.
+#[tokio::test]
+async fn promise_state_changes_are_announced_once() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let options = recoup_server::server::ServeOptions {
+            promise_interval: Duration::from_millis(200),
+            ..Default::default()
+        };
+        let server = TestServer::start_with(db, &options).await;
+        let mut client = server.accounts();
+        let today = london_today();
+        import(
+            &mut client,
+            "promise-1",
+            vec![account(
+                "PROMISE-1",
+                vec![invoice("P-1", today - Days::new(30), money("GBP", 900, 0))],
+            )],
+        )
+        .await
+        .unwrap();
+        let mut stream = watch(&server, "", &[pb::EventType::PromiseChanged]).await;
+        let parent = {
+            let a = crate::get(&mut client, "PROMISE-1").await;
+            a.name
+        };
+        // A promise made ten days ago for six days ago (grace 3): broken already; one made now: open.
+        let record = |request_id: &'static str, ago: i64, due_in: i64| {
+            let (channel, parent) = (server.as_role(Role::Agent), parent.clone());
+            async move {
+                let start = Utc::now() - chrono::Duration::days(ago);
+                let made = start.with_timezone(&chrono_tz::Europe::London).date_naive();
+                CallServiceClient::new(channel)
+                    .record_call_outcome(pb::RecordCallOutcomeRequest {
+                        request_id: request_id.into(),
+                        parent,
+                        call: Some(pb::CallRecord {
+                            direction: pb::CallDirection::Inbound as i32,
+                            start_time: Some(recoup_server::convert::time_out(start)),
+                            outcome: Some(pb::call_record::Outcome::PromiseToPay(
+                                pb::PromiseToPay {
+                                    amount: Some(money("GBP", 300, 0)),
+                                    promise_date: Some(date(made + Days::new(due_in as u64))),
+                                    ..Default::default()
+                                },
+                            )),
+                            ..Default::default()
+                        }),
+                    })
+                    .await
+                    .expect("promise")
+                    .into_inner()
+            }
+        };
+        let old = record("promise-old", 10, 4).await;
+        let first = next(&mut stream).await;
+        assert_eq!(first.resource, old.name, "{backend}");
+        assert_eq!(first.actor, "recoup");
+        let new = record("promise-new", 0, 5).await;
+        let second = next(&mut stream).await;
+        assert_eq!(second.resource, new.name, "{backend}");
+        let a = full_view(&server, &parent).await;
+        assert_eq!(a.broken_promise_count, 1, "{backend}");
+        assert_eq!(a.open_promise.unwrap().state(), pb::PromiseState::Open);
+        // Announced once: with nothing changing, nothing more arrives.
+        let quiet = tokio::time::timeout(Duration::from_secs(1), stream.message()).await;
+        assert!(quiet.is_err(), "{backend}: announced again: {quiet:?}");
+        server.stop().await;
+    }
+}
+
+async fn full_view(server: &TestServer, name: &str) -> pb::Account {
+    server
+        .accounts()
+        .get_account(pb::GetAccountRequest {
+            account: Some(pb::get_account_request::Account::Name(name.into())),
+            view: pb::AccountView::Full as i32,
+        })
+        .await
+        .expect("account")
+        .into_inner()
+}
