@@ -6,11 +6,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
+use recoup_domain::ageing::local_today;
+use recoup_domain::call::Outcome;
 use recoup_domain::contact::Block;
 use recoup_domain::policy::Policy;
+use recoup_domain::promise::{self, Judged};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_service_server::CallService;
-use recoup_store::{CallOutcome, Recorder, RequestKey, Store, StoreError};
+use recoup_store::{AccountKey, CallOutcome, Recorder, RequestKey, Store, StoreError};
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -34,6 +37,25 @@ impl Calls {
             policy,
             max_page_size,
         }
+    }
+
+    /// The account's recent promises, judged as of the debtor's today under the policy.
+    async fn judged_promises(&self, account: i64) -> Result<Vec<Judged>, Status> {
+        let Some(a) = self
+            .store
+            .get_account(AccountKey::Id(account))
+            .await
+            .map_err(|e| internal(&e))?
+        else {
+            return Ok(Vec::new());
+        };
+        let today = local_today(a.data.time_zone, Utc::now());
+        Ok(promise::judge(
+            &a.story.promises,
+            &a.story.received,
+            today,
+            &self.policy.promises,
+        ))
     }
 }
 
@@ -164,7 +186,13 @@ impl CallService for Calls {
                 c
             }
         };
-        Ok(Response::new(call_out(&stored, None)))
+        let judged = if matches!(stored.call.outcome, Outcome::PromiseToPay { .. }) {
+            self.judged_promises(account).await?
+        } else {
+            Vec::new()
+        };
+        let judgement = judged.iter().find(|j| j.promise.call_id == stored.id);
+        Ok(Response::new(call_out(&stored, judgement)))
     }
 
     async fn list_calls(
@@ -194,8 +222,19 @@ impl CallService for Calls {
         } else {
             String::new()
         };
+        // Promises on the page are shown judged, as the account view judges them (a page without
+        // one needs no judging).
+        let judged = if calls
+            .iter()
+            .any(|c| matches!(c.call.outcome, Outcome::PromiseToPay { .. }))
+        {
+            self.judged_promises(account).await?
+        } else {
+            Vec::new()
+        };
+        let judgement = |id| judged.iter().find(|j| j.promise.call_id == id);
         Ok(Response::new(pb::ListCallsResponse {
-            calls: calls.iter().map(|c| call_out(c, None)).collect(),
+            calls: calls.iter().map(|c| call_out(c, judgement(c.id))).collect(),
             next_page_token,
         }))
     }

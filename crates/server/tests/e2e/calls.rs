@@ -234,6 +234,16 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
             .expect("payment");
         let promise = full(&server, &parent).await.open_promise.unwrap();
         assert_eq!(text(&promise.paid), "100.00 GBP");
+        // ListCalls shows the promise judged the same way.
+        let listed = list_all(&mut agent, &parent, 50).await;
+        let Some(Outcome::PromiseToPay(p)) = listed.iter().find_map(|c| match &c.outcome {
+            Some(o @ Outcome::PromiseToPay(_)) => Some(o.clone()),
+            _ => None,
+        }) else {
+            panic!("{backend}: no promise in ListCalls")
+        };
+        assert_eq!(p.state(), pb::PromiseState::Open, "{backend}");
+        assert_eq!(text(&p.paid), "100.00 GBP");
 
         // A callback is honoured by the contact rules.
         let later = Utc::now() + Duration::hours(3);
