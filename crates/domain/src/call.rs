@@ -114,8 +114,8 @@ impl Outcome {
     }
 }
 
-/// A call to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A call to record. Its Debug hides what was said and who said it (see below).
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewCall {
     pub direction: Direction,
     pub start_time: DateTime<Utc>,
@@ -129,6 +129,22 @@ pub struct NewCall {
     pub override_reason: Option<String>,
     /// The record this one corrects, and why.
     pub correction: Option<Correction>,
+}
+
+/// Names, notes and what the debtor said are personal data: Debug shows the shape only, so a stray
+/// `{:?}` can never put them in a log.
+impl std::fmt::Debug for NewCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewCall")
+            .field("direction", &self.direction)
+            .field("start_time", &self.start_time)
+            .field("duration_ms", &self.duration_ms)
+            .field("outcome", &self.outcome.kind())
+            .field("notes_chars", &self.notes.chars().count())
+            .field("overridden", &self.override_reason.is_some())
+            .field("corrects", &self.correction.as_ref().map(|c| c.call_id))
+            .finish_non_exhaustive()
+    }
 }
 
 /// A correction names the record it corrects and says why.
@@ -299,5 +315,36 @@ impl NewCall {
                 v.optional_text("referred_to_agency.agency", agency, MAX_SHORT_TEXT_CHARS)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_what_was_said() {
+        let call = NewCall {
+            direction: Direction::Inbound,
+            start_time: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            duration_ms: None,
+            contact_name: "Zebedee Canary".into(),
+            right_party_contact: true,
+            outcome: Outcome::HardshipClaimed {
+                statement: "the bank froze our account".into(),
+                claims_to_verify: vec!["letter from Canary Bank".into()],
+                affordable_monthly: None,
+            },
+            notes: "call Zebedee on his mobile".into(),
+            next_step: String::new(),
+            override_reason: None,
+            correction: None,
+        };
+        let shown = format!("{call:?}");
+        assert!(shown.contains("hardship_claimed"), "{shown}");
+        assert!(
+            !shown.contains("Zebedee") && !shown.contains("bank"),
+            "{shown}"
+        );
     }
 }
