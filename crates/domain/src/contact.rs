@@ -8,6 +8,7 @@ use chrono::{
     DateTime, Duration, LocalResult, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc,
 };
 use chrono_tz::Tz;
+use rust_decimal::Decimal;
 
 use crate::account::AccountStatus;
 use crate::policy::ContactPolicy;
@@ -22,6 +23,33 @@ pub struct ContactFacts {
     pub owed: bool,
     /// Something is owed that is not disputed.
     pub collectable: bool,
+}
+
+impl ContactFacts {
+    /// The facts of an account whose invoices are `(outstanding, disputed)`: the one place that says
+    /// what "owed" and "collectable" mean for the rules, read by the account view and by the write
+    /// that enforces them alike.
+    pub fn new(
+        status: AccountStatus,
+        cease_calls: bool,
+        time_zone: Tz,
+        invoices: impl IntoIterator<Item = (Decimal, bool)>,
+    ) -> Self {
+        let (mut owed, mut collectable) = (false, false);
+        for (outstanding, disputed) in invoices {
+            if outstanding.is_sign_positive() && !outstanding.is_zero() {
+                owed = true;
+                collectable |= !disputed;
+            }
+        }
+        Self {
+            status,
+            cease_calls,
+            time_zone,
+            owed,
+            collectable,
+        }
+    }
 }
 
 /// What the rules need to know about past calls.

@@ -428,7 +428,7 @@ pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> p
         } else {
             Vec::new()
         },
-        ..story_out(a, view, &b, today, now)
+        ..story_out(a, view, today, now)
     }
 }
 
@@ -437,7 +437,6 @@ pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> p
 fn story_out(
     a: &AccountSnapshot,
     view: View<'_>,
-    b: &ageing::Balance,
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> pb::Account {
@@ -446,13 +445,14 @@ fn story_out(
     };
     let story = &a.story;
     let judged = promise::judge(&story.promises, &story.received, today, &policy.promises);
-    let facts = ContactFacts {
-        status: a.data.status,
-        cease_calls: a.data.cease_calls,
-        time_zone: a.data.time_zone,
-        owed: b.outstanding.is_positive(),
-        collectable: b.current.is_positive() || b.overdue.is_positive(),
-    };
+    let facts = ContactFacts::new(
+        a.data.status,
+        a.data.cease_calls,
+        a.data.time_zone,
+        a.open_invoices
+            .iter()
+            .map(|i| (i.outstanding.amount(), i.data.disputed)),
+    );
     let history = CallHistory {
         outbound: &story.outbound,
         callback: story.callback(),

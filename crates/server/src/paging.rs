@@ -1,5 +1,6 @@
-//! Page sizes and opaque page tokens. A token carries the last id returned and a digest of the
-//! filters it was issued for, so it cannot be replayed against other filters.
+//! Page sizes and opaque page tokens. A token carries the position after which the next page starts
+//! (the last id returned, or a sort key and id) and a digest of the filters it was issued for, so it
+//! cannot be replayed against other filters.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,26 +26,46 @@ fn filter_digest(filter_key: &str) -> String {
     c.finish()[..16].to_owned()
 }
 
-pub fn encode_token(after_id: i64, filter_key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{after_id}.{}", filter_digest(filter_key)))
+fn bad_token() -> Status {
+    invalid_field("page_token", "is not a token this server issued")
 }
 
-/// The id to continue after; 0 for an empty token.
-pub fn decode_token(token: &str, filter_key: &str) -> Result<i64, Status> {
+/// A token to continue after `position` (text without '.') under `filter_key`.
+pub fn encode_position(position: &str, filter_key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{position}.{}", filter_digest(filter_key)))
+}
+
+/// The position a token continues after; `None` for an empty token.
+pub fn decode_position(token: &str, filter_key: &str) -> Result<Option<String>, Status> {
     if token.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
-    let bad = || invalid_field("page_token", "is not a token this server issued");
-    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (id, digest) = text.split_once('.').ok_or_else(bad)?;
+    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad_token())?;
+    let text = String::from_utf8(raw).map_err(|_| bad_token())?;
+    let (position, digest) = text.rsplit_once('.').ok_or_else(bad_token)?;
     if digest != filter_digest(filter_key) {
         return Err(invalid_field(
             "page_token",
             "was issued for other filters; repeat the request's filters or start from an empty token",
         ));
     }
-    id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(bad)
+    Ok(Some(position.to_owned()))
+}
+
+pub fn encode_token(after_id: i64, filter_key: &str) -> String {
+    encode_position(&after_id.to_string(), filter_key)
+}
+
+/// The id to continue after; 0 for an empty token.
+pub fn decode_token(token: &str, filter_key: &str) -> Result<i64, Status> {
+    match decode_position(token, filter_key)? {
+        None => Ok(0),
+        Some(id) => id
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(bad_token),
+    }
 }
 
 #[cfg(test)]
@@ -58,6 +79,14 @@ mod tests {
         assert!(decode_token(&t, "status=2").is_err());
         assert!(decode_token("garbage!", "status=1").is_err());
         assert_eq!(decode_token("", "x").unwrap(), 0);
+        let t = encode_position("1795388497291990:7", "calls of accounts/3");
+        assert_eq!(
+            decode_position(&t, "calls of accounts/3")
+                .unwrap()
+                .as_deref(),
+            Some("1795388497291990:7")
+        );
+        assert!(decode_position(&t, "calls of accounts/4").is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::requests::{RequestKey, last_id};
 use crate::rows::currency;
+use crate::view::minor;
 use crate::writer::{self, Job};
 use crate::{Backend, Store, StoreError, begin_write, store_time, with_reader, with_writer};
 
@@ -373,39 +374,33 @@ async fn write_batch(
                          AND c.direction = 'outbound' AND {CURRENT} \
                          ORDER BY c.start_time DESC, c.id DESC LIMIT {RULE_HISTORY}"
                     );
-                    let outbound: Vec<String> =
-                        sqlx::query_scalar(sqlx::AssertSqlSafe(text_times(pg, &sql)))
+                    let outbound: Vec<DateTime<Utc>> =
+                        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                             .bind(account_id)
                             .fetch_all(&mut *tx)
                             .await?;
-                    let outbound = outbound
-                        .iter()
-                        .map(|t| crate::view::time(t))
-                        .collect::<Result<Vec<_>, _>>()?;
                     let sql = format!(
                         "SELECT callback_time FROM calls c WHERE c.account_id = $1 \
                          AND c.start_time < $2 AND {CURRENT} \
                          ORDER BY c.start_time DESC, c.id DESC LIMIT 1"
                     );
-                    let q =
-                        sqlx::query_scalar(sqlx::AssertSqlSafe(text_times(pg, &sql))).bind(account_id);
+                    let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(account_id);
                     let q = if pg {
                         q.bind(start)
                     } else {
                         q.bind(sqlite_time(start))
                     };
-                    let callback: Option<Option<String>> = q.fetch_optional(&mut *tx).await?;
-                    let callback = callback
-                        .flatten()
-                        .map(|t| crate::view::time(&t))
-                        .transpose()?;
-                    let facts = ContactFacts {
+                    let callback: Option<Option<DateTime<Utc>>> =
+                        q.fetch_optional(&mut *tx).await?;
+                    let callback = callback.flatten();
+                    let facts = ContactFacts::new(
                         status,
                         cease_calls,
                         time_zone,
-                        owed: invoices.iter().any(|(_, o, _)| *o > 0),
-                        collectable: invoices.iter().any(|(_, o, d)| *o > 0 && !d),
-                    };
+                        invoices
+                            .iter()
+                            .map(|(_, o, d)| (Money::from_minor(*o, cur).amount(), *d)),
+                    );
                     let history = CallHistory {
                         outbound: &outbound,
                         callback,
@@ -582,21 +577,6 @@ pub(crate) fn list_sql(after: bool) -> String {
 /// SQLite keeps call times as fixed-width RFC 3339 text, so that text order is time order.
 fn sqlite_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// PostgreSQL answers `start_time` and `callback_time` as text too, for one decoding path.
-fn text_times(pg: bool, sql: &str) -> String {
-    if pg {
-        sql.replacen("SELECT start_time", "SELECT start_time::text", 1)
-            .replacen("SELECT callback_time", "SELECT callback_time::text", 1)
-    } else {
-        sql.to_owned()
-    }
-}
-
-fn minor(m: Money) -> Result<i64, StoreError> {
-    m.to_minor()
-        .map_err(|e| StoreError::Corrupt(format!("amount {m}: {e}")))
 }
 
 /// The digest that tells a retry from another request reusing its key.

@@ -277,7 +277,7 @@ pub(crate) fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
-fn minor(m: Money) -> Result<i64, StoreError> {
+pub(crate) fn minor(m: Money) -> Result<i64, StoreError> {
     m.to_minor()
         .map_err(|e| StoreError::Corrupt(format!("amount {m}: {e}")))
 }

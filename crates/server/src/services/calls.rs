@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
 use recoup_domain::ageing::local_today;
@@ -21,7 +19,7 @@ use crate::auth::{self, Role};
 use crate::convert::block_reason_out;
 use crate::convert::call::{call_in, call_out};
 use crate::names;
-use crate::paging::page_size;
+use crate::paging::{decode_position, encode_position, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
 
 pub struct Calls {
@@ -81,43 +79,24 @@ fn refused(account: &str, blocks: &[Block]) -> Status {
     )
 }
 
-/// A ListCalls page token: the start time and id of the page's last call, bound to the account.
-fn encode_token(account_id: i64, last: (DateTime<Utc>, i64)) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{account_id}.{}.{}",
-        last.0.timestamp_micros(),
-        last.1
-    ))
+/// ListCalls pages by (start time, id): the position of a page's last call, bound to its account.
+fn filter_key(account_id: i64) -> String {
+    format!("calls of accounts/{account_id}")
 }
 
-fn decode_token(account_id: i64, token: &str) -> Result<Option<(DateTime<Utc>, i64)>, Status> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let bad = || {
-        invalid_field(
-            "page_token",
-            "is not a token this server issued for this account",
-        )
-    };
-    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let mut parts = text.split('.');
-    let (Some(a), Some(t), Some(id), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    if a.parse::<i64>().ok() != Some(account_id) {
-        return Err(bad());
-    }
-    let t = t
+fn position_out(start: DateTime<Utc>, id: i64) -> String {
+    format!("{}:{id}", start.timestamp_micros())
+}
+
+fn position_in(position: &str) -> Result<(DateTime<Utc>, i64), Status> {
+    let bad = || invalid_field("page_token", "is not a token this server issued");
+    let (micros, id) = position.split_once(':').ok_or_else(bad)?;
+    let start = micros
         .parse::<i64>()
         .ok()
         .and_then(DateTime::from_timestamp_micros)
         .ok_or_else(bad)?;
-    let id = id.parse::<i64>().map_err(|_| bad())?;
-    Ok(Some((t, id)))
+    Ok((start, id.parse::<i64>().map_err(|_| bad())?))
 }
 
 #[tonic::async_trait]
@@ -206,7 +185,9 @@ impl CallService for Calls {
             return Err(invalid(v));
         };
         let size = page_size(req.page_size, self.max_page_size)?;
-        let before = decode_token(account, &req.page_token)?;
+        let before = decode_position(&req.page_token, &filter_key(account))?
+            .map(|p| position_in(&p))
+            .transpose()?;
         let mut calls = self
             .store
             .list_calls(account, before, i64::from(size) + 1)
@@ -217,7 +198,9 @@ impl CallService for Calls {
             calls.truncate(size as usize);
             calls
                 .last()
-                .map(|c| encode_token(account, (c.call.start_time, c.id)))
+                .map(|c| {
+                    encode_position(&position_out(c.call.start_time, c.id), &filter_key(account))
+                })
                 .unwrap_or_default()
         } else {
             String::new()

@@ -14,7 +14,8 @@ use recoup_store::testkit::TestDb;
 use tonic_types::StatusExt;
 
 use crate::{
-    Authed, TestServer, account, bad_fields, date, get, import, invoice, midday_zone, money, text,
+    Authed, TestServer, account, bad_fields, date, get, get_full, import, invoice, midday_zone,
+    money, text,
 };
 
 type Calls = CallServiceClient<Authed>;
@@ -124,18 +125,6 @@ async fn list_all(client: &mut Calls, parent: &str, page_size: i32) -> Vec<pb::C
     }
 }
 
-async fn full(server: &TestServer, name: &str) -> pb::Account {
-    server
-        .accounts()
-        .get_account(pb::GetAccountRequest {
-            account: Some(pb::get_account_request::Account::Name(name.into())),
-            view: pb::AccountView::Full as i32,
-        })
-        .await
-        .expect("get account")
-        .into_inner()
-}
-
 #[tokio::test]
 async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
     for db in TestDb::all().await {
@@ -191,7 +180,7 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
             assert_eq!(recorded.agent, "test-agent");
         }
 
-        let a = full(&server, &parent).await;
+        let a = get_full(&server, &parent).await;
         assert_eq!(a.recent_calls.len(), count, "{backend}");
         assert!(
             matches!(a.recent_calls[0].outcome, Some(Outcome::PromiseToPay(_))),
@@ -232,7 +221,7 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
             })
             .await
             .expect("payment");
-        let promise = full(&server, &parent).await.open_promise.unwrap();
+        let promise = get_full(&server, &parent).await.open_promise.unwrap();
         assert_eq!(text(&promise.paid), "100.00 GBP");
         // ListCalls shows the promise judged the same way.
         let listed = list_all(&mut agent, &parent, 50).await;
@@ -257,7 +246,7 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
         record(&mut agent, &parent, "story-callback", c)
             .await
             .unwrap();
-        let status = full(&server, &parent).await.contact_status.unwrap();
+        let status = get_full(&server, &parent).await.contact_status.unwrap();
         assert!(!status.may_call_now);
         assert!(
             status
@@ -282,7 +271,7 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
         )
         .await
         .unwrap();
-        let a = full(&server, &parent).await;
+        let a = get_full(&server, &parent).await;
         assert_eq!(a.status(), pb::AccountStatus::WithAgency);
         let status = a.contact_status.unwrap();
         assert!(
@@ -431,7 +420,7 @@ async fn outbound_calls_follow_the_contact_rules_unless_a_supervisor_overrides()
 
         let (_, tz) = midday_zone();
         let tomorrow = Utc::now().with_timezone(&tz).date_naive() + Days::new(1);
-        let status = full(&server, &parent).await.contact_status.unwrap();
+        let status = get_full(&server, &parent).await.contact_status.unwrap();
         assert!(!status.may_call_now);
         assert_eq!(
             status.next_allowed_time.unwrap().seconds,
@@ -505,7 +494,7 @@ async fn a_correction_takes_the_place_of_the_record_it_corrects() {
             .unwrap();
         assert_eq!(correction.corrects, original.name);
 
-        let a = full(&server, &parent).await;
+        let a = get_full(&server, &parent).await;
         let shown: Vec<_> = a.recent_calls.iter().map(|c| c.name.clone()).collect();
         assert_eq!(shown, std::slice::from_ref(&correction.name), "{backend}");
         assert_eq!(

@@ -11,7 +11,7 @@ use recoup_server::auth::Role;
 use recoup_store::testkit::TestDb;
 use tonic::Streaming;
 
-use crate::{TestServer, account, date, import, invoice, london_today, money};
+use crate::{TestServer, account, date, get_full, import, invoice, london_today, money};
 
 /// Long enough for any event to arrive on a loaded CI machine; only a missing event waits this long.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -378,7 +378,7 @@ async fn promise_state_changes_are_announced_once() {
         let new = record("promise-new", 0, 5).await;
         let second = next(&mut stream).await;
         assert_eq!(second.resource, new.name, "{backend}");
-        let a = full_view(&server, &parent).await;
+        let a = get_full(&server, &parent).await;
         assert_eq!(a.broken_promise_count, 1, "{backend}");
         assert_eq!(a.open_promise.unwrap().state(), pb::PromiseState::Open);
         // Announced once: with nothing changing, nothing more arrives.
@@ -386,16 +386,4 @@ async fn promise_state_changes_are_announced_once() {
         assert!(quiet.is_err(), "{backend}: announced again: {quiet:?}");
         server.stop().await;
     }
-}
-
-async fn full_view(server: &TestServer, name: &str) -> pb::Account {
-    server
-        .accounts()
-        .get_account(pb::GetAccountRequest {
-            account: Some(pb::get_account_request::Account::Name(name.into())),
-            view: pb::AccountView::Full as i32,
-        })
-        .await
-        .expect("account")
-        .into_inner()
 }

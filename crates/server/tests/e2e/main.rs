@@ -235,6 +235,19 @@ pub fn midday_zone() -> (String, chrono_tz::Tz) {
     (name, tz)
 }
 
+/// Fetches an account by name in the FULL view, as an agent's desktop does.
+pub async fn get_full(server: &TestServer, name: &str) -> pb::Account {
+    server
+        .accounts()
+        .get_account(pb::GetAccountRequest {
+            account: Some(pb::get_account_request::Account::Name(name.into())),
+            view: pb::AccountView::Full as i32,
+        })
+        .await
+        .expect("get account")
+        .into_inner()
+}
+
 /// The debtor's date today in London (where `account` lives).
 pub fn london_today() -> chrono::NaiveDate {
     chrono::Utc::now()
