@@ -49,6 +49,8 @@ macro_rules! stored_enum {
     };
 }
 
+pub(crate) use stored_enum;
+
 stored_enum!(
     /// The debtor's legal form.
     DebtorType { Company = "company", SoleTrader = "sole_trader", Partnership = "partnership" }

@@ -7,6 +7,7 @@ pub mod ageing;
 pub mod allocation;
 pub mod call;
 pub mod contact;
+pub mod dispute;
 pub mod fingerprint;
 pub mod money;
 pub mod payment;

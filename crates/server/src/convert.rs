@@ -3,6 +3,7 @@
 //! them at once.
 
 pub mod call;
+pub mod dispute;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use recoup_domain::account::{
@@ -314,7 +315,21 @@ fn bucket_out(b: AgeingBucket) -> pb::AgeingBucket {
     }
 }
 
-fn invoice_out(inv: &StoredInvoice, today: NaiveDate) -> pb::Invoice {
+pub fn adjustment_out(a: &Adjustment) -> pb::InvoiceAdjustment {
+    pb::InvoiceAdjustment {
+        reference: a.reference.clone(),
+        kind: match a.kind {
+            AdjustmentKind::CreditNote => pb::AdjustmentKind::CreditNote,
+            AdjustmentKind::Debit => pb::AdjustmentKind::Debit,
+        } as i32,
+        amount: Some(money_out(a.amount)),
+        date: Some(date_out(a.date)),
+        reason: a.reason.clone(),
+    }
+}
+
+/// An invoice as returned; `paused_by` is the name of the open dispute holding it, if any.
+fn invoice_out(inv: &StoredInvoice, today: NaiveDate, paused_by: String) -> pb::Invoice {
     let d = &inv.data;
     let days = ageing::days_overdue(d.due_date, today);
     pb::Invoice {
@@ -323,22 +338,10 @@ fn invoice_out(inv: &StoredInvoice, today: NaiveDate) -> pb::Invoice {
         issue_date: Some(date_out(d.issue_date)),
         due_date: Some(date_out(d.due_date)),
         amount: Some(money_out(d.amount)),
-        adjustments: d
-            .adjustments
-            .iter()
-            .map(|a| pb::InvoiceAdjustment {
-                reference: a.reference.clone(),
-                kind: match a.kind {
-                    AdjustmentKind::CreditNote => pb::AdjustmentKind::CreditNote,
-                    AdjustmentKind::Debit => pb::AdjustmentKind::Debit,
-                } as i32,
-                amount: Some(money_out(a.amount)),
-                date: Some(date_out(a.date)),
-                reason: a.reason.clone(),
-            })
-            .collect(),
+        adjustments: d.adjustments.iter().map(adjustment_out).collect(),
         disputed: d.disputed,
         dispute_reason: d.dispute_reason.clone(),
+        dispute: paused_by,
         outstanding: Some(money_out(inv.outstanding)),
         days_overdue: i32::try_from(days).unwrap_or(i32::MAX),
         ageing_bucket: bucket_out(AgeingBucket::for_days(days)) as i32,
@@ -414,7 +417,16 @@ pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> p
         invoices: if full {
             a.open_invoices
                 .iter()
-                .map(|i| invoice_out(i, today))
+                .map(|i| {
+                    let paused_by = a
+                        .story
+                        .open_disputes
+                        .iter()
+                        .find(|d| d.invoice_numbers.contains(&i.data.number))
+                        .map(|d| d.name())
+                        .unwrap_or_default();
+                    invoice_out(i, today, paused_by)
+                })
                 .collect()
         } else {
             Vec::new()
@@ -476,6 +488,11 @@ fn story_out(
         ))
         .unwrap_or(i32::MAX),
         follow_ups: story.recent_calls.iter().filter_map(follow_up).collect(),
+        open_disputes: story
+            .open_disputes
+            .iter()
+            .map(dispute::dispute_out)
+            .collect(),
         contact_status: Some(contact_status_out(contact::contact_status(
             &facts,
             &history,

@@ -27,17 +27,40 @@ pub fn account_id(v: &mut Violations, field: &str, name: &str) -> Option<i64> {
 
 /// The (account id, call id) in `accounts/{account_id}/calls/{call_id}`, or a violation.
 pub fn call_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
+    child_id(v, field, name, "calls", "call")
+}
+
+/// The (account id, dispute id) in `accounts/{account_id}/disputes/{dispute_id}`, or a violation.
+pub fn dispute_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
+    child_id(v, field, name, "disputes", "dispute")
+}
+
+/// The ids in `accounts/{account_id}/{collection}/{id}`, canonical digits only, or a violation.
+fn child_id(
+    v: &mut Violations,
+    field: &str,
+    name: &str,
+    collection: &str,
+    what: &str,
+) -> Option<(i64, i64)> {
+    if name.is_empty() {
+        v.push(field, "is required");
+        return None;
+    }
     let canonical =
         |id: &str| id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0') && !id.is_empty();
     let parsed = name
         .strip_prefix("accounts/")
-        .and_then(|rest| rest.split_once("/calls/"))
+        .and_then(|rest| rest.split_once(&format!("/{collection}/")))
         .filter(|(a, c)| canonical(a) && canonical(c))
         .and_then(|(a, c)| Some((a.parse::<i64>().ok()?, c.parse::<i64>().ok()?)));
     if parsed.is_none() {
         v.push(
             field,
-            "must be a call name, accounts/{account_id}/calls/{call_id}, as the server gives it",
+            format!(
+                "must be a {what} name, accounts/{{account_id}}/{collection}/{{{what}_id}}, as the \
+                 server gives it"
+            ),
         );
     }
     parsed
@@ -83,5 +106,25 @@ mod tests {
         ] {
             assert_eq!(id(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn dispute_names() {
+        let mut v = Violations::new();
+        assert_eq!(
+            dispute_id(&mut v, "name", "accounts/3/disputes/2"),
+            Some((3, 2))
+        );
+        assert_eq!(dispute_id(&mut v, "name", "accounts/3/calls/2"), None);
+        assert_eq!(dispute_id(&mut v, "name", ""), None);
+        let said: Vec<_> = v.iter().map(|x| x.description.clone()).collect();
+        assert_eq!(
+            said,
+            [
+                "must be a dispute name, accounts/{account_id}/disputes/{dispute_id}, as the \
+                 server gives it",
+                "is required"
+            ]
+        );
     }
 }

@@ -40,6 +40,7 @@ pub fn from_store(e: StoreError, prefix: &str, not_found: impl FnOnce() -> Strin
             prefixed.extend_prefixed(prefix, v);
             invalid(prefixed)
         }
+        StoreError::Conflict(why) => Status::failed_precondition(why),
         StoreError::RequestIdReused => invalid_field(
             "request_id",
             "was already used for a different request; use a new request_id",

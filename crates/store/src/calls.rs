@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use recoup_domain::account::AccountStatus;
 use recoup_domain::call::{Correction, Direction, NewCall, Outcome};
 use recoup_domain::contact::{self, Block, CallHistory, ContactFacts};
+use recoup_domain::dispute::{Disputable, disputable_on_call};
 use recoup_domain::fingerprint::Canonical;
 use recoup_domain::policy::Policy;
 use recoup_domain::{Currency, Money};
@@ -461,6 +462,7 @@ async fn write_batch(
                     .fetch_one(&mut *tx)
                     .await?;
 
+                let mut dispute_opened = None;
                 match &call.outcome {
                     Outcome::ReferredToAgency { .. } => {
                         sqlx::query(
@@ -475,23 +477,35 @@ async fn write_batch(
                         invoice_numbers,
                         reason,
                     } => {
-                        // The invoice keeps a short reason; the call keeps the whole one.
-                        let short: String = reason
-                            .chars()
-                            .take(recoup_domain::account::MAX_REASON_CHARS)
-                            .collect();
-                        for number in invoice_numbers {
-                            sqlx::query(
-                                "UPDATE invoices SET disputed = TRUE, dispute_reason = $3, \
-                                 update_time = $4 WHERE account_id = $1 AND number = $2 \
-                                 AND NOT disputed",
-                            )
-                            .bind(account_id)
-                            .bind(number)
-                            .bind(&short)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
+                        let found = crate::disputes::disputable!(
+                            tx,
+                            pg,
+                            account_id,
+                            invoice_numbers,
+                            cur
+                        );
+                        let known: Vec<Disputable> =
+                            found.iter().map(|(_, x)| x.clone()).collect();
+                        let invoice_ids: Vec<i64> =
+                            disputable_on_call(invoice_numbers, &known)
+                                .iter()
+                                .filter_map(|n| {
+                                    found.iter().find(|(_, x)| x.number == *n).map(|(i, _)| *i)
+                                })
+                                .collect();
+                        if !invoice_ids.is_empty() {
+                            let call_id = Some(id);
+                            let dispute = crate::disputes::open_dispute!(
+                                tx,
+                                pg,
+                                account_id,
+                                call_id,
+                                &invoice_ids,
+                                reason,
+                                by.key.subject,
+                                now
+                            );
+                            dispute_opened = Some(dispute);
                         }
                     }
                     _ => {}
@@ -499,13 +513,12 @@ async fn write_batch(
                 let resource = format!("accounts/{account_id}/calls/{id}");
                 // A call that changed the account (its status, or invoices now disputed) is also an
                 // account update, so a CRM following the feed re-reads the account.
-                let changed_account = matches!(
-                    call.outcome,
-                    Outcome::ReferredToAgency { .. } | Outcome::DisputeRaised { .. }
-                );
+                let changed_account = matches!(call.outcome, Outcome::ReferredToAgency { .. })
+                    || dispute_opened.is_some();
                 sqlx::query(
                     "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
                      request_id) SELECT $1, 'call_recorded', $2, $3, $4, $7 \
+                     UNION ALL SELECT $1, 'dispute_changed', $2, $8, $4, $7 WHERE $8 IS NOT NULL \
                      UNION ALL SELECT $1, 'account_updated', $2, $5, $4, $7 WHERE $6",
                 )
                 .bind(now)
@@ -515,6 +528,7 @@ async fn write_batch(
                 .bind(format!("accounts/{account_id}"))
                 .bind(changed_account)
                 .bind(by.key.request_id)
+                .bind(dispute_opened.map(|d| format!("accounts/{account_id}/disputes/{d}")))
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(

@@ -12,6 +12,10 @@ pub enum StoreError {
     /// An outbound call the contact rules forbid: every reason.
     #[error("the contact rules forbid this call")]
     Refused(Vec<recoup_domain::contact::Block>),
+    /// The resource is not in a state that allows the change (e.g. a dispute already resolved);
+    /// the text says why.
+    #[error("{0}")]
+    Conflict(String),
     /// An idempotency key reused for a different request.
     #[error("request_id was already used for a different request")]
     RequestIdReused,

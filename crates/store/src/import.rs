@@ -6,11 +6,12 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use recoup_domain::account::{AccountData, InvoiceData};
+use recoup_domain::account::{AccountData, InvoiceData, MAX_REASON_CHARS};
 use recoup_domain::allocation::{Allocated, release};
 use recoup_domain::{Money, Violations, fingerprint};
 use serde_json::{Value, json};
 
+use crate::disputes;
 use crate::model::{AccountSnapshot, ImportOutcome, StoredInvoice};
 use crate::requests::RequestKey;
 use crate::rows::RowExt;
@@ -96,6 +97,32 @@ struct KnownInvoice {
     hash: String,
 }
 
+/// What recoup itself keeps on a stored invoice, which an import carries over rather than replaces.
+#[derive(Default)]
+struct Kept {
+    /// Credit notes of upheld disputes: reference and amount (minor units).
+    notes: Vec<(String, i64)>,
+    /// The reason of the open dispute holding the invoice.
+    open_dispute: Option<String>,
+}
+
+impl Kept {
+    /// recoup's credit notes that `inv` does not send itself, as a signed sum (minor units), and the
+    /// references of those it does send (the CRM has booked them: its own take their place).
+    fn carried<'a>(&'a self, inv: &InvoiceData) -> (i64, Vec<&'a str>) {
+        let mut sum = 0;
+        let mut superseded = Vec::new();
+        for (reference, amount) in &self.notes {
+            if inv.adjustments.iter().any(|a| a.reference == *reference) {
+                superseded.push(reference.as_str());
+            } else {
+                sum -= amount;
+            }
+        }
+        (sum, superseded)
+    }
+}
+
 /// What to do with one record.
 enum Decision {
     Create,
@@ -151,6 +178,40 @@ fn decide(
     }
 }
 
+/// Every invoice of an update that recoup's own credit notes (upheld disputes) would take below
+/// zero with the amounts the record sends: the CRM must credit less, or book our notes itself.
+fn over_credited(
+    rec: &AccountData,
+    invoices: &[(usize, Option<(i64, i64)>)],
+    kept: &HashMap<i64, Kept>,
+) -> Result<Violations, StoreError> {
+    let mut v = Violations::new();
+    for (k, existing) in invoices {
+        let (Some((inv_id, _)), inv) = (existing, &rec.invoices[*k]) else {
+            continue;
+        };
+        let Some(kept) = kept.get(inv_id) else {
+            continue;
+        };
+        let (carried, _) = kept.carried(inv);
+        if minor(inv.amount.with_amount(inv.billed()))? + carried < 0 {
+            v.push(
+                format!("invoices[{k}].amount"),
+                format!(
+                    "with the credit notes recoup issued on upheld disputes ({}), the invoice \
+                     would be credited below zero",
+                    kept.notes
+                        .iter()
+                        .map(|(r, _)| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    }
+    Ok(v)
+}
+
 /// Signed sum of an invoice's adjustments, in minor units.
 fn adjusted_minor(inv: &InvoiceData) -> Result<i64, StoreError> {
     let billed = inv.amount.with_amount(inv.billed());
@@ -167,6 +228,8 @@ struct Rows {
     new_invoices: Vec<Value>,
     changed_invoices: Vec<Value>,
     adjustments_replaced: Vec<i64>,
+    /// [invoice id, reference] of recoup's credit notes the CRM now sends itself.
+    notes_superseded: Vec<Value>,
     adjustments: Vec<Value>,
     /// [account id, time] of updated accounts.
     touched: Vec<Value>,
@@ -193,15 +256,23 @@ fn profile_row(id: i64, r: &AccountData, now: &str) -> Value {
     ])
 }
 
+/// An invoice's row; `kept` is what recoup keeps on it (nothing for a new invoice): its credit
+/// notes count in what is billed, and an open dispute keeps it paused whatever the CRM says.
 fn invoice_row(
     id: i64,
     account_id: i64,
     inv: &InvoiceData,
     paid: i64,
     now: &str,
+    kept: Option<&Kept>,
 ) -> Result<Value, StoreError> {
     let amount = minor(inv.amount)?;
-    let adjusted = adjusted_minor(inv)?;
+    let adjusted = adjusted_minor(inv)? + kept.map_or(0, |k| k.carried(inv).0);
+    let open_dispute = kept.and_then(|k| k.open_dispute.as_deref());
+    let reason = match open_dispute {
+        Some(r) if !inv.disputed => r.chars().take(MAX_REASON_CHARS).collect(),
+        _ => inv.dispute_reason.clone(),
+    };
     Ok(json!([
         id,
         account_id,
@@ -212,10 +283,11 @@ fn invoice_row(
         adjusted,
         paid,
         amount + adjusted - paid,
-        inv.disputed,
-        inv.dispute_reason,
+        inv.disputed || open_dispute.is_some(),
+        reason,
         fingerprint::invoice(inv),
-        now
+        now,
+        inv.disputed
     ]))
 }
 
@@ -339,8 +411,8 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
             format!(
                 "INSERT INTO invoices (id, account_id, number, issue_date, due_date, amount_minor, \
                  adjusted_minor, paid_minor, outstanding_minor, disputed, dispute_reason, \
-                 content_hash, create_time, update_time){overriding} \
-                 SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} FROM {src}",
+                 content_hash, create_time, update_time, crm_disputed){overriding} \
+                 SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {} FROM {src}",
                 int(0),
                 int(1),
                 text(2),
@@ -354,7 +426,8 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
                 text(10),
                 text(11),
                 time(pg, 12),
-                time(pg, 12)
+                time(pg, 12),
+                flag(pg, 13)
             ),
             Value::Array(r.new_invoices),
         ),
@@ -364,10 +437,12 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
                  amount_minor = d.amount_minor, adjusted_minor = d.adjusted_minor, \
                  paid_minor = d.paid_minor, outstanding_minor = d.outstanding_minor, \
                  disputed = d.disputed, dispute_reason = d.dispute_reason, \
-                 content_hash = d.content_hash, update_time = d.update_time \
+                 content_hash = d.content_hash, update_time = d.update_time, \
+                 crm_disputed = d.crm_disputed \
                  FROM (SELECT {} AS id, {} AS issue_date, {} AS due_date, {} AS amount_minor, \
                  {} AS adjusted_minor, {} AS paid_minor, {} AS outstanding_minor, {} AS disputed, \
-                 {} AS dispute_reason, {} AS content_hash, {} AS update_time FROM {src}) d \
+                 {} AS dispute_reason, {} AS content_hash, {} AS update_time, \
+                 {} AS crm_disputed FROM {src}) d \
                  WHERE invoices.id = d.id",
                 int(0),
                 date(pg, 3),
@@ -379,16 +454,21 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
                 flag(pg, 9),
                 text(10),
                 text(11),
-                time(pg, 12)
+                time(pg, 12),
+                flag(pg, 13)
             ),
             Value::Array(r.changed_invoices),
         ),
         (
             format!(
-                "DELETE FROM invoice_adjustments WHERE invoice_id IN ({})",
+                "DELETE FROM invoice_adjustments WHERE dispute_id IS NULL AND invoice_id IN ({})",
                 ids(pg, 1)
             ),
             json!(r.adjustments_replaced),
+        ),
+        (
+            disputes::superseded_notes_sql(pg),
+            Value::Array(r.notes_superseded),
         ),
         (
             format!(
@@ -514,6 +594,22 @@ impl Store {
                         );
                     }
                 }
+                let mut kept: HashMap<i64, Kept> = HashMap::new();
+                if !stored.is_empty() {
+                    let account_ids: Vec<i64> = stored.values().map(|s| s.id).collect();
+                    for r in sqlx::query(sqlx::AssertSqlSafe(disputes::kept_sql(pg)))
+                        .bind(json!(account_ids).to_string())
+                        .fetch_all(&mut *tx)
+                        .await?
+                    {
+                        let k = kept.entry(r.int("invoice_id")?).or_default();
+                        match r.opt_text("reason")? {
+                            // Only credit notes carry a dispute: the amount is a credit.
+                            None => k.notes.push((r.text("reference")?, r.int("amount_minor")?)),
+                            Some(reason) => k.open_dispute = Some(reason),
+                        }
+                    }
+                }
                 let decisions: Vec<Decision> = run
                     .iter()
                     .map(|rec| {
@@ -548,7 +644,8 @@ impl Store {
                             let mut open = Vec::with_capacity(rec.invoices.len());
                             for inv in &rec.invoices {
                                 let inv_id = invoice_ids.next().expect("an id per new invoice");
-                                w.new_invoices.push(invoice_row(inv_id, id, inv, 0, &at)?);
+                                w.new_invoices
+                                    .push(invoice_row(inv_id, id, inv, 0, &at, None)?);
                                 w.adjustments_of(inv_id, inv)?;
                                 open.push(StoredInvoice {
                                     id: inv_id,
@@ -585,6 +682,11 @@ impl Store {
                             profile,
                             invoices,
                         } => {
+                            let v = over_credited(rec, &invoices, &kept)?;
+                            if !v.is_empty() {
+                                outcomes.push(ImportOutcome::Rejected(v));
+                                continue;
+                            }
                             if profile {
                                 w.profiles.push(profile_row(id, rec, &at));
                                 w.contacts_replaced.push(id);
@@ -596,11 +698,19 @@ impl Store {
                                     None => {
                                         let inv_id =
                                             invoice_ids.next().expect("an id per new invoice");
-                                        w.new_invoices.push(invoice_row(inv_id, id, inv, 0, &at)?);
+                                        w.new_invoices
+                                            .push(invoice_row(inv_id, id, inv, 0, &at, None)?);
                                         w.adjustments_of(inv_id, inv)?;
                                     }
                                     Some((inv_id, paid)) => {
-                                        let billed = minor(inv.amount.with_amount(inv.billed()))?;
+                                        let k = kept.get(&inv_id);
+                                        let (carried, superseded) =
+                                            k.map(|k| k.carried(inv)).unwrap_or_default();
+                                        for reference in superseded {
+                                            w.notes_superseded.push(json!([inv_id, reference]));
+                                        }
+                                        let billed =
+                                            minor(inv.amount.with_amount(inv.billed()))? + carried;
                                         // Lowered below what was paid: the payments give the
                                         // excess back as credit.
                                         if paid > billed {
@@ -608,7 +718,7 @@ impl Store {
                                         }
                                         let paid = paid.min(billed);
                                         w.changed_invoices
-                                            .push(invoice_row(inv_id, id, inv, paid, &at)?);
+                                            .push(invoice_row(inv_id, id, inv, paid, &at, k)?);
                                         w.adjustments_replaced.push(inv_id);
                                         w.adjustments_of(inv_id, inv)?;
                                     }

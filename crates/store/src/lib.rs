@@ -11,6 +11,7 @@ mod accounts;
 pub mod bulk;
 pub mod calls;
 mod connect;
+pub mod disputes;
 mod error;
 mod events;
 mod import;
@@ -34,6 +35,7 @@ mod writer;
 
 pub use calls::{CallOutcome, Recorder, StoredCall};
 pub use connect::StoreOptions;
+pub use disputes::{DisputeOutcome, StoredDispute};
 pub use error::StoreError;
 pub use events::StoredEvent;
 pub use keys::StoredKey;

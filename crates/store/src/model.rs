@@ -7,6 +7,7 @@ use recoup_domain::promise::{Promise, Received};
 use recoup_domain::{Money, Violations};
 
 use crate::calls::StoredCall;
+use crate::disputes::StoredDispute;
 
 /// How to find an account.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +71,8 @@ pub struct Story {
     pub promises: Vec<Promise>,
     /// Payments received from the oldest of those promises on.
     pub received: Vec<Received>,
+    /// Disputes still open, oldest first: their invoices are paused.
+    pub open_disputes: Vec<StoredDispute>,
 }
 
 impl Story {

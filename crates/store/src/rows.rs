@@ -16,6 +16,9 @@ pub(crate) trait RowExt {
     fn date(&self, col: &str) -> Result<NaiveDate, StoreError>;
     fn time(&self, col: &str) -> Result<DateTime<Utc>, StoreError>;
     fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
+    fn opt_date(&self, col: &str) -> Result<Option<NaiveDate>, StoreError>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
     fn opt_blob(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
@@ -38,6 +41,15 @@ macro_rules! impl_row_ext {
                 Ok(self.try_get(col)?)
             }
             fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+                Ok(self.try_get(col)?)
+            }
+            fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+                Ok(self.try_get(col)?)
+            }
+            fn opt_date(&self, col: &str) -> Result<Option<NaiveDate>, StoreError> {
+                Ok(self.try_get(col)?)
+            }
+            fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
                 Ok(self.try_get(col)?)
             }
             fn opt_blob(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {

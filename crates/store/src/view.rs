@@ -6,7 +6,9 @@
 //!
 //! Every sub-select runs on an index: contacts (account_id, position), invoices_open
 //! (account_id, due_date) WHERE outstanding_minor <> 0, invoice_adjustments (invoice_id, reference),
-//! payments_account (account_id, payment_date, id), payment_allocations (payment_id, position).
+//! payments_account (account_id, payment_date, id), payment_allocations (payment_id, position),
+//! calls_account_start, disputes_open (account_id, id) WHERE state = 'open', dispute_invoices
+//! (dispute_id, position).
 
 use std::str::FromStr;
 
@@ -21,11 +23,13 @@ use recoup_domain::promise::{Promise, Received};
 
 use crate::StoreError;
 use crate::calls::{CallRow, RULE_HISTORY};
+use crate::disputes::StoredDispute;
 use crate::model::{
     AccountSnapshot, RECENT_CALLS, RECENT_PAYMENTS, RECENT_PROMISES, StoredInvoice, StoredPayment,
     Story,
 };
 use crate::rows::{NUMBER_SEPARATOR, currency};
+use recoup_domain::dispute::DisputeState;
 
 /// The SQL expression (over `accounts a`) that builds one account's document as text.
 pub(crate) fn document(pg: bool) -> String {
@@ -146,9 +150,23 @@ pub(crate) fn document(pg: bool) -> String {
         "rp.payment_date, rp.id",
         &format!("FROM payments rp WHERE rp.account_id = a.id AND rp.payment_date >= {since}"),
     );
+    // Open disputes (on the partial index disputes_open), each with its invoices in the order named.
+    let dispute_numbers = agg(
+        "dn.number",
+        "di.position",
+        "FROM dispute_invoices di JOIN invoices dn ON dn.id = di.invoice_id \
+         WHERE di.dispute_id = d.id",
+    );
+    let disputes = agg(
+        &arr(&format!(
+            "d.id, d.reason, d.raised_by, d.raise_time, d.call_id, {dispute_numbers}"
+        )),
+        "d.id",
+        "FROM disputes d WHERE d.account_id = a.id AND d.state = 'open'",
+    );
     let parts = format!(
         "'a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments}, 'k', {calls}, \
-         'o', {outbound}, 'pr', {promises}, 'rc', {received}"
+         'o', {outbound}, 'pr', {promises}, 'rc', {received}, 'd', {disputes}"
     );
     if pg {
         format!("json_build_object({parts})::text")
@@ -218,6 +236,7 @@ struct CallJson {
 }
 
 type PromiseRow = (i64, String, i64, String);
+type DisputeRow = (i64, String, String, String, Option<i64>, Vec<String>);
 
 /// Documents stored before the story sections existed read with them empty (there were no calls).
 #[derive(Serialize, Deserialize)]
@@ -234,6 +253,8 @@ struct Document {
     pr: Vec<PromiseRow>,
     #[serde(default)]
     rc: Vec<(String, i64)>,
+    #[serde(default)]
+    d: Vec<DisputeRow>,
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -382,6 +403,7 @@ pub(crate) fn encode(s: &AccountSnapshot) -> Result<String, StoreError> {
         o: Vec::new(),
         pr: Vec::new(),
         rc: Vec::new(),
+        d: Vec::new(),
     };
     serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(format!("account document: {e}")))
 }
@@ -524,6 +546,28 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
                     amount: money(amount),
                 })
             })
+            .collect::<Result<_, StoreError>>()?,
+        open_disputes: doc
+            .d
+            .into_iter()
+            .map(
+                |(dispute_id, reason, raised_by, raised, call_id, numbers)| {
+                    Ok(StoredDispute {
+                        id: dispute_id,
+                        account_id: id,
+                        invoice_numbers: numbers,
+                        reason,
+                        state: DisputeState::Open,
+                        raised_by,
+                        raise_time: time(&raised)?,
+                        call_id,
+                        resolved_by: None,
+                        resolution: None,
+                        resolve_time: None,
+                        credit_notes: Vec::new(),
+                    })
+                },
+            )
             .collect::<Result<_, StoreError>>()?,
     };
     Ok(AccountSnapshot {

@@ -10,9 +10,12 @@ use recoup_domain::fingerprint::Canonical;
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_server::AccountService;
-use recoup_store::{AccountKey, ImportOutcome, ListFilter, PaymentOutcome, RequestKey, Store};
+use recoup_store::{
+    AccountKey, DisputeOutcome, ImportOutcome, ListFilter, PaymentOutcome, RequestKey, Store,
+};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
     View, account_in, account_out, enum_in, money_in, payment_in, payment_out, status_in, view_in,
 };
@@ -403,15 +406,84 @@ impl AccountService for Accounts {
 
     async fn raise_dispute(
         &self,
-        _: Request<pb::RaiseDisputeRequest>,
+        request: Request<pb::RaiseDisputeRequest>,
     ) -> Result<Response<pb::Dispute>, Status> {
-        Err(unsupported("RaiseDispute", "disputes"))
+        let actor = auth::identity(&request)?.subject.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        names::request_id(&mut v, "request_id", &req.request_id);
+        let account = names::account_id(&mut v, "parent", &req.parent);
+        let dispute = match req.dispute.as_ref().map(dispute_in) {
+            None => {
+                v.push("dispute", "is required");
+                None
+            }
+            Some(Ok(d)) => Some(d),
+            Some(Err(dv)) => {
+                v.extend_prefixed("dispute", dv);
+                None
+            }
+        };
+        let (Some(account), Some(dispute), true) = (account, dispute, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let key = RequestKey {
+            subject: &actor,
+            request_id: &req.request_id,
+        };
+        let outcome = self
+            .store
+            .raise_dispute(key, account, &dispute, Utc::now())
+            .await
+            .map_err(|e| from_store(e, "dispute", || format!("{} does not exist", req.parent)))?;
+        Ok(Response::new(dispute_answer(outcome, "raised")))
     }
 
     async fn resolve_dispute(
         &self,
-        _: Request<pb::ResolveDisputeRequest>,
+        request: Request<pb::ResolveDisputeRequest>,
     ) -> Result<Response<pb::Dispute>, Status> {
-        Err(unsupported("ResolveDispute", "disputes"))
+        let actor = auth::identity(&request)?.subject.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        names::request_id(&mut v, "request_id", &req.request_id);
+        let ids = names::dispute_id(&mut v, "name", &req.name);
+        let resolution = match resolution_in(req.outcome, &req.resolution) {
+            Ok(r) => Some(r),
+            Err(rv) => {
+                v.extend_prefixed("", rv);
+                None
+            }
+        };
+        let (Some((account, dispute)), Some(resolution), true) = (ids, resolution, v.is_empty())
+        else {
+            return Err(invalid(v));
+        };
+        let key = RequestKey {
+            subject: &actor,
+            request_id: &req.request_id,
+        };
+        let outcome = self
+            .store
+            .resolve_dispute(key, account, dispute, &resolution, Utc::now())
+            .await
+            .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
+        Ok(Response::new(dispute_answer(outcome, "resolved")))
     }
+}
+
+/// The dispute a raise or resolve answers with, logged by id (never its reason).
+fn dispute_answer(outcome: DisputeOutcome, what: &str) -> pb::Dispute {
+    let (d, retry) = match outcome {
+        DisputeOutcome::Recorded(d) => (d, false),
+        DisputeOutcome::Replayed(d) => (d, true),
+    };
+    tracing::info!(
+        dispute_id = d.id,
+        account_id = d.account_id,
+        retry,
+        state = d.state.as_str(),
+        "dispute {what}"
+    );
+    dispute_out(&d)
 }

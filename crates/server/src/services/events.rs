@@ -14,6 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::convert::call::call_out;
+use crate::convert::dispute::dispute_out;
 use crate::convert::payment_out;
 use crate::status::{internal, invalid_field};
 
@@ -43,6 +44,7 @@ fn stored_type(t: pb::EventType) -> Option<&'static str> {
         pb::EventType::PaymentRecorded => "payment_recorded",
         pb::EventType::CallRecorded => "call_recorded",
         pb::EventType::PromiseChanged => "promise_changed",
+        pb::EventType::DisputeChanged => "dispute_changed",
         _ => return None,
     })
 }
@@ -54,6 +56,7 @@ fn type_out(stored: &str) -> pb::EventType {
         "payment_recorded" => pb::EventType::PaymentRecorded,
         "call_recorded" => pb::EventType::CallRecorded,
         "promise_changed" => pb::EventType::PromiseChanged,
+        "dispute_changed" => pb::EventType::DisputeChanged,
         _ => pb::EventType::Unspecified,
     }
 }
@@ -94,6 +97,14 @@ async fn event_out(store: &Store, e: &StoredEvent) -> Result<pb::Event, StoreErr
                 .get_call(id)
                 .await?
                 .map(|c| pb::event::Data::Call(call_out(&c, None))),
+            None => None,
+        },
+        // A dispute changes once (open to resolved): the event shows it as that change left it.
+        "dispute_changed" => match last_id(&e.resource) {
+            Some(id) => store
+                .get_dispute(e.account_id, id)
+                .await?
+                .map(|d| pb::event::Data::Dispute(dispute_out(&d.as_of(e.create_time)))),
             None => None,
         },
         _ => None,

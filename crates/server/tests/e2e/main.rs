@@ -8,6 +8,7 @@ mod binary;
 mod calls;
 mod contact;
 mod credit;
+mod disputes;
 mod events;
 mod health;
 mod idempotency;

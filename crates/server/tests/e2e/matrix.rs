@@ -30,7 +30,8 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         // Nothing required is missing: an empty list, and an import of one (rejected) record.
         // WatchEvents: the feed opens (and would stay open; `call` looks at the start only).
         "ListAccounts" | "ImportAccounts" | "WatchEvents" => Code::Ok,
-        "GetAccount" | "RecordPayment" | "RecordCallOutcome" | "ListCalls" => Code::InvalidArgument,
+        "GetAccount" | "RecordPayment" | "RecordCallOutcome" | "ListCalls" | "RaiseDispute"
+        | "ResolveDispute" => Code::InvalidArgument,
         _ => Code::Unimplemented,
     }
 }

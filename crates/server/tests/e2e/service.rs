@@ -63,9 +63,9 @@ async fn roadmap_rpcs_say_which_capability_is_missing() {
                 .map(|_| ()),
         ),
         (
-            "disputes",
+            "debtor categories",
             AccountServiceClient::new(ch.clone())
-                .raise_dispute(pb::RaiseDisputeRequest::default())
+                .set_account_category(pb::SetAccountCategoryRequest::default())
                 .await
                 .map(|_| ()),
         ),
