@@ -20,6 +20,7 @@ mod payments;
 mod privacy;
 mod service;
 mod tls;
+mod walkthrough;
 
 use std::collections::HashMap;
 use std::time::Duration;
