@@ -9,6 +9,7 @@ pub mod call;
 pub mod contact;
 pub mod dispute;
 pub mod fingerprint;
+pub mod interest;
 pub mod money;
 pub mod payment;
 pub mod policy;

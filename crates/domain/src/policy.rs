@@ -10,6 +10,7 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 pub struct Policy {
     pub contact: ContactPolicy,
     pub promises: PromisePolicy,
+    pub interest: crate::interest::InterestPolicy,
 }
 
 /// Calling hours on one day in the debtor's local time: from `start` (inclusive) to `end`

@@ -113,6 +113,7 @@ struct FileDoc {
 struct PolicyDoc {
     contact: ContactDoc,
     promises: PromisesDoc,
+    interest: interest::InterestDoc,
 }
 
 impl Default for PolicyDoc {
@@ -126,6 +127,7 @@ impl PolicyDoc {
         Self {
             contact: ContactDoc::from_domain(&policy.contact),
             promises: PromisesDoc::from_domain(&policy.promises),
+            interest: interest::InterestDoc::from_domain(&policy.interest),
         }
     }
 
@@ -133,6 +135,7 @@ impl PolicyDoc {
         Ok(Policy {
             contact: self.contact.into_domain()?,
             promises: self.promises.into_domain()?,
+            interest: self.interest.into_domain()?,
         })
     }
 }
@@ -548,5 +551,6 @@ impl<'de> Deserialize<'de> for Day {
     }
 }
 
+mod interest;
 #[cfg(test)]
 mod tests;

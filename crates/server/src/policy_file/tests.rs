@@ -163,3 +163,49 @@ end = "12:00"
         Policy::default()
     );
 }
+
+#[test]
+fn reference_rate_changes_amend_the_shipped_history() {
+    let p = from_text(
+        "[policy.interest]\nuk_base_rate = [{ from = 2026-02-05, percent = \"3.50\" }]\n",
+        &[],
+    )
+    .unwrap();
+    let date = |s: &str| s.parse::<NaiveDate>().unwrap();
+    assert_eq!(
+        p.interest
+            .rates
+            .uk_base_rate
+            .in_force_on(date("2026-06-30")),
+        Some("3.50".parse().unwrap())
+    );
+    assert_eq!(p.interest.rates.uk_base_rate.known_to, date("2026-02-05"));
+    // The shipped history is still there, and the rendered policy lists only the amendment.
+    assert_eq!(
+        p.interest
+            .rates
+            .uk_base_rate
+            .in_force_on(date("2024-12-31")),
+        Some("4.75".parse().unwrap())
+    );
+    let rendered = render(&p);
+    assert!(rendered.contains("percent = \"3.50\""), "{rendered}");
+    assert_eq!(load_text(&rendered), p);
+
+    let e = from_text(
+        "[policy.interest]\necb_main_refinancing_rate = [{ from = 2026-01-01, percent = \"2,15\" }]\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.0,
+        "policy.interest.ecb_main_refinancing_rate[0].percent: \"2,15\" is not a rate in percent a \
+         year from -5 to 50 (e.g. \"4.75\")"
+    );
+    let off = from_text("", &[("RECOUP_POLICY__INTEREST__ENABLED", "false")]).unwrap();
+    assert!(!off.interest.enabled);
+}
+
+fn load_text(text: &str) -> Policy {
+    from_text(text, &[]).unwrap()
+}
