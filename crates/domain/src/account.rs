@@ -135,6 +135,8 @@ pub struct AccountData {
     pub currency: Currency,
     pub status: AccountStatus,
     pub cease_calls: bool,
+    /// Statutory late-payment interest is not shown for this account (e.g. waived by agreement).
+    pub interest_waived: bool,
     pub contacts: Vec<Contact>,
     pub invoices: Vec<InvoiceData>,
 }
@@ -359,6 +361,7 @@ mod tests {
             currency: gbp(),
             status: AccountStatus::Active,
             cease_calls: false,
+            interest_waived: false,
             contacts: vec![Contact {
                 display_name: "Pat".into(),
                 role: "AP".into(),

@@ -63,6 +63,10 @@ pub fn profile(a: &AccountData) -> String {
         .text(a.status.as_str())
         .display(a.cease_calls)
         .display(a.contacts.len());
+    // Only when set, so profiles stored before the waiver existed keep their digest.
+    if a.interest_waived {
+        c.text("interest_waived");
+    }
     for k in &a.contacts {
         c.text(&k.display_name)
             .text(&k.role)

@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod dispute;
+pub mod interest;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use recoup_domain::account::{
@@ -181,6 +182,7 @@ pub fn account_in(a: &pb::Account) -> Result<AccountData, Violations> {
                 currency,
                 status,
                 cease_calls: a.cease_calls,
+                interest_waived: a.statutory_interest_waived,
                 contacts,
                 invoices,
             }),
@@ -432,6 +434,7 @@ pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> p
             Vec::new()
         },
         cease_calls: d.cease_calls,
+        statutory_interest_waived: d.interest_waived,
         create_time: Some(time_out(a.create_time)),
         update_time: Some(time_out(a.update_time)),
         balance: Some(balance),
@@ -493,6 +496,7 @@ fn story_out(
             .iter()
             .map(dispute::dispute_out)
             .collect(),
+        statutory_interest: interest::statutory_interest_out(a, &policy.interest, today),
         contact_status: Some(contact_status_out(contact::contact_status(
             &facts,
             &history,

@@ -566,6 +566,7 @@ fn account(d: &Demo, today: NaiveDate) -> Result<AccountData, BoxError> {
         currency,
         status: d.status,
         cease_calls: d.cease_calls,
+        interest_waived: false,
         contacts: vec![Contact {
             display_name: name.into(),
             role: role.into(),

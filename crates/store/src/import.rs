@@ -252,7 +252,8 @@ fn profile_row(id: i64, r: &AccountData, now: &str) -> Value {
         r.status.as_str(),
         r.cease_calls,
         fingerprint::profile(r),
-        now
+        now,
+        r.interest_waived
     ])
 }
 
@@ -351,8 +352,8 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
             format!(
                 "INSERT INTO accounts (id, external_ref, legal_name, debtor_type, country_code, \
                  time_zone, currency_code, status, cease_calls, credit_minor, profile_hash, \
-                 create_time, update_time){overriding} \
-                 SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {} FROM {src}",
+                 create_time, update_time, interest_waived){overriding} \
+                 SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {}, {} FROM {src}",
                 int(0),
                 text(1),
                 text(2),
@@ -364,7 +365,8 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
                 flag(pg, 8),
                 text(9),
                 time(pg, 10),
-                time(pg, 10)
+                time(pg, 10),
+                flag(pg, 11)
             ),
             Value::Array(r.new_accounts),
         ),
@@ -373,10 +375,10 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
                 "UPDATE accounts SET legal_name = d.legal_name, debtor_type = d.debtor_type, \
                  country_code = d.country_code, time_zone = d.time_zone, \
                  currency_code = d.currency_code, status = d.status, cease_calls = d.cease_calls, \
-                 profile_hash = d.profile_hash \
+                 profile_hash = d.profile_hash, interest_waived = d.interest_waived \
                  FROM (SELECT {} AS id, {} AS legal_name, {} AS debtor_type, {} AS country_code, \
                  {} AS time_zone, {} AS currency_code, {} AS status, {} AS cease_calls, \
-                 {} AS profile_hash FROM {src}) d WHERE accounts.id = d.id",
+                 {} AS profile_hash, {} AS interest_waived FROM {src}) d WHERE accounts.id = d.id",
                 int(0),
                 text(2),
                 text(3),
@@ -385,7 +387,8 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
                 text(6),
                 text(7),
                 flag(pg, 8),
-                text(9)
+                text(9),
+                flag(pg, 11)
             ),
             Value::Array(r.profiles),
         ),
@@ -652,6 +655,7 @@ impl Store {
                                     account_id: id,
                                     data: inv.clone(),
                                     outstanding: inv.amount.with_amount(inv.billed()),
+                                    payments: Vec::new(),
                                 });
                             }
                             let snapshot = AccountSnapshot {

@@ -24,6 +24,8 @@ pub struct StoredInvoice {
     pub data: InvoiceData,
     /// billed less payments; negative when over-credited.
     pub outstanding: Money,
+    /// Payments allocated to it: (payment date, amount), oldest first; full reads only.
+    pub payments: Vec<(NaiveDate, Money)>,
 }
 
 /// A recorded payment and how it was allocated.

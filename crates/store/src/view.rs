@@ -58,8 +58,9 @@ pub(crate) fn document(pg: bool) -> String {
     };
     let account = arr(&format!(
         "a.id, a.external_ref, a.legal_name, a.debtor_type, a.country_code, a.time_zone, \
-         a.currency_code, a.status, {}, a.credit_minor, a.create_time, a.update_time",
-        flag("a.cease_calls")
+         a.currency_code, a.status, {}, a.credit_minor, a.create_time, a.update_time, {}",
+        flag("a.cease_calls"),
+        flag("a.interest_waived")
     ));
     let contacts = agg(
         &arr(&format!(
@@ -164,9 +165,17 @@ pub(crate) fn document(pg: bool) -> String {
         "d.id",
         "FROM disputes d WHERE d.account_id = a.id AND d.state = 'open'",
     );
+    // What was paid on each open invoice and when (statutory interest runs on what was left).
+    let paid_in = agg(
+        &arr("ai.id, ap.payment_date, aa.amount_minor"),
+        "ai.id, ap.payment_date, ap.id",
+        "FROM invoices ai JOIN payment_allocations aa ON aa.invoice_id = ai.id \
+         JOIN payments ap ON ap.id = aa.payment_id \
+         WHERE ai.account_id = a.id AND ai.outstanding_minor <> 0",
+    );
     let parts = format!(
         "'a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments}, 'k', {calls}, \
-         'o', {outbound}, 'pr', {promises}, 'rc', {received}, 'd', {disputes}"
+         'o', {outbound}, 'pr', {promises}, 'rc', {received}, 'd', {disputes}, 'ia', {paid_in}"
     );
     if pg {
         format!("json_build_object({parts})::text")
@@ -188,6 +197,7 @@ type AccountRow = (
     i64,
     String,
     String,
+    i64,
 );
 type ContactRow = (String, String, String, String, i64);
 type AdjustmentRow = (String, String, i64, String, String);
@@ -255,6 +265,8 @@ struct Document {
     rc: Vec<(String, i64)>,
     #[serde(default)]
     d: Vec<DisputeRow>,
+    #[serde(default)]
+    ia: Vec<(i64, String, i64)>,
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -384,6 +396,7 @@ pub(crate) fn encode(s: &AccountSnapshot) -> Result<String, StoreError> {
             minor(s.credit)?,
             time_text(s.create_time),
             time_text(s.update_time),
+            i64::from(d.interest_waived),
         ),
         c: d.contacts
             .iter()
@@ -404,6 +417,7 @@ pub(crate) fn encode(s: &AccountSnapshot) -> Result<String, StoreError> {
         pr: Vec::new(),
         rc: Vec::new(),
         d: Vec::new(),
+        ia: Vec::new(),
     };
     serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(format!("account document: {e}")))
 }
@@ -425,6 +439,7 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
         credit,
         created,
         updated,
+        waived,
     ) = doc.a;
     let cur = currency(&code)?;
     let money = |minor| Money::from_minor(minor, cur);
@@ -439,7 +454,7 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
             preferred: preferred != 0,
         })
         .collect();
-    let open_invoices = doc
+    let mut open_invoices: Vec<StoredInvoice> = doc
         .i
         .into_iter()
         .map(
@@ -470,10 +485,16 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
                         dispute_reason: reason,
                     },
                     outstanding: money(outstanding),
+                    payments: Vec::new(),
                 })
             },
         )
         .collect::<Result<_, StoreError>>()?;
+    for (invoice_id, on, amount) in doc.ia {
+        if let Some(inv) = open_invoices.iter_mut().find(|i| i.id == invoice_id) {
+            inv.payments.push((date(&on)?, money(amount)));
+        }
+    }
     let recent_payments = doc
         .p
         .into_iter()
@@ -582,6 +603,7 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
             currency: cur,
             status: AccountStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
             cease_calls: cease != 0,
+            interest_waived: waived != 0,
             contacts,
             invoices: Vec::new(),
         },

@@ -13,6 +13,7 @@ mod events;
 mod health;
 mod idempotency;
 mod import;
+mod interest;
 mod jwt;
 mod limits;
 mod matrix;

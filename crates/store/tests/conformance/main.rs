@@ -66,6 +66,7 @@ fn account(external_ref: &str, code: &str, invoices: Vec<InvoiceData>) -> Accoun
         currency: Currency::from_code(code).unwrap(),
         status: AccountStatus::Active,
         cease_calls: false,
+        interest_waived: false,
         contacts: vec![Contact {
             display_name: "Sam Payables".into(),
             role: "Accounts payable".into(),
