@@ -6,6 +6,7 @@ pub mod account;
 pub mod ageing;
 pub mod allocation;
 pub mod call;
+pub mod category;
 pub mod contact;
 pub mod dispute;
 pub mod fingerprint;

@@ -11,6 +11,7 @@ pub struct Policy {
     pub contact: ContactPolicy,
     pub promises: PromisePolicy,
     pub interest: crate::interest::InterestPolicy,
+    pub category: crate::category::CategoryPolicy,
 }
 
 /// Calling hours on one day in the debtor's local time: from `start` (inclusive) to `end`

@@ -3,6 +3,7 @@
 //! them at once.
 
 pub mod call;
+pub mod category;
 pub mod dispute;
 pub mod interest;
 
@@ -468,6 +469,8 @@ fn story_out(
             .iter()
             .map(|i| (i.outstanding.amount(), i.data.disputed)),
     );
+    let broken = promise::broken_recently(&judged, today, &policy.promises);
+    let derived = category::derived(a, policy, broken, today);
     let history = CallHistory {
         outbound: &story.outbound,
         callback: story.callback(),
@@ -484,12 +487,9 @@ fn story_out(
             state: call::promise_state_out(j.state) as i32,
             paid: Some(money_out(j.paid)),
         }),
-        broken_promise_count: i32::try_from(promise::broken_recently(
-            &judged,
-            today,
-            &policy.promises,
-        ))
-        .unwrap_or(i32::MAX),
+        broken_promise_count: i32::try_from(broken).unwrap_or(i32::MAX),
+        category: Some(category::in_force(a, &derived)),
+        derived_category: Some(derived),
         follow_ups: story.recent_calls.iter().filter_map(follow_up).collect(),
         open_disputes: story
             .open_disputes

@@ -114,6 +114,7 @@ struct PolicyDoc {
     contact: ContactDoc,
     promises: PromisesDoc,
     interest: interest::InterestDoc,
+    category: category::CategoryDoc,
 }
 
 impl Default for PolicyDoc {
@@ -128,6 +129,7 @@ impl PolicyDoc {
             contact: ContactDoc::from_domain(&policy.contact),
             promises: PromisesDoc::from_domain(&policy.promises),
             interest: interest::InterestDoc::from_domain(&policy.interest),
+            category: category::CategoryDoc::from_domain(&policy.category),
         }
     }
 
@@ -136,6 +138,7 @@ impl PolicyDoc {
             contact: self.contact.into_domain()?,
             promises: self.promises.into_domain()?,
             interest: self.interest.into_domain()?,
+            category: self.category.into_domain()?,
         })
     }
 }
@@ -551,6 +554,7 @@ impl<'de> Deserialize<'de> for Day {
     }
 }
 
+mod category;
 mod interest;
 #[cfg(test)]
 mod tests;

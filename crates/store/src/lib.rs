@@ -10,6 +10,7 @@ mod accounts;
 #[cfg(feature = "testkit")]
 pub mod bulk;
 pub mod calls;
+mod categories;
 mod connect;
 pub mod disputes;
 mod error;
@@ -40,7 +41,8 @@ pub use error::StoreError;
 pub use events::StoredEvent;
 pub use keys::StoredKey;
 pub use model::{
-    AccountKey, AccountSnapshot, ImportOutcome, ListFilter, StoredInvoice, StoredPayment, Story,
+    AccountKey, AccountSnapshot, ImportOutcome, ListFilter, ManualCategory, StoredInvoice,
+    StoredPayment, Story,
 };
 pub use requests::{RequestKey, SeenRequest};
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use recoup_domain::account::{AccountData, AccountStatus, InvoiceData};
 use recoup_domain::call::Outcome;
+use recoup_domain::category::{Category, PaidInvoice};
 use recoup_domain::promise::{Promise, Received};
 use recoup_domain::{Money, Violations};
 
@@ -75,6 +76,19 @@ pub struct Story {
     pub received: Vec<Received>,
     /// Disputes still open, oldest first: their invoices are paused.
     pub open_disputes: Vec<StoredDispute>,
+    /// Invoices paid in full, newest due first, at most `PAID_HISTORY`.
+    pub paid_history: Vec<PaidInvoice>,
+    /// The category an agent set by hand, in force over the derived one.
+    pub manual_category: Option<ManualCategory>,
+}
+
+/// A debtor category set by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualCategory {
+    pub category: Category,
+    pub reason: String,
+    pub set_by: String,
+    pub set_time: DateTime<Utc>,
 }
 
 impl Story {
@@ -91,6 +105,8 @@ impl Story {
 pub const RECENT_PAYMENTS: i64 = 10;
 /// Calls a full read returns per account.
 pub const RECENT_CALLS: i64 = 10;
+/// Paid invoices a full read returns per account (the most `policy.category.history_invoices` may ask).
+pub const PAID_HISTORY: i64 = 50;
 /// Promises a full read judges per account.
 pub const RECENT_PROMISES: i64 = 20;
 

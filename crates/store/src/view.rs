@@ -25,10 +25,11 @@ use crate::StoreError;
 use crate::calls::{CallRow, RULE_HISTORY};
 use crate::disputes::StoredDispute;
 use crate::model::{
-    AccountSnapshot, RECENT_CALLS, RECENT_PAYMENTS, RECENT_PROMISES, StoredInvoice, StoredPayment,
-    Story,
+    AccountSnapshot, ManualCategory, PAID_HISTORY, RECENT_CALLS, RECENT_PAYMENTS, RECENT_PROMISES,
+    StoredInvoice, StoredPayment, Story,
 };
 use crate::rows::{NUMBER_SEPARATOR, currency};
+use recoup_domain::category::{Category, PaidInvoice};
 use recoup_domain::dispute::DisputeState;
 
 /// The SQL expression (over `accounts a`) that builds one account's document as text.
@@ -173,9 +174,24 @@ pub(crate) fn document(pg: bool) -> String {
          JOIN payments ap ON ap.id = aa.payment_id \
          WHERE ai.account_id = a.id AND ai.outstanding_minor <> 0",
     );
+    // Invoices paid in full, newest due first, with the day their last payment came.
+    let paid_history = agg(
+        &arr("h.due_date, h.settled_on"),
+        "h.due_date DESC, h.id DESC",
+        &format!(
+            "FROM (SELECT hi.id, hi.due_date, \
+             (SELECT MAX(hp.payment_date) FROM payment_allocations ha \
+              JOIN payments hp ON hp.id = ha.payment_id WHERE ha.invoice_id = hi.id) AS settled_on \
+             FROM invoices hi WHERE hi.account_id = a.id AND hi.outstanding_minor = 0 \
+             AND hi.paid_minor > 0 ORDER BY hi.due_date DESC, hi.id DESC LIMIT {PAID_HISTORY}) h"
+        ),
+    );
+    let manual =
+        arr("a.manual_category, a.category_reason, a.category_set_by, a.category_set_time");
     let parts = format!(
         "'a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments}, 'k', {calls}, \
-         'o', {outbound}, 'pr', {promises}, 'rc', {received}, 'd', {disputes}, 'ia', {paid_in}"
+         'o', {outbound}, 'pr', {promises}, 'rc', {received}, 'd', {disputes}, 'ia', {paid_in}, \
+         'ph', {paid_history}, 'mc', {manual}"
     );
     if pg {
         format!("json_build_object({parts})::text")
@@ -267,7 +283,19 @@ struct Document {
     d: Vec<DisputeRow>,
     #[serde(default)]
     ia: Vec<(i64, String, i64)>,
+    #[serde(default)]
+    ph: Vec<(String, String)>,
+    #[serde(default)]
+    mc: Option<ManualRow>,
 }
+
+/// The manual category columns: all set, or all null.
+type ManualRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} '{value}'"))
@@ -418,6 +446,8 @@ pub(crate) fn encode(s: &AccountSnapshot) -> Result<String, StoreError> {
         rc: Vec::new(),
         d: Vec::new(),
         ia: Vec::new(),
+        ph: Vec::new(),
+        mc: None,
     };
     serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(format!("account document: {e}")))
 }
@@ -590,6 +620,25 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
                 },
             )
             .collect::<Result<_, StoreError>>()?,
+        paid_history: doc
+            .ph
+            .iter()
+            .map(|(due, settled)| {
+                Ok(PaidInvoice {
+                    due_date: date(due)?,
+                    settled_on: date(settled)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        manual_category: match doc.mc {
+            Some((Some(c), Some(reason), Some(set_by), Some(at))) => Some(ManualCategory {
+                category: Category::parse(&c).ok_or_else(|| corrupt("category", &c))?,
+                reason,
+                set_by,
+                set_time: time(&at)?,
+            }),
+            _ => None,
+        },
     };
     Ok(AccountSnapshot {
         id,

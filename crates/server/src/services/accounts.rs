@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use prost::Message;
 use recoup_domain::Violations;
-use recoup_domain::account::MAX_REF_CHARS;
+use recoup_domain::account::{MAX_REASON_CHARS, MAX_REF_CHARS};
 use recoup_domain::fingerprint::Canonical;
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
@@ -15,6 +15,7 @@ use recoup_store::{
 };
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::convert::category::category_in;
 use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
     View, account_in, account_out, enum_in, money_in, payment_in, payment_out, status_in, view_in,
@@ -399,9 +400,47 @@ impl AccountService for Accounts {
 
     async fn set_account_category(
         &self,
-        _: Request<pb::SetAccountCategoryRequest>,
+        request: Request<pb::SetAccountCategoryRequest>,
     ) -> Result<Response<pb::Account>, Status> {
-        Err(unsupported("SetAccountCategory", "debtor categories"))
+        let actor = auth::identity(&request)?.subject.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        names::request_id(&mut v, "request_id", &req.request_id);
+        let account = names::account_id(&mut v, "name", &req.name);
+        // UNSPECIFIED (None) returns the account to its derived category.
+        let category = enum_in(&mut v, "category", req.category, Some(None), |c| {
+            category_in(c).map(Some)
+        });
+        v.required_text("reason", &req.reason, MAX_REASON_CHARS);
+        let (Some(account), Some(category), true) = (account, category, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let key = RequestKey {
+            subject: &actor,
+            request_id: &req.request_id,
+        };
+        let written = self
+            .store
+            .set_category(key, account, category, &req.reason, Utc::now())
+            .await
+            .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
+        tracing::info!(
+            account_id = account,
+            retry = !written,
+            category = category.map_or("derived", |c| c.as_str()),
+            "category set"
+        );
+        let stored = self
+            .store
+            .get_account(AccountKey::Id(account))
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+        Ok(Response::new(account_out(
+            &stored,
+            self.view(true),
+            Utc::now(),
+        )))
     }
 
     async fn raise_dispute(

@@ -6,6 +6,7 @@ mod ageing;
 mod bad_input;
 mod binary;
 mod calls;
+mod categories;
 mod contact;
 mod credit;
 mod disputes;

@@ -31,7 +31,7 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         // WatchEvents: the feed opens (and would stay open; `call` looks at the start only).
         "ListAccounts" | "ImportAccounts" | "WatchEvents" => Code::Ok,
         "GetAccount" | "RecordPayment" | "RecordCallOutcome" | "ListCalls" | "RaiseDispute"
-        | "ResolveDispute" => Code::InvalidArgument,
+        | "ResolveDispute" | "SetAccountCategory" => Code::InvalidArgument,
         _ => Code::Unimplemented,
     }
 }

@@ -62,13 +62,6 @@ async fn roadmap_rpcs_say_which_capability_is_missing() {
                 .await
                 .map(|_| ()),
         ),
-        (
-            "debtor categories",
-            AccountServiceClient::new(ch.clone())
-                .set_account_category(pb::SetAccountCategoryRequest::default())
-                .await
-                .map(|_| ()),
-        ),
     ];
     for (capability, result) in results.drain(..) {
         let err = result.unwrap_err();
