@@ -6,7 +6,7 @@
 //! 3. AVOIDER — refused to pay on a recent call, or the latest outbound calls all went unanswered
 //!    (`avoider_unanswered_calls` in a row), or `avoider_broken_promises` promises broken in the
 //!    promise window without a hardship claim.
-//! 4. CASH_FLOW_TROUBLE — claimed hardship, or part-paid overdue invoices while answering calls.
+//! 4. CASH_FLOW_TROUBLE — claimed hardship, or part-paid overdue invoices (paying what it can).
 //! 5. STRATEGIC_DELAYER — paid `habitual_late_invoices` of the last `history_invoices` paid invoices
 //!    at least `late_days` late, or broke a promise without a hardship claim.
 //! 6. OVERSIGHT — overdue at most `oversight_max_days_overdue` days, never paid late before.
@@ -239,7 +239,7 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
             plural(claims, "claim", "claims")
         ));
     }
-    if !part_paid.is_empty() && (answered > 0 || hardship.is_some()) {
+    if !part_paid.is_empty() {
         let paid = total(part_paid.iter().map(|d| d.paid)).expect("part-paid invoices");
         let owed = total(part_paid.iter().map(|d| d.outstanding)).expect("part-paid invoices");
         signs.push(format!(
@@ -304,26 +304,20 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         } else {
             format!("{} so far", plural(h.calls.len(), "call", "calls"))
         };
-        let first = if looked_at.is_empty() {
-            format!(
-                "first {}",
-                if overdue.len() == 1 {
-                    "overdue invoice".to_owned()
-                } else {
-                    format!("{} overdue invoices", overdue.len())
-                }
-            )
-        } else {
-            format!(
-                "{} overdue; the last {} paid on time",
-                plural(overdue.len(), "invoice", "invoices"),
-                plural(looked_at.len(), "invoice was", "invoices were")
-            )
+        let head = match (looked_at.is_empty(), overdue.len()) {
+            (true, 1) => "first overdue invoice".to_owned(),
+            (true, n) => format!("first {n} overdue invoices"),
+            (false, n) => plural(n, "invoice overdue", "invoices overdue"),
         };
-        return decided(
-            Category::Oversight,
-            vec![format!("{first}, {max_days} days late, {contact}")],
-        );
+        let mut reason = format!("{head}, {max_days} days late, {contact}");
+        if !looked_at.is_empty() {
+            reason.push_str(&format!(
+                "; the last {} paid within {} days of due",
+                plural(looked_at.len(), "paid invoice was", "paid invoices were"),
+                p.late_days
+            ));
+        }
+        return decided(Category::Oversight, vec![reason]);
     }
 
     // 7. Too little to tell.

@@ -188,7 +188,7 @@ fn every_category_from_its_history_and_each_threshold_from_both_sides() {
         Case {
             paid: paid(3, 29),
             reasons: r(&[
-                "1 invoice overdue; the last 3 invoices were paid on time, 6 days late, never contacted",
+                "1 invoice overdue, 6 days late, never contacted; the last 3 paid invoices were paid within 30 days of due",
             ]),
             ..case("paid 29 days late is not late", owed(), Category::Oversight)
         },
@@ -224,7 +224,7 @@ fn every_category_from_its_history_and_each_threshold_from_both_sides() {
                 p
             },
             reasons: r(&[
-                "1 invoice overdue; the last 12 invoices were paid on time, 6 days late, never contacted",
+                "1 invoice overdue, 6 days late, never contacted; the last 12 paid invoices were paid within 30 days of due",
             ]),
             ..case(
                 "late payments beyond the last twelve",
@@ -318,11 +318,11 @@ fn every_category_from_its_history_and_each_threshold_from_both_sides() {
             )
         },
         Case {
-            reasons: r(&["overdue 45 days with no calls, promises or payment history to go on"]),
+            reasons: r(&["part-paid 1 overdue invoice (400.00 GBP paid, 800.00 GBP still owed)"]),
             ..case(
-                "part payments but never spoken to",
+                "part payments, never spoken to",
                 vec![debt("INV-1", 45, 800, 400)],
-                Category::Unknown,
+                Category::CashFlowTrouble,
             )
         },
     ];
