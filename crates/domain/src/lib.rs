@@ -16,6 +16,7 @@ pub mod payment;
 pub mod policy;
 pub mod promise;
 pub mod violations;
+pub mod worklist;
 
 pub use money::{Currency, Money, MoneyError};
 pub use violations::Violations;

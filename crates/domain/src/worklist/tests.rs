@@ -1,0 +1,159 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::account::AccountStatus;
+use crate::money::Currency;
+
+fn gbp(units: i64) -> Money {
+    Money::from_minor(units * 100, Currency::from_code("GBP").unwrap())
+}
+
+fn london(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    chrono_tz::Europe::London
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn facts(status: AccountStatus) -> ContactFacts {
+    ContactFacts {
+        status,
+        cease_calls: false,
+        time_zone: chrono_tz::Europe::London,
+        owed: true,
+        collectable: true,
+    }
+}
+
+/// Wednesday 25 November 2026, 10:00 in London.
+fn now() -> DateTime<Utc> {
+    london(2026, 11, 25, 10, 0)
+}
+
+fn signals<'a>(collectable: &'a [(NaiveDate, Money)], broken: usize) -> Signals<'a> {
+    Signals {
+        today: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+        collectable,
+        broken_promises: broken,
+        promise_window_days: 90,
+    }
+}
+
+fn due(days_ago: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 25).unwrap() - Duration::days(days_ago)
+}
+
+#[test]
+fn callable_now_until_the_end_of_todays_calling_hours_with_reasons() {
+    let owed = [(due(30), gbp(1_000)), (due(10), gbp(500))];
+    let none = CallHistory {
+        outbound: &[],
+        callback: None,
+    };
+    let item = assess(
+        &facts(AccountStatus::Active),
+        &none,
+        &ContactPolicy::default(),
+        &signals(&owed, 0),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(item.callable_from, now());
+    assert_eq!(item.callable_until, london(2026, 11, 25, 17, 30));
+    assert_eq!(
+        item.reasons,
+        [
+            "1500.00 GBP overdue on 2 invoices, the oldest 30 days",
+            "never called"
+        ]
+    );
+    // 1000 × 30 + 500 × 10 = 35,000, doubled for never called.
+    assert_eq!(item.score, TIER + 70_000);
+}
+
+#[test]
+fn tiers_callbacks_then_broken_promises_then_weight() {
+    let owed = [(due(30), gbp(100))];
+    let policy = ContactPolicy::default();
+    let plain = CallHistory {
+        outbound: &[],
+        callback: None,
+    };
+    let base = assess(
+        &facts(AccountStatus::Active),
+        &plain,
+        &policy,
+        &signals(&owed, 0),
+        now(),
+    )
+    .unwrap();
+    let broken = assess(
+        &facts(AccountStatus::Active),
+        &plain,
+        &policy,
+        &signals(&owed, 2),
+        now(),
+    )
+    .unwrap();
+    assert!(broken.score > base.score);
+    assert_eq!(broken.reasons[0], "2 promises broken in the last 90 days");
+    let asked = [now() - Duration::days(1)];
+    let callback = CallHistory {
+        outbound: &asked,
+        callback: Some(now() - Duration::minutes(10)),
+    };
+    let due_now = assess(
+        &facts(AccountStatus::Active),
+        &callback,
+        &policy,
+        &signals(&owed, 2),
+        now(),
+    )
+    .unwrap();
+    assert!(due_now.score > broken.score);
+    assert!(due_now.reasons[0].starts_with("asked to be called back at"));
+    assert_eq!(due_now.reasons.last().unwrap(), "last called yesterday");
+}
+
+#[test]
+fn called_today_waits_for_tomorrows_opening_and_lasting_blocks_have_no_place() {
+    let owed = [(due(30), gbp(100))];
+    let policy = ContactPolicy::default();
+    let today = [now() - Duration::hours(1)];
+    let called = CallHistory {
+        outbound: &today,
+        callback: None,
+    };
+    let item = assess(
+        &facts(AccountStatus::Active),
+        &called,
+        &policy,
+        &signals(&owed, 0),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(item.callable_from, london(2026, 11, 26, 9, 0));
+    assert_eq!(item.callable_until, london(2026, 11, 26, 17, 30));
+    let none = CallHistory {
+        outbound: &[],
+        callback: None,
+    };
+    for status in [AccountStatus::OnHold, AccountStatus::WithAgency] {
+        assert_eq!(
+            assess(&facts(status), &none, &policy, &signals(&owed, 0), now()),
+            None
+        );
+    }
+    // Nothing overdue yet: nothing to chase.
+    let current = [(due(-3), gbp(100))];
+    assert_eq!(
+        assess(
+            &facts(AccountStatus::Active),
+            &none,
+            &policy,
+            &signals(&current, 0),
+            now()
+        ),
+        None
+    );
+}
