@@ -448,6 +448,26 @@ pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> p
     }
 }
 
+/// What the contact rules know of an account (one definition for the view and the worklist).
+pub fn contact_facts(a: &AccountSnapshot) -> ContactFacts {
+    ContactFacts::new(
+        a.data.status,
+        a.data.cease_calls,
+        a.data.time_zone,
+        a.open_invoices
+            .iter()
+            .map(|i| (i.outstanding.amount(), i.data.disputed)),
+    )
+}
+
+/// The calls the contact rules look at.
+pub fn call_history(a: &AccountSnapshot) -> CallHistory<'_> {
+    CallHistory {
+        outbound: &a.story.outbound,
+        callback: a.story.callback(),
+    }
+}
+
 /// The FULL view's story: recent calls, the open promise, broken promises, follow-ups and whether
 /// the account may be called now.
 fn story_out(
@@ -461,20 +481,10 @@ fn story_out(
     };
     let story = &a.story;
     let judged = promise::judge(&story.promises, &story.received, today, &policy.promises);
-    let facts = ContactFacts::new(
-        a.data.status,
-        a.data.cease_calls,
-        a.data.time_zone,
-        a.open_invoices
-            .iter()
-            .map(|i| (i.outstanding.amount(), i.data.disputed)),
-    );
+    let facts = contact_facts(a);
     let broken = promise::broken_recently(&judged, today, &policy.promises);
     let derived = category::derived(a, policy, broken, today);
-    let history = CallHistory {
-        outbound: &story.outbound,
-        callback: story.callback(),
-    };
+    let history = call_history(a);
     pb::Account {
         recent_calls: story
             .recent_calls

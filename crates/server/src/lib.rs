@@ -13,6 +13,7 @@ pub mod promises;
 pub mod server;
 pub mod services;
 pub mod status;
+pub mod worklist;
 
 /// UNIMPLEMENTED for an RPC whose capability is on the roadmap.
 pub(crate) fn unsupported(rpc: &str, capability: &str) -> tonic::Status {

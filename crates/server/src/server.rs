@@ -48,6 +48,7 @@ pub struct Running {
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     probe: JoinHandle<()>,
     promises: JoinHandle<()>,
+    worklist: JoinHandle<()>,
     _maintenance: recoup_store::Maintenance,
 }
 
@@ -92,6 +93,8 @@ pub struct ServeOptions {
     pub policy: Arc<Policy>,
     /// How often promise states are judged and changes announced on the feed.
     pub promise_interval: Duration,
+    /// How often worklist entries that are stale or due a fresh look are computed.
+    pub worklist_interval: Duration,
 }
 
 impl Default for ServeOptions {
@@ -103,6 +106,7 @@ impl Default for ServeOptions {
             health_interval: Duration::from_secs(5),
             policy: Arc::default(),
             promise_interval: Duration::from_secs(30),
+            worklist_interval: Duration::from_secs(2),
         }
     }
 }
@@ -125,6 +129,11 @@ pub async fn start(
         store.clone(),
         options.policy.clone(),
         options.promise_interval,
+    ));
+    let worklist = tokio::spawn(crate::worklist::refresh_every(
+        store.clone(),
+        options.policy.clone(),
+        options.worklist_interval,
     ));
     let probe = tokio::spawn(probe_database(
         store.clone(),
@@ -183,6 +192,7 @@ pub async fn start(
         serve,
         probe,
         promises,
+        worklist,
         closing,
         _maintenance: maintenance,
     })
@@ -218,6 +228,7 @@ impl Running {
     pub async fn shutdown(self, drain: Duration, grace: Duration) -> Result<(), BoxError> {
         self.probe.abort();
         self.promises.abort();
+        self.worklist.abort();
         set_all(&self.health, ServingStatus::NotServing).await;
         tokio::time::sleep(drain).await;
         let _ = self.closing.send(true);

@@ -32,6 +32,7 @@ mod sets;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod view;
+pub mod worklist;
 mod writer;
 
 pub use calls::{CallOutcome, Recorder, StoredCall};

@@ -6,7 +6,9 @@ use recoup_domain::{Currency, Money};
 use sqlx::Row;
 
 use crate::model::ListFilter;
-use crate::{Store, StoreError, accounts, calls, import, maintenance, payments, with_reader};
+use crate::{
+    Store, StoreError, accounts, calls, import, maintenance, payments, with_reader, worklist,
+};
 
 /// A parameter of an explained query.
 enum Arg {
@@ -104,6 +106,21 @@ impl Store {
                     "stale views",
                     maintenance::rebuild_sql(pg),
                     vec![Arg::Int(10)],
+                ),
+                (
+                    "worklist, first page",
+                    worklist::page_sql(false),
+                    vec![Arg::Time("2026-11-22T10:00:00.000000Z"), Arg::Int(50)],
+                ),
+                (
+                    "worklist, next page",
+                    worklist::page_sql(true),
+                    vec![
+                        Arg::Time("2026-11-22T10:00:00.000000Z"),
+                        Arg::Int(50),
+                        Arg::Int(1_000_000),
+                        Arg::Int(7),
+                    ],
                 ),
                 (
                     "list calls, first page",

@@ -20,15 +20,17 @@ use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
     View, account_in, account_out, enum_in, money_in, payment_in, payment_out, status_in, view_in,
 };
-use crate::paging::{decode_token, encode_token, page_size};
+use crate::paging::{decode_position, decode_token, encode_position, encode_token, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
-use crate::{auth, names, unsupported};
+use crate::{auth, names};
 
 /// Records written per import transaction: large enough to amortise commits, small enough that
 /// memory stays flat however long the stream is.
 const IMPORT_BATCH: usize = 1000;
 /// Rejections listed in an import summary (all are counted).
 const MAX_LISTED_REJECTIONS: usize = 1000;
+/// What worklist page tokens are bound to.
+const WORKLIST: &str = "worklist";
 /// The idempotency ledger's name for ImportAccounts.
 const IMPORT_METHOD: &str = "ImportAccounts";
 
@@ -243,9 +245,63 @@ impl AccountService for Accounts {
 
     async fn get_worklist(
         &self,
-        _: Request<pb::GetWorklistRequest>,
+        request: Request<pb::GetWorklistRequest>,
     ) -> Result<Response<pb::GetWorklistResponse>, Status> {
-        Err(unsupported("GetWorklist", "worklist"))
+        let req = request.into_inner();
+        let size = page_size(req.page_size, self.max_page_size)?;
+        let (after, ranked) = match decode_position(&req.page_token, WORKLIST)? {
+            Some(p) => {
+                let bad = || invalid_field("page_token", "is not a token this server issued");
+                let mut parts = p.split(':').map(|x| x.parse::<i64>().map_err(|_| bad()));
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(score), Some(id), Some(rank)) => (Some((score?, id?)), rank?),
+                    _ => return Err(bad()),
+                }
+            }
+            None => (None, 0),
+        };
+        let now = Utc::now();
+        let listed = self
+            .store
+            .worklist_page(now, after, i64::from(size) + 1)
+            .await
+            .map_err(|e| internal(&e))?;
+        let more = listed.len() > size as usize;
+        let mut entries = Vec::with_capacity(size as usize);
+        let mut last = None;
+        for e in listed.into_iter().take(size as usize) {
+            last = Some((e.score, e.account_id));
+            let Some(a) = self
+                .store
+                .get_account(AccountKey::Id(e.account_id))
+                .await
+                .map_err(|e| internal(&e))?
+            else {
+                continue;
+            };
+            // The stored entry said the rules allow the call now; the account as read now must
+            // agree (an entry is saved only for the view it was computed from, so this only drops
+            // one whose window closed a moment ago).
+            if crate::worklist::place(&a, &self.policy, now).is_none_or(|p| p.callable_from > now) {
+                continue;
+            }
+            entries.push(pb::WorklistEntry {
+                account: Some(account_out(&a, View::Basic, now)),
+                rank: i32::try_from(ranked + entries.len() as i64 + 1).unwrap_or(i32::MAX),
+                reasons: e.reasons,
+            });
+        }
+        let next_page_token = match (more, last) {
+            (true, Some((score, id))) => encode_position(
+                &format!("{score}:{id}:{}", ranked + entries.len() as i64),
+                WORKLIST,
+            ),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::GetWorklistResponse {
+            entries,
+            next_page_token,
+        }))
     }
 
     async fn import_accounts(

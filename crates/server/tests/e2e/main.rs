@@ -23,6 +23,7 @@ mod privacy;
 mod service;
 mod tls;
 mod walkthrough;
+mod worklist;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -29,7 +29,7 @@ fn answer_to_empty_request(rpc: &str) -> Code {
     match rpc.rsplit('/').next().unwrap() {
         // Nothing required is missing: an empty list, and an import of one (rejected) record.
         // WatchEvents: the feed opens (and would stay open; `call` looks at the start only).
-        "ListAccounts" | "ImportAccounts" | "WatchEvents" => Code::Ok,
+        "ListAccounts" | "ImportAccounts" | "WatchEvents" | "GetWorklist" => Code::Ok,
         "GetAccount" | "RecordPayment" | "RecordCallOutcome" | "ListCalls" | "RaiseDispute"
         | "ResolveDispute" | "SetAccountCategory" => Code::InvalidArgument,
         _ => Code::Unimplemented,

@@ -1,7 +1,6 @@
 //! The service as tooling sees it: health, reflection, and honest UNIMPLEMENTED answers.
 
 use recoup_proto::v1 as pb;
-use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_proto::v1::plan_service_client::PlanServiceClient;
 use recoup_server::auth::Role;
@@ -52,13 +51,6 @@ async fn roadmap_rpcs_say_which_capability_is_missing() {
             "call guidance",
             GuidanceServiceClient::new(ch.clone())
                 .get_call_guidance(pb::GetCallGuidanceRequest::default())
-                .await
-                .map(|_| ()),
-        ),
-        (
-            "worklist",
-            AccountServiceClient::new(ch.clone())
-                .get_worklist(pb::GetWorklistRequest::default())
                 .await
                 .map(|_| ()),
         ),

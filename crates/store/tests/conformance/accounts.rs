@@ -402,6 +402,7 @@ async fn hot_queries_run_on_indexes() {
                         "c",
                         "x",
                         "rp",
+                        "worklist",
                     ];
                     // The partial index of stale views holds just the rows wanted.
                     let wanted = line.contains("USING INDEX accounts_view_stale");

@@ -1,0 +1,111 @@
+//! Keeping the stored worklist current: a background pass computes the entries that are stale (their
+//! account changed) or due a fresh look (their call window ended, or the debtor's day changed), from
+//! each account's view with `recoup_domain::worklist`, and saves them unless the account changed
+//! meanwhile.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Days, NaiveTime, Utc};
+use recoup_domain::ageing::local_today;
+use recoup_domain::contact::local_instant;
+use recoup_domain::policy::Policy;
+use recoup_domain::promise;
+use recoup_domain::worklist::{self, Signals, WorkItem};
+use recoup_store::worklist::{ComputedEntry, Place};
+use recoup_store::{AccountKey, AccountSnapshot, Store, StoreError};
+
+use crate::convert::{call_history, contact_facts};
+
+/// Entries computed per batch (one read each, one write per batch).
+const BATCH: i64 = 500;
+/// The longest an entry goes without a fresh look.
+const MAX_AGE_HOURS: i64 = 6;
+
+/// The account's place on the worklist as of `now`, if it has one.
+pub fn place(a: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Option<WorkItem> {
+    let today = local_today(a.data.time_zone, now);
+    let judged = promise::judge(
+        &a.story.promises,
+        &a.story.received,
+        today,
+        &policy.promises,
+    );
+    let collectable: Vec<_> = a
+        .open_invoices
+        .iter()
+        .filter(|i| !i.data.disputed)
+        .map(|i| (i.data.due_date, i.outstanding))
+        .collect();
+    worklist::assess(
+        &contact_facts(a),
+        &call_history(a),
+        &policy.contact,
+        &Signals {
+            today,
+            collectable: &collectable,
+            broken_promises: promise::broken_recently(&judged, today, &policy.promises),
+            promise_window_days: policy.promises.broken_window_days,
+        },
+        now,
+    )
+}
+
+/// When an entry computed at `now` must be looked at again: its window's end, the debtor's next
+/// midnight (days overdue change), or `MAX_AGE_HOURS` on, whichever comes first.
+fn next_check(a: &AccountSnapshot, item: Option<&WorkItem>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let tz = a.data.time_zone;
+    let midnight = local_instant(tz, local_today(tz, now) + Days::new(1), NaiveTime::MIN);
+    let mut at = midnight.min(now + chrono::Duration::hours(MAX_AGE_HOURS));
+    if let Some(i) = item {
+        at = at.min(i.callable_until);
+    }
+    at.max(now + chrono::Duration::seconds(1))
+}
+
+/// Computes and saves every entry due now; returns how many were saved.
+pub async fn refresh_once(store: &Store, policy: &Policy) -> Result<u64, StoreError> {
+    let mut saved = 0;
+    loop {
+        let now = Utc::now();
+        let due = store.worklist_due(now, BATCH).await?;
+        if due.is_empty() {
+            return Ok(saved);
+        }
+        let mut computed = Vec::with_capacity(due.len());
+        for d in &due {
+            let Some(a) = store.get_account(AccountKey::Id(d.account_id)).await? else {
+                continue;
+            };
+            let item = place(&a, policy, now);
+            computed.push(ComputedEntry {
+                due: *d,
+                next_check: next_check(&a, item.as_ref(), now),
+                place: item.map(|i| Place {
+                    score: i.score,
+                    reasons: i.reasons,
+                    callable_from: i.callable_from,
+                    callable_until: i.callable_until,
+                }),
+            });
+        }
+        saved += store.save_worklist(&computed).await?;
+        if (due.len() as i64) < BATCH {
+            return Ok(saved);
+        }
+    }
+}
+
+/// Runs `refresh_once` every `every` until the task is dropped.
+pub async fn refresh_every(store: Store, policy: Arc<Policy>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match refresh_once(&store, &policy).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(entries = n, "worklist refreshed"),
+            Err(e) => tracing::warn!(error = %e, "worklist refresh failed; retrying"),
+        }
+    }
+}

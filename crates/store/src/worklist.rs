@@ -1,0 +1,181 @@
+//! The stored worklist (migration 0012): one entry per account, computed by recoupd from the
+//! account's view (`recoup_domain::worklist`) and saved only if the view is still the one it was
+//! computed from. Listing is one query on the partial index `worklist_rank`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::rows::RowExt;
+use crate::sets::{int, rows, text, time};
+use crate::{Store, StoreError, with_reader, with_writer};
+
+/// An entry to compute: the account and the version of its view the entry will be computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueEntry {
+    pub account_id: i64,
+    pub version: i64,
+}
+
+/// A computed entry: its place (score, reasons and the window the rules allow the call in), or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputedEntry {
+    pub due: DueEntry,
+    pub place: Option<Place>,
+    /// When to compute it again.
+    pub next_check: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub score: i64,
+    pub reasons: Vec<String>,
+    pub callable_from: DateTime<Utc>,
+    pub callable_until: DateTime<Utc>,
+}
+
+/// An entry as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedEntry {
+    pub account_id: i64,
+    pub score: i64,
+    pub reasons: Vec<String>,
+}
+
+/// Worklist times as fixed-width RFC 3339 text (SQLite compares them as text), or TIMESTAMPTZ.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl Store {
+    /// Entries to compute now, at most `limit`: stale ones first (the account changed), then those
+    /// whose `next_check` has come.
+    pub async fn worklist_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<DueEntry>, StoreError> {
+        let rows: Vec<(i64, i64)> = with_reader!(&self.backend, |pool, pg| {
+            let mut due: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT account_id, version FROM worklist WHERE stale ORDER BY account_id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let left = limit - due.len() as i64;
+            if left > 0 {
+                let q = sqlx::query_as::<_, (i64, i64)>(
+                    "SELECT account_id, version FROM worklist WHERE NOT stale AND next_check <= $1 \
+                     ORDER BY next_check LIMIT $2",
+                );
+                let q = if pg { q.bind(now) } else { q.bind(stamp(now)) };
+                due.extend(q.bind(left).fetch_all(pool).await?);
+            }
+            due
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(account_id, version)| DueEntry {
+                account_id,
+                version,
+            })
+            .collect())
+    }
+
+    /// Saves computed entries, each only if its account's view has not changed since it was read
+    /// (a changed one stays stale and is computed again). Returns how many were saved.
+    pub async fn save_worklist(&self, entries: &[ComputedEntry]) -> Result<u64, StoreError> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let data: Vec<Value> = entries
+            .iter()
+            .map(|e| {
+                let p = e.place.as_ref();
+                json!([
+                    e.due.account_id,
+                    e.due.version,
+                    p.map(|p| p.score),
+                    p.map(|p| stamp(p.callable_from)),
+                    p.map(|p| stamp(p.callable_until)),
+                    p.map_or_else(|| "[]".to_owned(), |p| json!(p.reasons).to_string()),
+                    stamp(e.next_check)
+                ])
+            })
+            .collect();
+        Ok(with_writer!(&self.backend, |pool, pg| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE worklist SET stale = FALSE, score = d.score, callable_from = d.callable_from, \
+                 callable_until = d.callable_until, reasons = d.reasons, next_check = d.next_check \
+                 FROM (SELECT {} AS id, {} AS version, {} AS score, {} AS callable_from, \
+                 {} AS callable_until, {} AS reasons, {} AS next_check FROM {}) d \
+                 WHERE worklist.account_id = d.id AND worklist.version = d.version",
+                int(0),
+                int(1),
+                int(2),
+                time(pg, 3),
+                time(pg, 4),
+                text(5),
+                time(pg, 6),
+                rows(pg, 1)
+            )))
+            .bind(Value::Array(data).to_string())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        }))
+    }
+
+    /// A page of the worklist as of `now`, highest score first (then newest account), after `after`
+    /// (the last entry of the previous page), at most `limit`.
+    ///
+    /// Plan (both backends, `EXPLAIN` in the conformance suite): a walk of the partial index
+    /// `worklist_rank (score DESC, account_id DESC) WHERE NOT stale AND score IS NOT NULL` from the
+    /// page's start, filtering on the call window, stopping after `limit` rows — never a scan of
+    /// accounts or invoices.
+    pub async fn worklist_page(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<ListedEntry>, StoreError> {
+        let sql = page_sql(after.is_some());
+        let rows = with_reader!(&self.backend, |pool, pg| {
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            let q = if pg { q.bind(now) } else { q.bind(stamp(now)) };
+            let q = q.bind(limit);
+            let q = match after {
+                Some((score, id)) => q.bind(score).bind(id),
+                None => q,
+            };
+            q.fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    let reasons: Vec<String> = serde_json::from_str(&r.text("reasons")?)
+                        .map_err(|e| StoreError::Corrupt(format!("worklist reasons: {e}")))?;
+                    Ok(ListedEntry {
+                        account_id: r.int("account_id")?,
+                        score: r.int("score")?,
+                        reasons,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        Ok(rows)
+    }
+}
+
+/// The listing query: `$1` now, `$2` the page size, and after the last entry of the previous page
+/// (`$3` score, `$4` account id) when `after`.
+pub(crate) fn page_sql(after: bool) -> String {
+    let after = if after {
+        "AND (score, account_id) < ($3, $4)"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT account_id, score, reasons FROM worklist \
+         WHERE NOT stale AND score IS NOT NULL AND callable_from <= $1 AND callable_until > $1 \
+         {after} ORDER BY score DESC, account_id DESC LIMIT $2"
+    )
+}
