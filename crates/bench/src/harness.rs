@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{Days, Utc};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_server::auth::{Role, keys};
@@ -163,7 +163,8 @@ async fn pay_book(channels: &[Channel], key: &str, accounts: usize) -> Result<us
             let mut paid = 0usize;
             for i in (w..accounts).step_by(WORKERS) {
                 let account = book::account(i, today);
-                let Some(payment) = book::payment(i, &account, today) else {
+                // Dated from yesterday in UTC back: never in the future of a debtor west of UTC.
+                let Some(payment) = book::payment(i, &account, today - Days::new(1)) else {
                     continue;
                 };
                 client
@@ -249,6 +250,10 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
     drop(channels);
     echo_server.stop();
 
+    let url = match &subject {
+        Subject::Start { url, .. } => Some(url.clone()),
+        Subject::Running { .. } => None,
+    };
     let (server, addr, agent, integration, stats) = match subject {
         Subject::Start { url, extra } => {
             seed(&url, accounts, &extra).await?;
@@ -276,6 +281,9 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
     let channels = connect(&addr, spec.connections).await?;
     for name in &spec.rpcs {
         let rpc = Rpc::named(name, &target).ok_or_else(|| format!("unknown rpc {name}"))?;
+        if let ("get_worklist", Some(url)) = (name.as_str(), &url) {
+            settle_worklist(url).await?;
+        }
         for (&level, &(_, echo_rps)) in spec.levels.iter().zip(&baseline) {
             eprintln!("{name} at {level} in flight …");
             let m: Measured =
@@ -293,6 +301,29 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
         server.stop();
     }
     Ok(rows)
+}
+
+/// Waits until the server has computed every worklist entry (the first start on a book computes them
+/// all), so GetWorklist is measured on a current list; says how long that took.
+async fn settle_worklist(url: &str) -> Result<(), BoxError> {
+    let store = Store::connect(&StoreOptions {
+        url: url.into(),
+        ..StoreOptions::default()
+    })
+    .await?;
+    let started = std::time::Instant::now();
+    let mut pending = store.worklist_stale_count().await?;
+    let first = pending;
+    while pending > 0 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        pending = store.worklist_stale_count().await?;
+    }
+    eprintln!(
+        "worklist: {first} entries were pending; all computed after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    store.close().await;
+    Ok(())
 }
 
 /// ImportAccounts of a book beside the engine's own bulk load of the same rows.

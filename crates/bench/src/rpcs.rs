@@ -23,6 +23,7 @@ pub const ALL: &[&str] = &[
     "get_account_full",
     "get_account_basic",
     "list_accounts",
+    "get_worklist",
     "record_payment",
     "record_call_outcome",
 ];
@@ -111,6 +112,7 @@ pub fn echo() -> impl Call {
 pub enum Rpc {
     GetAccount(Target, bool),
     ListAccounts(Target),
+    GetWorklist(Target),
     RecordPayment(Target),
     RecordCallOutcome(Target),
 }
@@ -123,6 +125,7 @@ impl Rpc {
             "get_account_full" => Rpc::GetAccount(t, true),
             "get_account_basic" => Rpc::GetAccount(t, false),
             "list_accounts" => Rpc::ListAccounts(t),
+            "get_worklist" => Rpc::GetWorklist(t),
             "record_payment" => Rpc::RecordPayment(t),
             "record_call_outcome" => Rpc::RecordCallOutcome(t),
             _ => return None,
@@ -157,6 +160,15 @@ impl Call for Rpc {
                 };
                 Target::client(channel, &t.agent)
                     .list_accounts(request)
+                    .await?;
+            }
+            Rpc::GetWorklist(t) => {
+                let request = pb::GetWorklistRequest {
+                    page_size: 50,
+                    ..Default::default()
+                };
+                Target::client(channel, &t.agent)
+                    .get_worklist(request)
                     .await?;
             }
             Rpc::RecordPayment(t) => {

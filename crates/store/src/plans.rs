@@ -109,12 +109,12 @@ impl Store {
                 ),
                 (
                     "worklist, first page",
-                    worklist::page_sql(false),
+                    worklist::page_sql(pg, false),
                     vec![Arg::Time("2026-11-22T10:00:00.000000Z"), Arg::Int(50)],
                 ),
                 (
                     "worklist, next page",
-                    worklist::page_sql(true),
+                    worklist::page_sql(pg, true),
                     vec![
                         Arg::Time("2026-11-22T10:00:00.000000Z"),
                         Arg::Int(50),

@@ -5,6 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use crate::model::AccountSnapshot;
 use crate::rows::RowExt;
 use crate::sets::{int, rows, text, time};
 use crate::{Store, StoreError, with_reader, with_writer};
@@ -33,10 +34,10 @@ pub struct Place {
     pub callable_until: DateTime<Utc>,
 }
 
-/// An entry as listed.
+/// An entry as listed, with its account as GetAccount reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedEntry {
-    pub account_id: i64,
+    pub account: AccountSnapshot,
     pub score: i64,
     pub reasons: Vec<String>,
 }
@@ -79,6 +80,15 @@ impl Store {
                 version,
             })
             .collect())
+    }
+
+    /// How many entries are stale (their account changed and they are not computed again yet).
+    pub async fn worklist_stale_count(&self) -> Result<i64, StoreError> {
+        Ok(with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM worklist WHERE stale")
+                .fetch_one(pool)
+                .await?
+        }))
     }
 
     /// Saves computed entries, each only if its account's view has not changed since it was read
@@ -138,9 +148,8 @@ impl Store {
         after: Option<(i64, i64)>,
         limit: i64,
     ) -> Result<Vec<ListedEntry>, StoreError> {
-        let sql = page_sql(after.is_some());
         let rows = with_reader!(&self.backend, |pool, pg| {
-            let q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            let q = sqlx::query(sqlx::AssertSqlSafe(page_sql(pg, after.is_some())));
             let q = if pg { q.bind(now) } else { q.bind(stamp(now)) };
             let q = q.bind(limit);
             let q = match after {
@@ -154,7 +163,7 @@ impl Store {
                     let reasons: Vec<String> = serde_json::from_str(&r.text("reasons")?)
                         .map_err(|e| StoreError::Corrupt(format!("worklist reasons: {e}")))?;
                     Ok(ListedEntry {
-                        account_id: r.int("account_id")?,
+                        account: crate::view::decode(&r.text("doc")?)?,
                         score: r.int("score")?,
                         reasons,
                     })
@@ -165,17 +174,20 @@ impl Store {
     }
 }
 
-/// The listing query: `$1` now, `$2` the page size, and after the last entry of the previous page
-/// (`$3` score, `$4` account id) when `after`.
-pub(crate) fn page_sql(after: bool) -> String {
+/// The listing query, each entry with its account's view document (by primary key): `$1` now, `$2`
+/// the page size, and after the last entry of the previous page (`$3` score, `$4` account id) when
+/// `after`.
+pub(crate) fn page_sql(pg: bool, after: bool) -> String {
     let after = if after {
-        "AND (score, account_id) < ($3, $4)"
+        "AND (w.score, w.account_id) < ($3, $4)"
     } else {
         ""
     };
     format!(
-        "SELECT account_id, score, reasons FROM worklist \
-         WHERE NOT stale AND score IS NOT NULL AND callable_from <= $1 AND callable_until > $1 \
-         {after} ORDER BY score DESC, account_id DESC LIMIT $2"
+        "SELECT w.account_id, w.score, w.reasons, {} AS doc FROM worklist w \
+         JOIN accounts a ON a.id = w.account_id \
+         WHERE NOT w.stale AND w.score IS NOT NULL AND w.callable_from <= $1 \
+         AND w.callable_until > $1 {after} ORDER BY w.score DESC, w.account_id DESC LIMIT $2",
+        crate::view::stored_or_built(pg)
     )
 }

@@ -270,15 +270,8 @@ impl AccountService for Accounts {
         let mut entries = Vec::with_capacity(size as usize);
         let mut last = None;
         for e in listed.into_iter().take(size as usize) {
-            last = Some((e.score, e.account_id));
-            let Some(a) = self
-                .store
-                .get_account(AccountKey::Id(e.account_id))
-                .await
-                .map_err(|e| internal(&e))?
-            else {
-                continue;
-            };
+            let a = e.account;
+            last = Some((e.score, a.id));
             // The stored entry said the rules allow the call now; the account as read now must
             // agree (an entry is saved only for the view it was computed from, so this only drops
             // one whose window closed a moment ago).
