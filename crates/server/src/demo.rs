@@ -21,7 +21,7 @@ use recoup_store::{AccountKey, ImportOutcome, Recorder, RequestKey, Store};
 use crate::auth::{Role, keys};
 use crate::server::BoxError;
 
-const MARKER: &str = "demo_book_v2";
+const MARKER: &str = "demo_book_v3";
 /// Recorded as the actor of the demo book's changes.
 const DEMO_ACTOR: &str = "demo";
 
@@ -645,7 +645,7 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
         };
         let today = local_today(d.tz, now);
         for (n, past) in history.iter().enumerate() {
-            let call = calls::new_call(past, d.tz, today, account.data.currency);
+            let call = calls::new_call(past, d.tz, today, account.data.currency, now);
             let request_id = format!("demo-call-{}-{n}", d.external_ref);
             let by = Recorder {
                 key: RequestKey {

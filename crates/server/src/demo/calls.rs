@@ -2,7 +2,7 @@
 //! and the contact rules have a story to show (promises broken and kept, an avoider who never
 //! answers, a hardship claim, an invoice said never to have arrived).
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use recoup_domain::call::{Direction, NewCall, Outcome};
 use recoup_domain::contact::local_instant;
@@ -22,6 +22,11 @@ pub(super) enum Said {
         claim: &'static str,
     },
     NotReceived(&'static str),
+    /// The debtor rang a few minutes before the book was loaded and asked to be called back
+    /// `in_minutes` after loading: the worklist puts it first once the time comes.
+    CallbackSoon {
+        in_minutes: i64,
+    },
 }
 
 /// A call `ago` days back (on the working day at or before it), at 10:30 in the debtor's time.
@@ -96,17 +101,42 @@ pub(super) fn history(external_ref: &str) -> Vec<Past> {
             out(14, Said::NoAnswer, ""),
             out(7, Said::NoAnswer, ""),
         ],
+        "DEMO-008" => vec![
+            out(12, Said::NoAnswer, ""),
+            out(
+                9,
+                Said::LeftMessage("reception"),
+                "receptionist took a message",
+            ),
+            out(6, Said::NoAnswer, ""),
+            out(3, Said::NoAnswer, ""),
+        ],
+        "DEMO-015" => vec![Past {
+            ago: 0,
+            outbound: false,
+            said: Said::CallbackSoon { in_minutes: 10 },
+            notes: "rang while driving; asked to be called back shortly",
+        }],
         _ => Vec::new(),
     }
 }
 
-/// The call as recorded on an account in `tz` whose debtor's date today is `today`.
-pub(super) fn new_call(p: &Past, tz: Tz, today: NaiveDate, currency: Currency) -> NewCall {
+/// The call as recorded, at `now`, on an account in `tz` whose debtor's date today is `today`.
+pub(super) fn new_call(
+    p: &Past,
+    tz: Tz,
+    today: NaiveDate,
+    currency: Currency,
+    now: DateTime<Utc>,
+) -> NewCall {
     let mut day = today - Duration::days(p.ago);
     while matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
         day = day.pred_opt().expect("a date in range");
     }
-    let start_time = local_instant(tz, day, NaiveTime::from_hms_opt(10, 30, 0).expect("a time"));
+    let start_time = match p.said {
+        Said::CallbackSoon { .. } => now - Duration::minutes(5),
+        _ => local_instant(tz, day, NaiveTime::from_hms_opt(10, 30, 0).expect("a time")),
+    };
     let outcome = match &p.said {
         Said::NoAnswer => Outcome::NoAnswer,
         Said::LeftMessage(with) => Outcome::LeftMessage {
@@ -127,6 +157,9 @@ pub(super) fn new_call(p: &Past, tz: Tz, today: NaiveDate, currency: Currency) -
         Said::NotReceived(number) => Outcome::InvoiceNotReceived {
             invoice_numbers: vec![(*number).into()],
             resend_to: String::new(),
+        },
+        Said::CallbackSoon { in_minutes } => Outcome::CallbackRequested {
+            time: now + Duration::minutes(*in_minutes),
         },
     };
     let answered = !matches!(p.said, Said::NoAnswer | Said::LeftMessage(_));
