@@ -123,7 +123,7 @@ pub fn assess(
     match history.outbound.iter().max() {
         None => {
             weight *= 2;
-            reasons.push("never called".to_owned());
+            reasons.push("never called by us".to_owned());
         }
         Some(t) => {
             let day = |i: DateTime<Utc>| i.with_timezone(&facts.time_zone).date_naive();

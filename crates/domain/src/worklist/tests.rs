@@ -64,7 +64,7 @@ fn callable_now_until_the_end_of_todays_calling_hours_with_reasons() {
         item.reasons,
         [
             "1500.00 GBP overdue on 2 invoices, the oldest 30 days",
-            "never called"
+            "never called by us"
         ]
     );
     // 1000 × 30 + 500 × 10 = 35,000, doubled for never called.

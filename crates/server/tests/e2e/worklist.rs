@@ -204,7 +204,7 @@ async fn who_to_call_now_in_order_with_reasons_and_never_whom_the_rules_forbid()
             reasons[2],
             [
                 "1000.00 GBP overdue on 1 invoice, the oldest 40 days",
-                "never called"
+                "never called by us"
             ]
         );
         assert_eq!(
