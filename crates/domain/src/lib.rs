@@ -15,6 +15,7 @@ pub mod money;
 pub mod payment;
 pub mod policy;
 pub mod promise;
+pub mod schedule;
 pub mod violations;
 pub mod worklist;
 
