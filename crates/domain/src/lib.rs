@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod interest;
 pub mod money;
 pub mod payment;
+pub mod plan;
 pub mod policy;
 pub mod promise;
 pub mod schedule;

@@ -1,0 +1,508 @@
+//! Payment plans checked against policy with the customer on the line: every rule a proposal breaks
+//! (stable code, plain message, the limit and the proposal's value), the exact schedule, whether it
+//! needs a supervisor's approval, and the nearest plans that would be accepted. Pure: the caller
+//! passes the collectable balance, the oldest overdue days, today and who is asking.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::money::Money;
+use crate::schedule::{self, Frequency, Payment, ScheduleError};
+
+/// What a plan proposes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proposal {
+    /// Everything by a date.
+    PayInFull { by: NaiveDate },
+    /// Equal instalments from a first date.
+    Instalments {
+        amount: Money,
+        frequency: Frequency,
+        first: NaiveDate,
+    },
+    /// A down payment on the first date, then instalments from one period later.
+    DownPayment {
+        down: Money,
+        amount: Money,
+        frequency: Frequency,
+        first: NaiveDate,
+    },
+    /// A discounted lump sum, in full settlement, by a date.
+    Settlement {
+        discount_percent: Decimal,
+        by: NaiveDate,
+    },
+    /// Time to organise finances: everything by a date, then revisit.
+    Extension { by: NaiveDate },
+}
+
+/// Who is asking, for settlement authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Authority {
+    Agent,
+    Supervisor,
+}
+
+/// The plan rules, from `[policy.plans]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanPolicy {
+    /// The smallest instalment, by currency code (currencies not listed have only the percentage).
+    pub instalment_floor: BTreeMap<String, Decimal>,
+    /// The smallest instalment as a percentage of the collectable balance.
+    pub instalment_floor_percent: Decimal,
+    /// The longest plan, first payment to last, in months.
+    pub max_months: u32,
+    /// The latest first payment, in days from today.
+    pub max_first_payment_days: u32,
+    /// The smallest down payment, as a percentage of the balance.
+    pub min_down_payment_percent: Decimal,
+    pub frequencies: Vec<Frequency>,
+    /// The longest short extension, in days from today.
+    pub max_extension_days: u32,
+    /// Settlement: the smallest balance, by currency code (currencies not listed: any balance).
+    pub settlement_min_balance: BTreeMap<String, Decimal>,
+    /// Settlement: the oldest overdue invoice at least this many days overdue.
+    pub settlement_min_days_overdue: u32,
+    /// The largest discount each role may grant (percent); beyond the supervisor's, refused.
+    pub agent_max_discount_percent: Decimal,
+    pub supervisor_max_discount_percent: Decimal,
+}
+
+impl Default for PlanPolicy {
+    fn default() -> Self {
+        let per = |v: i64| {
+            ["GBP", "EUR", "USD"]
+                .into_iter()
+                .map(|c| (c.to_owned(), Decimal::from(v)))
+                .collect()
+        };
+        PlanPolicy {
+            instalment_floor: per(50),
+            instalment_floor_percent: Decimal::from(5),
+            max_months: 12,
+            max_first_payment_days: 30,
+            min_down_payment_percent: Decimal::from(10),
+            frequencies: vec![
+                Frequency::Weekly,
+                Frequency::Fortnightly,
+                Frequency::Monthly,
+            ],
+            max_extension_days: 30,
+            settlement_min_balance: per(5_000),
+            settlement_min_days_overdue: 90,
+            agent_max_discount_percent: Decimal::from(10),
+            supervisor_max_discount_percent: Decimal::from(25),
+        }
+    }
+}
+
+/// What a proposal is judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Situation {
+    /// What the plan must pay: the collectable balance (disputed amounts excluded).
+    pub balance: Money,
+    /// Days the oldest undisputed invoice is overdue.
+    pub oldest_overdue_days: i64,
+    /// The debtor's date today.
+    pub today: NaiveDate,
+    pub asker: Authority,
+    /// What the customer says it can afford a month.
+    pub affordable_monthly: Option<Money>,
+}
+
+/// One rule broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// Stable machine code.
+    pub code: &'static str,
+    pub message: String,
+    pub limit: String,
+    pub value: String,
+}
+
+/// A proposal judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    pub broken: Vec<Broken>,
+    pub schedule: Vec<Payment>,
+    /// For a settlement, what is forgone.
+    pub discount: Option<Money>,
+    /// The least role that may approve it, when the asker may not.
+    pub approval: Option<Authority>,
+}
+
+impl Judgement {
+    pub fn valid(&self) -> bool {
+        self.broken.is_empty()
+    }
+
+    pub fn end(&self) -> Option<NaiveDate> {
+        self.schedule.last().map(|p| p.due)
+    }
+}
+
+/// A plan that would be accepted, offered instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub proposal: Proposal,
+    pub judgement: Judgement,
+}
+
+fn broken(code: &'static str, message: String, limit: String, value: String) -> Broken {
+    Broken {
+        code,
+        message,
+        limit,
+        value,
+    }
+}
+
+/// The smallest instalment policy accepts on `balance`: the larger of the currency's floor and the
+/// percentage of the balance (rounded up to the minor unit), never more than the balance itself.
+pub fn floor(balance: Money, p: &PlanPolicy) -> Money {
+    let percent = (balance.amount() * p.instalment_floor_percent / Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(
+            balance.currency().exponent(),
+            RoundingStrategy::AwayFromZero,
+        );
+    let absolute = p
+        .instalment_floor
+        .get(balance.currency().code())
+        .copied()
+        .unwrap_or(Decimal::ZERO);
+    balance.with_amount(percent.max(absolute).min(balance.amount()))
+}
+
+/// The last date a plan starting on `first` may end on.
+fn latest_end(first: NaiveDate, p: &PlanPolicy) -> NaiveDate {
+    Frequency::Monthly.nth(first, p.max_months)
+}
+
+/// Judges `proposal` against policy in `s`: every rule it breaks, and its schedule when one can be
+/// built.
+pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
+    let mut out = Vec::new();
+    let mut discount = None;
+    let mut approval = None;
+    if !s.balance.is_positive() {
+        out.push(broken(
+            "NOTHING_TO_PLAN",
+            "nothing collectable is owed".into(),
+            "more than 0".into(),
+            s.balance.to_string(),
+        ));
+        return Judgement {
+            broken: out,
+            schedule: Vec::new(),
+            discount,
+            approval,
+        };
+    }
+    let first = match proposal {
+        Proposal::PayInFull { by }
+        | Proposal::Extension { by }
+        | Proposal::Settlement { by, .. } => *by,
+        Proposal::Instalments { first, .. } | Proposal::DownPayment { first, .. } => *first,
+    };
+    if first < s.today {
+        out.push(broken(
+            "FIRST_PAYMENT_IN_PAST",
+            "the first payment cannot be before today".into(),
+            s.today.to_string(),
+            first.to_string(),
+        ));
+    }
+    let latest_first = s.today + Duration::days(i64::from(p.max_first_payment_days));
+    match proposal {
+        Proposal::Extension { by } => {
+            let latest = s.today + Duration::days(i64::from(p.max_extension_days));
+            if *by > latest {
+                out.push(broken(
+                    "EXTENSION_TOO_LONG",
+                    format!(
+                        "a short extension may run at most {} days",
+                        p.max_extension_days
+                    ),
+                    latest.to_string(),
+                    by.to_string(),
+                ));
+            }
+        }
+        _ if first > latest_first => out.push(broken(
+            "FIRST_PAYMENT_TOO_LATE",
+            format!(
+                "the first payment must be within {} days",
+                p.max_first_payment_days
+            ),
+            latest_first.to_string(),
+            first.to_string(),
+        )),
+        _ => {}
+    }
+    let built: Result<Vec<Payment>, ScheduleError> = match proposal {
+        Proposal::PayInFull { by } | Proposal::Extension { by } => {
+            schedule::lump_sum(s.balance, *by)
+        }
+        Proposal::Instalments {
+            amount,
+            frequency,
+            first,
+        } => {
+            instalment_rules(&mut out, *amount, *frequency, s, p);
+            schedule::instalments(s.balance, *amount, *frequency, *first)
+        }
+        Proposal::DownPayment {
+            down,
+            amount,
+            frequency,
+            first,
+        } => {
+            let least = (s.balance.amount() * p.min_down_payment_percent / Decimal::ONE_HUNDRED)
+                .round_dp_with_strategy(
+                    s.balance.currency().exponent(),
+                    RoundingStrategy::AwayFromZero,
+                );
+            if down.amount() < least {
+                out.push(broken(
+                    "DOWN_PAYMENT_TOO_SMALL",
+                    format!(
+                        "a down payment must be at least {}% of the balance",
+                        p.min_down_payment_percent
+                    ),
+                    s.balance.with_amount(least).to_string(),
+                    down.to_string(),
+                ));
+            }
+            if down.amount() < s.balance.amount() {
+                let rest = s.balance.with_amount(s.balance.amount() - down.amount());
+                instalment_rules(
+                    &mut out,
+                    *amount,
+                    *frequency,
+                    &Situation {
+                        balance: rest,
+                        ..*s
+                    },
+                    p,
+                );
+            }
+            schedule::down_payment_then_instalments(s.balance, *down, *amount, *frequency, *first)
+        }
+        Proposal::Settlement {
+            discount_percent,
+            by,
+        } => {
+            let code = s.balance.currency().code();
+            if let Some(min) = p.settlement_min_balance.get(code)
+                && s.balance.amount() < *min
+            {
+                out.push(broken(
+                    "SETTLEMENT_BALANCE_TOO_SMALL",
+                    "a settlement is offered only on larger balances".into(),
+                    s.balance.with_amount(*min).to_string(),
+                    s.balance.to_string(),
+                ));
+            }
+            if s.oldest_overdue_days < i64::from(p.settlement_min_days_overdue) {
+                out.push(broken(
+                    "SETTLEMENT_NOT_OVERDUE_LONG_ENOUGH",
+                    "a settlement is offered only on long-overdue debts".into(),
+                    format!("{} days overdue", p.settlement_min_days_overdue),
+                    format!("{} days overdue", s.oldest_overdue_days),
+                ));
+            }
+            if *discount_percent > p.supervisor_max_discount_percent {
+                out.push(broken(
+                    "DISCOUNT_BEYOND_POLICY",
+                    "no one may grant a discount this large".into(),
+                    format!("{}%", p.supervisor_max_discount_percent),
+                    format!("{discount_percent}%"),
+                ));
+            } else if *discount_percent > p.agent_max_discount_percent
+                && s.asker == Authority::Agent
+            {
+                approval = Some(Authority::Supervisor);
+            }
+            schedule::settlement(s.balance, *discount_percent, *by).map(|(sched, d)| {
+                discount = Some(d);
+                sched
+            })
+        }
+    };
+    let sched = match built {
+        Ok(sched) => sched,
+        Err(e) => {
+            let (code, message) = match e {
+                ScheduleError::TooLong { payments } => (
+                    "TOO_MANY_PAYMENTS",
+                    format!(
+                        "{payments} payments; a schedule has at most {}",
+                        schedule::MAX_PAYMENTS
+                    ),
+                ),
+                ScheduleError::BadAmount | ScheduleError::NothingOwed => (
+                    "AMOUNT_NOT_VALID",
+                    "an amount is not positive or is finer than the currency allows".into(),
+                ),
+            };
+            if !out.iter().any(|b| b.code == "INSTALMENT_BELOW_FLOOR") {
+                out.push(broken(code, message, String::new(), String::new()));
+            }
+            Vec::new()
+        }
+    };
+    if let (Some(last), Some(first_due)) = (sched.last(), sched.first()) {
+        let latest = latest_end(first_due.due, p);
+        if last.due > latest {
+            out.push(broken(
+                "PLAN_TOO_LONG",
+                format!("a plan may run at most {} months", p.max_months),
+                latest.to_string(),
+                last.due.to_string(),
+            ));
+        }
+    }
+    Judgement {
+        broken: out,
+        schedule: sched,
+        discount,
+        approval,
+    }
+}
+
+/// The rules on one instalment: an allowed frequency, at least the floor, within what the customer
+/// says it can afford.
+fn instalment_rules(
+    out: &mut Vec<Broken>,
+    amount: Money,
+    frequency: Frequency,
+    s: &Situation,
+    p: &PlanPolicy,
+) {
+    if !p.frequencies.contains(&frequency) {
+        out.push(broken(
+            "FREQUENCY_NOT_ALLOWED",
+            "instalments may not fall due this often".into(),
+            format!("{:?}", p.frequencies).to_lowercase(),
+            format!("{frequency:?}").to_lowercase(),
+        ));
+    }
+    let least = floor(s.balance, p);
+    if amount.amount() < least.amount() {
+        out.push(broken(
+            "INSTALMENT_BELOW_FLOOR",
+            format!(
+                "an instalment must be at least {least} (the larger of the minimum and {}% of the balance)",
+                p.instalment_floor_percent
+            ),
+            least.to_string(),
+            amount.to_string(),
+        ));
+    }
+    if let Some(affordable) = s.affordable_monthly {
+        let monthly = frequency.monthly_equivalent(amount);
+        if monthly > affordable.amount() {
+            out.push(broken(
+                "EXCEEDS_AFFORDABLE",
+                "more a month than the customer says it can afford: a plan it cannot keep helps nobody".into(),
+                affordable.to_string(),
+                amount.with_amount(monthly.round_dp(amount.currency().exponent())).to_string(),
+            ));
+        }
+    }
+}
+
+/// The nearest plans that policy accepts, fastest to full payment first: the smallest instalment that
+/// ends within the longest plan; the smallest valid instalment within what the customer can afford;
+/// the shortest plan it can afford; and a settlement when the debt qualifies, at the most the asker
+/// may grant. Each one is judged valid itself; when `proposal` is valid, only plans that pay in full
+/// no later are offered.
+pub fn counter_proposals(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Vec<Counter> {
+    let own = judge(proposal, s, p);
+    let frequency = match proposal {
+        Proposal::Instalments { frequency, .. } | Proposal::DownPayment { frequency, .. }
+            if p.frequencies.contains(frequency) =>
+        {
+            *frequency
+        }
+        _ => *p.frequencies.last().unwrap_or(&Frequency::Monthly),
+    };
+    let latest_first = s.today + Duration::days(i64::from(p.max_first_payment_days));
+    let first = match proposal {
+        Proposal::Instalments { first, .. } | Proposal::DownPayment { first, .. } => *first,
+        Proposal::PayInFull { by }
+        | Proposal::Extension { by }
+        | Proposal::Settlement { by, .. } => *by,
+    }
+    .clamp(s.today, latest_first);
+    let cur = s.balance.currency();
+    let exp = cur.exponent();
+    let least = floor(s.balance, p);
+    // Payments that fit between `first` and the latest end.
+    let end = latest_end(first, p);
+    let fits = (0..=schedule::MAX_PAYMENTS as u32)
+        .take_while(|k| frequency.nth(first, *k) <= end)
+        .count() as i64;
+    let minor = |m: Money| m.to_minor().unwrap_or(0);
+    let b = minor(s.balance);
+    let mut amounts = Vec::new();
+    if fits > 0 {
+        let within_length = (b + fits - 1) / fits;
+        amounts.push(within_length.max(minor(least)));
+    }
+    if let Some(affordable) = s.affordable_monthly {
+        // The affordable monthly sum in this frequency's terms, rounded down (never above it).
+        let per = affordable.amount() * Decimal::from(12)
+            / match frequency {
+                Frequency::Weekly => Decimal::from(52),
+                Frequency::Fortnightly => Decimal::from(26),
+                Frequency::Monthly => Decimal::from(12),
+            };
+        let per = per.round_dp_with_strategy(exp, RoundingStrategy::ToZero);
+        amounts.push(minor(s.balance.with_amount(per)));
+        amounts.push(minor(least));
+    }
+    let mut candidates: Vec<Proposal> = amounts
+        .into_iter()
+        .filter(|a| *a > 0)
+        .map(|a| Proposal::Instalments {
+            amount: Money::from_minor(a.min(b), cur),
+            frequency,
+            first,
+        })
+        .collect();
+    let most = match s.asker {
+        Authority::Agent => p.agent_max_discount_percent,
+        Authority::Supervisor => p.supervisor_max_discount_percent,
+    };
+    if most > Decimal::ZERO {
+        candidates.push(Proposal::Settlement {
+            discount_percent: most,
+            by: first,
+        });
+    }
+    let mut out: Vec<Counter> = Vec::new();
+    for c in candidates {
+        if c == *proposal || out.iter().any(|o| o.proposal == c) {
+            continue;
+        }
+        let j = judge(&c, s, p);
+        if !j.valid() || j.approval.is_some() {
+            continue;
+        }
+        if own.valid() && j.end() > own.end() {
+            continue;
+        }
+        out.push(Counter {
+            proposal: c,
+            judgement: j,
+        });
+    }
+    out.sort_by_key(|c| (c.judgement.end(), c.judgement.schedule.len()));
+    out
+}
+
+#[cfg(test)]
+mod tests;
