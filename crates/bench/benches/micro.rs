@@ -5,6 +5,8 @@ use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
 use recoup_domain::ageing::{OpenItem, summarise};
 use recoup_domain::allocation::{InvoiceBalance, allocate};
+use recoup_domain::plan::{self, Authority, PlanPolicy, Proposal, Situation};
+use recoup_domain::schedule::Frequency;
 use recoup_domain::{Currency, Money};
 
 fn rules(c: &mut Criterion) {
@@ -33,6 +35,27 @@ fn rules(c: &mut Criterion) {
         .collect();
     c.bench_function("summarise_20_open_invoices", |b| {
         b.iter(|| summarise(gbp, today, &items, Money::zero(gbp)))
+    });
+    // A 12-instalment plan on £6,000.00, judged with its counter-proposals, as ValidatePlan does.
+    let situation = Situation {
+        balance: Money::from_minor(600_000, gbp),
+        oldest_overdue_days: 120,
+        today,
+        asker: Authority::Agent,
+        affordable_monthly: Some(Money::from_minor(80_000, gbp)),
+    };
+    let proposal = Proposal::Instalments {
+        amount: Money::from_minor(50_000, gbp),
+        frequency: Frequency::Monthly,
+        first: today + chrono::Days::new(7),
+    };
+    let policy = PlanPolicy::default();
+    c.bench_function("validate_12_instalment_plan_with_counter_proposals", |b| {
+        b.iter(|| {
+            let judged = plan::judge(&proposal, &situation, &policy);
+            let counters = plan::counter_proposals(&proposal, &situation, &policy);
+            (judged, counters)
+        })
     });
 }
 

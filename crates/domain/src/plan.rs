@@ -148,6 +148,8 @@ impl Judgement {
 pub struct Counter {
     pub proposal: Proposal,
     pub judgement: Judgement,
+    /// Why it is offered, in plain words.
+    pub why: String,
 }
 
 fn broken(code: &'static str, message: String, limit: String, value: String) -> Broken {
@@ -447,10 +449,16 @@ pub fn counter_proposals(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> 
         .count() as i64;
     let minor = |m: Money| m.to_minor().unwrap_or(0);
     let b = minor(s.balance);
-    let mut amounts = Vec::new();
+    let mut amounts: Vec<(i64, String)> = Vec::new();
     if fits > 0 {
         let within_length = (b + fits - 1) / fits;
-        amounts.push(within_length.max(minor(least)));
+        amounts.push((
+            within_length.max(minor(least)),
+            format!(
+                "the smallest instalment that pays in full within {} months",
+                p.max_months
+            ),
+        ));
     }
     if let Some(affordable) = s.affordable_monthly {
         // The affordable monthly sum in this frequency's terms, rounded down (never above it).
@@ -461,16 +469,29 @@ pub fn counter_proposals(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> 
                 Frequency::Monthly => Decimal::from(12),
             };
         let per = per.round_dp_with_strategy(exp, RoundingStrategy::ToZero);
-        amounts.push(minor(s.balance.with_amount(per)));
-        amounts.push(minor(least));
+        amounts.push((
+            minor(s.balance.with_amount(per)),
+            format!(
+                "what the customer says it can afford ({affordable} a month): the shortest plan"
+            ),
+        ));
+        amounts.push((
+            minor(least),
+            "the smallest instalment policy accepts, within what the customer can afford".into(),
+        ));
     }
-    let mut candidates: Vec<Proposal> = amounts
+    let mut candidates: Vec<(Proposal, String)> = amounts
         .into_iter()
-        .filter(|a| *a > 0)
-        .map(|a| Proposal::Instalments {
-            amount: Money::from_minor(a.min(b), cur),
-            frequency,
-            first,
+        .filter(|(a, _)| *a > 0)
+        .map(|(a, why)| {
+            (
+                Proposal::Instalments {
+                    amount: Money::from_minor(a.min(b), cur),
+                    frequency,
+                    first,
+                },
+                why,
+            )
         })
         .collect();
     let most = match s.asker {
@@ -478,13 +499,16 @@ pub fn counter_proposals(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> 
         Authority::Supervisor => p.supervisor_max_discount_percent,
     };
     if most > Decimal::ZERO {
-        candidates.push(Proposal::Settlement {
-            discount_percent: most,
-            by: first,
-        });
+        candidates.push((
+            Proposal::Settlement {
+                discount_percent: most,
+                by: first,
+            },
+            format!("a settlement at {most}% off, the most you may grant"),
+        ));
     }
     let mut out: Vec<Counter> = Vec::new();
-    for c in candidates {
+    for (c, why) in candidates {
         if c == *proposal || out.iter().any(|o| o.proposal == c) {
             continue;
         }
@@ -498,6 +522,7 @@ pub fn counter_proposals(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> 
         out.push(Counter {
             proposal: c,
             judgement: j,
+            why,
         });
     }
     out.sort_by_key(|c| (c.judgement.end(), c.judgement.schedule.len()));

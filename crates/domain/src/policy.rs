@@ -12,6 +12,7 @@ pub struct Policy {
     pub promises: PromisePolicy,
     pub interest: crate::interest::InterestPolicy,
     pub category: crate::category::CategoryPolicy,
+    pub plans: crate::plan::PlanPolicy,
 }
 
 /// Calling hours on one day in the debtor's local time: from `start` (inclusive) to `end`

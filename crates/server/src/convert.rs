@@ -6,6 +6,7 @@ pub mod call;
 pub mod category;
 pub mod dispute;
 pub mod interest;
+pub mod plan;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use recoup_domain::account::{

@@ -115,6 +115,7 @@ struct PolicyDoc {
     promises: PromisesDoc,
     interest: interest::InterestDoc,
     category: category::CategoryDoc,
+    plans: plans::PlansDoc,
 }
 
 impl Default for PolicyDoc {
@@ -130,6 +131,7 @@ impl PolicyDoc {
             promises: PromisesDoc::from_domain(&policy.promises),
             interest: interest::InterestDoc::from_domain(&policy.interest),
             category: category::CategoryDoc::from_domain(&policy.category),
+            plans: plans::PlansDoc::from_domain(&policy.plans),
         }
     }
 
@@ -139,6 +141,7 @@ impl PolicyDoc {
             promises: self.promises.into_domain()?,
             interest: self.interest.into_domain()?,
             category: self.category.into_domain()?,
+            plans: self.plans.into_domain()?,
         })
     }
 }
@@ -556,5 +559,6 @@ impl<'de> Deserialize<'de> for Day {
 
 mod category;
 mod interest;
+mod plans;
 #[cfg(test)]
 mod tests;

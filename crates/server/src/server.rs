@@ -25,7 +25,8 @@ use crate::config::LimitArgs;
 use crate::services::accounts::Accounts;
 use crate::services::calls::Calls;
 use crate::services::events::Events;
-use crate::services::later::{Guidance, Plans};
+use crate::services::later::Guidance;
+use crate::services::plans::Plans;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -174,7 +175,10 @@ pub async fn start(
             ))
             .max_decoding_message_size(limit),
         )
-        .add_service(PlanServiceServer::new(Plans).max_decoding_message_size(limit))
+        .add_service(
+            PlanServiceServer::new(Plans::new(store.clone(), options.policy.clone()))
+                .max_decoding_message_size(limit),
+        )
         .add_service(GuidanceServiceServer::new(Guidance).max_decoding_message_size(limit))
         .add_service(
             EventServiceServer::new(Events::new(store.clone(), closed))

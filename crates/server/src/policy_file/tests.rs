@@ -209,3 +209,29 @@ fn reference_rate_changes_amend_the_shipped_history() {
 fn load_text(text: &str) -> Policy {
     from_text(text, &[]).unwrap()
 }
+
+#[test]
+fn plan_rules_are_checked_with_their_key_paths() {
+    let e = from_text("[policy.plans]\nagent_max_discount_percent = \"30\"\n", &[]).unwrap_err();
+    assert_eq!(
+        e.0,
+        "policy.plans.supervisor_max_discount_percent: \"25\" is below agent_max_discount_percent (\"30\")"
+    );
+    let e = from_text("[policy.plans.instalment_floor]\nGBX = \"50\"\n", &[]).unwrap_err();
+    assert_eq!(
+        e.0,
+        "policy.plans.instalment_floor.GBX: GBX is not an ISO 4217 currency code"
+    );
+    let e = from_text("[policy.plans.instalment_floor]\nJPY = \"50.5\"\n", &[]).unwrap_err();
+    assert_eq!(
+        e.0,
+        "policy.plans.instalment_floor.JPY: \"50.5\" is not an amount of JPY (at least 0, at most 0 decimals)"
+    );
+    let e = from_text("[policy.plans]\nfrequencies = [\"daily\"]\n", &[]).unwrap_err();
+    assert_eq!(
+        e.0,
+        "policy.plans.frequencies[0]: \"daily\" is not a frequency (weekly, fortnightly, monthly)"
+    );
+    let p = from_text("[policy.plans]\nmax_months = 24\n", &[]).unwrap();
+    assert_eq!(p.plans.max_months, 24);
+}

@@ -4,3 +4,4 @@ pub mod accounts;
 pub mod calls;
 pub mod events;
 pub mod later;
+pub mod plans;

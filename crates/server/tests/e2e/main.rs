@@ -19,6 +19,7 @@ mod jwt;
 mod limits;
 mod matrix;
 mod payments;
+mod plans;
 mod privacy;
 mod service;
 mod tls;

@@ -31,7 +31,7 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         // WatchEvents: the feed opens (and would stay open; `call` looks at the start only).
         "ListAccounts" | "ImportAccounts" | "WatchEvents" | "GetWorklist" => Code::Ok,
         "GetAccount" | "RecordPayment" | "RecordCallOutcome" | "ListCalls" | "RaiseDispute"
-        | "ResolveDispute" | "SetAccountCategory" => Code::InvalidArgument,
+        | "ResolveDispute" | "SetAccountCategory" | "ValidatePlan" => Code::InvalidArgument,
         _ => Code::Unimplemented,
     }
 }

@@ -41,9 +41,9 @@ async fn roadmap_rpcs_say_which_capability_is_missing() {
     let ch = server.as_role(Role::Supervisor);
     let mut results = vec![
         (
-            "payment plans",
+            "recording payment plans",
             PlanServiceClient::new(ch.clone())
-                .validate_plan(pb::ValidatePlanRequest::default())
+                .create_plan(pb::CreatePlanRequest::default())
                 .await
                 .map(|_| ()),
         ),

@@ -1,0 +1,247 @@
+//! Plan proposals in and judgements out.
+
+use chrono::NaiveDate;
+use recoup_domain::plan::{Broken, Counter, Judgement, Proposal};
+use recoup_domain::schedule::{Frequency, Payment};
+use recoup_domain::{Currency, Money, Violations};
+use recoup_proto::v1 as pb;
+use rust_decimal::Decimal;
+
+use super::{date_in, date_out, enum_in, money_in, money_out};
+
+/// An amount of the proposal, which must be in the account's currency.
+fn amount(v: &mut Violations, field: &str, m: Option<&pb::Money>, cur: Currency) -> Option<Money> {
+    let money = money_in(v, field, m)?;
+    if money.currency() != cur {
+        v.push(
+            field,
+            format!("must be in {}, the account's currency", cur.code()),
+        );
+        return None;
+    }
+    if !money.is_positive() {
+        v.push(field, "must be more than zero");
+        return None;
+    }
+    Some(money)
+}
+
+fn frequency_in(v: &mut Violations, raw: i32) -> Option<Frequency> {
+    enum_in(v, "frequency", raw, None, |f: pb::Frequency| match f {
+        pb::Frequency::Unspecified => None,
+        pb::Frequency::Weekly => Some(Frequency::Weekly),
+        pb::Frequency::Fortnightly => Some(Frequency::Fortnightly),
+        pb::Frequency::Monthly => Some(Frequency::Monthly),
+    })
+}
+
+fn frequency_out(f: Frequency) -> pb::Frequency {
+    match f {
+        Frequency::Weekly => pb::Frequency::Weekly,
+        Frequency::Fortnightly => pb::Frequency::Fortnightly,
+        Frequency::Monthly => pb::Frequency::Monthly,
+    }
+}
+
+/// A proposal read for an account in `cur`, with what the customer says it can afford; field paths
+/// are relative to the proposal.
+pub fn proposal_in(
+    p: &pb::PlanProposal,
+    cur: Currency,
+) -> Result<(Proposal, Option<Money>), Violations> {
+    let mut v = Violations::new();
+    let kind = enum_in(&mut v, "kind", p.kind, None, |k: pb::PlanKind| {
+        (k != pb::PlanKind::Unspecified).then_some(k)
+    });
+    let affordable = p
+        .affordable_monthly
+        .as_ref()
+        .and_then(|m| amount(&mut v, "affordable_monthly", Some(m), cur));
+    let date = |v: &mut Violations, field: &str, d: Option<&pb::Date>| -> Option<NaiveDate> {
+        date_in(v, field, d)
+    };
+    let proposal =
+        match kind {
+            None => None,
+            Some(pb::PlanKind::PayInFull) => date(&mut v, "pay_by_date", p.pay_by_date.as_ref())
+                .map(|by| Proposal::PayInFull { by }),
+            Some(pb::PlanKind::Extension) => date(&mut v, "pay_by_date", p.pay_by_date.as_ref())
+                .map(|by| Proposal::Extension { by }),
+            Some(pb::PlanKind::Instalments) => {
+                let a = amount(
+                    &mut v,
+                    "instalment_amount",
+                    p.instalment_amount.as_ref(),
+                    cur,
+                );
+                let f = frequency_in(&mut v, p.frequency);
+                let first = date(&mut v, "first_payment_date", p.first_payment_date.as_ref());
+                match (a, f, first) {
+                    (Some(amount), Some(frequency), Some(first)) => Some(Proposal::Instalments {
+                        amount,
+                        frequency,
+                        first,
+                    }),
+                    _ => None,
+                }
+            }
+            Some(pb::PlanKind::DownPaymentAndInstalments) => {
+                let down = amount(&mut v, "down_payment", p.down_payment.as_ref(), cur);
+                let a = amount(
+                    &mut v,
+                    "instalment_amount",
+                    p.instalment_amount.as_ref(),
+                    cur,
+                );
+                let f = frequency_in(&mut v, p.frequency);
+                let first = date(&mut v, "first_payment_date", p.first_payment_date.as_ref());
+                match (down, a, f, first) {
+                    (Some(down), Some(amount), Some(frequency), Some(first)) => {
+                        Some(Proposal::DownPayment {
+                            down,
+                            amount,
+                            frequency,
+                            first,
+                        })
+                    }
+                    _ => None,
+                }
+            }
+            Some(pb::PlanKind::Settlement) => {
+                let pct = p
+                    .settlement_discount_percent
+                    .parse::<Decimal>()
+                    .ok()
+                    .filter(|d| *d > Decimal::ZERO && *d < Decimal::ONE_HUNDRED);
+                if pct.is_none() {
+                    v.push(
+                    "settlement_discount_percent",
+                    "must be a percentage above 0 and below 100, as a decimal string (e.g. \"10\")",
+                );
+                }
+                let by = date(&mut v, "pay_by_date", p.pay_by_date.as_ref());
+                match (pct, by) {
+                    (Some(discount_percent), Some(by)) => Some(Proposal::Settlement {
+                        discount_percent,
+                        by,
+                    }),
+                    _ => None,
+                }
+            }
+            Some(pb::PlanKind::Unspecified) => None,
+        };
+    match (proposal, v.is_empty()) {
+        (Some(p), true) => Ok((p, affordable)),
+        _ => Err(v),
+    }
+}
+
+/// A proposal as the contract writes it.
+pub fn proposal_out(p: &Proposal) -> pb::PlanProposal {
+    match p {
+        Proposal::PayInFull { by } => pb::PlanProposal {
+            kind: pb::PlanKind::PayInFull as i32,
+            pay_by_date: Some(date_out(*by)),
+            ..Default::default()
+        },
+        Proposal::Extension { by } => pb::PlanProposal {
+            kind: pb::PlanKind::Extension as i32,
+            pay_by_date: Some(date_out(*by)),
+            ..Default::default()
+        },
+        Proposal::Instalments {
+            amount,
+            frequency,
+            first,
+        } => pb::PlanProposal {
+            kind: pb::PlanKind::Instalments as i32,
+            instalment_amount: Some(money_out(*amount)),
+            frequency: frequency_out(*frequency) as i32,
+            first_payment_date: Some(date_out(*first)),
+            ..Default::default()
+        },
+        Proposal::DownPayment {
+            down,
+            amount,
+            frequency,
+            first,
+        } => pb::PlanProposal {
+            kind: pb::PlanKind::DownPaymentAndInstalments as i32,
+            down_payment: Some(money_out(*down)),
+            instalment_amount: Some(money_out(*amount)),
+            frequency: frequency_out(*frequency) as i32,
+            first_payment_date: Some(date_out(*first)),
+            ..Default::default()
+        },
+        Proposal::Settlement {
+            discount_percent,
+            by,
+        } => pb::PlanProposal {
+            kind: pb::PlanKind::Settlement as i32,
+            settlement_discount_percent: discount_percent.to_string(),
+            pay_by_date: Some(date_out(*by)),
+            ..Default::default()
+        },
+    }
+}
+
+fn schedule_out(s: &[Payment]) -> Vec<pb::Instalment> {
+    s.iter()
+        .enumerate()
+        .map(|(k, p)| pb::Instalment {
+            sequence: k as i32 + 1,
+            due_date: Some(date_out(p.due)),
+            amount: Some(money_out(p.amount)),
+            paid: Some(money_out(p.amount.with_amount(Decimal::ZERO))),
+            state: pb::InstalmentState::Pending as i32,
+        })
+        .collect()
+}
+
+fn total(s: &[Payment], cur: Currency) -> Money {
+    s.iter().fold(Money::zero(cur), |t, p| {
+        t.with_amount(t.amount() + p.amount.amount())
+    })
+}
+
+fn violation_out(b: &Broken) -> pb::RuleViolation {
+    pb::RuleViolation {
+        code: b.code.to_owned(),
+        message: b.message.clone(),
+        limit: b.limit.clone(),
+        value: b.value.clone(),
+    }
+}
+
+/// ValidatePlan's answer.
+pub fn validation_out(
+    j: &Judgement,
+    counters: &[Counter],
+    cur: Currency,
+) -> pb::ValidatePlanResponse {
+    pb::ValidatePlanResponse {
+        valid: j.valid(),
+        violations: j.broken.iter().map(violation_out).collect(),
+        schedule: schedule_out(&j.schedule),
+        total: Some(money_out(total(&j.schedule, cur))),
+        discount: j.discount.map(money_out),
+        end_date: j.end().map(date_out),
+        approval_required: j.approval.is_some(),
+        approver_role: if j.approval.is_some() {
+            pb::Role::Supervisor as i32
+        } else {
+            pb::Role::Unspecified as i32
+        },
+        counter_proposals: counters.iter().map(|c| proposal_out(&c.proposal)).collect(),
+        counters: counters
+            .iter()
+            .map(|c| pb::CounterProposal {
+                proposal: Some(proposal_out(&c.proposal)),
+                end_date: c.judgement.end().map(date_out),
+                payment_count: c.judgement.schedule.len() as i32,
+                total: Some(money_out(total(&c.judgement.schedule, cur))),
+                description: c.why.clone(),
+            })
+            .collect(),
+    }
+}
