@@ -23,6 +23,26 @@ use recoup_domain::{Currency, Money, Violations};
 use recoup_proto::v1 as pb;
 use recoup_store::{AccountSnapshot, StoredCall, StoredInvoice, StoredPayment};
 
+/// Reads a required message with `read`: "is required" when absent, else its problems under `field`.
+pub fn required_in<M, T>(
+    v: &mut Violations,
+    field: &str,
+    message: Option<&M>,
+    read: impl FnOnce(&M) -> Result<T, Violations>,
+) -> Option<T> {
+    match message.map(read) {
+        None => {
+            v.push(field, "is required");
+            None
+        }
+        Some(Ok(t)) => Some(t),
+        Some(Err(problems)) => {
+            v.extend_prefixed(field, problems);
+            None
+        }
+    }
+}
+
 /// Reads a required Money field.
 pub fn money_in(v: &mut Violations, field: &str, m: Option<&pb::Money>) -> Option<Money> {
     let Some(m) = m else {

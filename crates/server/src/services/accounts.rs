@@ -18,7 +18,8 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::convert::category::category_in;
 use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
-    View, account_in, account_out, enum_in, money_in, payment_in, payment_out, status_in, view_in,
+    View, account_in, account_out, enum_in, money_in, payment_in, payment_out, required_in,
+    status_in, view_in,
 };
 use crate::paging::{decode_position, decode_token, encode_position, encode_token, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
@@ -407,17 +408,7 @@ impl AccountService for Accounts {
         let mut v = Violations::new();
         names::request_id(&mut v, "request_id", &req.request_id);
         let account = names::account_id(&mut v, "parent", &req.parent);
-        let payment = match req.payment.as_ref().map(payment_in) {
-            None => {
-                v.push("payment", "is required");
-                None
-            }
-            Some(Ok(p)) => Some(p),
-            Some(Err(pv)) => {
-                v.extend_prefixed("payment", pv);
-                None
-            }
-        };
+        let payment = required_in(&mut v, "payment", req.payment.as_ref(), payment_in);
         let (Some(account), Some(payment), true) = (account, payment, v.is_empty()) else {
             return Err(invalid(v));
         };
@@ -501,17 +492,7 @@ impl AccountService for Accounts {
         let mut v = Violations::new();
         names::request_id(&mut v, "request_id", &req.request_id);
         let account = names::account_id(&mut v, "parent", &req.parent);
-        let dispute = match req.dispute.as_ref().map(dispute_in) {
-            None => {
-                v.push("dispute", "is required");
-                None
-            }
-            Some(Ok(d)) => Some(d),
-            Some(Err(dv)) => {
-                v.extend_prefixed("dispute", dv);
-                None
-            }
-        };
+        let dispute = required_in(&mut v, "dispute", req.dispute.as_ref(), dispute_in);
         let (Some(account), Some(dispute), true) = (account, dispute, v.is_empty()) else {
             return Err(invalid(v));
         };

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Days, Duration, NaiveTime, TimeZone, Utc};
-use recoup_domain::policy::{ContactPolicy, DayHours, Policy};
+use chrono::{Days, Duration, TimeZone, Utc};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_record::Outcome;
 use recoup_proto::v1::call_service_client::CallServiceClient;
@@ -14,29 +13,14 @@ use recoup_store::testkit::TestDb;
 use tonic_types::StatusExt;
 
 use crate::{
-    Authed, TestServer, account, bad_fields, date, get, get_full, import, invoice, midday_zone,
-    money, text,
+    Authed, TestServer, account, bad_fields, date, every_day, get, get_full, import, invoice,
+    midday_zone, money, text,
 };
 
 type Calls = CallServiceClient<Authed>;
 
 fn ts(t: chrono::DateTime<Utc>) -> prost_types::Timestamp {
     recoup_server::convert::time_out(t)
-}
-
-/// Calls on every day from 08:00 to 20:00, one outbound call a day.
-fn every_day() -> Policy {
-    let hours = Some(DayHours {
-        start: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
-        end: NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
-    });
-    Policy {
-        contact: ContactPolicy {
-            hours: [hours; 7],
-            ..ContactPolicy::default()
-        },
-        ..Policy::default()
-    }
 }
 
 async fn start(db: TestDb) -> TestServer {

@@ -284,3 +284,20 @@ pub fn text(m: &Option<pb::Money>) -> String {
         m.currency_code
     )
 }
+
+/// The built-in policy, but calls on every day from 08:00 to 20:00 (one outbound call a day), so that
+/// tests in a zone where it is about midday may call whatever the weekday.
+pub fn every_day() -> recoup_domain::policy::Policy {
+    use recoup_domain::policy::{ContactPolicy, DayHours, Policy};
+    let hours = Some(DayHours {
+        start: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        end: chrono::NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
+    });
+    Policy {
+        contact: ContactPolicy {
+            hours: [hours; 7],
+            ..ContactPolicy::default()
+        },
+        ..Policy::default()
+    }
+}

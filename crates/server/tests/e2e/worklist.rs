@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Days, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Days, Duration, Utc};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
-use recoup_domain::policy::{ContactPolicy, DayHours, Policy};
+use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::call_service_client::CallServiceClient;
@@ -15,25 +15,10 @@ use recoup_server::auth::Role;
 use recoup_server::server::ServeOptions;
 use recoup_store::testkit::TestDb;
 
-use crate::{TestServer, account, date, get_full, import, invoice, midday_zone, money};
+use crate::{TestServer, account, date, every_day, get_full, import, invoice, midday_zone, money};
 
 fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
     recoup_server::convert::time_out(t)
-}
-
-/// Calls every day from 08:00 to 20:00.
-fn every_day() -> Policy {
-    let hours = Some(DayHours {
-        start: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
-        end: NaiveTime::from_hms_opt(20, 0, 0).unwrap(),
-    });
-    Policy {
-        contact: ContactPolicy {
-            hours: [hours; 7],
-            ..ContactPolicy::default()
-        },
-        ..Policy::default()
-    }
 }
 
 async fn start(db: TestDb, policy: &Policy) -> TestServer {
