@@ -110,7 +110,8 @@ pub struct Assessment {
     pub reasons: Vec<String>,
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+/// "1 call", "2 calls".
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -190,6 +191,21 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
     let unanswered_in_a_row = outbound.iter().take_while(|c| unanswered(c)).count();
     let answered = h.calls.iter().filter(|c| !unanswered(c)).count();
 
+    let broken_sign = || {
+        format!(
+            "{} broken in the last {} days, no hardship claimed",
+            plural(h.broken_promises, "promise", "promises"),
+            h.promise_window_days
+        )
+    };
+    // How late the oldest overdue invoice is, after the signs that decided a firm category.
+    let aged = |mut signs: Vec<String>| {
+        if max_days > 0 {
+            signs.push(format!("oldest overdue invoice {max_days} days late"));
+        }
+        signs
+    };
+
     // 3. Avoider.
     let mut signs = Vec::new();
     if refusals > 0 {
@@ -206,17 +222,10 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         ));
     }
     if hardship.is_none() && h.broken_promises >= p.avoider_broken_promises as usize {
-        signs.push(format!(
-            "{} broken in the last {} days, no hardship claimed",
-            plural(h.broken_promises, "promise", "promises"),
-            h.promise_window_days
-        ));
+        signs.push(broken_sign());
     }
     if !signs.is_empty() {
-        if max_days > 0 {
-            signs.push(format!("oldest overdue invoice {max_days} days late"));
-        }
-        return decided(Category::Avoider, signs);
+        return decided(Category::Avoider, aged(signs));
     }
 
     // 4. Cash-flow trouble.
@@ -282,18 +291,12 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
             plural(looked_at.len(), "paid invoice", "paid invoices")
         ));
     }
+    // No hardship was claimed, or the debtor would be in cash-flow trouble above.
     if h.broken_promises > 0 {
-        signs.push(format!(
-            "{} broken in the last {} days, no hardship claimed",
-            plural(h.broken_promises, "promise", "promises"),
-            h.promise_window_days
-        ));
+        signs.push(broken_sign());
     }
     if !signs.is_empty() {
-        if max_days > 0 {
-            signs.push(format!("oldest overdue invoice {max_days} days late"));
-        }
-        return decided(Category::StrategicDelayer, signs);
+        return decided(Category::StrategicDelayer, aged(signs));
     }
 
     // 6. Oversight.

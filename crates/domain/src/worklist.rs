@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
+use crate::category::plural;
 use crate::contact::{self, CallHistory, ContactFacts};
 use crate::money::Money;
 use crate::policy::ContactPolicy;
@@ -85,11 +86,7 @@ pub fn assess(
         tier = tier.max(2);
         reasons.push(format!(
             "{} broken in the last {} days",
-            if signals.broken_promises == 1 {
-                "1 promise".to_owned()
-            } else {
-                format!("{} promises", signals.broken_promises)
-            },
+            plural(signals.broken_promises, "promise", "promises"),
             signals.promise_window_days
         ));
     }
@@ -105,11 +102,7 @@ pub fn assess(
         .unwrap_or(0);
     reasons.push(format!(
         "{sum} overdue on {}, the oldest {oldest} days",
-        if overdue.len() == 1 {
-            "1 invoice".to_owned()
-        } else {
-            format!("{} invoices", overdue.len())
-        }
+        plural(overdue.len(), "invoice", "invoices")
     ));
     let weighted: Decimal = overdue
         .iter()

@@ -380,10 +380,9 @@ pub enum View<'a> {
     Full(&'a Policy),
 }
 
-pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> pb::Account {
-    let full = matches!(view, View::Full(_));
-    let d = &a.data;
-    let today = ageing::local_today(d.time_zone, now);
+/// What the account owes as of the debtor's `today`: the one place the view and plan checks read
+/// the balance, buckets and the oldest overdue invoice from.
+pub fn balance_of(a: &AccountSnapshot, today: NaiveDate) -> ageing::Balance {
     // Over-credited invoices (negative outstanding) are money owed back: they count as credit.
     let mut credit = a.credit.amount();
     let mut items = Vec::with_capacity(a.open_invoices.len());
@@ -398,7 +397,14 @@ pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> p
             });
         }
     }
-    let b = ageing::summarise(d.currency, today, &items, a.credit.with_amount(credit));
+    ageing::summarise(a.data.currency, today, &items, a.credit.with_amount(credit))
+}
+
+pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> pb::Account {
+    let full = matches!(view, View::Full(_));
+    let d = &a.data;
+    let today = ageing::local_today(d.time_zone, now);
+    let b = balance_of(a, today);
     let balance = pb::BalanceSummary {
         as_of_date: Some(date_out(b.as_of)),
         outstanding: Some(money_out(b.outstanding)),

@@ -11,10 +11,10 @@ use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::plan_service_server::PlanService;
 use recoup_store::{AccountKey, Store};
-use rust_decimal::Decimal;
 use tonic::{Request, Response, Status};
 
 use crate::auth::{self, Role};
+use crate::convert::balance_of;
 use crate::convert::plan::{proposal_in, validation_out};
 use crate::status::{internal, invalid};
 use crate::{names, unsupported};
@@ -65,23 +65,12 @@ impl PlanService for Plans {
         let now = Utc::now();
         let today = local_today(a.data.time_zone, now);
         // The plan pays what may be collected: disputed invoices are set aside.
-        let collectable: Vec<_> = a
-            .open_invoices
-            .iter()
-            .filter(|i| !i.data.disputed && i.outstanding.is_positive())
-            .collect();
-        let balance = collectable
-            .iter()
-            .fold(Decimal::ZERO, |sum, i| sum + i.outstanding.amount());
-        let oldest_overdue_days = collectable
-            .iter()
-            .map(|i| (today - i.data.due_date).num_days())
-            .max()
-            .unwrap_or(0)
-            .max(0);
+        let b = balance_of(&a, today);
         let situation = Situation {
-            balance: recoup_domain::Money::zero(cur).with_amount(balance),
-            oldest_overdue_days,
+            balance: b
+                .outstanding
+                .with_amount(b.outstanding.amount() - b.disputed.amount()),
+            oldest_overdue_days: b.max_days_overdue,
             today,
             asker,
             affordable_monthly,
