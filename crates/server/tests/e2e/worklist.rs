@@ -395,3 +395,29 @@ async fn no_worklist_entry_breaks_a_contact_rule() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn bad_worklist_requests_name_the_field() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let mut agent = AccountServiceClient::new(server.as_role(Role::Agent));
+    for (request, field) in [
+        (
+            pb::GetWorklistRequest {
+                page_size: -1,
+                ..Default::default()
+            },
+            "page_size",
+        ),
+        (
+            pb::GetWorklistRequest {
+                page_token: "not-a-token".into(),
+                ..Default::default()
+            },
+            "page_token",
+        ),
+    ] {
+        let err = agent.get_worklist(request).await.unwrap_err();
+        assert_eq!(crate::bad_fields(&err), [field]);
+    }
+    server.stop().await;
+}
