@@ -101,6 +101,10 @@ pub struct History<'a> {
     /// Promises broken (or partly kept) within the promise window, and that window in days.
     pub broken_promises: usize,
     pub promise_window_days: u32,
+    /// Payment plans broken, and completed, within the promise window. A completed plan counts
+    /// for the debtor: it outweighs one broken promise.
+    pub broken_plans: usize,
+    pub completed_plans: usize,
 }
 
 /// A category and the signs that led to it.
@@ -191,12 +195,25 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
     let unanswered_in_a_row = outbound.iter().take_while(|c| unanswered(c)).count();
     let answered = h.calls.iter().filter(|c| !unanswered(c)).count();
 
+    let broken_promises = h.broken_promises.saturating_sub(h.completed_plans);
     let broken_sign = || {
-        format!(
+        let mut sign = format!(
             "{} broken in the last {} days, no hardship claimed",
-            plural(h.broken_promises, "promise", "promises"),
+            plural(broken_promises, "promise", "promises"),
             h.promise_window_days
-        )
+        );
+        if h.completed_plans > 0 && h.broken_promises > 0 {
+            sign.push_str(&format!(
+                " ({} outweighed by {} completed)",
+                plural(
+                    h.broken_promises - broken_promises,
+                    "broken promise",
+                    "broken promises"
+                ),
+                plural(h.completed_plans, "payment plan", "payment plans")
+            ));
+        }
+        sign
     };
     // How late the oldest overdue invoice is, after the signs that decided a firm category.
     let aged = |mut signs: Vec<String>| {
@@ -221,8 +238,15 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
             "the last {unanswered_in_a_row} outbound calls went unanswered (since {since})"
         ));
     }
-    if hardship.is_none() && h.broken_promises >= p.avoider_broken_promises as usize {
+    if hardship.is_none() && broken_promises >= p.avoider_broken_promises as usize {
         signs.push(broken_sign());
+    }
+    if hardship.is_none() && h.broken_plans > 0 {
+        signs.push(format!(
+            "{} broken in the last {} days, no hardship claimed",
+            plural(h.broken_plans, "payment plan", "payment plans"),
+            h.promise_window_days
+        ));
     }
     if !signs.is_empty() {
         return decided(Category::Avoider, aged(signs));
@@ -292,7 +316,7 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         ));
     }
     // No hardship was claimed, or the debtor would be in cash-flow trouble above.
-    if h.broken_promises > 0 {
+    if broken_promises > 0 {
         signs.push(broken_sign());
     }
     if !signs.is_empty() {

@@ -23,6 +23,9 @@ pub struct ContactFacts {
     pub owed: bool,
     /// Something is owed that is not disputed.
     pub collectable: bool,
+    /// A payment plan on track: no collection calls before this local day (the courtesy window
+    /// before its next instalment).
+    pub plan_quiet_until: Option<NaiveDate>,
 }
 
 impl ContactFacts {
@@ -48,6 +51,15 @@ impl ContactFacts {
             time_zone,
             owed,
             collectable,
+            plan_quiet_until: None,
+        }
+    }
+
+    /// The same facts with a payment plan on track until `quiet_until`.
+    pub fn with_plan_quiet_until(self, quiet_until: Option<NaiveDate>) -> Self {
+        Self {
+            plan_quiet_until: quiet_until,
+            ..self
         }
     }
 }
@@ -72,6 +84,7 @@ pub enum BlockReason {
     CallbackScheduled,
     NothingOwed,
     OnHold,
+    PlanOnTrack,
 }
 
 /// One reason an account may not be called, in plain words with the limit that applies.
@@ -107,13 +120,16 @@ pub fn contact_status(
     at: DateTime<Utc>,
 ) -> ContactStatus {
     let lasting = lasting_blocks(facts);
+    let quiet = facts
+        .plan_quiet_until
+        .map(|d| local_instant(facts.time_zone, d, NaiveTime::MIN));
     let next_allowed = if lasting.is_empty() {
-        next_allowed(facts.time_zone, history, policy, at)
+        next_allowed(facts.time_zone, history, quiet, policy, at)
     } else {
         None
     };
     let mut blocks = lasting;
-    blocks.extend(lapsing_blocks(facts.time_zone, history, policy, at));
+    blocks.extend(lapsing_blocks(facts.time_zone, history, quiet, policy, at));
     ContactStatus {
         blocks,
         next_allowed,
@@ -155,10 +171,11 @@ fn lasting_blocks(facts: &ContactFacts) -> Vec<Block> {
 }
 
 /// The blocks that lapse by themselves, at `at`. A callback's time and the window after it waive
-/// the limits and calling hours.
+/// the limits, calling hours and a plan's quiet time (the debtor asked for the call).
 fn lapsing_blocks(
     tz: Tz,
     history: &CallHistory<'_>,
+    quiet: Option<DateTime<Utc>>,
     policy: &ContactPolicy,
     at: DateTime<Utc>,
 ) -> Vec<Block> {
@@ -177,7 +194,7 @@ fn lapsing_blocks(
             return blocks;
         }
     }
-    blocks.extend(rule_blocks(tz, history.outbound, policy, at));
+    blocks.extend(rule_blocks(tz, history.outbound, quiet, policy, at));
     blocks
 }
 
@@ -185,14 +202,25 @@ fn callback_window_end(policy: &ContactPolicy, callback: DateTime<Utc>) -> DateT
     callback + Duration::minutes(i64::from(policy.callback_window_minutes))
 }
 
-/// The call limits and calling hours at `at`, ignoring any callback.
+/// The call limits, calling hours and a plan's quiet time at `at`, ignoring any callback.
 fn rule_blocks(
     tz: Tz,
     outbound: &[DateTime<Utc>],
+    quiet: Option<DateTime<Utc>>,
     policy: &ContactPolicy,
     at: DateTime<Utc>,
 ) -> Vec<Block> {
     let mut blocks = Vec::new();
+    if let Some(q) = quiet.filter(|q| at < *q) {
+        blocks.push(Block {
+            reason: BlockReason::PlanOnTrack,
+            description: format!(
+                "a payment plan is on track: no collection calls until a courtesy call from {}",
+                local_text(tz, q)
+            ),
+            until: Some(q),
+        });
+    }
     let today = at.with_timezone(&tz).date_naive();
 
     // The whole local day counts, so a call recorded late cannot make room for a second one.
@@ -258,6 +286,7 @@ fn rule_blocks(
 fn next_allowed(
     tz: Tz,
     history: &CallHistory<'_>,
+    quiet: Option<DateTime<Utc>>,
     policy: &ContactPolicy,
     at: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
@@ -273,7 +302,7 @@ fn next_allowed(
     // of them is allowed; jumping there and looking again converges on the earliest allowed one.
     let mut t = at;
     for _ in 0..64 {
-        let blocks = rule_blocks(tz, history.outbound, policy, t);
+        let blocks = rule_blocks(tz, history.outbound, quiet, policy, t);
         if blocks.is_empty() {
             return Some(t);
         }

@@ -68,6 +68,14 @@ pub struct PlanPolicy {
     /// The largest discount each role may grant (percent); beyond the supervisor's, refused.
     pub agent_max_discount_percent: Decimal,
     pub supervisor_max_discount_percent: Decimal,
+    /// Statutory interest and compensation are added to what the plan pays.
+    pub interest_in_balance: bool,
+    /// Days after an instalment's due date before it counts as missed.
+    pub grace_days: u32,
+    /// Missed instalments that break a plan.
+    pub misses_to_break: u32,
+    /// Days before an instalment in which a courtesy call is allowed on a plan on track.
+    pub courtesy_days: u32,
 }
 
 impl Default for PlanPolicy {
@@ -94,6 +102,10 @@ impl Default for PlanPolicy {
             settlement_min_days_overdue: 90,
             agent_max_discount_percent: Decimal::from(10),
             supervisor_max_discount_percent: Decimal::from(25),
+            interest_in_balance: false,
+            grace_days: 5,
+            misses_to_break: 2,
+            courtesy_days: 2,
         }
     }
 }
@@ -322,9 +334,9 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
                     format!("{}%", p.supervisor_max_discount_percent),
                     format!("{discount_percent}%"),
                 ));
-            } else if *discount_percent > p.agent_max_discount_percent
-                && s.asker == Authority::Agent
-            {
+            } else if *discount_percent > p.agent_max_discount_percent {
+                // Four eyes: beyond an agent's authority, a supervisor other than the proposer
+                // approves, even when the proposer is a supervisor.
                 approval = Some(Authority::Supervisor);
             }
             schedule::settlement(s.balance, *discount_percent, *by).map(|(sched, d)| {
@@ -513,7 +525,7 @@ pub fn counter_proposals(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> 
             continue;
         }
         let j = judge(&c, s, p);
-        if !j.valid() || j.approval.is_some() {
+        if !j.valid() || (j.approval.is_some() && s.asker == Authority::Agent) {
             continue;
         }
         if own.valid() && j.end() > own.end() {
@@ -528,6 +540,9 @@ pub fn counter_proposals(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> 
     out.sort_by_key(|c| (c.judgement.end(), c.judgement.schedule.len()));
     out
 }
+
+pub mod state;
+pub mod track;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! call it and something undisputed is overdue; its place is decided, in order, by:
 //!
 //! 1. a callback the debtor asked for that is due now;
-//! 2. promises broken in the promise window;
+//! 2. promises broken in the promise window, or instalments missed on a payment plan;
 //! 3. the collectable overdue amount weighted by age (Σ amount × days overdue, in the currency's
 //!    major units), doubled for an account never called, so the never-contacted come before the
 //!    recently contacted at equal weight.
@@ -33,6 +33,8 @@ pub struct Signals<'a> {
     /// Promises broken (or partly kept) within the promise window, and the window in days.
     pub broken_promises: usize,
     pub promise_window_days: u32,
+    /// Instalments missed on the payment plan in force (or the one just broken).
+    pub missed_instalments: usize,
 }
 
 /// An account's place on the worklist.
@@ -80,6 +82,13 @@ pub fn assess(
         reasons.push(format!(
             "asked to be called back at {}",
             callback.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    if signals.missed_instalments > 0 {
+        tier = tier.max(2);
+        reasons.push(format!(
+            "{} missed on the payment plan",
+            plural(signals.missed_instalments, "instalment", "instalments")
         ));
     }
     if signals.broken_promises > 0 {

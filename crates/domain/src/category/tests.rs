@@ -83,6 +83,8 @@ struct Case {
     paid: Vec<PaidInvoice>,
     calls: Vec<C>,
     broken: usize,
+    broken_plans: usize,
+    completed_plans: usize,
     expect: Category,
     reasons: Vec<String>,
 }
@@ -94,6 +96,8 @@ fn case(name: &'static str, open: Vec<OpenDebt>, expect: Category) -> Case {
         paid: vec![],
         calls: vec![],
         broken: 0,
+        broken_plans: 0,
+        completed_plans: 0,
         expect,
         reasons: vec![],
     }
@@ -122,6 +126,8 @@ fn run(c: &Case) -> Assessment {
             calls: &facts,
             broken_promises: c.broken,
             promise_window_days: 90,
+            broken_plans: c.broken_plans,
+            completed_plans: c.completed_plans,
         },
         &CategoryPolicy::default(),
     )
@@ -267,6 +273,30 @@ fn every_category_from_its_history_and_each_threshold_from_both_sides() {
                 "oldest overdue invoice 6 days late",
             ]),
             ..case("two broken promises", owed(), Category::Avoider)
+        },
+        Case {
+            broken: 2,
+            completed_plans: 1,
+            calls: vec![C::Spoke],
+            reasons: r(&[
+                "1 promise broken in the last 90 days, no hardship claimed (1 broken promise \
+                 outweighed by 1 payment plan completed)",
+                "oldest overdue invoice 6 days late",
+            ]),
+            ..case(
+                "two broken promises, one plan completed",
+                owed(),
+                Category::StrategicDelayer,
+            )
+        },
+        Case {
+            broken_plans: 1,
+            calls: vec![C::Spoke],
+            reasons: r(&[
+                "1 payment plan broken in the last 90 days, no hardship claimed",
+                "oldest overdue invoice 6 days late",
+            ]),
+            ..case("a broken payment plan", owed(), Category::Avoider)
         },
         Case {
             broken: 2,

@@ -20,6 +20,7 @@ fn active(tz: Tz) -> ContactFacts {
         time_zone: tz,
         owed: true,
         collectable: true,
+        plan_quiet_until: None,
     }
 }
 

@@ -105,7 +105,12 @@ fn settlements_need_eligibility_and_authority() {
         asker: Authority::Supervisor,
         ..s
     };
-    assert_eq!(judge(&offer(20), &sup, &p).approval, None);
+    // Four eyes: a supervisor's own proposal beyond an agent's authority needs another supervisor.
+    assert_eq!(
+        judge(&offer(20), &sup, &p).approval,
+        Some(Authority::Supervisor)
+    );
+    assert_eq!(judge(&offer(10), &sup, &p).approval, None);
     // Too small a balance, not overdue long enough.
     let small = Situation {
         oldest_overdue_days: 89,

@@ -22,6 +22,7 @@ fn facts(status: AccountStatus) -> ContactFacts {
         time_zone: chrono_tz::Europe::London,
         owed: true,
         collectable: true,
+        plan_quiet_until: None,
     }
 }
 
@@ -36,6 +37,7 @@ fn signals<'a>(collectable: &'a [(NaiveDate, Money)], broken: usize) -> Signals<
         collectable,
         broken_promises: broken,
         promise_window_days: 90,
+        missed_instalments: 0,
     }
 }
 
@@ -156,4 +158,40 @@ fn called_today_waits_for_tomorrows_opening_and_lasting_blocks_have_no_place() {
         ),
         None
     );
+}
+
+#[test]
+fn a_plan_on_track_waits_for_its_courtesy_window_and_missed_instalments_rank_with_broken_promises()
+{
+    let owed = [(due(30), gbp(100))];
+    let policy = ContactPolicy::default();
+    let none = CallHistory {
+        outbound: &[],
+        callback: None,
+    };
+    // The next instalment is on 4 December; the courtesy window opens two days before.
+    let quiet =
+        facts(AccountStatus::Active).with_plan_quiet_until(NaiveDate::from_ymd_opt(2026, 12, 2));
+    let item = assess(&quiet, &none, &policy, &signals(&owed, 0), now()).unwrap();
+    assert_eq!(item.callable_from, london(2026, 12, 2, 9, 0));
+    let status = crate::contact::contact_status(&quiet, &none, &policy, now());
+    assert_eq!(
+        status.blocks.iter().map(|b| b.reason).collect::<Vec<_>>(),
+        [crate::contact::BlockReason::PlanOnTrack]
+    );
+
+    let missed = Signals {
+        missed_instalments: 2,
+        ..signals(&owed, 0)
+    };
+    let item = assess(
+        &facts(AccountStatus::Active),
+        &none,
+        &policy,
+        &missed,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(item.score / TIER, 2);
+    assert_eq!(item.reasons[0], "2 instalments missed on the payment plan");
 }

@@ -1,0 +1,75 @@
+use super::*;
+use chrono::NaiveDate;
+use recoup_domain::{Currency, Money};
+
+#[test]
+fn the_shipped_agreement_renders_every_part_without_escaping_or_placeholders() {
+    let t = Templates::new(&[]).unwrap();
+    let mut a = Agreement::sample();
+    a.debtor.legal_name = "Smith & Sons <Trading>".into();
+    let text = t.agreement(&a).unwrap();
+    for part in [
+        "Smith & Sons <Trading>, account CRM-1 (the debtor)",
+        "invoice INV-1, due 1 January 2028: GBP 900.00 outstanding",
+        "1. 29 February 2028  GBP 300.00",
+        "Total: GBP 900.00 in 3 payment(s), the last on 30 April 2028.",
+        "within 5 day(s) of its due date is missed",
+        "If\n2 payment(s) are missed",
+        "Signed for the debtor:",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from:\n{text}");
+    }
+    assert!(!text.contains("{{") && !text.contains("&amp;"));
+}
+
+#[test]
+fn an_override_replaces_the_shipped_template_by_name() {
+    let t = Templates::new(&[(
+        "plan_agreement.hbs".into(),
+        "Plan {{reference}} for {{debtor.legal_name}}: {{total}}".into(),
+    )])
+    .unwrap();
+    assert_eq!(
+        t.agreement(&Agreement::sample()).unwrap(),
+        "Plan accounts/1/plans/1 for Sample Trading Ltd: GBP 900.00"
+    );
+}
+
+#[test]
+fn a_broken_or_unknown_template_is_refused_naming_the_file_and_line() {
+    let unknown_variable = Templates::new(&[(
+        "plan_agreement.hbs".into(),
+        "Dear customer,\n{{debtor.nickname}}".into(),
+    )])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        unknown_variable.starts_with("plan_agreement.hbs:") && unknown_variable.contains("line 2"),
+        "{unknown_variable}"
+    );
+    let unclosed = Templates::new(&[("plan_agreement.hbs".into(), "{{#each invoices}}".into())])
+        .unwrap_err()
+        .to_string();
+    assert!(unclosed.starts_with("plan_agreement.hbs:"), "{unclosed}");
+    let stray = Templates::new(&[("letter.hbs".into(), "hello".into())])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        stray,
+        "letter.hbs: not a template recoup uses (known: plan_agreement.hbs)"
+    );
+}
+
+#[test]
+fn money_keeps_exact_minor_units_with_thousands_separators() {
+    let m = |minor, code| text::money(Money::from_minor(minor, Currency::from_code(code).unwrap()));
+    assert_eq!(m(123_456_789, "GBP"), "GBP 1,234,567.89");
+    assert_eq!(m(1_000_000, "JPY"), "JPY 1,000,000");
+    assert_eq!(m(1_234_567, "KWD"), "KWD 1,234.567");
+    assert_eq!(m(5, "GBP"), "GBP 0.05");
+    assert_eq!(m(-100_000, "EUR"), "EUR -1,000.00");
+    assert_eq!(
+        text::date(NaiveDate::from_ymd_opt(2028, 2, 29).unwrap()),
+        "29 February 2028"
+    );
+}
