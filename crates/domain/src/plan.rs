@@ -76,6 +76,8 @@ pub struct PlanPolicy {
     pub misses_to_break: u32,
     /// Days before an instalment in which a courtesy call is allowed on a plan on track.
     pub courtesy_days: u32,
+    /// The creditor as written agreements name it.
+    pub creditor_name: String,
 }
 
 impl Default for PlanPolicy {
@@ -106,6 +108,7 @@ impl Default for PlanPolicy {
             grace_days: 5,
             misses_to_break: 2,
             courtesy_days: 2,
+            creditor_name: "The Creditor".into(),
         }
     }
 }

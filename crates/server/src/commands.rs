@@ -13,6 +13,7 @@ use crate::auth::{Role, keys};
 use crate::config::{DatabaseArgs, JwtArgs, KeysCommand, ServeArgs};
 use crate::server::{self, BoxError, ServeOptions, TlsPem};
 use crate::{demo, policy_file};
+use recoup_script::Templates;
 
 /// Opens and migrates the database.
 pub async fn migrate(db: &DatabaseArgs) -> Result<Store, BoxError> {
@@ -77,6 +78,35 @@ fn policy(file: Option<&Path>) -> Result<Policy, BoxError> {
     policy_file::load(file, std::env::vars()).map_err(|e| format!("policy not valid: {e}").into())
 }
 
+/// The shipped templates, with the `.hbs` files of `dir` in place of those of the same name.
+pub fn templates(dir: Option<&Path>) -> Result<Templates, BoxError> {
+    let mut overrides = Vec::new();
+    if let Some(dir) = dir {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| format!("--templates-dir {}: {e}", dir.display()))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| format!("--templates-dir {}: {e}", dir.display()))?
+                .path();
+            if path.extension().and_then(|e| e.to_str()) != Some("hbs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("template {}: {e}", path.display()))?;
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            overrides.push((name, text));
+        }
+    }
+    Templates::new(&overrides).map_err(|e| match dir {
+        Some(d) => format!("template in {}: {e}", d.display()).into(),
+        None => format!("shipped template: {e}").into(),
+    })
+}
+
 /// `recoupd check-config`: the effective policy as a file, or why it is not valid.
 pub fn check_config(file: Option<&Path>) -> Result<String, BoxError> {
     let policy = policy(file)?;
@@ -95,6 +125,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BoxError> {
     let policy = Arc::new(policy(config)?);
+    let templates = Arc::new(templates(args.templates_dir.as_deref())?);
     let tls = tls(&args)?;
     let store = migrate(db).await?;
     if args.demo {
@@ -113,6 +144,7 @@ pub async fn serve(
         jwt: jwt(&args.jwt)?,
         health_interval: Duration::from_secs(args.health_interval_secs),
         policy,
+        templates,
         ..ServeOptions::default()
     };
     let running = server::start(store.clone(), listener, &options).await?;

@@ -157,6 +157,13 @@ pub struct ServeArgs {
     #[arg(long, env = "RECOUP_INSECURE")]
     pub insecure: bool,
 
+    /// A folder of template files replacing the shipped ones by name (e.g. plan_agreement.hbs, the
+    /// written agreement of a payment plan). Every template is rendered against sample data at
+    /// start; a broken one, or a file that is not a template recoup uses, stops the start naming
+    /// the file and line.
+    #[arg(long, env = "RECOUP_TEMPLATES_DIR")]
+    pub templates_dir: Option<PathBuf>,
+
     /// Seconds between health checks of the database (answers, has this build's schema, is the
     /// file that was opened); health is NOT_SERVING while one fails.
     #[arg(long, env = "RECOUP_HEALTH_INTERVAL_SECS", default_value_t = 5,

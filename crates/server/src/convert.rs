@@ -17,11 +17,14 @@ use recoup_domain::ageing::{self, AgeingBucket, OpenItem};
 use recoup_domain::call::Outcome;
 use recoup_domain::contact::{self, BlockReason, CallHistory, ContactFacts, ContactStatus};
 use recoup_domain::payment::NewPayment;
+use recoup_domain::plan::PlanPolicy;
+use recoup_domain::plan::state::PlanState;
+use recoup_domain::plan::track::Progress;
 use recoup_domain::policy::Policy;
 use recoup_domain::promise;
 use recoup_domain::{Currency, Money, Violations};
 use recoup_proto::v1 as pb;
-use recoup_store::{AccountSnapshot, StoredCall, StoredInvoice, StoredPayment};
+use recoup_store::{AccountSnapshot, StoredCall, StoredInvoice, StoredPayment, StoredPlan};
 
 /// Reads a required message with `read`: "is required" when absent, else its problems under `field`.
 pub fn required_in<M, T>(
@@ -475,8 +478,9 @@ pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> p
     }
 }
 
-/// What the contact rules know of an account (one definition for the view and the worklist).
-pub fn contact_facts(a: &AccountSnapshot) -> ContactFacts {
+/// What the contact rules know of an account on the debtor's `today` (one definition for the view
+/// and the worklist; the write that enforces the rules reads the same from its transaction).
+pub fn contact_facts(a: &AccountSnapshot, plans: &PlanPolicy, today: NaiveDate) -> ContactFacts {
     ContactFacts::new(
         a.data.status,
         a.data.cease_calls,
@@ -485,6 +489,21 @@ pub fn contact_facts(a: &AccountSnapshot) -> ContactFacts {
             .iter()
             .map(|i| (i.outstanding.amount(), i.data.disputed)),
     )
+    .with_plan_quiet_until(live_plan(a, plans, today).and_then(|(p, t)| {
+        (p.state == PlanState::Active)
+            .then(|| t.quiet_until(plans))
+            .flatten()
+    }))
+}
+
+/// The account's live plan and its progress on the debtor's `today`.
+pub fn live_plan<'a>(
+    a: &'a AccountSnapshot,
+    plans: &PlanPolicy,
+    today: NaiveDate,
+) -> Option<(&'a StoredPlan, Progress)> {
+    let p = a.story.live_plan()?;
+    Some((p, plan::progress(p, today, plans)?))
 }
 
 /// The calls the contact rules look at.
@@ -508,7 +527,7 @@ fn story_out(
     };
     let story = &a.story;
     let judged = promise::judge(&story.promises, &story.received, today, &policy.promises);
-    let facts = contact_facts(a);
+    let facts = contact_facts(a, &policy.plans, today);
     let broken = promise::broken_recently(&judged, today, &policy.promises);
     let derived = category::derived(a, policy, broken, today);
     let history = call_history(a);
@@ -534,6 +553,10 @@ fn story_out(
             .map(dispute::dispute_out)
             .collect(),
         statutory_interest: interest::statutory_interest_out(a, &policy.interest, today),
+        active_plan: a
+            .story
+            .live_plan()
+            .map(|p| plan::plan_out(p, today, &policy.plans, false)),
         contact_status: Some(contact_status_out(contact::contact_status(
             &facts,
             &history,
@@ -614,6 +637,7 @@ pub fn block_reason_out(r: BlockReason) -> pb::ContactBlockReason {
         BlockReason::CallbackScheduled => pb::ContactBlockReason::CallbackScheduled,
         BlockReason::NothingOwed => pb::ContactBlockReason::NothingOwed,
         BlockReason::OnHold => pb::ContactBlockReason::OnHold,
+        BlockReason::PlanOnTrack => pb::ContactBlockReason::PlanOnTrack,
     }
 }
 

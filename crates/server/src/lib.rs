@@ -8,6 +8,7 @@ pub mod convert;
 pub mod demo;
 pub mod names;
 pub mod paging;
+pub mod plan_tracking;
 pub mod policy_file;
 pub mod promises;
 pub mod server;

@@ -51,7 +51,8 @@ pub async fn announce_once(
     }
 }
 
-/// Runs `announce_once` every `every` until the task is dropped.
+/// Runs `announce_once`, then the plans' (`plan_tracking::announce_once`), every `every` until the
+/// task is dropped.
 pub async fn announce_every(store: Store, policy: Arc<Policy>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
@@ -59,6 +60,11 @@ pub async fn announce_every(store: Store, policy: Arc<Policy>, every: Duration) 
             Ok(0) => {}
             Ok(n) => tracing::info!(changed = n, "promise states announced"),
             Err(e) => tracing::warn!(error = %e, "announcing promise states failed; retrying"),
+        }
+        match crate::plan_tracking::announce_once(&store, &policy, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(ended = n, "plan ends announced"),
+            Err(e) => tracing::warn!(error = %e, "announcing plan ends failed; retrying"),
         }
     }
 }

@@ -10,6 +10,7 @@ use recoup_proto::v1::call_service_server::CallServiceServer;
 use recoup_proto::v1::event_service_server::EventServiceServer;
 use recoup_proto::v1::guidance_service_server::GuidanceServiceServer;
 use recoup_proto::v1::plan_service_server::PlanServiceServer;
+use recoup_script::Templates;
 use recoup_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -96,6 +97,8 @@ pub struct ServeOptions {
     pub promise_interval: Duration,
     /// How often worklist entries that are stale or due a fresh look are computed.
     pub worklist_interval: Duration,
+    /// The templates written agreements (and later guidance and letters) are rendered with.
+    pub templates: Arc<Templates>,
 }
 
 impl Default for ServeOptions {
@@ -108,6 +111,7 @@ impl Default for ServeOptions {
             policy: Arc::default(),
             promise_interval: Duration::from_secs(30),
             worklist_interval: Duration::from_secs(2),
+            templates: Arc::new(Templates::new(&[]).expect("the shipped templates render")),
         }
     }
 }
@@ -176,8 +180,13 @@ pub async fn start(
             .max_decoding_message_size(limit),
         )
         .add_service(
-            PlanServiceServer::new(Plans::new(store.clone(), options.policy.clone()))
-                .max_decoding_message_size(limit),
+            PlanServiceServer::new(Plans::new(
+                store.clone(),
+                options.policy.clone(),
+                options.templates.clone(),
+                options.limits.max_page_size,
+            ))
+            .max_decoding_message_size(limit),
         )
         .add_service(GuidanceServiceServer::new(Guidance).max_decoding_message_size(limit))
         .add_service(

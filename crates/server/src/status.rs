@@ -41,6 +41,7 @@ pub fn from_store(e: StoreError, prefix: &str, not_found: impl FnOnce() -> Strin
             invalid(prefixed)
         }
         StoreError::Conflict(why) => Status::failed_precondition(why),
+        StoreError::Forbidden(why) => Status::permission_denied(why),
         StoreError::RequestIdReused => invalid_field(
             "request_id",
             "was already used for a different request; use a new request_id",

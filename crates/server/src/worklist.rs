@@ -15,7 +15,8 @@ use recoup_domain::worklist::{self, Signals, WorkItem};
 use recoup_store::worklist::{ComputedEntry, Place};
 use recoup_store::{AccountKey, AccountSnapshot, Store, StoreError};
 
-use crate::convert::{call_history, contact_facts};
+use crate::convert::{call_history, contact_facts, live_plan};
+use recoup_domain::plan::state::PlanState;
 
 /// Entries computed per batch (one read each, one write per batch).
 const BATCH: i64 = 500;
@@ -37,8 +38,22 @@ pub fn place(a: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Option
         .filter(|i| !i.data.disputed)
         .map(|i| (i.data.due_date, i.outstanding))
         .collect();
+    // Missed instalments on the live plan, or on one that broke within the promise window.
+    let missed_instalments = live_plan(a, &policy.plans, today).map_or(0, |(_, t)| t.missed)
+        + a.story
+            .plans
+            .iter()
+            .filter(|p| {
+                p.state == PlanState::Broken
+                    && p.end_time.is_some_and(|t| {
+                        (today - t.with_timezone(&a.data.time_zone).date_naive()).num_days()
+                            <= i64::from(policy.promises.broken_window_days)
+                    })
+            })
+            .count()
+            * policy.plans.misses_to_break as usize;
     worklist::assess(
-        &contact_facts(a),
+        &contact_facts(a, &policy.plans, today),
         &call_history(a),
         &policy.contact,
         &Signals {
@@ -46,6 +61,7 @@ pub fn place(a: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Option
             collectable: &collectable,
             broken_promises: promise::broken_recently(&judged, today, &policy.promises),
             promise_window_days: policy.promises.broken_window_days,
+            missed_instalments,
         },
         now,
     )

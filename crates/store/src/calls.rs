@@ -394,6 +394,13 @@ async fn write_batch(
                     let callback: Option<Option<DateTime<Utc>>> =
                         q.fetch_optional(&mut *tx).await?;
                     let callback = callback.flatten();
+                    let quiet = crate::plans::active_plan_quiet!(
+                        tx,
+                        account_id,
+                        cur,
+                        start.with_timezone(&time_zone).date_naive(),
+                        &policy.plans
+                    );
                     let facts = ContactFacts::new(
                         status,
                         cease_calls,
@@ -401,7 +408,8 @@ async fn write_batch(
                         invoices
                             .iter()
                             .map(|(_, o, d)| (Money::from_minor(*o, cur).amount(), *d)),
-                    );
+                    )
+                    .with_plan_quiet_until(quiet);
                     let history = CallHistory {
                         outbound: &outbound,
                         callback,

@@ -220,14 +220,15 @@ macro_rules! hold_account {
         .fetch_optional(&mut *$tx)
         .await?;
         let Some((code, tz)) = row else {
-            return Err(StoreError::NotFound);
+            return Err($crate::StoreError::NotFound);
         };
         let tz: chrono_tz::Tz = tz
             .parse()
-            .map_err(|_| StoreError::Corrupt(format!("time zone '{tz}'")))?;
-        (currency(&code)?, tz)
+            .map_err(|_| $crate::StoreError::Corrupt(format!("time zone '{tz}'")))?;
+        ($crate::rows::currency(&code)?, tz)
     }};
 }
+pub(crate) use hold_account;
 
 /// Whether the ledger already holds `$key` (then the transaction writes nothing).
 macro_rules! seen {
@@ -243,6 +244,7 @@ macro_rules! seen {
         seen.is_some()
     }};
 }
+pub(crate) use seen;
 
 impl Store {
     /// Raises a dispute on invoices of account `account_id`, idempotently by `key`.

@@ -16,6 +16,9 @@ pub enum StoreError {
     /// the text says why.
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not make this change (e.g. approve their own proposal); the text says why.
+    #[error("{0}")]
+    Forbidden(String),
     /// An idempotency key reused for a different request.
     #[error("request_id was already used for a different request")]
     RequestIdReused,

@@ -22,9 +22,10 @@ pub use maintenance::Maintenance;
 mod markers;
 mod model;
 mod payments;
-#[cfg(feature = "testkit")]
-mod plans;
+pub mod plans;
 pub mod promises;
+#[cfg(feature = "testkit")]
+mod query_plans;
 pub use payments::PaymentOutcome;
 mod requests;
 mod rows;
@@ -45,6 +46,7 @@ pub use model::{
     AccountKey, AccountSnapshot, ImportOutcome, ListFilter, ManualCategory, StoredInvoice,
     StoredPayment, Story,
 };
+pub use plans::{NewPlan, PlanDetail, PlanOutcome, StoredPlan};
 pub use requests::{RequestKey, SeenRequest};
 
 use sqlx::{PgPool, SqlitePool};

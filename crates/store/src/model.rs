@@ -9,6 +9,7 @@ use recoup_domain::{Money, Violations};
 
 use crate::calls::StoredCall;
 use crate::disputes::StoredDispute;
+use crate::plans::StoredPlan;
 
 /// How to find an account.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +81,16 @@ pub struct Story {
     pub paid_history: Vec<PaidInvoice>,
     /// The category an agent set by hand, in force over the derived one.
     pub manual_category: Option<ManualCategory>,
+    /// The newest plans, newest first, at most `RECENT_PLANS` (without their agreements); the
+    /// live one, if any, is the first and carries the payments made towards it.
+    pub plans: Vec<StoredPlan>,
+}
+
+impl Story {
+    /// The plan in play (awaiting approval, signature, or active), if any.
+    pub fn live_plan(&self) -> Option<&StoredPlan> {
+        self.plans.first().filter(|p| p.state.live())
+    }
 }
 
 /// A debtor category set by hand.
@@ -107,6 +118,8 @@ pub const RECENT_PAYMENTS: i64 = 10;
 pub const RECENT_CALLS: i64 = 10;
 /// Paid invoices a full read returns per account (the most `policy.category.history_invoices` may ask).
 pub const PAID_HISTORY: i64 = 50;
+/// Plans a full read returns per account (the live one is always the newest).
+pub const RECENT_PLANS: i64 = 5;
 /// Promises a full read judges per account.
 pub const RECENT_PROMISES: i64 = 20;
 

@@ -25,12 +25,14 @@ use crate::StoreError;
 use crate::calls::{CallRow, RULE_HISTORY};
 use crate::disputes::StoredDispute;
 use crate::model::{
-    AccountSnapshot, ManualCategory, PAID_HISTORY, RECENT_CALLS, RECENT_PAYMENTS, RECENT_PROMISES,
-    StoredInvoice, StoredPayment, Story,
+    AccountSnapshot, ManualCategory, PAID_HISTORY, RECENT_CALLS, RECENT_PAYMENTS, RECENT_PLANS,
+    RECENT_PROMISES, StoredInvoice, StoredPayment, Story,
 };
+use crate::plans::{DetailJson, LIVE, StoredPlan, parse_state};
 use crate::rows::{NUMBER_SEPARATOR, currency};
 use recoup_domain::category::{Category, PaidInvoice};
 use recoup_domain::dispute::DisputeState;
+use recoup_domain::plan::track::Receipt;
 
 /// The SQL expression (over `accounts a`) that builds one account's document as text.
 pub(crate) fn document(pg: bool) -> String {
@@ -188,10 +190,38 @@ pub(crate) fn document(pg: bool) -> String {
     );
     let manual =
         arr("a.manual_category, a.category_reason, a.category_set_by, a.category_set_time");
+    // The newest plans (on plans_account), without their agreements; and the payments recorded
+    // since the live one was agreed, which it is tracked against.
+    let detail = if pg {
+        "pl.detail::json"
+    } else {
+        "json(pl.detail)"
+    };
+    let plans = agg(
+        &arr(&format!(
+            "pl.id, pl.state, {detail}, pl.proposed_by, pl.approval_role, pl.approved_by, \
+             pl.approve_time, pl.signatory, pl.sign_time, pl.create_time, pl.end_reason, \
+             pl.end_time"
+        )),
+        "pl.id DESC",
+        &format!(
+            "FROM (SELECT * FROM plans WHERE account_id = a.id ORDER BY id DESC \
+             LIMIT {RECENT_PLANS}) pl"
+        ),
+    );
+    let plan_paid = agg(
+        &arr("pp.payment_date, pp.amount_minor"),
+        "pp.id",
+        &format!(
+            "FROM payments pp WHERE pp.account_id = a.id AND pp.id > \
+             (SELECT lp.after_payment_id FROM plans lp WHERE lp.account_id = a.id \
+              AND lp.state IN {LIVE})"
+        ),
+    );
     let parts = format!(
         "'a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments}, 'k', {calls}, \
          'o', {outbound}, 'pr', {promises}, 'rc', {received}, 'd', {disputes}, 'ia', {paid_in}, \
-         'ph', {paid_history}, 'mc', {manual}"
+         'ph', {paid_history}, 'mc', {manual}, 'pl', {plans}, 'pp', {plan_paid}"
     );
     if pg {
         format!("json_build_object({parts})::text")
@@ -287,6 +317,27 @@ struct Document {
     ph: Vec<(String, String)>,
     #[serde(default)]
     mc: Option<ManualRow>,
+    #[serde(default)]
+    pl: Vec<PlanJson>,
+    #[serde(default)]
+    pp: Vec<(String, i64)>,
+}
+
+/// A plan as the document holds it (a JSON array, read in field order).
+#[derive(Serialize, Deserialize)]
+struct PlanJson {
+    id: i64,
+    state: String,
+    detail: DetailJson,
+    proposed_by: String,
+    approval_role: Option<String>,
+    approved_by: Option<String>,
+    approve_time: Option<String>,
+    signatory: Option<String>,
+    sign_time: Option<String>,
+    create_time: String,
+    end_reason: Option<String>,
+    end_time: Option<String>,
 }
 
 /// The manual category columns: all set, or all null.
@@ -448,6 +499,8 @@ pub(crate) fn encode(s: &AccountSnapshot) -> Result<String, StoreError> {
         ia: Vec::new(),
         ph: Vec::new(),
         mc: None,
+        pl: Vec::new(),
+        pp: Vec::new(),
     };
     serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(format!("account document: {e}")))
 }
@@ -638,6 +691,47 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
                 set_time: time(&at)?,
             }),
             _ => None,
+        },
+        plans: {
+            let mut paid = Some(
+                doc.pp
+                    .iter()
+                    .map(|(on, m)| {
+                        Ok(Receipt {
+                            date: date(on)?,
+                            amount: money(*m),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?,
+            );
+            let opt_time = |t: Option<String>| t.as_deref().map(time).transpose();
+            doc.pl
+                .into_iter()
+                .map(|p| {
+                    let state = parse_state(&p.state)?;
+                    Ok(StoredPlan {
+                        id: p.id,
+                        account_id: id,
+                        state,
+                        detail: p.detail.into_detail(cur)?,
+                        agreement: String::new(),
+                        proposed_by: p.proposed_by,
+                        approval_role: p.approval_role,
+                        approved_by: p.approved_by,
+                        approve_time: opt_time(p.approve_time)?,
+                        signatory: p.signatory,
+                        sign_time: opt_time(p.sign_time)?,
+                        create_time: time(&p.create_time)?,
+                        end_reason: p.end_reason,
+                        end_time: opt_time(p.end_time)?,
+                        receipts: if state.live() {
+                            paid.take().unwrap_or_default()
+                        } else {
+                            Vec::new()
+                        },
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?
         },
     };
     Ok(AccountSnapshot {

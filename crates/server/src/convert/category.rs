@@ -71,6 +71,13 @@ pub fn derived(
             outcome: &c.call.outcome,
         })
         .collect();
+    let (broken_plans, completed_plans) = super::plan::ended_recently(
+        &a.story.plans,
+        a.data.time_zone,
+        &policy.plans,
+        policy.promises.broken_window_days,
+        today,
+    );
     let assessed = category::derive(
         &History {
             today,
@@ -79,6 +86,8 @@ pub fn derived(
             calls: &calls,
             broken_promises,
             promise_window_days: policy.promises.broken_window_days,
+            broken_plans,
+            completed_plans,
         },
         &policy.category,
     );

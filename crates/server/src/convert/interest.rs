@@ -87,3 +87,18 @@ pub fn statutory_interest_out(
         ),
     })
 }
+
+/// Statutory interest and compensation in all, as of `today`, when the view would show them.
+pub fn statutory_total(
+    a: &AccountSnapshot,
+    policy: &InterestPolicy,
+    today: NaiveDate,
+) -> Option<Money> {
+    let s = statutory_interest_out(a, policy, today)?;
+    let mut total = Money::zero(a.data.currency);
+    for m in [s.interest, s.compensation].into_iter().flatten() {
+        let m = Money::from_parts(&m.currency_code, m.units, m.nanos).ok()?;
+        total = total.with_amount(total.amount() + m.amount());
+    }
+    Some(total)
+}

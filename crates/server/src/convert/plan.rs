@@ -1,13 +1,17 @@
 //! Plan proposals in and judgements out.
 
 use chrono::NaiveDate;
-use recoup_domain::plan::{Broken, Counter, Judgement, Proposal};
+use recoup_domain::plan::state::PlanState;
+use recoup_domain::plan::track::{self, InstalmentState, Progress, Standing, Tracked};
+use recoup_domain::plan::{Broken, Counter, Judgement, PlanPolicy, Proposal};
 use recoup_domain::schedule::{Frequency, Payment};
 use recoup_domain::{Currency, Money, Violations};
 use recoup_proto::v1 as pb;
 use rust_decimal::Decimal;
 
-use super::{date_in, date_out, enum_in, money_in, money_out};
+use recoup_store::StoredPlan;
+
+use super::{date_in, date_out, enum_in, money_in, money_out, time_out};
 
 /// An amount of the proposal, which must be in the account's currency.
 fn amount(v: &mut Violations, field: &str, m: Option<&pb::Money>, cur: Currency) -> Option<Money> {
@@ -244,4 +248,160 @@ pub fn validation_out(
             })
             .collect(),
     }
+}
+
+/// A recorded plan's progress as of the debtor's `today`: its instalments against the payments
+/// made since it was agreed (for an ended plan, those made while it was live).
+pub fn progress(p: &StoredPlan, today: NaiveDate, policy: &PlanPolicy) -> Option<Progress> {
+    track::track(&p.detail.schedule, &p.receipts, today, policy)
+}
+
+/// The state a plan is in: as stored, except that an active plan the payments (or the lack of
+/// them) completed or broke is shown so before the background pass records it.
+pub fn effective_state(p: &StoredPlan, progress: Option<&Progress>) -> PlanState {
+    match (p.state, progress.map(|t| t.standing)) {
+        (PlanState::Active, Some(Standing::Broken { .. })) => PlanState::Broken,
+        (PlanState::Active, Some(Standing::Completed { .. })) => PlanState::Completed,
+        (s, _) => s,
+    }
+}
+
+fn state_out(s: PlanState) -> pb::PlanState {
+    match s {
+        PlanState::AwaitingApproval => pb::PlanState::AwaitingApproval,
+        PlanState::AwaitingSignature => pb::PlanState::AwaitingSignature,
+        PlanState::Active => pb::PlanState::Active,
+        PlanState::Completed => pb::PlanState::Completed,
+        PlanState::Broken => pb::PlanState::Broken,
+        PlanState::Cancelled => pb::PlanState::Cancelled,
+    }
+}
+
+fn instalment_out(k: usize, t: &Tracked) -> pb::Instalment {
+    pb::Instalment {
+        sequence: k as i32 + 1,
+        due_date: Some(date_out(t.due)),
+        amount: Some(money_out(t.amount)),
+        paid: Some(money_out(t.paid)),
+        state: match t.state {
+            InstalmentState::Pending => pb::InstalmentState::Pending,
+            InstalmentState::Paid => pb::InstalmentState::Paid,
+            InstalmentState::Missed => pb::InstalmentState::Missed,
+        } as i32,
+    }
+}
+
+/// A recorded plan as the contract shows it, tracked as of `today`; `with_agreement` false leaves
+/// the agreement's text out (lists and the account view).
+pub fn plan_out(
+    p: &StoredPlan,
+    today: NaiveDate,
+    policy: &PlanPolicy,
+    with_agreement: bool,
+) -> pb::Plan {
+    let cur = p.detail.total.currency();
+    let t = progress(p, today, policy);
+    let state = effective_state(p, t.as_ref());
+    let end_reason = match (&p.end_reason, t.as_ref().map(|t| t.standing)) {
+        (Some(r), _) => r.clone(),
+        (None, Some(Standing::Broken { on })) if state == PlanState::Broken => {
+            format!(
+                "broken on {on}: {} instalments missed",
+                policy.misses_to_break
+            )
+        }
+        (None, Some(Standing::Completed { on })) if state == PlanState::Completed => {
+            format!("completed on {on}: every instalment paid")
+        }
+        _ => String::new(),
+    };
+    let next = t.as_ref().and_then(|t| {
+        let k = t
+            .instalments
+            .iter()
+            .position(|i| i.state != InstalmentState::Paid)?;
+        let i = &t.instalments[k];
+        let mut out = instalment_out(k, i);
+        out.amount = Some(money_out(
+            i.amount.with_amount(i.amount.amount() - i.paid.amount()),
+        ));
+        Some(out)
+    });
+    pb::Plan {
+        name: p.name(),
+        proposal: Some({
+            let mut out = proposal_out(&p.detail.proposal);
+            out.affordable_monthly = p.detail.affordable_monthly.map(money_out);
+            out
+        }),
+        schedule: match &t {
+            Some(t) => t
+                .instalments
+                .iter()
+                .enumerate()
+                .map(|(k, i)| instalment_out(k, i))
+                .collect(),
+            None => schedule_out(&p.detail.schedule),
+        },
+        state: state_out(state) as i32,
+        agreement_text: if with_agreement {
+            p.agreement.clone()
+        } else {
+            String::new()
+        },
+        proposed_by: p.proposed_by.clone(),
+        approved_by: p.approved_by.clone().unwrap_or_default(),
+        sign_time: p.sign_time.map(time_out),
+        create_time: Some(time_out(p.create_time)),
+        signatory: p.signatory.clone().unwrap_or_default(),
+        approve_time: p.approve_time.map(time_out),
+        approver_role: if p.approval_role.is_some() {
+            pb::Role::Supervisor as i32
+        } else {
+            pb::Role::Unspecified as i32
+        },
+        balance: Some(money_out(p.detail.balance)),
+        total: Some(money_out(p.detail.total)),
+        discount: p.detail.discount.map(money_out),
+        paid: Some(money_out(t.as_ref().map_or(Money::zero(cur), |t| t.paid))),
+        arrears: Some(money_out(
+            t.as_ref().map_or(Money::zero(cur), |t| t.arrears),
+        )),
+        missed_count: t.as_ref().map_or(0, |t| t.missed as i32),
+        next_instalment: if state.live() { next } else { None },
+        end_reason,
+        end_time: p.end_time.map(time_out),
+    }
+}
+
+/// Plans broken and completed within `window_days` of the debtor's `today`, as (broken,
+/// completed): ended ones by the day they were recorded as ended, the active one by its tracking.
+pub fn ended_recently(
+    plans: &[StoredPlan],
+    tz: chrono_tz::Tz,
+    policy: &PlanPolicy,
+    window_days: u32,
+    today: NaiveDate,
+) -> (usize, usize) {
+    let since = today - chrono::Duration::days(i64::from(window_days));
+    let (mut broken, mut completed) = (0, 0);
+    for p in plans {
+        let ended = match (p.state, p.end_time) {
+            (PlanState::Broken | PlanState::Completed, Some(t)) => {
+                Some((p.state, t.with_timezone(&tz).date_naive()))
+            }
+            (PlanState::Active, _) => match progress(p, today, policy).map(|t| t.standing) {
+                Some(Standing::Broken { on }) => Some((PlanState::Broken, on)),
+                Some(Standing::Completed { on }) => Some((PlanState::Completed, on)),
+                _ => None,
+            },
+            _ => None,
+        };
+        match ended {
+            Some((PlanState::Broken, on)) if on >= since => broken += 1,
+            Some((PlanState::Completed, on)) if on >= since => completed += 1,
+            _ => {}
+        }
+    }
+    (broken, completed)
 }

@@ -24,6 +24,11 @@ pub(super) struct PlansDoc {
     settlement_min_days_overdue: u32,
     agent_max_discount_percent: String,
     supervisor_max_discount_percent: String,
+    interest_in_balance: bool,
+    grace_days: u32,
+    misses_to_break: u32,
+    courtesy_days: u32,
+    creditor_name: String,
     instalment_floor: BTreeMap<String, String>,
     settlement_min_balance: BTreeMap<String, String>,
 }
@@ -106,6 +111,11 @@ impl PlansDoc {
             settlement_min_days_overdue: p.settlement_min_days_overdue,
             agent_max_discount_percent: p.agent_max_discount_percent.to_string(),
             supervisor_max_discount_percent: p.supervisor_max_discount_percent.to_string(),
+            interest_in_balance: p.interest_in_balance,
+            grace_days: p.grace_days,
+            misses_to_break: p.misses_to_break,
+            courtesy_days: p.courtesy_days,
+            creditor_name: p.creditor_name.clone(),
             instalment_floor: text(&p.instalment_floor),
             settlement_min_balance: text(&p.settlement_min_balance),
         }
@@ -121,8 +131,11 @@ impl PlansDoc {
                 self.settlement_min_days_overdue,
                 3660,
             ),
+            ("grace_days", self.grace_days, 60),
+            ("misses_to_break", self.misses_to_break, 24),
+            ("courtesy_days", self.courtesy_days, 31),
         ] {
-            let lo = u32::from(key == "max_months");
+            let lo = u32::from(key == "max_months" || key == "misses_to_break");
             if !(lo..=hi).contains(&value) {
                 return Err(invalid(
                     AT,
@@ -183,7 +196,21 @@ impl PlansDoc {
                 "must be below 100",
             ));
         }
+        let creditor_name = self.creditor_name.trim();
+        if creditor_name.is_empty() || creditor_name.chars().count() > 200 {
+            return Err(invalid(
+                AT,
+                "creditor_name",
+                format!("\"{}\"", self.creditor_name),
+                "must be 1 to 200 characters (the creditor as agreements name it)",
+            ));
+        }
         Ok(PlanPolicy {
+            interest_in_balance: self.interest_in_balance,
+            grace_days: self.grace_days,
+            misses_to_break: self.misses_to_break,
+            courtesy_days: self.courtesy_days,
+            creditor_name: creditor_name.to_owned(),
             instalment_floor: amounts("instalment_floor", self.instalment_floor)?,
             instalment_floor_percent: percent(
                 "instalment_floor_percent",

@@ -45,6 +45,7 @@ fn stored_type(t: pb::EventType) -> Option<&'static str> {
         pb::EventType::CallRecorded => "call_recorded",
         pb::EventType::PromiseChanged => "promise_changed",
         pb::EventType::DisputeChanged => "dispute_changed",
+        pb::EventType::PlanChanged => "plan_changed",
         pb::EventType::CategorySet => "category_set",
         _ => return None,
     })
@@ -58,6 +59,7 @@ fn type_out(stored: &str) -> pb::EventType {
         "call_recorded" => pb::EventType::CallRecorded,
         "promise_changed" => pb::EventType::PromiseChanged,
         "dispute_changed" => pb::EventType::DisputeChanged,
+        "plan_changed" => pb::EventType::PlanChanged,
         "category_set" => pb::EventType::CategorySet,
         _ => pb::EventType::Unspecified,
     }

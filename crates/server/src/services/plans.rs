@@ -1,33 +1,290 @@
 //! PlanService: ValidatePlan checks a proposal against policy for the account's collectable balance
-//! (one read, no writes). Recording plans (CreatePlan and the rest) is not delivered yet.
+//! (one read, no writes); CreatePlan records a plan that validates, with its written agreement;
+//! ApprovePlan and RecordPlanSignature move it on; GetPlan and ListPlans read plans tracked as of the
+//! debtor's today.
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use recoup_domain::Violations;
+use chrono::{DateTime, NaiveDate, Utc};
+use prost::Message;
 use recoup_domain::ageing::local_today;
-use recoup_domain::plan::{self, Authority, Situation};
+use recoup_domain::fingerprint::Canonical;
+use recoup_domain::plan::{self, Authority, Judgement, Proposal, Situation};
 use recoup_domain::policy::Policy;
+use recoup_domain::schedule::Frequency;
+use recoup_domain::{Money, Violations};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::plan_service_server::PlanService;
-use recoup_store::{AccountKey, Store};
+use recoup_script::{Agreement, AgreementInvoice, AgreementLine, Party, Templates, text};
+use recoup_store::{
+    AccountKey, AccountSnapshot, NewPlan, PlanDetail, PlanOutcome, RequestKey, Store, StoredPlan,
+};
 use tonic::{Request, Response, Status};
 
 use crate::auth::{self, Role};
 use crate::convert::balance_of;
-use crate::convert::plan::{proposal_in, validation_out};
-use crate::status::{internal, invalid};
-use crate::{names, unsupported};
+use crate::convert::call::time_in;
+use crate::convert::plan::{plan_out, proposal_in, validation_out};
+use crate::paging;
+use crate::status::{from_store, internal, invalid};
+use crate::{convert, names};
+
+/// The longest reason for replacing a live plan.
+const MAX_SUPERSEDE_REASON_CHARS: usize = 500;
+/// The longest name of who signed for the debtor.
+const MAX_SIGNATORY_CHARS: usize = 200;
 
 pub struct Plans {
     store: Store,
     policy: Arc<Policy>,
+    templates: Arc<Templates>,
+    max_page_size: u32,
 }
 
 impl Plans {
-    pub fn new(store: Store, policy: Arc<Policy>) -> Self {
-        Self { store, policy }
+    pub fn new(
+        store: Store,
+        policy: Arc<Policy>,
+        templates: Arc<Templates>,
+        max_page_size: u32,
+    ) -> Self {
+        Self {
+            store,
+            policy,
+            templates,
+            max_page_size,
+        }
     }
+
+    async fn account(&self, id: i64, name: &str) -> Result<AccountSnapshot, Status> {
+        self.store
+            .get_account(AccountKey::Id(id))
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| Status::not_found(format!("{name} does not exist")))
+    }
+
+    /// The proposal read for the account and judged as of now, with what the plan settles.
+    fn judge(
+        &self,
+        a: &AccountSnapshot,
+        proposal: &pb::PlanProposal,
+        asker: Authority,
+        now: DateTime<Utc>,
+    ) -> Result<Judged, Status> {
+        let cur = a.data.currency;
+        let (proposal, affordable_monthly) = proposal_in(proposal, cur).map_err(|pv| {
+            let mut v = Violations::new();
+            v.extend_prefixed("proposal", pv);
+            invalid(v)
+        })?;
+        let today = local_today(a.data.time_zone, now);
+        // The plan pays what may be collected: disputed invoices are set aside.
+        let b = balance_of(a, today);
+        let collectable = b
+            .outstanding
+            .with_amount(b.outstanding.amount() - b.disputed.amount());
+        let interest = self
+            .policy
+            .plans
+            .interest_in_balance
+            .then(|| convert::interest::statutory_total(a, &self.policy.interest, today))
+            .flatten();
+        let situation = Situation {
+            balance: interest.map_or(collectable, |i| {
+                collectable.with_amount(collectable.amount() + i.amount())
+            }),
+            oldest_overdue_days: b.max_days_overdue,
+            today,
+            asker,
+            affordable_monthly,
+        };
+        let judgement = plan::judge(&proposal, &situation, &self.policy.plans);
+        Ok(Judged {
+            proposal,
+            situation,
+            judgement,
+            collectable,
+            interest,
+            today,
+        })
+    }
+
+    /// The written agreement of a plan on account `a`.
+    fn agreement(
+        &self,
+        a: &AccountSnapshot,
+        j: &Judged,
+        proposer: &str,
+        reference: &str,
+    ) -> Result<String, String> {
+        let money = |m: Money| text::money(m);
+        let (disputed, covered): (Vec<_>, Vec<_>) = a
+            .open_invoices
+            .iter()
+            .filter(|i| i.outstanding.is_positive())
+            .partition(|i| i.data.disputed);
+        let schedule = &j.judgement.schedule;
+        let total = schedule.iter().fold(Money::zero(a.data.currency), |t, p| {
+            t.with_amount(t.amount() + p.amount.amount())
+        });
+        let model = Agreement {
+            reference: reference.to_owned(),
+            date: text::date(j.today),
+            creditor: self.policy.plans.creditor_name.clone(),
+            debtor: Party {
+                legal_name: a.data.legal_name.clone(),
+                external_ref: a.data.external_ref.clone(),
+            },
+            balance: money(j.situation.balance),
+            invoices: covered
+                .iter()
+                .map(|i| AgreementInvoice {
+                    number: i.data.number.clone(),
+                    due_date: text::date(i.data.due_date),
+                    outstanding: money(i.outstanding),
+                })
+                .collect(),
+            disputed: disputed
+                .iter()
+                .map(|i| format!("{} ({})", i.data.number, money(i.outstanding)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            interest: j.interest.map(money).unwrap_or_default(),
+            summary: summary(&j.proposal, schedule.len()),
+            schedule: schedule
+                .iter()
+                .enumerate()
+                .map(|(k, p)| AgreementLine {
+                    sequence: k + 1,
+                    due_date: text::date(p.due),
+                    amount: money(p.amount),
+                })
+                .collect(),
+            total: money(total),
+            payment_count: schedule.len(),
+            end_date: j.judgement.end().map(text::date).unwrap_or_default(),
+            discount: j.judgement.discount.map(money).unwrap_or_default(),
+            grace_days: self.policy.plans.grace_days,
+            misses_to_break: self.policy.plans.misses_to_break,
+            proposed_by: proposer.to_owned(),
+        };
+        self.templates.agreement(&model).map_err(|e| e.to_string())
+    }
+
+    fn answer(&self, outcome: PlanOutcome, what: &str, tz: chrono_tz::Tz) -> pb::Plan {
+        let (p, retry) = match outcome {
+            PlanOutcome::Recorded(p) => (p, false),
+            PlanOutcome::Replayed(p) => (p, true),
+        };
+        tracing::info!(
+            plan_id = p.id,
+            account_id = p.account_id,
+            retry,
+            state = p.state.as_str(),
+            "plan {what}"
+        );
+        self.out(&p, tz, true)
+    }
+
+    fn out(&self, p: &StoredPlan, tz: chrono_tz::Tz, with_agreement: bool) -> pb::Plan {
+        plan_out(
+            p,
+            local_today(tz, Utc::now()),
+            &self.policy.plans,
+            with_agreement,
+        )
+    }
+
+    async fn time_zone(&self, account: i64, name: &str) -> Result<chrono_tz::Tz, Status> {
+        Ok(self.account(account, name).await?.data.time_zone)
+    }
+}
+
+/// A proposal judged for an account.
+struct Judged {
+    proposal: Proposal,
+    situation: Situation,
+    judgement: Judgement,
+    /// The collectable balance (the store checks it is unchanged when it writes).
+    collectable: Money,
+    interest: Option<Money>,
+    today: NaiveDate,
+}
+
+/// The arrangement in one sentence, for the agreement.
+fn summary(p: &Proposal, payments: usize) -> String {
+    let every = |f: Frequency| match f {
+        Frequency::Weekly => "weekly",
+        Frequency::Fortnightly => "fortnightly",
+        Frequency::Monthly => "monthly",
+    };
+    match p {
+        Proposal::PayInFull { by } => format!("The whole balance by {}.", text::date(*by)),
+        Proposal::Extension { by } => format!(
+            "The whole balance by {}, after which the account is reviewed.",
+            text::date(*by)
+        ),
+        Proposal::Instalments {
+            amount,
+            frequency,
+            first,
+        } => format!(
+            "{payments} {} instalments of {} from {} (the last may be smaller).",
+            every(*frequency),
+            text::money(*amount),
+            text::date(*first)
+        ),
+        Proposal::DownPayment {
+            down,
+            amount,
+            frequency,
+            first,
+        } => format!(
+            "A down payment of {} on {}, then {} {} instalments of {} (the last may be smaller).",
+            text::money(*down),
+            text::date(*first),
+            payments.saturating_sub(1),
+            every(*frequency),
+            text::money(*amount)
+        ),
+        Proposal::Settlement {
+            discount_percent,
+            by,
+        } => format!(
+            "A single payment by {} in full and final settlement, {discount_percent}% below the balance.",
+            text::date(*by)
+        ),
+    }
+}
+
+fn asker(role: Role) -> Authority {
+    match role {
+        Role::Supervisor => Authority::Supervisor,
+        _ => Authority::Agent,
+    }
+}
+
+/// Every rule a proposal broke, as field violations of `proposal`.
+fn refused(j: &Judgement) -> Status {
+    let mut v = Violations::new();
+    for b in &j.broken {
+        let mut text = format!("{}: {}", b.code, b.message);
+        if !b.limit.is_empty() {
+            text.push_str(&format!(" (limit {}, proposed {})", b.limit, b.value));
+        }
+        v.push("proposal", text);
+    }
+    invalid(v)
+}
+
+fn fingerprint(method: &str, name: &str, parts: &[&[u8]]) -> String {
+    let mut c = Canonical::new(method);
+    c.text(name);
+    for p in parts {
+        c.bytes(p);
+    }
+    c.finish()
 }
 
 #[tonic::async_trait]
@@ -36,10 +293,7 @@ impl PlanService for Plans {
         &self,
         request: Request<pb::ValidatePlanRequest>,
     ) -> Result<Response<pb::ValidatePlanResponse>, Status> {
-        let asker = match auth::identity(&request)?.role {
-            Role::Supervisor => Authority::Supervisor,
-            _ => Authority::Agent,
-        };
+        let asker = asker(auth::identity(&request)?.role);
         let req = request.into_inner();
         let mut v = Violations::new();
         let account = names::account_id(&mut v, "parent", &req.parent);
@@ -50,75 +304,238 @@ impl PlanService for Plans {
         else {
             return Err(invalid(v));
         };
-        let a = self
-            .store
-            .get_account(AccountKey::Id(account))
-            .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.parent)))?;
-        let cur = a.data.currency;
-        let (proposal, affordable_monthly) = proposal_in(proposal, cur).map_err(|pv| {
-            let mut v = Violations::new();
-            v.extend_prefixed("proposal", pv);
-            invalid(v)
-        })?;
-        let now = Utc::now();
-        let today = local_today(a.data.time_zone, now);
-        // The plan pays what may be collected: disputed invoices are set aside.
-        let b = balance_of(&a, today);
-        let situation = Situation {
-            balance: b
-                .outstanding
-                .with_amount(b.outstanding.amount() - b.disputed.amount()),
-            oldest_overdue_days: b.max_days_overdue,
-            today,
-            asker,
-            affordable_monthly,
-        };
-        let judged = plan::judge(&proposal, &situation, &self.policy.plans);
-        let counters = plan::counter_proposals(&proposal, &situation, &self.policy.plans);
+        let a = self.account(account, &req.parent).await?;
+        let j = self.judge(&a, proposal, asker, Utc::now())?;
+        let counters = plan::counter_proposals(&j.proposal, &j.situation, &self.policy.plans);
         tracing::info!(
             account_id = account,
-            valid = judged.valid(),
-            broken = judged.broken.len(),
+            valid = j.judgement.valid(),
+            broken = j.judgement.broken.len(),
             counters = counters.len(),
             "plan validated"
         );
-        Ok(Response::new(validation_out(&judged, &counters, cur)))
+        Ok(Response::new(validation_out(
+            &j.judgement,
+            &counters,
+            a.data.currency,
+        )))
     }
 
     async fn create_plan(
         &self,
-        _: Request<pb::CreatePlanRequest>,
+        request: Request<pb::CreatePlanRequest>,
     ) -> Result<Response<pb::Plan>, Status> {
-        Err(unsupported("CreatePlan", "recording payment plans"))
+        let identity = auth::identity(&request)?;
+        let (asker, subject) = (asker(identity.role), identity.subject.clone());
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        names::request_id(&mut v, "request_id", &req.request_id);
+        let account = names::account_id(&mut v, "parent", &req.parent);
+        if req.proposal.is_none() {
+            v.push("proposal", "is required");
+        }
+        let reason = req.supersede_reason.trim();
+        if req.supersede_reason.chars().count() > MAX_SUPERSEDE_REASON_CHARS {
+            v.push(
+                "supersede_reason",
+                format!("must be at most {MAX_SUPERSEDE_REASON_CHARS} characters"),
+            );
+        } else if reason.len() != req.supersede_reason.len() && !reason.is_empty() {
+            v.push("supersede_reason", "must not start or end with whitespace");
+        }
+        let (Some(account), Some(proposal), true) = (account, req.proposal.as_ref(), v.is_empty())
+        else {
+            return Err(invalid(v));
+        };
+        let key = RequestKey {
+            subject: &subject,
+            request_id: &req.request_id,
+        };
+        let fp = fingerprint(
+            "plan/v1",
+            &req.parent,
+            &[&proposal.encode_to_vec(), reason.as_bytes()],
+        );
+        let not_found = || format!("{} does not exist", req.parent);
+        let replayed = self
+            .store
+            .replay_plan(key, "CreatePlan", &fp)
+            .await
+            .map_err(|e| from_store(e, "", not_found))?;
+        let a = self.account(account, &req.parent).await?;
+        if let Some(p) = replayed {
+            return Ok(Response::new(self.answer(
+                PlanOutcome::Replayed(p),
+                "created",
+                a.data.time_zone,
+            )));
+        }
+        let now = Utc::now();
+        let j = self.judge(&a, proposal, asker, now)?;
+        if !j.judgement.valid() {
+            return Err(refused(&j.judgement));
+        }
+        let total = j
+            .judgement
+            .schedule
+            .iter()
+            .fold(Money::zero(a.data.currency), |t, p| {
+                t.with_amount(t.amount() + p.amount.amount())
+            });
+        let detail = PlanDetail {
+            proposal: j.proposal.clone(),
+            affordable_monthly: j.situation.affordable_monthly,
+            balance: j.situation.balance,
+            interest: j.interest,
+            schedule: j.judgement.schedule.clone(),
+            total,
+            discount: j.judgement.discount,
+        };
+        let render = |reference: &str| self.agreement(&a, &j, &subject, reference);
+        let new = NewPlan {
+            detail: &detail,
+            judged_balance: j.collectable,
+            approval_role: j.judgement.approval.map(|_| Role::Supervisor.as_str()),
+            supersede_reason: (!reason.is_empty()).then_some(reason),
+            fingerprint: &fp,
+            agreement: &render,
+        };
+        let outcome = self
+            .store
+            .create_plan(key, account, &new, now)
+            .await
+            .map_err(|e| from_store(e, "", not_found))?;
+        Ok(Response::new(self.answer(
+            outcome,
+            "created",
+            a.data.time_zone,
+        )))
     }
 
-    async fn get_plan(&self, _: Request<pb::GetPlanRequest>) -> Result<Response<pb::Plan>, Status> {
-        Err(unsupported("GetPlan", "recording payment plans"))
+    async fn get_plan(
+        &self,
+        request: Request<pb::GetPlanRequest>,
+    ) -> Result<Response<pb::Plan>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let Some((account, plan)) = names::plan_id(&mut v, "name", &req.name) else {
+            return Err(invalid(v));
+        };
+        let found = self
+            .store
+            .get_plan(account, plan)
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+        let tz = self.time_zone(account, &req.name).await?;
+        Ok(Response::new(self.out(&found, tz, true)))
     }
 
     async fn list_plans(
         &self,
-        _: Request<pb::ListPlansRequest>,
+        request: Request<pb::ListPlansRequest>,
     ) -> Result<Response<pb::ListPlansResponse>, Status> {
-        Err(unsupported("ListPlans", "recording payment plans"))
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let account = names::account_id(&mut v, "parent", &req.parent);
+        let Some(account) = account.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let size = paging::page_size(req.page_size, self.max_page_size)?;
+        let before = if req.page_token.is_empty() {
+            i64::MAX
+        } else {
+            paging::decode_token(&req.page_token, &req.parent)?
+        };
+        let tz = self.time_zone(account, &req.parent).await?;
+        let mut plans = self
+            .store
+            .list_plans(account, before, i64::from(size) + 1)
+            .await
+            .map_err(|e| internal(&e))?;
+        let next_page_token = if plans.len() > size as usize {
+            plans.truncate(size as usize);
+            plans
+                .last()
+                .map(|p| paging::encode_token(p.id, &req.parent))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListPlansResponse {
+            plans: plans.iter().map(|p| self.out(p, tz, false)).collect(),
+            next_page_token,
+        }))
     }
 
     async fn approve_plan(
         &self,
-        _: Request<pb::ApprovePlanRequest>,
+        request: Request<pb::ApprovePlanRequest>,
     ) -> Result<Response<pb::Plan>, Status> {
-        Err(unsupported("ApprovePlan", "recording payment plans"))
+        let subject = auth::identity(&request)?.subject.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        names::request_id(&mut v, "request_id", &req.request_id);
+        let ids = names::plan_id(&mut v, "name", &req.name);
+        let (Some((account, plan)), true) = (ids, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let key = RequestKey {
+            subject: &subject,
+            request_id: &req.request_id,
+        };
+        let fp = fingerprint("approve/v1", &req.name, &[]);
+        let outcome = self
+            .store
+            .approve_plan(key, account, plan, &fp, Utc::now())
+            .await
+            .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
+        let tz = self.time_zone(account, &req.name).await?;
+        Ok(Response::new(self.answer(outcome, "approved", tz)))
     }
 
     async fn record_plan_signature(
         &self,
-        _: Request<pb::RecordPlanSignatureRequest>,
+        request: Request<pb::RecordPlanSignatureRequest>,
     ) -> Result<Response<pb::Plan>, Status> {
-        Err(unsupported(
-            "RecordPlanSignature",
-            "recording payment plans",
-        ))
+        let subject = auth::identity(&request)?.subject.clone();
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        names::request_id(&mut v, "request_id", &req.request_id);
+        let ids = names::plan_id(&mut v, "name", &req.name);
+        let now = Utc::now();
+        let signed = time_in(&mut v, "sign_time", req.sign_time.as_ref());
+        // A few minutes' grace for the clocks of the caller's machine.
+        if signed.is_some_and(|t| t > now + chrono::Duration::minutes(5)) {
+            v.push("sign_time", "must not be in the future");
+        }
+        let signatory = req.signatory.trim();
+        if signatory.is_empty() {
+            v.push("signatory", "is required");
+        } else if req.signatory.chars().count() > MAX_SIGNATORY_CHARS {
+            v.push(
+                "signatory",
+                format!("must be at most {MAX_SIGNATORY_CHARS} characters"),
+            );
+        }
+        let (Some((account, plan)), Some(signed), true) = (ids, signed, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let key = RequestKey {
+            subject: &subject,
+            request_id: &req.request_id,
+        };
+        let fp = fingerprint(
+            "sign/v1",
+            &req.name,
+            &[signatory.as_bytes(), signed.to_rfc3339().as_bytes()],
+        );
+        let outcome = self
+            .store
+            .sign_plan(key, account, plan, (signatory, signed), &fp, now)
+            .await
+            .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
+        let tz = self.time_zone(account, &req.name).await?;
+        Ok(Response::new(self.answer(outcome, "signed", tz)))
     }
 }

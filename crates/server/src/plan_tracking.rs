@@ -1,0 +1,69 @@
+//! Announcing the end of active plans on the change feed: a plan completes or breaks with payments
+//! and with the passage of time, and every read already shows it so (`convert::plan`); this pass
+//! records the end once (the plan's state, why, and a `plan_changed` event), so the account
+//! returns to normal collection and a CRM hears of it.
+
+use chrono::{DateTime, Utc};
+use recoup_domain::ageing::local_today;
+use recoup_domain::plan::state::PlanState;
+use recoup_domain::plan::track::Standing;
+use recoup_domain::policy::Policy;
+use recoup_store::{AccountKey, Store, StoreError};
+
+use crate::convert::live_plan;
+
+/// Accounts judged per read of the candidates.
+const PAGE: i64 = 200;
+
+/// Judges every account with an active plan and records the plans that ended; returns how many.
+pub async fn announce_once(
+    store: &Store,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let (mut after, mut ended) = (0, 0);
+    loop {
+        let ids = store.accounts_with_active_plans(after, PAGE).await?;
+        let Some(last) = ids.last().copied() else {
+            return Ok(ended);
+        };
+        for id in ids {
+            let Some(a) = store.get_account(AccountKey::Id(id)).await? else {
+                continue;
+            };
+            let today = local_today(a.data.time_zone, now);
+            let Some((p, t)) = live_plan(&a, &policy.plans, today) else {
+                continue;
+            };
+            if p.state != PlanState::Active {
+                continue;
+            }
+            let (state, reason) = match t.standing {
+                Standing::Broken { on } => (
+                    PlanState::Broken,
+                    format!(
+                        "broken on {on}: {} of {} instalments missed (the policy breaks a plan at {})",
+                        t.missed,
+                        t.instalments.len(),
+                        policy.plans.misses_to_break
+                    ),
+                ),
+                Standing::Completed { on } => (
+                    PlanState::Completed,
+                    format!("completed on {on}: every instalment paid"),
+                ),
+                Standing::OnTrack | Standing::InArrears => continue,
+            };
+            if store.end_plan(id, p.id, state, &reason, now).await? {
+                tracing::info!(
+                    plan_id = p.id,
+                    account_id = id,
+                    state = state.as_str(),
+                    "plan ended"
+                );
+                ended += 1;
+            }
+        }
+        after = last;
+    }
+}
