@@ -419,7 +419,7 @@ impl Store {
                     None
                 } else {
                     let collectable: Option<i64> = sqlx::query_scalar(
-                        "SELECT SUM(outstanding_minor) FROM invoices WHERE account_id = $1 \
+                        "SELECT CAST(SUM(outstanding_minor) AS BIGINT) FROM invoices WHERE account_id = $1 \
                          AND outstanding_minor > 0 AND NOT disputed",
                     )
                     .bind(account_id)

@@ -19,6 +19,7 @@ mod jwt;
 mod limits;
 mod matrix;
 mod payments;
+mod plan_records;
 mod plans;
 mod privacy;
 mod service;

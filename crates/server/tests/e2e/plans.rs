@@ -130,7 +130,13 @@ async fn settlements_follow_the_callers_authority() {
         assert_eq!(r.approver_role(), pb::Role::Supervisor);
         assert_eq!(text(&r.discount), "1200.00 GBP");
         assert_eq!(text(&r.total), "4800.00 GBP");
+        // Four eyes: a supervisor's own settlement beyond an agent's authority needs another
+        // supervisor; within it, none.
         let r = validate(&server, Role::Supervisor, &parent, settle("20"))
+            .await
+            .unwrap();
+        assert!(r.valid && r.approval_required);
+        let r = validate(&server, Role::Supervisor, &parent, settle("10"))
             .await
             .unwrap();
         assert!(r.valid && !r.approval_required);
