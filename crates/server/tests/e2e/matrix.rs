@@ -30,8 +30,19 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         // Nothing required is missing: an empty list, and an import of one (rejected) record.
         // WatchEvents: the feed opens (and would stay open; `call` looks at the start only).
         "ListAccounts" | "ImportAccounts" | "WatchEvents" | "GetWorklist" => Code::Ok,
-        "GetAccount" | "RecordPayment" | "RecordCallOutcome" | "ListCalls" | "RaiseDispute"
-        | "ResolveDispute" | "SetAccountCategory" | "ValidatePlan" => Code::InvalidArgument,
+        "GetAccount"
+        | "RecordPayment"
+        | "RecordCallOutcome"
+        | "ListCalls"
+        | "RaiseDispute"
+        | "ResolveDispute"
+        | "SetAccountCategory"
+        | "ValidatePlan"
+        | "CreatePlan"
+        | "GetPlan"
+        | "ListPlans"
+        | "ApprovePlan"
+        | "RecordPlanSignature" => Code::InvalidArgument,
         _ => Code::Unimplemented,
     }
 }

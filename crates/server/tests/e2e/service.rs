@@ -2,7 +2,6 @@
 
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
-use recoup_proto::v1::plan_service_client::PlanServiceClient;
 use recoup_server::auth::Role;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
@@ -39,22 +38,13 @@ async fn health_is_serving_for_every_service() {
 async fn roadmap_rpcs_say_which_capability_is_missing() {
     let server = TestServer::start(TestDb::sqlite()).await;
     let ch = server.as_role(Role::Supervisor);
-    let mut results = vec![
-        (
-            "recording payment plans",
-            PlanServiceClient::new(ch.clone())
-                .create_plan(pb::CreatePlanRequest::default())
-                .await
-                .map(|_| ()),
-        ),
-        (
-            "call guidance",
-            GuidanceServiceClient::new(ch.clone())
-                .get_call_guidance(pb::GetCallGuidanceRequest::default())
-                .await
-                .map(|_| ()),
-        ),
-    ];
+    let mut results = vec![(
+        "call guidance",
+        GuidanceServiceClient::new(ch.clone())
+            .get_call_guidance(pb::GetCallGuidanceRequest::default())
+            .await
+            .map(|_| ()),
+    )];
     for (capability, result) in results.drain(..) {
         let err = result.unwrap_err();
         assert_eq!(err.code(), Code::Unimplemented);
