@@ -127,7 +127,7 @@ pub struct ServeArgs {
     #[arg(long, env = "RECOUP_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
-    /// Load the demo book (21 accounts, one for each collection situation) if not loaded before.
+    /// Load the demo book (22 accounts, one for each collection situation) if not loaded before.
     #[arg(long, env = "RECOUP_DEMO")]
     pub demo: bool,
 

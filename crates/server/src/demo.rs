@@ -1,9 +1,10 @@
-//! The demo book: twenty-one fictional business accounts, one for each situation a credit
+//! The demo book: twenty-two fictional business accounts, one for each situation a credit
 //! controller meets, with dates relative to today so it always looks current. Loaded once (a marker
 //! records it) and idempotently (import is by content, payments by fixed request ids), so a crash
 //! half way is repaired by the next `serve --demo`.
 
 mod calls;
+mod plans;
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use recoup_store::{AccountKey, ImportOutcome, Recorder, RequestKey, Store};
 use crate::auth::{Role, keys};
 use crate::server::BoxError;
 
-const MARKER: &str = "demo_book_v3";
+const MARKER: &str = "demo_book_v4";
 /// Recorded as the actor of the demo book's changes.
 const DEMO_ACTOR: &str = "demo";
 
@@ -514,7 +515,24 @@ fn book() -> Vec<Demo> {
         vec![],
     );
     hold.status = AccountStatus::OnHold;
-    b.extend([agency, cease, hold]);
+    let plan = demo(
+        plans::ACCOUNT,
+        "payment plan broken: first of three instalments paid, the next two missed",
+        "Whitcombe Bakery Ltd",
+        Company,
+        "GB",
+        Europe::London,
+        "GBP",
+        (
+            "Dana Whitcombe",
+            "Director",
+            "+44 117 496 0022",
+            "dana@whitcombebakery.example",
+        ),
+        vec![inv("WB-1104", 95, 480_000)],
+        vec![],
+    );
+    b.extend([agency, cease, hold, plan]);
     b
 }
 
@@ -661,9 +679,11 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
             recorded += 1;
         }
     }
+    let plans = plans::seed(store, now).await?;
     store.set_marker_once(MARKER, now).await?;
     let mut report = format!(
-        "demo book loaded: {} accounts ({created} new), {payments} payments, {recorded} calls",
+        "demo book loaded: {} accounts ({created} new), {payments} payments, {recorded} calls, \
+         {plans} payment plan",
         records.len()
     );
     for d in &book {

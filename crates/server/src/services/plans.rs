@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
 use recoup_domain::ageing::local_today;
 use recoup_domain::fingerprint::Canonical;
-use recoup_domain::plan::{self, Authority, Judgement, Proposal, Situation};
+use recoup_domain::plan::{self, Authority, Judgement, PlanPolicy, Proposal, Situation};
 use recoup_domain::policy::Policy;
 use recoup_domain::schedule::Frequency;
 use recoup_domain::{Money, Violations};
@@ -110,68 +110,6 @@ impl Plans {
         })
     }
 
-    /// The written agreement of a plan on account `a`.
-    fn agreement(
-        &self,
-        a: &AccountSnapshot,
-        j: &Judged,
-        proposer: &str,
-        reference: &str,
-    ) -> Result<String, String> {
-        let money = |m: Money| text::money(m);
-        let (disputed, covered): (Vec<_>, Vec<_>) = a
-            .open_invoices
-            .iter()
-            .filter(|i| i.outstanding.is_positive())
-            .partition(|i| i.data.disputed);
-        let schedule = &j.judgement.schedule;
-        let total = schedule.iter().fold(Money::zero(a.data.currency), |t, p| {
-            t.with_amount(t.amount() + p.amount.amount())
-        });
-        let model = Agreement {
-            reference: reference.to_owned(),
-            date: text::date(j.today),
-            creditor: self.policy.plans.creditor_name.clone(),
-            debtor: Party {
-                legal_name: a.data.legal_name.clone(),
-                external_ref: a.data.external_ref.clone(),
-            },
-            balance: money(j.situation.balance),
-            invoices: covered
-                .iter()
-                .map(|i| AgreementInvoice {
-                    number: i.data.number.clone(),
-                    due_date: text::date(i.data.due_date),
-                    outstanding: money(i.outstanding),
-                })
-                .collect(),
-            disputed: disputed
-                .iter()
-                .map(|i| format!("{} ({})", i.data.number, money(i.outstanding)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            interest: j.interest.map(money).unwrap_or_default(),
-            summary: summary(&j.proposal, schedule.len()),
-            schedule: schedule
-                .iter()
-                .enumerate()
-                .map(|(k, p)| AgreementLine {
-                    sequence: k + 1,
-                    due_date: text::date(p.due),
-                    amount: money(p.amount),
-                })
-                .collect(),
-            total: money(total),
-            payment_count: schedule.len(),
-            end_date: j.judgement.end().map(text::date).unwrap_or_default(),
-            discount: j.judgement.discount.map(money).unwrap_or_default(),
-            grace_days: self.policy.plans.grace_days,
-            misses_to_break: self.policy.plans.misses_to_break,
-            proposed_by: proposer.to_owned(),
-        };
-        self.templates.agreement(&model).map_err(|e| e.to_string())
-    }
-
     fn answer(&self, outcome: PlanOutcome, what: &str, tz: chrono_tz::Tz) -> pb::Plan {
         let (p, retry) = match outcome {
             PlanOutcome::Recorded(p) => (p, false),
@@ -198,6 +136,68 @@ impl Plans {
 
     async fn time_zone(&self, account: i64, name: &str) -> Result<chrono_tz::Tz, Status> {
         Ok(self.account(account, name).await?.data.time_zone)
+    }
+}
+
+/// The written agreement of plan `reference` on account `a`, as of the debtor's `today`.
+pub fn agreement_model(
+    a: &AccountSnapshot,
+    detail: &PlanDetail,
+    plans: &PlanPolicy,
+    today: NaiveDate,
+    proposer: &str,
+    reference: &str,
+) -> Agreement {
+    let money = |m: Money| text::money(m);
+    let (disputed, covered): (Vec<_>, Vec<_>) = a
+        .open_invoices
+        .iter()
+        .filter(|i| i.outstanding.is_positive())
+        .partition(|i| i.data.disputed);
+    let schedule = &detail.schedule;
+    Agreement {
+        reference: reference.to_owned(),
+        date: text::date(today),
+        creditor: plans.creditor_name.clone(),
+        debtor: Party {
+            legal_name: a.data.legal_name.clone(),
+            external_ref: a.data.external_ref.clone(),
+        },
+        balance: money(detail.balance),
+        invoices: covered
+            .iter()
+            .map(|i| AgreementInvoice {
+                number: i.data.number.clone(),
+                due_date: text::date(i.data.due_date),
+                outstanding: money(i.outstanding),
+            })
+            .collect(),
+        disputed: disputed
+            .iter()
+            .map(|i| format!("{} ({})", i.data.number, money(i.outstanding)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        interest: detail.interest.map(money).unwrap_or_default(),
+        summary: summary(&detail.proposal, schedule.len()),
+        schedule: schedule
+            .iter()
+            .enumerate()
+            .map(|(k, p)| AgreementLine {
+                sequence: k + 1,
+                due_date: text::date(p.due),
+                amount: money(p.amount),
+            })
+            .collect(),
+        total: money(detail.total),
+        payment_count: schedule.len(),
+        end_date: schedule
+            .last()
+            .map(|p| text::date(p.due))
+            .unwrap_or_default(),
+        discount: detail.discount.map(money).unwrap_or_default(),
+        grace_days: plans.grace_days,
+        misses_to_break: plans.misses_to_break,
+        proposed_by: proposer.to_owned(),
     }
 }
 
@@ -391,7 +391,17 @@ impl PlanService for Plans {
             total,
             discount: j.judgement.discount,
         };
-        let render = |reference: &str| self.agreement(&a, &j, &subject, reference);
+        let render = |reference: &str| {
+            let model = agreement_model(
+                &a,
+                &detail,
+                &self.policy.plans,
+                j.today,
+                &subject,
+                reference,
+            );
+            self.templates.agreement(&model).map_err(|e| e.to_string())
+        };
         let new = NewPlan {
             detail: &detail,
             judged_balance: j.collectable,

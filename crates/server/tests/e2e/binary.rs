@@ -176,7 +176,9 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_KEY_CACHE_SECS",
         "--health-interval-secs",
         "RECOUP_HEALTH_INTERVAL_SECS",
-        "21 accounts",
+        "--templates-dir",
+        "RECOUP_TEMPLATES_DIR",
+        "22 accounts",
     ] {
         assert!(help.contains(word), "serve --help lacks {word}:\n{help}");
     }
@@ -191,13 +193,13 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
             daemon
                 .stdout
                 .iter()
-                .any(|l| l.starts_with("demo book loaded: 21 accounts")),
+                .any(|l| l.starts_with("demo book loaded: 22 accounts")),
             "{:?}",
             daemon.stdout
         );
         let mut client = daemon.client().await;
         let all = list_all(&mut client).await;
-        assert_eq!(all.accounts.len(), 21, "{}", db.backend);
+        assert_eq!(all.accounts.len(), 22, "{}", db.backend);
         let currencies: std::collections::BTreeSet<_> = all
             .accounts
             .iter()
@@ -226,6 +228,27 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
                 .iter()
                 .all(|c| c.direction() == pb::CallDirection::Outbound && !c.right_party_contact)
         );
+        // The broken plan: the first of three instalments paid, the next two missed.
+        let broken = crate::get(&mut client, "DEMO-022").await;
+        let agent = tonic::service::interceptor::InterceptedService::new(
+            tonic::transport::Channel::from_shared(format!("http://{}", daemon.addr))
+                .unwrap()
+                .connect_lazy(),
+            crate::Bearer(daemon.demo_key("agent")),
+        );
+        let plans = recoup_proto::v1::plan_service_client::PlanServiceClient::new(agent)
+            .list_plans(pb::ListPlansRequest {
+                parent: broken.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .plans;
+        assert_eq!(plans.len(), 1, "{}", db.backend);
+        assert_eq!(plans[0].state(), pb::PlanState::Broken);
+        assert_eq!(plans[0].missed_count, 2);
+        assert_eq!(crate::text(&plans[0].paid), "1600.00 GBP");
         daemon.terminate();
 
         let again = Daemon::start(&db, &["--demo"]);
@@ -237,7 +260,7 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
         let all = list_all(&mut again.client().await).await;
         assert_eq!(
             all.accounts.len(),
-            21,
+            22,
             "{}: loading twice adds nothing",
             db.backend
         );
@@ -422,6 +445,38 @@ fn in_memory_sqlite_urls_are_refused() {
         let (ok, err) = run(&["serve", "--listen", "127.0.0.1:0", "--database-url", url]);
         assert!(!ok && err.contains("which recoupd refuses"), "{url}: {err}");
     }
+}
+
+/// A template override that would fail on a call stops the start instead, naming the file and line;
+/// so does a file that is not one of recoup's templates (a misspelt name would be silently unused).
+#[test]
+fn a_broken_template_stops_the_start_naming_its_file_and_line() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan_agreement.hbs");
+    std::fs::write(&file, "Agreement {{reference}}\nDear {{debtor.nickname}}").unwrap();
+    let templates = dir.path().to_str().unwrap();
+    let serve = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &db.url,
+        "--templates-dir",
+        templates,
+    ];
+    let (ok, err) = run(&serve);
+    assert!(
+        !ok && err.contains("plan_agreement.hbs") && err.contains("line 2"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("letter.hbs"), "hello").unwrap();
+    std::fs::write(&file, "Agreement {{reference}}").unwrap();
+    let (ok, err) = run(&serve);
+    assert!(
+        !ok && err.contains("letter.hbs: not a template recoup uses"),
+        "{err}"
+    );
 }
 
 /// Logs carry no colour codes when they do not go to a terminal (files, collectors, pipes).
