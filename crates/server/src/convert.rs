@@ -553,10 +553,13 @@ fn story_out(
             .map(dispute::dispute_out)
             .collect(),
         statutory_interest: interest::statutory_interest_out(a, &policy.interest, today),
+        // A plan the payments completed or broke is no longer shown as in play, even before the
+        // background pass records its end.
         active_plan: a
             .story
             .live_plan()
-            .map(|p| plan::plan_out(p, today, &policy.plans, false)),
+            .map(|p| plan::plan_out(p, today, &policy.plans, false))
+            .filter(|p| !matches!(p.state(), pb::PlanState::Broken | pb::PlanState::Completed)),
         contact_status: Some(contact_status_out(contact::contact_status(
             &facts,
             &history,

