@@ -8,6 +8,7 @@ use chrono::{Days, Utc};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::call_service_client::CallServiceClient;
+use recoup_proto::v1::plan_service_client::PlanServiceClient;
 use recoup_server::convert::{date_out, time_out};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
@@ -26,6 +27,7 @@ pub const ALL: &[&str] = &[
     "get_worklist",
     "record_payment",
     "record_call_outcome",
+    "validate_plan",
 ];
 
 /// Adds the bearer credential to every call.
@@ -115,6 +117,7 @@ pub enum Rpc {
     GetWorklist(Target),
     RecordPayment(Target),
     RecordCallOutcome(Target),
+    ValidatePlan(Target),
 }
 
 impl Rpc {
@@ -128,6 +131,7 @@ impl Rpc {
             "get_worklist" => Rpc::GetWorklist(t),
             "record_payment" => Rpc::RecordPayment(t),
             "record_call_outcome" => Rpc::RecordCallOutcome(t),
+            "validate_plan" => Rpc::ValidatePlan(t),
             _ => return None,
         })
     }
@@ -218,6 +222,20 @@ impl Call for Rpc {
                 };
                 CallServiceClient::new(InterceptedService::new(channel, t.agent.clone()))
                     .record_call_outcome(request)
+                    .await?;
+            }
+            Rpc::ValidatePlan(t) => {
+                // Everything in a fortnight: judged, with its counter-proposals.
+                let request = pb::ValidatePlanRequest {
+                    parent: format!("accounts/{}", t.pick(task, seq) + 1),
+                    proposal: Some(pb::PlanProposal {
+                        kind: pb::PlanKind::PayInFull as i32,
+                        pay_by_date: Some(date_out(Utc::now().date_naive() + Days::new(14))),
+                        ..Default::default()
+                    }),
+                };
+                PlanServiceClient::new(InterceptedService::new(channel, t.agent.clone()))
+                    .validate_plan(request)
                     .await?;
             }
         }
