@@ -234,4 +234,25 @@ fn plan_rules_are_checked_with_their_key_paths() {
     );
     let p = from_text("[policy.plans]\nmax_months = 24\n", &[]).unwrap();
     assert_eq!(p.plans.max_months, 24);
+    let e = from_text("[policy.plans]\nmisses_to_break = 0\n", &[]).unwrap_err();
+    assert_eq!(e.0, "policy.plans.misses_to_break: 0 must be from 1 to 24");
+    let e = from_text("[policy.plans]\ncreditor_name = \"  \"\n", &[]).unwrap_err();
+    assert_eq!(
+        e.0,
+        "policy.plans.creditor_name: \"  \" must be 1 to 200 characters (the creditor as agreements \
+         name it)"
+    );
+    let p = from_text(
+        "[policy.plans]\ngrace_days = 0\ncreditor_name = \"Acme Supplies Ltd\"\n",
+        &[("RECOUP_POLICY__PLANS__MISSES_TO_BREAK", "3")],
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            p.plans.grace_days,
+            p.plans.misses_to_break,
+            p.plans.creditor_name.as_str()
+        ),
+        (0, 3, "Acme Supplies Ltd")
+    );
 }
