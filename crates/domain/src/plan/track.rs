@@ -289,4 +289,41 @@ mod tests {
         assert_eq!(t.paid, gbp(90_000));
         assert!(t.next().is_none());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        /// Whatever is paid and when: what the instalments received is exactly what was paid (up to
+        /// the plan's total), in order (no instalment is paid before an earlier one is full), and a
+        /// plan is never both short of its total and completed.
+        #[test]
+        fn payments_are_accounted_for_exactly_and_in_order(
+            balance in 1i64..2_000_000,
+            count in 1u32..24,
+            payments in proptest::collection::vec((0i64..400, 1i64..500_000), 0..12),
+            today_offset in 0i64..500,
+        ) {
+            let p = policy();
+            let first = d("2028-01-31");
+            let schedule = schedule::in_count(gbp(balance), count, Frequency::Monthly, first).unwrap();
+            let receipts: Vec<Receipt> = payments
+                .iter()
+                .map(|(day, m)| Receipt { date: first + Duration::days(*day), amount: gbp(*m) })
+                .collect();
+            let t = track(&schedule, &receipts, first + Duration::days(today_offset), &p).unwrap();
+            let paid: i64 = payments.iter().map(|(_, m)| m).sum();
+            proptest::prop_assert_eq!(t.paid, gbp(paid.min(balance)));
+            let full: Vec<bool> = t.instalments.iter().map(|i| i.paid == i.amount).collect();
+            proptest::prop_assert!(full.windows(2).all(|w| w[0] || !w[1]));
+            for (k, i) in t.instalments.iter().enumerate() {
+                proptest::prop_assert!(i.paid.amount() <= i.amount.amount());
+                if k + 1 < t.instalments.len() && t.instalments[k + 1].paid.is_positive() {
+                    proptest::prop_assert_eq!(i.paid, i.amount);
+                }
+            }
+            if let Standing::Completed { .. } = t.standing {
+                proptest::prop_assert_eq!(t.paid, gbp(balance));
+            }
+            proptest::prop_assert!(t.missed <= t.instalments.len());
+        }
+    }
 }
