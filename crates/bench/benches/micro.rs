@@ -57,6 +57,19 @@ fn rules(c: &mut Criterion) {
             (judged, counters)
         })
     });
+    // The written agreement with a 12-line schedule, as CreatePlan renders it.
+    let templates = recoup_script::Templates::new(&[]).expect("shipped templates");
+    let mut agreement = recoup_script::Agreement::sample();
+    agreement.schedule = (1..=12)
+        .map(|k| recoup_script::AgreementLine {
+            sequence: k,
+            due_date: format!("{k} March 2028"),
+            amount: "GBP 500.00".into(),
+        })
+        .collect();
+    c.bench_function("render_plan_agreement_12_instalments", |b| {
+        b.iter(|| templates.agreement(&agreement).expect("renders"))
+    });
 }
 
 criterion_group!(benches, rules);
