@@ -15,14 +15,18 @@ const AT: &str = "policy.plans";
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct PlansDoc {
+    #[serde(deserialize_with = "text_or_whole")]
     instalment_floor_percent: String,
     max_months: u32,
     max_first_payment_days: u32,
+    #[serde(deserialize_with = "text_or_whole")]
     min_down_payment_percent: String,
     frequencies: Vec<String>,
     max_extension_days: u32,
     settlement_min_days_overdue: u32,
+    #[serde(deserialize_with = "text_or_whole")]
     agent_max_discount_percent: String,
+    #[serde(deserialize_with = "text_or_whole")]
     supervisor_max_discount_percent: String,
     interest_in_balance: bool,
     grace_days: u32,
@@ -45,6 +49,27 @@ fn frequency_name(f: Frequency) -> &'static str {
         Frequency::Fortnightly => "fortnightly",
         Frequency::Monthly => "monthly",
     }
+}
+
+/// A decimal written as a string ("12.5", exact), or as a whole number (`50`, as an environment
+/// variable's value reads).
+fn text_or_whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Text(String),
+        Whole(i64),
+    }
+    Given::deserialize(d)
+        .map(|g| match g {
+            Given::Text(t) => t,
+            Given::Whole(n) => n.to_string(),
+        })
+        .map_err(|_| {
+            serde::de::Error::custom(
+                "expected a decimal as a string (e.g. \"12.5\") or a whole number",
+            )
+        })
 }
 
 /// A percentage from 0 to 100, written as a decimal string ("12.5").
