@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use recoup_domain::ageing::local_today;
 use recoup_domain::plan::state::PlanState;
-use recoup_domain::plan::track::Standing;
+use recoup_domain::plan::track::{self, Standing};
 use recoup_domain::policy::Policy;
 use recoup_store::{AccountKey, Store, StoreError};
 
@@ -45,7 +45,7 @@ pub async fn announce_once(
                         "broken on {on}: {} of {} instalments missed (the policy breaks a plan at {})",
                         t.missed,
                         t.instalments.len(),
-                        policy.plans.misses_to_break
+                        track::misses_to_break(&policy.plans, t.instalments.len())
                     ),
                 ),
                 Standing::Completed { on } => (

@@ -17,6 +17,7 @@ use recoup_store::{AccountKey, AccountSnapshot, Store, StoreError};
 
 use crate::convert::{call_history, contact_facts, live_plan};
 use recoup_domain::plan::state::PlanState;
+use recoup_domain::plan::track;
 
 /// Entries computed per batch (one read each, one write per batch).
 const BATCH: i64 = 500;
@@ -38,7 +39,9 @@ pub fn place(a: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Option
         .filter(|i| !i.data.disputed)
         .map(|i| (i.data.due_date, i.outstanding))
         .collect();
-    // Missed instalments on the live plan, or on one that broke within the promise window.
+    // Missed instalments on the live plan, and on plans that broke within the promise window (at
+    // least as many as broke them; their payments are not in the view).
+    let window = i64::from(policy.promises.broken_window_days);
     let missed_instalments = live_plan(a, &policy.plans, today).map_or(0, |(_, t)| t.missed)
         + a.story
             .plans
@@ -47,11 +50,11 @@ pub fn place(a: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Option
                 p.state == PlanState::Broken
                     && p.end_time.is_some_and(|t| {
                         (today - t.with_timezone(&a.data.time_zone).date_naive()).num_days()
-                            <= i64::from(policy.promises.broken_window_days)
+                            <= window
                     })
             })
-            .count()
-            * policy.plans.misses_to_break as usize;
+            .map(|p| track::misses_to_break(&policy.plans, p.detail.schedule.len()))
+            .sum::<usize>();
     worklist::assess(
         &contact_facts(a, &policy.plans, today),
         &call_history(a),

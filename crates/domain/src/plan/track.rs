@@ -87,6 +87,12 @@ impl Progress {
     }
 }
 
+/// The misses that break a plan of `payments` payments: the policy's number, but never more than
+/// the plan has (a settlement's single payment missed breaks it).
+pub fn misses_to_break(p: &PlanPolicy, payments: usize) -> usize {
+    (p.misses_to_break as usize).min(payments)
+}
+
 /// Tracks `schedule` against `receipts` as of `today`.
 pub fn track(
     schedule: &[Payment],
@@ -148,7 +154,7 @@ pub fn track(
         }
     }
     miss_days.sort();
-    let broken_on = match p.misses_to_break as usize {
+    let broken_on = match misses_to_break(p, instalments.len()) {
         0 => None,
         n => miss_days.get(n - 1).copied(),
     };
@@ -268,6 +274,19 @@ mod tests {
             }
         );
         assert_eq!(t.paid, gbp(90_000));
+    }
+
+    #[test]
+    fn a_single_payment_missed_breaks_a_settlement() {
+        let one = schedule::lump_sum(gbp(90_000), d("2028-01-31")).unwrap();
+        let t = track(&one, &[], d("2028-02-06"), &policy()).unwrap();
+        assert_eq!(
+            t.standing,
+            Standing::Broken {
+                on: d("2028-02-06")
+            }
+        );
+        assert_eq!(misses_to_break(&policy(), 1), 1);
     }
 
     #[test]

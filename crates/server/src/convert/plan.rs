@@ -307,7 +307,7 @@ pub fn plan_out(
         (None, Some(Standing::Broken { on })) if state == PlanState::Broken => {
             format!(
                 "broken on {on}: {} instalments missed",
-                policy.misses_to_break
+                track::misses_to_break(policy, p.detail.schedule.len())
             )
         }
         (None, Some(Standing::Completed { on })) if state == PlanState::Completed => {

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
 use recoup_domain::ageing::local_today;
 use recoup_domain::fingerprint::Canonical;
-use recoup_domain::plan::{self, Authority, Judgement, PlanPolicy, Proposal, Situation};
+use recoup_domain::plan::{self, Authority, Judgement, PlanPolicy, Proposal, Situation, track};
 use recoup_domain::policy::Policy;
 use recoup_domain::schedule::Frequency;
 use recoup_domain::{Money, Violations};
@@ -196,7 +196,7 @@ pub fn agreement_model(
             .unwrap_or_default(),
         discount: detail.discount.map(money).unwrap_or_default(),
         grace_days: plans.grace_days,
-        misses_to_break: plans.misses_to_break,
+        misses_to_break: track::misses_to_break(plans, schedule.len()) as u32,
         proposed_by: proposer.to_owned(),
     }
 }
