@@ -1,103 +1,293 @@
-//! What recoup writes for people to read: the written agreement of a payment plan (and, as they
-//! come, call guidance and letters), rendered with handlebars from templates shipped in the binary
-//! and replaceable file by file. Pure: the caller reads any override files and passes their text in;
-//! this crate turns templates and a model into text.
+//! What recoup writes for people to read: call guidance, letters and the written agreement of a
+//! payment plan, rendered with handlebars from templates shipped in the binary and replaceable file
+//! by file. Pure: the caller reads any override files and passes their text in; this crate turns
+//! templates and a model into text.
 //!
 //! Rendering is strict (an unknown variable is an error, never an empty string) and never
-//! HTML-escapes (the output is plain text). `Templates::new` renders every template against sample
-//! data, so a broken override stops the service at start, naming the file and line, instead of
-//! failing on a call.
+//! HTML-escapes (the output is text). `Templates::new` renders every template of every locale
+//! against sample data in every tone, so a broken override stops the service at start, naming the
+//! file and line, instead of failing on a call.
+//!
+//! A locale is a folder of files (`cy-GB/letters/first_reminder.hbs`); a file it lacks falls back to
+//! the default locale's (`en-GB`, British English), so a locale may translate only some files.
 
 mod agreement;
+pub mod conduct;
+pub mod guidance;
+pub mod letters;
 pub mod text;
+pub mod tone;
+
+use std::collections::BTreeMap;
 
 use handlebars::Handlebars;
 use thiserror::Error;
 
 pub use agreement::{Agreement, AgreementInvoice, AgreementLine, Party};
+pub use guidance::{CallContext, Guidance};
+pub use letters::{Letter, LetterContext, LetterKind};
+pub use tone::Tone;
 
-/// The templates shipped in the binary, by file name.
-const SHIPPED: &[(&str, &str)] = &[(
-    agreement::TEMPLATE,
-    include_str!("../templates/plan_agreement.hbs"),
-)];
+/// The locale used when a caller names none.
+pub const DEFAULT_LOCALE: &str = "en-GB";
+
+macro_rules! shipped {
+    ($path:literal) => {
+        ($path, include_str!(concat!("../templates/en-GB/", $path)))
+    };
+}
+
+/// The templates shipped in the binary (the default locale), by path.
+const SHIPPED: &[(&str, &str)] = &[
+    shipped!("guidance/before_you_dial.hbs"),
+    shipped!("guidance/closing/courtesy.hbs"),
+    shipped!("guidance/closing/dispute_resolution.hbs"),
+    shipped!("guidance/closing/do_not_call.hbs"),
+    shipped!("guidance/closing/final_notice.hbs"),
+    shipped!("guidance/closing/firm.hbs"),
+    shipped!("guidance/closing/friendly_reminder.hbs"),
+    shipped!("guidance/closing/understanding.hbs"),
+    shipped!("guidance/must_not.hbs"),
+    shipped!("guidance/objections.hbs"),
+    shipped!("guidance/opening/courtesy.hbs"),
+    shipped!("guidance/opening/dispute_resolution.hbs"),
+    shipped!("guidance/opening/do_not_call.hbs"),
+    shipped!("guidance/opening/final_notice.hbs"),
+    shipped!("guidance/opening/firm.hbs"),
+    shipped!("guidance/opening/friendly_reminder.hbs"),
+    shipped!("guidance/opening/understanding.hbs"),
+    shipped!("guidance/page.md.hbs"),
+    shipped!("guidance/page.txt.hbs"),
+    shipped!("guidance/questions.hbs"),
+    shipped!("guidance/talking_points/courtesy.hbs"),
+    shipped!("guidance/talking_points/dispute_resolution.hbs"),
+    shipped!("guidance/talking_points/do_not_call.hbs"),
+    shipped!("guidance/talking_points/final_notice.hbs"),
+    shipped!("guidance/talking_points/firm.hbs"),
+    shipped!("guidance/talking_points/friendly_reminder.hbs"),
+    shipped!("guidance/talking_points/understanding.hbs"),
+    shipped!("letters/agency_referral_notice.hbs"),
+    shipped!("letters/dispute_acknowledgement.hbs"),
+    shipped!("letters/final_notice.hbs"),
+    shipped!("letters/first_reminder.hbs"),
+    shipped!("letters/plan_agreement.hbs"),
+    shipped!("letters/pre_call_statement.hbs"),
+    shipped!("letters/second_reminder.hbs"),
+    shipped!("plan_agreement.hbs"),
+];
 
 /// A template that cannot be used.
 #[derive(Debug, Error)]
 pub enum TemplateError {
-    /// An override's file name is not one of the shipped templates.
-    #[error("{name}: not a template recoup uses (known: {known})")]
-    Unknown { name: String, known: String },
+    /// An override's path is not one of the shipped templates.
+    #[error(
+        "{name}: not a template recoup uses (see the shipped ones under crates/script/templates/en-GB)"
+    )]
+    Unknown { name: String },
     /// The template does not parse, or does not render against sample data.
     #[error("{name}: {detail}")]
     Broken { name: String, detail: String },
+    /// No such locale.
+    #[error("no templates for locale '{0}'")]
+    NoLocale(String),
 }
 
 /// The template registry, built once at start.
 pub struct Templates {
     registry: Handlebars<'static>,
+    /// Where each registered template came from, by registry name: the override's path, or
+    /// "shipped …".
+    origin: BTreeMap<String, String>,
+    locales: Vec<String>,
 }
 
 impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Templates").finish_non_exhaustive()
+        f.debug_struct("Templates")
+            .field("locales", &self.locales)
+            .finish_non_exhaustive()
     }
 }
 
+/// Whether a path's first folder names a locale ("fr", "cy-GB").
+fn locale_folder(first: &str) -> bool {
+    let (lang, region) = first.split_once('-').unwrap_or((first, ""));
+    (2..=3).contains(&lang.len())
+        && lang.bytes().all(|b| b.is_ascii_lowercase())
+        && (region.is_empty()
+            || (region.len() == 2 && region.bytes().all(|b| b.is_ascii_uppercase())))
+}
+
 impl Templates {
-    /// The shipped templates, each replaced by the override of the same file name when one is given
-    /// (`(file name, text)`), checked by rendering sample data.
+    /// The shipped templates with `overrides` (path relative to the templates folder, text) in
+    /// place of those of the same path; a path under a locale folder belongs to that locale.
+    /// Every template is then rendered against sample data.
     pub fn new(overrides: &[(String, String)]) -> Result<Templates, TemplateError> {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
-        for (name, _) in overrides {
-            if !SHIPPED.iter().any(|(n, _)| n == name) {
+        let mut origin = BTreeMap::new();
+        let mut locales = vec![DEFAULT_LOCALE.to_owned()];
+        for (path, text) in SHIPPED {
+            let key = format!("{DEFAULT_LOCALE}/{path}");
+            origin.insert(key.clone(), format!("shipped {key}"));
+            register(&mut registry, &key, text, &format!("shipped {key}"))?;
+        }
+        for (given, text) in overrides {
+            let (locale, path) = match given.split_once('/') {
+                Some((first, rest)) if locale_folder(first) => (first.to_owned(), rest),
+                _ => (DEFAULT_LOCALE.to_owned(), given.as_str()),
+            };
+            if !SHIPPED.iter().any(|(p, _)| *p == path) {
                 return Err(TemplateError::Unknown {
-                    name: name.clone(),
-                    known: SHIPPED
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    name: given.clone(),
                 });
             }
+            if !locales.contains(&locale) {
+                locales.push(locale.clone());
+            }
+            let key = format!("{locale}/{path}");
+            register(&mut registry, &key, text, given)?;
+            origin.insert(key, given.clone());
         }
-        for (name, shipped) in SHIPPED {
-            let text = overrides
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(*shipped, |(_, t)| t.as_str());
-            registry
-                .register_template_string(name, text)
-                .map_err(|e| TemplateError::Broken {
-                    name: (*name).to_owned(),
-                    detail: e.to_string(),
-                })?;
-        }
-        let t = Templates { registry };
-        t.agreement(&Agreement::sample())?;
+        let t = Templates {
+            registry,
+            origin,
+            locales,
+        };
+        t.check()?;
         Ok(t)
     }
 
-    /// The file names of the templates recoup uses.
-    pub fn names() -> impl Iterator<Item = &'static str> {
-        SHIPPED.iter().map(|(n, _)| *n)
+    /// Renders every template of every locale against sample data, in every tone.
+    fn check(&self) -> Result<(), TemplateError> {
+        for locale in &self.locales {
+            self.agreement_in(locale, &Agreement::sample())?;
+            for tone in Tone::ALL {
+                self.guidance(locale, &CallContext::sample(tone), tone)?;
+            }
+            for kind in LetterKind::ALL {
+                self.letter(locale, kind, &LetterContext::sample())?;
+            }
+        }
+        Ok(())
     }
 
-    /// A payment plan's written agreement.
+    /// The locales there are templates for, the default first.
+    pub fn locales(&self) -> &[String] {
+        &self.locales
+    }
+
+    /// The paths of the templates recoup uses.
+    pub fn paths() -> impl Iterator<Item = &'static str> {
+        SHIPPED.iter().map(|(p, _)| *p)
+    }
+
+    /// A payment plan's written agreement, in the default locale.
     pub fn agreement(&self, a: &Agreement) -> Result<String, TemplateError> {
-        self.render(agreement::TEMPLATE, a)
+        self.agreement_in(DEFAULT_LOCALE, a)
     }
 
-    fn render(&self, name: &str, model: &impl serde::Serialize) -> Result<String, TemplateError> {
+    fn agreement_in(&self, locale: &str, a: &Agreement) -> Result<String, TemplateError> {
+        self.render(locale, agreement::TEMPLATE, a)
+    }
+
+    /// The guidance for a call in `tone`.
+    pub fn guidance(
+        &self,
+        locale: &str,
+        c: &CallContext,
+        tone: Tone,
+    ) -> Result<Guidance, TemplateError> {
+        let section = |path: &str| self.render(locale, &path.replace("{tone}", tone.key()), c);
+        let before_you_dial = guidance::lines(&section(guidance::BEFORE)?);
+        let opening = section(guidance::OPENING)?.trim().to_owned();
+        let talking_points = guidance::lines(&section(guidance::POINTS)?);
+        let questions = guidance::lines(&section(guidance::QUESTIONS)?);
+        let objections = guidance::objections(&section(guidance::OBJECTIONS)?);
+        let must_not = guidance::lines(&section(guidance::MUST_NOT)?);
+        let closing = section(guidance::CLOSING)?.trim().to_owned();
+        let page = guidance::Page {
+            context: c,
+            before_you_dial: &before_you_dial,
+            opening: &opening,
+            talking_points: &talking_points,
+            questions: &questions,
+            objections: &objections,
+            must_not: &must_not,
+            closing: &closing,
+        };
+        let text = self.render(locale, guidance::PAGE_TEXT, &page)?;
+        let markdown = self.render(locale, guidance::PAGE_MARKDOWN, &page)?;
+        Ok(Guidance {
+            before_you_dial,
+            opening,
+            talking_points,
+            questions,
+            objections,
+            must_not,
+            closing,
+            text,
+            markdown,
+        })
+    }
+
+    /// A letter of `kind`.
+    pub fn letter(
+        &self,
+        locale: &str,
+        kind: LetterKind,
+        c: &LetterContext,
+    ) -> Result<Letter, TemplateError> {
+        let path = kind.template();
+        let text = self.render(locale, &path, &letters::rendering(c, false))?;
+        let markdown = self.render(locale, &path, &letters::rendering(c, true))?;
+        let (subject, text) = letters::split(&text);
+        let (_, markdown) = letters::split(&markdown);
+        Ok(Letter {
+            subject,
+            text,
+            markdown,
+        })
+    }
+
+    /// Renders `path` of `locale`, or of the default locale when `locale` lacks it.
+    fn render(
+        &self,
+        locale: &str,
+        path: &str,
+        model: &impl serde::Serialize,
+    ) -> Result<String, TemplateError> {
+        if !self.locales.iter().any(|l| l == locale) {
+            return Err(TemplateError::NoLocale(locale.to_owned()));
+        }
+        let own = format!("{locale}/{path}");
+        let key = if self.registry.has_template(&own) {
+            own
+        } else {
+            format!("{DEFAULT_LOCALE}/{path}")
+        };
         self.registry
-            .render(name, model)
+            .render(&key, model)
             .map_err(|e| TemplateError::Broken {
-                name: name.to_owned(),
+                name: self.origin.get(&key).cloned().unwrap_or(key),
                 detail: e.to_string(),
             })
     }
+}
+
+fn register(
+    registry: &mut Handlebars<'static>,
+    key: &str,
+    text: &str,
+    name: &str,
+) -> Result<(), TemplateError> {
+    registry
+        .register_template_string(key, text)
+        .map_err(|e| TemplateError::Broken {
+            name: name.to_owned(),
+            detail: e.to_string(),
+        })
 }
 
 #[cfg(test)]

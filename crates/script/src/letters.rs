@@ -1,0 +1,212 @@
+//! Letters: the statement sent before a call, reminders, the final notice, the plan agreement, the
+//! agency referral notice and the dispute acknowledgement. The caller builds a `LetterContext`; each
+//! kind's template writes `Subject: …` on its first line and the body after it; the body is rendered
+//! twice, as plain text and as Markdown (tables and the heading differ, the wording does not).
+
+use serde::Serialize;
+
+use crate::guidance::InvoiceLine;
+
+/// The kinds of letter recoup writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LetterKind {
+    PreCallStatement,
+    FirstReminder,
+    SecondReminder,
+    FinalNotice,
+    PlanAgreement,
+    AgencyReferralNotice,
+    DisputeAcknowledgement,
+}
+
+impl LetterKind {
+    pub const ALL: [LetterKind; 7] = [
+        LetterKind::PreCallStatement,
+        LetterKind::FirstReminder,
+        LetterKind::SecondReminder,
+        LetterKind::FinalNotice,
+        LetterKind::PlanAgreement,
+        LetterKind::AgencyReferralNotice,
+        LetterKind::DisputeAcknowledgement,
+    ];
+
+    /// The name stored and used by template files.
+    pub fn key(self) -> &'static str {
+        match self {
+            LetterKind::PreCallStatement => "pre_call_statement",
+            LetterKind::FirstReminder => "first_reminder",
+            LetterKind::SecondReminder => "second_reminder",
+            LetterKind::FinalNotice => "final_notice",
+            LetterKind::PlanAgreement => "plan_agreement",
+            LetterKind::AgencyReferralNotice => "agency_referral_notice",
+            LetterKind::DisputeAcknowledgement => "dispute_acknowledgement",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LetterKind> {
+        LetterKind::ALL.into_iter().find(|k| k.key() == s)
+    }
+
+    /// A reminder of some strength, for the escalation ladder.
+    pub fn is_reminder(self) -> bool {
+        matches!(
+            self,
+            LetterKind::FirstReminder | LetterKind::SecondReminder | LetterKind::FinalNotice
+        )
+    }
+
+    pub(crate) fn template(self) -> String {
+        format!("letters/{}.hbs", self.key())
+    }
+}
+
+/// A payment as a letter lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentRow {
+    pub date: String,
+    pub amount: String,
+    pub reference: String,
+}
+
+/// Everything a letter is drawn from, as text.
+#[derive(Debug, Clone, Serialize)]
+pub struct LetterContext {
+    pub date: String,
+    pub creditor: String,
+    pub debtor: crate::guidance::Debtor,
+    /// "Alex Ledger", or "Sir or Madam" when no contact is known.
+    pub salutation: String,
+    /// Open invoices (disputed ones too, marked).
+    pub invoices: Vec<InvoiceLine>,
+    pub disputed_invoices: Vec<InvoiceLine>,
+    pub overdue_invoices: Vec<InvoiceLine>,
+    pub payments: Vec<PaymentRow>,
+    pub outstanding: String,
+    pub overdue: String,
+    /// Under query; empty when nothing is.
+    pub disputed: String,
+    /// Statutory interest and compensation; empty when none apply.
+    pub interest: String,
+    pub compensation: String,
+    pub law: String,
+    /// A second reminder's date to pay by.
+    pub pay_by: String,
+    /// A final notice's referral date.
+    pub agency_date: String,
+    /// For the plan agreement letter: the agreement as recorded with the plan.
+    pub agreement: String,
+}
+
+/// A letter as rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub subject: String,
+    pub text: String,
+    pub markdown: String,
+}
+
+/// What the templates see: the context, with the tables and heading in the output's format.
+#[derive(Serialize)]
+pub(crate) struct Rendering<'a> {
+    #[serde(flatten)]
+    pub context: &'a LetterContext,
+    pub heading: &'static str,
+    pub invoice_table: String,
+    pub disputed_table: String,
+    pub payment_table: String,
+}
+
+pub(crate) fn rendering(c: &LetterContext, markdown: bool) -> Rendering<'_> {
+    let invoices = |rows: &[InvoiceLine]| {
+        table(
+            markdown,
+            &["Invoice", "Due", "Outstanding"],
+            rows.iter()
+                .map(|i| vec![i.number.clone(), i.due_date.clone(), i.outstanding.clone()])
+                .collect(),
+        )
+    };
+    Rendering {
+        context: c,
+        heading: if markdown { "# " } else { "" },
+        invoice_table: invoices(&c.invoices),
+        disputed_table: invoices(&c.disputed_invoices),
+        payment_table: table(
+            markdown,
+            &["Date", "Amount", "Reference"],
+            c.payments
+                .iter()
+                .map(|p| vec![p.date.clone(), p.amount.clone(), p.reference.clone()])
+                .collect(),
+        ),
+    }
+}
+
+/// A table: Markdown's pipe table, or columns padded with spaces.
+fn table(markdown: bool, head: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut out = String::new();
+    if markdown {
+        out.push_str(&format!("| {} |\n", head.join(" | ")));
+        out.push_str(&format!("|{}\n", "---|".repeat(head.len())));
+        for r in rows {
+            out.push_str(&format!("| {} |\n", r.join(" | ")));
+        }
+        return out;
+    }
+    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("  {}\n", padded.join("  ").trim_end())
+    };
+    out.push_str(&line(head.iter().map(|h| (*h).to_owned()).collect()));
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+/// Splits a rendered letter into its subject (the first line, `Subject: …`) and body.
+pub(crate) fn split(rendered: &str) -> (String, String) {
+    let (first, body) = rendered.split_once('\n').unwrap_or((rendered, ""));
+    let subject = first.strip_prefix("Subject:").unwrap_or(first).trim();
+    (subject.to_owned(), body.trim_start_matches('\n').to_owned())
+}
+
+impl LetterContext {
+    /// Sample data with every field set, for checking templates at start.
+    pub fn sample() -> LetterContext {
+        let g = crate::guidance::CallContext::sample(crate::tone::Tone::Firm);
+        LetterContext {
+            date: g.today.clone(),
+            creditor: "Example Supplies Ltd".into(),
+            debtor: g.debtor.clone(),
+            salutation: "Alex Ledger".into(),
+            invoices: g.overdue_invoices.clone(),
+            disputed_invoices: g.disputed_invoices.clone(),
+            overdue_invoices: g.overdue_invoices.clone(),
+            payments: vec![PaymentRow {
+                date: "20 November 2026".into(),
+                amount: "GBP 100.00".into(),
+                reference: "BACS 1".into(),
+            }],
+            outstanding: g.outstanding.clone(),
+            overdue: g.overdue.clone(),
+            disputed: "GBP 1,200.00".into(),
+            interest: g.interest.clone(),
+            compensation: g.compensation.clone(),
+            law: "the Late Payment of Commercial Debts (Interest) Act 1998".into(),
+            pay_by: "30 November 2026".into(),
+            agency_date: g.agency_date.clone(),
+            agreement: "PAYMENT PLAN AGREEMENT\n(sample)".into(),
+        }
+    }
+}
