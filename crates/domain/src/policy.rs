@@ -13,6 +13,28 @@ pub struct Policy {
     pub interest: crate::interest::InterestPolicy,
     pub category: crate::category::CategoryPolicy,
     pub plans: crate::plan::PlanPolicy,
+    pub guidance: GuidancePolicy,
+}
+
+/// What call guidance and letters say about time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuidancePolicy {
+    /// Days a final notice gives before the account goes to a collection agency.
+    pub final_notice_days: u32,
+    /// Days a second reminder gives to pay.
+    pub second_reminder_days: u32,
+    /// Days back a payment counts as recent: it may have crossed with our chasing.
+    pub recent_payment_days: u32,
+}
+
+impl Default for GuidancePolicy {
+    fn default() -> Self {
+        Self {
+            final_notice_days: 14,
+            second_reminder_days: 7,
+            recent_payment_days: 14,
+        }
+    }
 }
 
 /// Calling hours on one day in the debtor's local time: from `start` (inclusive) to `end`

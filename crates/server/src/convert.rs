@@ -5,6 +5,7 @@
 pub mod call;
 pub mod category;
 pub mod dispute;
+pub mod guidance;
 pub mod interest;
 pub mod plan;
 

@@ -15,10 +15,3 @@ pub mod server;
 pub mod services;
 pub mod status;
 pub mod worklist;
-
-/// UNIMPLEMENTED for an RPC whose capability is on the roadmap.
-pub(crate) fn unsupported(rpc: &str, capability: &str) -> tonic::Status {
-    tonic::Status::unimplemented(format!(
-        "{rpc} is not available yet: the {capability} capability has not been delivered"
-    ))
-}

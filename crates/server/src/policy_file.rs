@@ -116,6 +116,7 @@ struct PolicyDoc {
     interest: interest::InterestDoc,
     category: category::CategoryDoc,
     plans: plans::PlansDoc,
+    guidance: guidance::GuidanceDoc,
 }
 
 impl Default for PolicyDoc {
@@ -132,6 +133,7 @@ impl PolicyDoc {
             interest: interest::InterestDoc::from_domain(&policy.interest),
             category: category::CategoryDoc::from_domain(&policy.category),
             plans: plans::PlansDoc::from_domain(&policy.plans),
+            guidance: guidance::GuidanceDoc::from_domain(&policy.guidance),
         }
     }
 
@@ -142,6 +144,7 @@ impl PolicyDoc {
             interest: self.interest.into_domain()?,
             category: self.category.into_domain()?,
             plans: self.plans.into_domain()?,
+            guidance: self.guidance.into_domain()?,
         })
     }
 }
@@ -558,6 +561,7 @@ impl<'de> Deserialize<'de> for Day {
 }
 
 mod category;
+mod guidance;
 mod interest;
 mod plans;
 #[cfg(test)]

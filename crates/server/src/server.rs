@@ -26,7 +26,7 @@ use crate::config::LimitArgs;
 use crate::services::accounts::Accounts;
 use crate::services::calls::Calls;
 use crate::services::events::Events;
-use crate::services::later::Guidance;
+use crate::services::guidance::Guidance;
 use crate::services::plans::Plans;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -97,7 +97,7 @@ pub struct ServeOptions {
     pub promise_interval: Duration,
     /// How often worklist entries that are stale or due a fresh look are computed.
     pub worklist_interval: Duration,
-    /// The templates written agreements (and later guidance and letters) are rendered with.
+    /// The templates guidance, letters and written agreements are rendered with.
     pub templates: Arc<Templates>,
 }
 
@@ -188,7 +188,14 @@ pub async fn start(
             ))
             .max_decoding_message_size(limit),
         )
-        .add_service(GuidanceServiceServer::new(Guidance).max_decoding_message_size(limit))
+        .add_service(
+            GuidanceServiceServer::new(Guidance::new(
+                store.clone(),
+                options.policy.clone(),
+                options.templates.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
         .add_service(
             EventServiceServer::new(Events::new(store.clone(), closed))
                 .max_decoding_message_size(limit),

@@ -17,6 +17,7 @@ mod error;
 mod events;
 mod import;
 mod keys;
+pub mod letters;
 mod maintenance;
 pub use maintenance::Maintenance;
 mod markers;
@@ -42,9 +43,10 @@ pub use disputes::{DisputeOutcome, StoredDispute};
 pub use error::StoreError;
 pub use events::StoredEvent;
 pub use keys::StoredKey;
+pub use letters::{NewLetter, StoredLetter};
 pub use model::{
-    AccountKey, AccountSnapshot, ImportOutcome, ListFilter, ManualCategory, StoredInvoice,
-    StoredPayment, Story,
+    AccountKey, AccountSnapshot, ImportOutcome, ListFilter, ManualCategory, SentLetter,
+    StoredInvoice, StoredPayment, Story,
 };
 pub use plans::{NewPlan, PlanDetail, PlanOutcome, StoredPlan};
 pub use requests::{RequestKey, SeenRequest};

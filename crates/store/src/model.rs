@@ -84,6 +84,15 @@ pub struct Story {
     /// The newest plans, newest first, at most `RECENT_PLANS` (without their agreements); the
     /// live one, if any, is the first and carries the payments made towards it.
     pub plans: Vec<StoredPlan>,
+    /// The newest letters sent, newest first, at most `RECENT_LETTERS`.
+    pub letters: Vec<SentLetter>,
+}
+
+/// A letter sent: which kind, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentLetter {
+    pub kind: String,
+    pub time: DateTime<Utc>,
 }
 
 impl Story {
@@ -118,6 +127,8 @@ pub const RECENT_PAYMENTS: i64 = 10;
 pub const RECENT_CALLS: i64 = 10;
 /// Paid invoices a full read returns per account (the most `policy.category.history_invoices` may ask).
 pub const PAID_HISTORY: i64 = 50;
+/// Letters a full read returns per account.
+pub const RECENT_LETTERS: i64 = 10;
 /// Plans a full read returns per account (the live one is always the newest).
 pub const RECENT_PLANS: i64 = 5;
 /// Promises a full read judges per account.

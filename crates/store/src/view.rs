@@ -25,8 +25,8 @@ use crate::StoreError;
 use crate::calls::{CallRow, RULE_HISTORY};
 use crate::disputes::StoredDispute;
 use crate::model::{
-    AccountSnapshot, ManualCategory, PAID_HISTORY, RECENT_CALLS, RECENT_PAYMENTS, RECENT_PLANS,
-    RECENT_PROMISES, StoredInvoice, StoredPayment, Story,
+    AccountSnapshot, ManualCategory, PAID_HISTORY, RECENT_CALLS, RECENT_LETTERS, RECENT_PAYMENTS,
+    RECENT_PLANS, RECENT_PROMISES, SentLetter, StoredInvoice, StoredPayment, Story,
 };
 use crate::plans::{DetailJson, LIVE, StoredPlan, parse_state};
 use crate::rows::{NUMBER_SEPARATOR, currency};
@@ -218,10 +218,19 @@ pub(crate) fn document(pg: bool) -> String {
               AND lp.state IN {LIVE})"
         ),
     );
+    // The newest letters sent (on letters_account): which, and when.
+    let letters = agg(
+        &arr("lt.kind, lt.create_time"),
+        "lt.id DESC",
+        &format!(
+            "FROM (SELECT id, kind, create_time FROM letters WHERE account_id = a.id \
+             ORDER BY id DESC LIMIT {RECENT_LETTERS}) lt"
+        ),
+    );
     let parts = format!(
         "'a', {account}, 'c', {contacts}, 'i', {invoices}, 'p', {payments}, 'k', {calls}, \
          'o', {outbound}, 'pr', {promises}, 'rc', {received}, 'd', {disputes}, 'ia', {paid_in}, \
-         'ph', {paid_history}, 'mc', {manual}, 'pl', {plans}, 'pp', {plan_paid}"
+         'ph', {paid_history}, 'mc', {manual}, 'pl', {plans}, 'pp', {plan_paid}, 'lt', {letters}"
     );
     if pg {
         format!("json_build_object({parts})::text")
@@ -321,6 +330,8 @@ struct Document {
     pl: Vec<PlanJson>,
     #[serde(default)]
     pp: Vec<(String, i64)>,
+    #[serde(default)]
+    lt: Vec<(String, String)>,
 }
 
 /// A plan as the document holds it (a JSON array, read in field order).
@@ -501,6 +512,7 @@ pub(crate) fn encode(s: &AccountSnapshot) -> Result<String, StoreError> {
         mc: None,
         pl: Vec::new(),
         pp: Vec::new(),
+        lt: Vec::new(),
     };
     serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(format!("account document: {e}")))
 }
@@ -692,6 +704,16 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
             }),
             _ => None,
         },
+        letters: doc
+            .lt
+            .iter()
+            .map(|(kind, at)| {
+                Ok(SentLetter {
+                    kind: kind.clone(),
+                    time: time(at)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
         plans: {
             let mut paid = Some(
                 doc.pp

@@ -46,6 +46,7 @@ fn stored_type(t: pb::EventType) -> Option<&'static str> {
         pb::EventType::PromiseChanged => "promise_changed",
         pb::EventType::DisputeChanged => "dispute_changed",
         pb::EventType::PlanChanged => "plan_changed",
+        pb::EventType::LetterRendered => "letter_rendered",
         pb::EventType::CategorySet => "category_set",
         _ => return None,
     })
@@ -60,6 +61,7 @@ fn type_out(stored: &str) -> pb::EventType {
         "promise_changed" => pb::EventType::PromiseChanged,
         "dispute_changed" => pb::EventType::DisputeChanged,
         "plan_changed" => pb::EventType::PlanChanged,
+        "letter_rendered" => pb::EventType::LetterRendered,
         "category_set" => pb::EventType::CategorySet,
         _ => pb::EventType::Unspecified,
     }

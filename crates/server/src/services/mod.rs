@@ -3,5 +3,5 @@
 pub mod accounts;
 pub mod calls;
 pub mod events;
-pub mod later;
+pub mod guidance;
 pub mod plans;

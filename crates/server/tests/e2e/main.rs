@@ -11,6 +11,7 @@ mod contact;
 mod credit;
 mod disputes;
 mod events;
+mod guidance;
 mod health;
 mod idempotency;
 mod import;

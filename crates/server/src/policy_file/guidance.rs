@@ -1,0 +1,52 @@
+//! `[policy.guidance]`: the dates call guidance and letters give (domain::policy::GuidancePolicy).
+
+use recoup_domain::policy::GuidancePolicy;
+use serde::{Deserialize, Serialize};
+
+use super::{PolicyError, invalid};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct GuidanceDoc {
+    final_notice_days: u32,
+    second_reminder_days: u32,
+    recent_payment_days: u32,
+}
+
+impl Default for GuidanceDoc {
+    fn default() -> Self {
+        Self::from_domain(&GuidancePolicy::default())
+    }
+}
+
+impl GuidanceDoc {
+    pub(super) fn from_domain(p: &GuidancePolicy) -> Self {
+        Self {
+            final_notice_days: p.final_notice_days,
+            second_reminder_days: p.second_reminder_days,
+            recent_payment_days: p.recent_payment_days,
+        }
+    }
+
+    pub(super) fn into_domain(self) -> Result<GuidancePolicy, PolicyError> {
+        for (key, value) in [
+            ("final_notice_days", self.final_notice_days),
+            ("second_reminder_days", self.second_reminder_days),
+            ("recent_payment_days", self.recent_payment_days),
+        ] {
+            if !(1..=90).contains(&value) {
+                return Err(invalid(
+                    "policy.guidance",
+                    key,
+                    value,
+                    "must be from 1 to 90",
+                ));
+            }
+        }
+        Ok(GuidancePolicy {
+            final_notice_days: self.final_notice_days,
+            second_reminder_days: self.second_reminder_days,
+            recent_payment_days: self.recent_payment_days,
+        })
+    }
+}

@@ -1,0 +1,266 @@
+//! GuidanceService: GetCallGuidance (what to say on the next call, and how: tone with reasons,
+//! sections, negotiation box, plain text and Markdown; one read, no writes) and RenderLetter (a
+//! letter rendered, kept as a copy of the correspondence and announced on the change feed).
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use recoup_domain::Violations;
+use recoup_domain::fingerprint::Canonical;
+use recoup_domain::plan::Authority;
+use recoup_domain::policy::Policy;
+use recoup_proto::v1 as pb;
+use recoup_proto::v1::guidance_service_server::GuidanceService;
+use recoup_script::letters::LetterKind;
+use recoup_script::{DEFAULT_LOCALE, Templates, Tone};
+use recoup_store::{AccountKey, AccountSnapshot, NewLetter, RequestKey, Store, StoredLetter};
+use tonic::{Request, Response, Status};
+
+use crate::auth::{self, Role};
+use crate::convert::guidance::{draw, letter_context};
+use crate::convert::{enum_in, time_out};
+use crate::names;
+use crate::status::{from_store, internal, invalid};
+
+pub struct Guidance {
+    store: Store,
+    policy: Arc<Policy>,
+    templates: Arc<Templates>,
+}
+
+impl Guidance {
+    pub fn new(store: Store, policy: Arc<Policy>, templates: Arc<Templates>) -> Self {
+        Self {
+            store,
+            policy,
+            templates,
+        }
+    }
+
+    async fn account(&self, id: i64, name: &str) -> Result<AccountSnapshot, Status> {
+        self.store
+            .get_account(AccountKey::Id(id))
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| Status::not_found(format!("{name} does not exist")))
+    }
+
+    /// The locale asked for, or the default; a violation when there are no templates for it.
+    fn locale<'a>(&self, v: &mut Violations, field: &str, asked: &'a str) -> &'a str {
+        if asked.is_empty() {
+            return DEFAULT_LOCALE;
+        }
+        if !self.templates.locales().iter().any(|l| l == asked) {
+            v.push(
+                field,
+                format!(
+                    "has no templates; known locales: {}",
+                    self.templates.locales().join(", ")
+                ),
+            );
+        }
+        asked
+    }
+}
+
+fn asker(role: Role) -> Authority {
+    match role {
+        Role::Supervisor => Authority::Supervisor,
+        _ => Authority::Agent,
+    }
+}
+
+fn tone_out(t: Tone) -> pb::Tone {
+    match t {
+        Tone::FriendlyReminder => pb::Tone::FriendlyReminder,
+        Tone::Understanding => pb::Tone::Understanding,
+        Tone::Firm => pb::Tone::Firm,
+        Tone::FinalNotice => pb::Tone::FinalNotice,
+        Tone::DisputeResolution => pb::Tone::DisputeResolution,
+        Tone::Courtesy => pb::Tone::Courtesy,
+        Tone::DoNotCall => pb::Tone::DoNotCall,
+    }
+}
+
+fn kind_in(v: &mut Violations, raw: i32) -> Option<LetterKind> {
+    enum_in(v, "kind", raw, None, |k: pb::LetterKind| match k {
+        pb::LetterKind::Unspecified => None,
+        pb::LetterKind::PreCallStatement => Some(LetterKind::PreCallStatement),
+        pb::LetterKind::FirstReminder => Some(LetterKind::FirstReminder),
+        pb::LetterKind::SecondReminder => Some(LetterKind::SecondReminder),
+        pb::LetterKind::FinalNotice => Some(LetterKind::FinalNotice),
+        pb::LetterKind::PlanAgreement => Some(LetterKind::PlanAgreement),
+        pb::LetterKind::AgencyReferralNotice => Some(LetterKind::AgencyReferralNotice),
+        pb::LetterKind::DisputeAcknowledgement => Some(LetterKind::DisputeAcknowledgement),
+    })
+}
+
+fn letter_out(l: &StoredLetter) -> pb::Letter {
+    pb::Letter {
+        name: l.name(),
+        kind: match LetterKind::parse(&l.kind) {
+            Some(LetterKind::PreCallStatement) => pb::LetterKind::PreCallStatement,
+            Some(LetterKind::FirstReminder) => pb::LetterKind::FirstReminder,
+            Some(LetterKind::SecondReminder) => pb::LetterKind::SecondReminder,
+            Some(LetterKind::FinalNotice) => pb::LetterKind::FinalNotice,
+            Some(LetterKind::PlanAgreement) => pb::LetterKind::PlanAgreement,
+            Some(LetterKind::AgencyReferralNotice) => pb::LetterKind::AgencyReferralNotice,
+            Some(LetterKind::DisputeAcknowledgement) => pb::LetterKind::DisputeAcknowledgement,
+            None => pb::LetterKind::Unspecified,
+        } as i32,
+        subject: l.subject.clone(),
+        body_text: l.body_text.clone(),
+        body_markdown: l.body_markdown.clone(),
+        create_time: Some(time_out(l.create_time)),
+    }
+}
+
+#[tonic::async_trait]
+impl GuidanceService for Guidance {
+    async fn get_call_guidance(
+        &self,
+        request: Request<pb::GetCallGuidanceRequest>,
+    ) -> Result<Response<pb::CallGuidance>, Status> {
+        let asker = asker(auth::identity(&request)?.role);
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let account = names::account_id(&mut v, "account", &req.account);
+        let locale = self.locale(&mut v, "locale", &req.locale);
+        let Some(account) = account.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let a = self.account(account, &req.account).await?;
+        let drawn = draw(&a, &self.policy, asker, Utc::now());
+        let g = self
+            .templates
+            .guidance(locale, &drawn.context, drawn.tone)
+            .map_err(|e| internal(&e))?;
+        tracing::info!(
+            account_id = account,
+            tone = drawn.tone.key(),
+            "guidance drawn"
+        );
+        Ok(Response::new(pb::CallGuidance {
+            tone: tone_out(drawn.tone) as i32,
+            tone_reasons: drawn.context.tone_reasons,
+            category: drawn.view.category,
+            contact_status: drawn.view.contact_status,
+            before_you_dial: g.before_you_dial,
+            opening: g.opening,
+            talking_points: g.talking_points,
+            questions: g.questions,
+            objections: g
+                .objections
+                .into_iter()
+                .map(|o| pb::ObjectionAnswer {
+                    objection: o.objection,
+                    answer: o.answer,
+                })
+                .collect(),
+            negotiation: Some(drawn.negotiation),
+            must_not: g.must_not,
+            closing: g.closing,
+            rendered_text: g.text,
+            rendered_markdown: g.markdown,
+        }))
+    }
+
+    async fn render_letter(
+        &self,
+        request: Request<pb::RenderLetterRequest>,
+    ) -> Result<Response<pb::Letter>, Status> {
+        let identity = auth::identity(&request)?;
+        let (asker, subject) = (asker(identity.role), identity.subject.clone());
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        names::request_id(&mut v, "request_id", &req.request_id);
+        let account = names::account_id(&mut v, "parent", &req.parent);
+        let kind = kind_in(&mut v, req.kind);
+        let locale = self.locale(&mut v, "locale", &req.locale);
+        let plan = match (kind, req.plan.is_empty()) {
+            (Some(LetterKind::PlanAgreement), true) => {
+                v.push("plan", "is required for a plan agreement");
+                None
+            }
+            (Some(LetterKind::PlanAgreement), false) => names::plan_id(&mut v, "plan", &req.plan)
+                .filter(|(a, _)| {
+                    let same = Some(*a) == account;
+                    if !same && account.is_some() {
+                        v.push("plan", "must be a plan of the account named by parent");
+                    }
+                    same
+                }),
+            (_, false) => {
+                v.push("plan", "is only for a plan agreement");
+                None
+            }
+            (_, true) => None,
+        };
+        let (Some(account), Some(kind), true) = (account, kind, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let key = RequestKey {
+            subject: &subject,
+            request_id: &req.request_id,
+        };
+        let mut c = Canonical::new("letter/v1");
+        c.text(&req.parent)
+            .text(kind.key())
+            .text(locale)
+            .text(&req.plan);
+        let fingerprint = c.finish();
+        let not_found = || format!("{} does not exist", req.parent);
+        if let Some(l) = self
+            .store
+            .replay_letter(key, &fingerprint)
+            .await
+            .map_err(|e| from_store(e, "", not_found))?
+        {
+            return Ok(Response::new(letter_out(&l)));
+        }
+        let a = self.account(account, &req.parent).await?;
+        let agreement = match plan {
+            Some((_, plan_id)) => {
+                self.store
+                    .get_plan(account, plan_id)
+                    .await
+                    .map_err(|e| internal(&e))?
+                    .ok_or_else(|| Status::not_found(format!("{} does not exist", req.plan)))?
+                    .agreement
+            }
+            None => String::new(),
+        };
+        let now = Utc::now();
+        let drawn = draw(&a, &self.policy, asker, now);
+        let context = letter_context(&a, &self.policy, &drawn, agreement, now);
+        let letter = self
+            .templates
+            .letter(locale, kind, &context)
+            .map_err(|e| internal(&e))?;
+        let stored = self
+            .store
+            .record_letter(
+                key,
+                account,
+                &NewLetter {
+                    kind: kind.key(),
+                    locale,
+                    plan_id: plan.map(|(_, p)| p),
+                    subject: &letter.subject,
+                    body_text: &letter.text,
+                    body_markdown: &letter.markdown,
+                    fingerprint: &fingerprint,
+                },
+                now,
+            )
+            .await
+            .map_err(|e| from_store(e, "", not_found))?;
+        tracing::info!(
+            letter_id = stored.id,
+            account_id = account,
+            kind = kind.key(),
+            "letter rendered"
+        );
+        Ok(Response::new(letter_out(&stored)))
+    }
+}

@@ -1,0 +1,177 @@
+//! Letters (migration 0014): each one produced is kept as written (append-only), with its ledger
+//! entry and `letter_rendered` event, in one transaction holding the account.
+
+use chrono::{DateTime, Utc};
+
+use crate::disputes::{hold_account, seen};
+use crate::requests::{RequestKey, last_id};
+use crate::rows::RowExt;
+use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
+
+const METHOD: &str = "RenderLetter";
+
+/// A letter to keep.
+pub struct NewLetter<'a> {
+    pub kind: &'a str,
+    pub locale: &'a str,
+    pub plan_id: Option<i64>,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub body_markdown: &'a str,
+    pub fingerprint: &'a str,
+}
+
+/// A letter as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLetter {
+    pub id: i64,
+    pub account_id: i64,
+    pub kind: String,
+    pub locale: String,
+    pub plan_id: Option<i64>,
+    pub subject: String,
+    pub body_text: String,
+    pub body_markdown: String,
+    pub created_by: String,
+    pub create_time: DateTime<Utc>,
+}
+
+impl StoredLetter {
+    pub fn name(&self) -> String {
+        format!("accounts/{}/letters/{}", self.account_id, self.id)
+    }
+}
+
+impl Store {
+    /// The letter a request produced, if `key` was seen with the same request (`RequestIdReused`
+    /// when with another).
+    pub async fn replay_letter(
+        &self,
+        key: RequestKey<'_>,
+        fingerprint: &str,
+    ) -> Result<Option<StoredLetter>, StoreError> {
+        let Some(seen) = self.find_request(key).await? else {
+            return Ok(None);
+        };
+        seen.retried_by(METHOD, fingerprint)?;
+        let id = last_id(&seen.resource)
+            .ok_or_else(|| StoreError::Corrupt(format!("request resource '{}'", seen.resource)))?;
+        self.letter(id).await
+    }
+
+    /// Keeps a letter produced for account `account_id`, idempotently by `key`; a retry answers
+    /// with the letter first kept.
+    pub async fn record_letter(
+        &self,
+        key: RequestKey<'_>,
+        account_id: i64,
+        l: &NewLetter<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<StoredLetter, StoreError> {
+        if let Some(found) = self.replay_letter(key, l.fingerprint).await? {
+            return Ok(found);
+        }
+        let now = store_time(now);
+        let written: Result<Option<i64>, StoreError> = async {
+            Ok(with_writer!(&self.backend, |pool, pg| {
+                let mut tx = begin_write!(pool, pg);
+                hold_account!(tx, pg, account_id);
+                if seen!(tx, key) {
+                    None
+                } else {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO letters (account_id, kind, locale, plan_id, subject, body_text, \
+                         body_markdown, created_by, create_time) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                    )
+                    .bind(account_id)
+                    .bind(l.kind)
+                    .bind(l.locale)
+                    .bind(l.plan_id)
+                    .bind(l.subject)
+                    .bind(l.body_text)
+                    .bind(l.body_markdown)
+                    .bind(key.subject)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let resource = format!("accounts/{account_id}/letters/{id}");
+                    sqlx::query(
+                        "INSERT INTO requests (subject, request_id, method, fingerprint, resource, \
+                         response, create_time) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+                    )
+                    .bind(key.subject)
+                    .bind(key.request_id)
+                    .bind(METHOD)
+                    .bind(l.fingerprint)
+                    .bind(&resource)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(sqlx::AssertSqlSafe(crate::view::refresh_sql(pg)))
+                        .bind(format!("[{account_id}]"))
+                        .execute(&mut *tx)
+                        .await?;
+                    // Last in the transaction, as every writer's events are (migration 0006).
+                    sqlx::query(
+                        "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
+                         request_id) VALUES ($1, 'letter_rendered', $2, $3, $4, $5)",
+                    )
+                    .bind(now)
+                    .bind(account_id)
+                    .bind(&resource)
+                    .bind(key.subject)
+                    .bind(key.request_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Some(id)
+                }
+            }))
+        }
+        .await;
+        let replay = || async {
+            self.replay_letter(key, l.fingerprint)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::Corrupt("a request in the ledger lost its letter".into())
+                })
+        };
+        match written {
+            Ok(Some(id)) => {
+                self.feed.committed();
+                self.letter(id)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("letter {id} vanished")))
+            }
+            Ok(None) => replay().await,
+            Err(e) if e.is_unique_violation() => replay().await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Letter `id`.
+    pub async fn letter(&self, id: i64) -> Result<Option<StoredLetter>, StoreError> {
+        with_reader!(&self.backend, |pool, pg| {
+            let Some(r) = sqlx::query("SELECT * FROM letters WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(StoredLetter {
+                id: r.int("id")?,
+                account_id: r.int("account_id")?,
+                kind: r.text("kind")?,
+                locale: r.text("locale")?,
+                plan_id: r.opt_int("plan_id")?,
+                subject: r.text("subject")?,
+                body_text: r.text("body_text")?,
+                body_markdown: r.text("body_markdown")?,
+                created_by: r.text("created_by")?,
+                create_time: r.time("create_time")?,
+            }))
+        })
+    }
+}
