@@ -70,6 +70,16 @@ fn rules(c: &mut Criterion) {
     c.bench_function("render_plan_agreement_12_instalments", |b| {
         b.iter(|| templates.agreement(&agreement).expect("renders"))
     });
+    // The whole guidance for a call: every section, then the plain-text and Markdown pages.
+    let tone = recoup_script::Tone::Firm;
+    let context = recoup_script::CallContext::sample(tone);
+    c.bench_function("render_call_guidance_text_and_markdown", |b| {
+        b.iter(|| {
+            templates
+                .guidance(recoup_script::DEFAULT_LOCALE, &context, tone)
+                .expect("renders")
+        })
+    });
 }
 
 criterion_group!(benches, rules);

@@ -8,6 +8,7 @@ use chrono::{Days, Utc};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::call_service_client::CallServiceClient;
+use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_proto::v1::plan_service_client::PlanServiceClient;
 use recoup_server::convert::{date_out, time_out};
 use tonic::metadata::{Ascii, MetadataValue};
@@ -28,6 +29,7 @@ pub const ALL: &[&str] = &[
     "record_payment",
     "record_call_outcome",
     "validate_plan",
+    "get_call_guidance",
 ];
 
 /// Adds the bearer credential to every call.
@@ -118,6 +120,7 @@ pub enum Rpc {
     RecordPayment(Target),
     RecordCallOutcome(Target),
     ValidatePlan(Target),
+    GetCallGuidance(Target),
 }
 
 impl Rpc {
@@ -132,6 +135,7 @@ impl Rpc {
             "record_payment" => Rpc::RecordPayment(t),
             "record_call_outcome" => Rpc::RecordCallOutcome(t),
             "validate_plan" => Rpc::ValidatePlan(t),
+            "get_call_guidance" => Rpc::GetCallGuidance(t),
             _ => return None,
         })
     }
@@ -236,6 +240,15 @@ impl Call for Rpc {
                 };
                 PlanServiceClient::new(InterceptedService::new(channel, t.agent.clone()))
                     .validate_plan(request)
+                    .await?;
+            }
+            Rpc::GetCallGuidance(t) => {
+                let request = pb::GetCallGuidanceRequest {
+                    account: format!("accounts/{}", t.pick(task, seq) + 1),
+                    locale: String::new(),
+                };
+                GuidanceServiceClient::new(InterceptedService::new(channel, t.agent.clone()))
+                    .get_call_guidance(request)
                     .await?;
             }
         }

@@ -78,33 +78,53 @@ fn policy(file: Option<&Path>) -> Result<Policy, BoxError> {
     policy_file::load(file, std::env::vars()).map_err(|e| format!("policy not valid: {e}").into())
 }
 
-/// The shipped templates, with the `.hbs` files of `dir` in place of those of the same name.
+/// The shipped templates, with the `.hbs` files under `dir` in place of those of the same path (a
+/// first folder named like a locale, e.g. `cy-GB/`, holds that locale's).
 pub fn templates(dir: Option<&Path>) -> Result<Templates, BoxError> {
     let mut overrides = Vec::new();
     if let Some(dir) = dir {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| format!("--templates-dir {}: {e}", dir.display()))?;
-        for entry in entries {
-            let path = entry
-                .map_err(|e| format!("--templates-dir {}: {e}", dir.display()))?
-                .path();
-            if path.extension().and_then(|e| e.to_str()) != Some("hbs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("template {}: {e}", path.display()))?;
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_owned();
-            overrides.push((name, text));
-        }
+        collect_templates(dir, dir, &mut overrides)?;
     }
     Templates::new(&overrides).map_err(|e| match dir {
         Some(d) => format!("template in {}: {e}", d.display()).into(),
         None => format!("shipped template: {e}").into(),
     })
+}
+
+/// Every `.hbs` file under `at`, as (path relative to `root` with `/` separators, text).
+fn collect_templates(
+    root: &Path,
+    at: &Path,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), BoxError> {
+    let entries =
+        std::fs::read_dir(at).map_err(|e| format!("--templates-dir {}: {e}", at.display()))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        paths.push(
+            entry
+                .map_err(|e| format!("--templates-dir {}: {e}", at.display()))?
+                .path(),
+        );
+    }
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            collect_templates(root, &path, out)?;
+        } else if path.extension().and_then(|e| e.to_str()) == Some("hbs") {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("template {}: {e}", path.display()))?;
+            let relative = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((relative, text));
+        }
+    }
+    Ok(())
 }
 
 /// `recoupd check-config`: the effective policy as a file, or why it is not valid.

@@ -470,8 +470,22 @@ fn a_broken_template_stops_the_start_naming_its_file_and_line() {
         !ok && err.contains("plan_agreement.hbs") && err.contains("line 2"),
         "{err}"
     );
-    std::fs::write(dir.path().join("letter.hbs"), "hello").unwrap();
+    // A locale's guidance file with an unknown variable, rendered against the sample in every tone.
     std::fs::write(&file, "Agreement {{reference}}").unwrap();
+    let welsh = dir.path().join("cy-GB").join("guidance").join("opening");
+    std::fs::create_dir_all(&welsh).unwrap();
+    std::fs::write(
+        welsh.join("firm.hbs"),
+        "Gofynnwch am\n{{debtor.contact}} {{debtor.title}}",
+    )
+    .unwrap();
+    let (ok, err) = run(&serve);
+    assert!(
+        !ok && err.contains("cy-GB/guidance/opening/firm.hbs") && err.contains("line 2"),
+        "{err}"
+    );
+    std::fs::write(welsh.join("firm.hbs"), "Gofynnwch am {{debtor.contact}}").unwrap();
+    std::fs::write(dir.path().join("letter.hbs"), "hello").unwrap();
     let (ok, err) = run(&serve);
     assert!(
         !ok && err.contains("letter.hbs: not a template recoup uses"),
