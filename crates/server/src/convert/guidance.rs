@@ -104,8 +104,8 @@ fn option_summary(p: &Proposal, payments: usize) -> String {
         Proposal::Settlement {
             discount_percent, ..
         } => format!("a settlement at {discount_percent}% off, in one payment"),
-        Proposal::PayInFull { by } | Proposal::Extension { by } => {
-            format!("everything by {}", text::date(*by))
+        Proposal::PayInFull { .. } | Proposal::Extension { .. } => {
+            "the whole balance in one payment".to_owned()
         }
     }
 }

