@@ -131,8 +131,9 @@ pub(crate) const QUESTIONS: &str = "guidance/questions.hbs";
 pub(crate) const OBJECTIONS: &str = "guidance/objections.hbs";
 pub(crate) const MUST_NOT: &str = "guidance/must_not.hbs";
 pub(crate) const CLOSING: &str = "guidance/closing/{tone}.hbs";
-pub(crate) const PAGE_TEXT: &str = "guidance/page.txt.hbs";
-pub(crate) const PAGE_MARKDOWN: &str = "guidance/page.md.hbs";
+pub(crate) const NEGOTIATION: &str = "guidance/negotiation.hbs";
+/// The words of the page around the sections, `key: text` per line; rendered once per locale.
+pub(crate) const HEADINGS: &str = "guidance/headings.hbs";
 
 /// One item per non-empty line, trimmed.
 pub(crate) fn lines(text: &str) -> Vec<String> {
@@ -162,18 +163,209 @@ pub(crate) fn objections(text: &str) -> Vec<Objection> {
     out
 }
 
-/// The page templates see the context and the sections.
-#[derive(Serialize)]
-pub(crate) struct Page<'a> {
-    #[serde(flatten)]
-    pub context: &'a CallContext,
-    pub before_you_dial: &'a [String],
-    pub opening: &'a str,
-    pub talking_points: &'a [String],
-    pub questions: &'a [String],
-    pub objections: &'a [Objection],
-    pub must_not: &'a [String],
-    pub closing: &'a str,
+/// The words of the page around the sections, in a locale.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Headings {
+    title: String,
+    title_upper: String,
+    tone: String,
+    category: String,
+    may_call: String,
+    may_not_call: String,
+    earliest: String,
+    before_you_dial: String,
+    opening: String,
+    talking_points: String,
+    questions: String,
+    objections: String,
+    negotiation: String,
+    must_not: String,
+    closing: String,
+}
+
+impl Headings {
+    /// Reads `key: text` lines; every key must be there.
+    pub(crate) fn parse(text: &str) -> Result<Headings, String> {
+        let mut h = Headings::default();
+        for line in lines(text) {
+            let Some((key, value)) = line.split_once(':') else {
+                return Err(format!("'{line}' is not `key: text`"));
+            };
+            let slot = match key.trim() {
+                "title" => &mut h.title,
+                "tone" => &mut h.tone,
+                "category" => &mut h.category,
+                "may_call" => &mut h.may_call,
+                "may_not_call" => &mut h.may_not_call,
+                "earliest" => &mut h.earliest,
+                "before_you_dial" => &mut h.before_you_dial,
+                "opening" => &mut h.opening,
+                "talking_points" => &mut h.talking_points,
+                "questions" => &mut h.questions,
+                "objections" => &mut h.objections,
+                "negotiation" => &mut h.negotiation,
+                "must_not" => &mut h.must_not,
+                "closing" => &mut h.closing,
+                other => return Err(format!("'{other}' is not a heading")),
+            };
+            *slot = value.trim().to_owned();
+        }
+        let missing = [
+            ("title", &h.title),
+            ("tone", &h.tone),
+            ("category", &h.category),
+            ("may_call", &h.may_call),
+            ("may_not_call", &h.may_not_call),
+            ("earliest", &h.earliest),
+            ("before_you_dial", &h.before_you_dial),
+            ("opening", &h.opening),
+            ("talking_points", &h.talking_points),
+            ("questions", &h.questions),
+            ("objections", &h.objections),
+            ("negotiation", &h.negotiation),
+            ("must_not", &h.must_not),
+            ("closing", &h.closing),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_empty())
+        .map(|(k, _)| k)
+        .collect::<Vec<_>>();
+        h.title_upper = h.title.to_uppercase();
+        if missing.is_empty() {
+            Ok(h)
+        } else {
+            Err(format!("missing headings: {}", missing.join(", ")))
+        }
+    }
+}
+
+/// Appends each reason as a sentence: "a. b."
+fn sentences(out: &mut String, items: &[String]) {
+    for (k, r) in items.iter().enumerate() {
+        if k > 0 {
+            out.push(' ');
+        }
+        out.push_str(r.trim_end_matches('.'));
+        out.push('.');
+    }
+}
+
+/// The whole guidance as plain text and as Markdown: the header, then each section.
+pub(crate) fn pages(
+    h: &Headings,
+    c: &CallContext,
+    g: &Guidance,
+    negotiation: &[String],
+) -> (String, String) {
+    let sections: [(&str, Section<'_>); 8] = [
+        (&h.before_you_dial, Section::List(&g.before_you_dial)),
+        (&h.opening, Section::Text(&g.opening)),
+        (&h.talking_points, Section::List(&g.talking_points)),
+        (&h.questions, Section::List(&g.questions)),
+        (&h.objections, Section::Pairs(&g.objections)),
+        (&h.negotiation, Section::List(negotiation)),
+        (&h.must_not, Section::List(&g.must_not)),
+        (&h.closing, Section::Text(&g.closing)),
+    ];
+    let mut text = String::with_capacity(4096);
+    let mut md = String::with_capacity(4096);
+    for (out, markdown) in [(&mut text, false), (&mut md, true)] {
+        let (strong, end_strong) = if markdown { ("**", "**") } else { ("", "") };
+        out.push_str(if markdown { "# " } else { "" });
+        out.push_str(if markdown { &h.title } else { &h.title_upper });
+        out.push_str(": ");
+        out.push_str(&c.debtor.legal_name);
+        out.push_str(" (");
+        out.push_str(&c.debtor.external_ref);
+        out.push_str(")\n");
+        for (label, value, reasons) in [
+            (&h.tone, &c.tone_words, &c.tone_reasons),
+            (&h.category, &c.category, &c.category_reasons),
+        ] {
+            if markdown {
+                out.push('\n');
+            }
+            out.push_str(strong);
+            out.push_str(label);
+            out.push_str(": ");
+            out.push_str(value);
+            out.push('.');
+            out.push_str(end_strong);
+            out.push(' ');
+            sentences(out, reasons);
+            out.push('\n');
+        }
+        if markdown {
+            out.push_str("\n*");
+        }
+        if c.may_call_now {
+            out.push_str(&h.may_call);
+        } else {
+            out.push_str(&h.may_not_call);
+            if !c.next_call.is_empty() {
+                out.push(' ');
+                out.push_str(&h.earliest);
+                out.push_str(": ");
+                out.push_str(&c.next_call);
+                out.push('.');
+            }
+        }
+        out.push_str(if markdown { "*\n" } else { "\n" });
+        for (heading, section) in &sections {
+            if section.is_empty() {
+                continue;
+            }
+            if markdown {
+                out.push_str("\n## ");
+                out.push_str(heading);
+            } else {
+                out.push('\n');
+                out.push_str(&heading.to_uppercase());
+            }
+            out.push('\n');
+            match section {
+                Section::Text(t) => {
+                    out.push_str(t);
+                    out.push('\n');
+                }
+                Section::List(items) => {
+                    for i in *items {
+                        out.push_str("- ");
+                        out.push_str(i);
+                        out.push('\n');
+                    }
+                }
+                Section::Pairs(pairs) => {
+                    for o in *pairs {
+                        out.push_str("- ");
+                        out.push_str(strong);
+                        out.push_str(&o.objection);
+                        out.push_str(end_strong);
+                        out.push_str(if markdown { " " } else { "\n  " });
+                        out.push_str(&o.answer);
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+    }
+    (text, md)
+}
+
+enum Section<'a> {
+    Text(&'a str),
+    List(&'a [String]),
+    Pairs(&'a [Objection]),
+}
+
+impl Section<'_> {
+    fn is_empty(&self) -> bool {
+        match self {
+            Section::Text(t) => t.is_empty(),
+            Section::List(items) => items.is_empty(),
+            Section::Pairs(pairs) => pairs.is_empty(),
+        }
+    }
 }
 
 impl CallContext {

@@ -56,8 +56,8 @@ const SHIPPED: &[(&str, &str)] = &[
     shipped!("guidance/opening/firm.hbs"),
     shipped!("guidance/opening/friendly_reminder.hbs"),
     shipped!("guidance/opening/understanding.hbs"),
-    shipped!("guidance/page.md.hbs"),
-    shipped!("guidance/page.txt.hbs"),
+    shipped!("guidance/headings.hbs"),
+    shipped!("guidance/negotiation.hbs"),
     shipped!("guidance/questions.hbs"),
     shipped!("guidance/talking_points/courtesy.hbs"),
     shipped!("guidance/talking_points/dispute_resolution.hbs"),
@@ -99,6 +99,8 @@ pub struct Templates {
     /// "shipped …".
     origin: BTreeMap<String, String>,
     locales: Vec<String>,
+    /// The guidance page's words around the sections, by locale (rendered once).
+    headings: BTreeMap<String, guidance::Headings>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -150,11 +152,21 @@ impl Templates {
             register(&mut registry, &key, text, given)?;
             origin.insert(key, given.clone());
         }
-        let t = Templates {
+        let mut t = Templates {
             registry,
             origin,
             locales,
+            headings: BTreeMap::new(),
         };
+        for locale in t.locales.clone() {
+            let text = t.render(&locale, guidance::HEADINGS, &serde_json::json!({}))?;
+            let headings =
+                guidance::Headings::parse(&text).map_err(|detail| TemplateError::Broken {
+                    name: t.name_of(&locale, guidance::HEADINGS),
+                    detail,
+                })?;
+            t.headings.insert(locale, headings);
+        }
         t.check()?;
         Ok(t)
     }
@@ -199,7 +211,14 @@ impl Templates {
         c: &CallContext,
         tone: Tone,
     ) -> Result<Guidance, TemplateError> {
-        let section = |path: &str| self.render(locale, &path.replace("{tone}", tone.key()), c);
+        // The context is turned into JSON once and shared by every section (handlebars would
+        // otherwise convert the whole model again for each render).
+        let base = handlebars::Context::wraps(c).map_err(|e| TemplateError::Broken {
+            name: "call context".into(),
+            detail: e.to_string(),
+        })?;
+        let section =
+            |path: &str| self.render_in(locale, &path.replace("{tone}", tone.key()), &base);
         let before_you_dial = guidance::lines(&section(guidance::BEFORE)?);
         let opening = section(guidance::OPENING)?.trim().to_owned();
         let talking_points = guidance::lines(&section(guidance::POINTS)?);
@@ -207,19 +226,8 @@ impl Templates {
         let objections = guidance::objections(&section(guidance::OBJECTIONS)?);
         let must_not = guidance::lines(&section(guidance::MUST_NOT)?);
         let closing = section(guidance::CLOSING)?.trim().to_owned();
-        let page = guidance::Page {
-            context: c,
-            before_you_dial: &before_you_dial,
-            opening: &opening,
-            talking_points: &talking_points,
-            questions: &questions,
-            objections: &objections,
-            must_not: &must_not,
-            closing: &closing,
-        };
-        let text = self.render(locale, guidance::PAGE_TEXT, &page)?;
-        let markdown = self.render(locale, guidance::PAGE_MARKDOWN, &page)?;
-        Ok(Guidance {
+        let negotiation = guidance::lines(&section(guidance::NEGOTIATION)?);
+        let mut g = Guidance {
             before_you_dial,
             opening,
             talking_points,
@@ -227,9 +235,16 @@ impl Templates {
             objections,
             must_not,
             closing,
-            text,
-            markdown,
-        })
+            text: String::new(),
+            markdown: String::new(),
+        };
+        let headings = self
+            .headings
+            .get(locale)
+            .or_else(|| self.headings.get(DEFAULT_LOCALE))
+            .ok_or_else(|| TemplateError::NoLocale(locale.to_owned()))?;
+        (g.text, g.markdown) = guidance::pages(headings, c, &g, &negotiation);
+        Ok(g)
     }
 
     /// A letter of `kind`.
@@ -258,17 +273,41 @@ impl Templates {
         path: &str,
         model: &impl serde::Serialize,
     ) -> Result<String, TemplateError> {
-        if !self.locales.iter().any(|l| l == locale) {
-            return Err(TemplateError::NoLocale(locale.to_owned()));
-        }
+        let context = handlebars::Context::wraps(model).map_err(|e| TemplateError::Broken {
+            name: path.to_owned(),
+            detail: e.to_string(),
+        })?;
+        self.render_in(locale, path, &context)
+    }
+
+    /// The registry key `path` of `locale` renders from: its own file, or the default locale's.
+    fn key(&self, locale: &str, path: &str) -> String {
         let own = format!("{locale}/{path}");
-        let key = if self.registry.has_template(&own) {
+        if self.registry.has_template(&own) {
             own
         } else {
             format!("{DEFAULT_LOCALE}/{path}")
-        };
+        }
+    }
+
+    /// Where `path` of `locale` comes from, for messages.
+    fn name_of(&self, locale: &str, path: &str) -> String {
+        let key = self.key(locale, path);
+        self.origin.get(&key).cloned().unwrap_or(key)
+    }
+
+    fn render_in(
+        &self,
+        locale: &str,
+        path: &str,
+        context: &handlebars::Context,
+    ) -> Result<String, TemplateError> {
+        if !self.locales.iter().any(|l| l == locale) {
+            return Err(TemplateError::NoLocale(locale.to_owned()));
+        }
+        let key = self.key(locale, path);
         self.registry
-            .render(&key, model)
+            .render_with_context(&key, context)
             .map_err(|e| TemplateError::Broken {
                 name: self.origin.get(&key).cloned().unwrap_or(key),
                 detail: e.to_string(),
