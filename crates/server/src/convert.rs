@@ -517,7 +517,7 @@ pub fn call_history(a: &AccountSnapshot) -> CallHistory<'_> {
 
 /// The FULL view's story: recent calls, the open promise, broken promises, follow-ups and whether
 /// the account may be called now.
-fn story_out(
+pub(crate) fn story_out(
     a: &AccountSnapshot,
     view: View<'_>,
     today: NaiveDate,
