@@ -14,8 +14,10 @@ const REDACTED: [&str; 6] = [
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["account", "call", "common", "event", "guidance", "plan"]
-        .map(|f| root.join(format!("recoup/v1/{f}.proto")));
+    let files = [
+        "account", "call", "common", "event", "guidance", "letter", "plan",
+    ]
+    .map(|f| root.join(format!("recoup/v1/{f}.proto")));
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

@@ -554,6 +554,17 @@ pub(crate) fn story_out(
             .map(dispute::dispute_out)
             .collect(),
         statutory_interest: interest::statutory_interest_out(a, &policy.interest, today),
+        recent_letters: story
+            .letters
+            .iter()
+            .map(|l| pb::Letter {
+                name: format!("accounts/{}/letters/{}", a.id, l.id),
+                kind: guidance::letter_kind_out(&l.kind) as i32,
+                subject: l.subject.clone(),
+                create_time: Some(time_out(l.time)),
+                ..Default::default()
+            })
+            .collect(),
         // A plan the payments completed or broke is no longer shown as in play, even before the
         // background pass records its end.
         active_plan: a

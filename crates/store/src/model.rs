@@ -88,10 +88,12 @@ pub struct Story {
     pub letters: Vec<SentLetter>,
 }
 
-/// A letter sent: which kind, and when.
+/// A letter sent: which, its subject, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentLetter {
+    pub id: i64,
     pub kind: String,
+    pub subject: String,
     pub time: DateTime<Utc>,
 }
 

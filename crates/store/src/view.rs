@@ -220,10 +220,10 @@ pub(crate) fn document(pg: bool) -> String {
     );
     // The newest letters sent (on letters_account): which, and when.
     let letters = agg(
-        &arr("lt.kind, lt.create_time"),
+        &arr("lt.id, lt.kind, lt.subject, lt.create_time"),
         "lt.id DESC",
         &format!(
-            "FROM (SELECT id, kind, create_time FROM letters WHERE account_id = a.id \
+            "FROM (SELECT id, kind, subject, create_time FROM letters WHERE account_id = a.id \
              ORDER BY id DESC LIMIT {RECENT_LETTERS}) lt"
         ),
     );
@@ -331,7 +331,7 @@ struct Document {
     #[serde(default)]
     pp: Vec<(String, i64)>,
     #[serde(default)]
-    lt: Vec<(String, String)>,
+    lt: Vec<(i64, String, String, String)>,
 }
 
 /// A plan as the document holds it (a JSON array, read in field order).
@@ -707,9 +707,11 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
         letters: doc
             .lt
             .iter()
-            .map(|(kind, at)| {
+            .map(|(letter_id, kind, subject, at)| {
                 Ok(SentLetter {
+                    id: *letter_id,
                     kind: kind.clone(),
+                    subject: subject.clone(),
                     time: time(at)?,
                 })
             })

@@ -418,3 +418,17 @@ pub fn letter_context(
         agreement,
     }
 }
+
+/// A stored letter kind as the contract names it.
+pub fn letter_kind_out(stored: &str) -> pb::LetterKind {
+    match LetterKind::parse(stored) {
+        Some(LetterKind::PreCallStatement) => pb::LetterKind::PreCallStatement,
+        Some(LetterKind::FirstReminder) => pb::LetterKind::FirstReminder,
+        Some(LetterKind::SecondReminder) => pb::LetterKind::SecondReminder,
+        Some(LetterKind::FinalNotice) => pb::LetterKind::FinalNotice,
+        Some(LetterKind::PlanAgreement) => pb::LetterKind::PlanAgreement,
+        Some(LetterKind::AgencyReferralNotice) => pb::LetterKind::AgencyReferralNotice,
+        Some(LetterKind::DisputeAcknowledgement) => pb::LetterKind::DisputeAcknowledgement,
+        None => pb::LetterKind::Unspecified,
+    }
+}

@@ -17,7 +17,7 @@ use recoup_store::{AccountKey, AccountSnapshot, NewLetter, RequestKey, Store, St
 use tonic::{Request, Response, Status};
 
 use crate::auth::{self, Role};
-use crate::convert::guidance::{draw, letter_context};
+use crate::convert::guidance::{draw, letter_context, letter_kind_out};
 use crate::convert::{enum_in, time_out};
 use crate::names;
 use crate::status::{from_store, internal, invalid};
@@ -98,16 +98,7 @@ fn kind_in(v: &mut Violations, raw: i32) -> Option<LetterKind> {
 fn letter_out(l: &StoredLetter) -> pb::Letter {
     pb::Letter {
         name: l.name(),
-        kind: match LetterKind::parse(&l.kind) {
-            Some(LetterKind::PreCallStatement) => pb::LetterKind::PreCallStatement,
-            Some(LetterKind::FirstReminder) => pb::LetterKind::FirstReminder,
-            Some(LetterKind::SecondReminder) => pb::LetterKind::SecondReminder,
-            Some(LetterKind::FinalNotice) => pb::LetterKind::FinalNotice,
-            Some(LetterKind::PlanAgreement) => pb::LetterKind::PlanAgreement,
-            Some(LetterKind::AgencyReferralNotice) => pb::LetterKind::AgencyReferralNotice,
-            Some(LetterKind::DisputeAcknowledgement) => pb::LetterKind::DisputeAcknowledgement,
-            None => pb::LetterKind::Unspecified,
-        } as i32,
+        kind: letter_kind_out(&l.kind) as i32,
         subject: l.subject.clone(),
         body_text: l.body_text.clone(),
         body_markdown: l.body_markdown.clone(),

@@ -267,6 +267,21 @@ async fn every_letter_renders_is_kept_and_announced_once() {
         );
         names.push(agreement.name);
 
+        // The account's history lists its letters, newest first, without their bodies.
+        let history = crate::get_full(&server, "accounts/7").await.recent_letters;
+        let mut on_7: Vec<String> = names[..5].to_vec();
+        on_7.reverse();
+        assert_eq!(
+            history.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+            on_7,
+            "{backend}"
+        );
+        assert!(
+            history
+                .iter()
+                .all(|l| l.body_text.is_empty() && !l.subject.is_empty())
+        );
+
         // A statement sent is seen by the next guidance.
         let g = guidance(&mut client, 7).await;
         assert!(
