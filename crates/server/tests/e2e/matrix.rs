@@ -42,8 +42,10 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         | "GetPlan"
         | "ListPlans"
         | "ApprovePlan"
-        | "RecordPlanSignature" => Code::InvalidArgument,
-        _ => Code::Unimplemented,
+        | "RecordPlanSignature"
+        | "GetCallGuidance"
+        | "RenderLetter" => Code::InvalidArgument,
+        other => panic!("{other}: no expected answer to an empty request"),
     }
 }
 
