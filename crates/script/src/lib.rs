@@ -190,11 +190,6 @@ impl Templates {
         &self.locales
     }
 
-    /// The paths of the templates recoup uses.
-    pub fn paths() -> impl Iterator<Item = &'static str> {
-        SHIPPED.iter().map(|(p, _)| *p)
-    }
-
     /// A payment plan's written agreement, in the default locale.
     pub fn agreement(&self, a: &Agreement) -> Result<String, TemplateError> {
         self.agreement_in(DEFAULT_LOCALE, a)
