@@ -49,6 +49,7 @@ pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         Command::Keys { command } => commands::keys(&cli.database, command)
             .await
             .map(|out| println!("{out}")),
+        Command::Health(args) => commands::health(&args).await.map(|out| println!("{out}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,7 +10,7 @@ use recoup_store::{Store, StoreOptions};
 
 use crate::auth::jwt::JwtSettings;
 use crate::auth::{Role, keys};
-use crate::config::{DatabaseArgs, JwtArgs, KeysCommand, ServeArgs};
+use crate::config::{DatabaseArgs, HealthArgs, JwtArgs, KeysCommand, ServeArgs};
 use crate::server::{self, BoxError, ServeOptions, TlsPem};
 use crate::{demo, policy_file};
 use recoup_script::Templates;
@@ -125,6 +125,61 @@ fn collect_templates(
         }
     }
     Ok(())
+}
+
+/// `recoupd health`: the server's health status, or why it is not serving.
+pub async fn health(args: &HealthArgs) -> Result<String, BoxError> {
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let scheme = if args.tls_ca.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let mut endpoint = Channel::from_shared(format!("{scheme}://{}", args.addr))
+        .map_err(|e| format!("--addr {}: {e}", args.addr))?
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    if let Some(ca) = &args.tls_ca {
+        let mut tls =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read_pem("--tls-ca", ca)?));
+        if let Some(domain) = &args.tls_domain {
+            tls = tls.domain_name(domain.clone());
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| format!("--tls-ca: {e}"))?;
+    }
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("{} is not reachable: {e}", args.addr))?;
+    let answer = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: args.service.clone(),
+        })
+        .await
+        .map_err(|e| {
+            format!(
+                "{} did not answer the health check: {}",
+                args.addr,
+                e.message()
+            )
+        })?
+        .into_inner();
+    let what = if args.service.is_empty() {
+        "recoupd".to_owned()
+    } else {
+        args.service.clone()
+    };
+    match answer.status() {
+        ServingStatus::Serving => Ok(format!("{what} at {}: SERVING", args.addr)),
+        other => Err(format!("{what} at {}: {}", args.addr, other.as_str_name()).into()),
+    }
 }
 
 /// `recoupd check-config`: the effective policy as a file, or why it is not valid.

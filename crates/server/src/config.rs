@@ -49,6 +49,30 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Ask a running recoupd whether it is serving (grpc.health.v1 Check), for container health
+    /// checks and scripts: prints the status and exits 0 when SERVING, 1 otherwise (not serving,
+    /// unreachable, or no answer in time).
+    Health(HealthArgs),
+}
+
+/// Where and how `recoupd health` asks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HealthArgs {
+    /// The server's address, host:port.
+    #[arg(long, env = "RECOUP_HEALTH_ADDR", default_value = "127.0.0.1:50051")]
+    pub addr: String,
+    /// The service to ask about; empty means the server as a whole.
+    #[arg(long, default_value = "")]
+    pub service: String,
+    /// Connect with TLS, trusting the certificates this PEM CA file signed (default: plaintext).
+    #[arg(long, env = "RECOUP_HEALTH_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// The name the server's certificate is for, when it differs from the address's host.
+    #[arg(long, env = "RECOUP_HEALTH_TLS_DOMAIN")]
+    pub tls_domain: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -74,3 +74,55 @@ async fn in_memory_sqlite_is_refused_with_the_reason() {
         );
     }
 }
+
+/// Runs `recoupd health` with `args` off the runtime's threads: (exit success, stdout + stderr).
+pub async fn health_command(args: Vec<String>) -> (bool, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_recoupd"))
+            .arg("health")
+            .args(&args)
+            .env("RECOUP_LOG", "warn")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_health_command_exits_zero_only_while_the_server_serves() {
+    let server = TestServer::start(TestDb::sqlite()).await;
+    let addr = server.running_addr();
+    let (ok, out) = health_command(vec!["--addr".into(), addr.clone()]).await;
+    assert!(ok && out.contains("SERVING"), "{out}");
+    let (ok, out) = health_command(vec![
+        "--addr".into(),
+        addr.clone(),
+        "--service".into(),
+        "recoup.v1.GuidanceService".into(),
+    ])
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out) = health_command(vec![
+        "--addr".into(),
+        addr.clone(),
+        "--service".into(),
+        "recoup.v1.NoSuchService".into(),
+    ])
+    .await;
+    assert!(!ok && out.contains("did not answer"), "{out}");
+    server.stop().await;
+    let (ok, out) = health_command(vec![
+        "--addr".into(),
+        addr,
+        "--timeout-secs".into(),
+        "2".into(),
+    ])
+    .await;
+    assert!(!ok && out.contains("is not reachable"), "{out}");
+}

@@ -115,6 +115,35 @@ async fn tls_serves_clients_that_trust_its_ca() {
 }
 
 #[tokio::test]
+async fn the_health_command_speaks_tls_when_given_the_ca() {
+    let pki = pki("recoup test CA");
+    let server = tls_server(&pki, false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca).unwrap();
+    let addr = server.running_addr();
+    let (ok, out) = crate::health::health_command(vec![
+        "--addr".into(),
+        addr.clone(),
+        "--tls-ca".into(),
+        ca.to_str().unwrap().into(),
+        "--tls-domain".into(),
+        "localhost".into(),
+    ])
+    .await;
+    assert!(ok && out.contains("SERVING"), "{out}");
+    let (ok, out) = crate::health::health_command(vec![
+        "--addr".into(),
+        addr,
+        "--timeout-secs".into(),
+        "2".into(),
+    ])
+    .await;
+    assert!(!ok, "plaintext to a TLS port must fail: {out}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
     let pki = pki("recoup test CA");
     let server = tls_server(&pki, true).await;
