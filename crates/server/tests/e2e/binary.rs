@@ -20,7 +20,7 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    fn start(db: &TestDb, extra: &[&str]) -> Daemon {
+    pub fn start(db: &TestDb, extra: &[&str]) -> Daemon {
         Self::start_logging(db, extra, None)
     }
 

@@ -23,6 +23,7 @@ mod payments;
 mod plan_records;
 mod plans;
 mod privacy;
+mod replicas;
 mod service;
 mod tls;
 mod walkthrough;
