@@ -210,6 +210,10 @@ pub async fn serve(
             demo::issue_keys(&store, &args.listen.to_string(), Utc::now()).await?
         );
     }
+    if let Some(addr) = args.metrics_addr {
+        let bound = crate::metrics::serve(addr, store.clone()).await?;
+        println!("metrics listening on {bound}");
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -181,6 +181,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RECOUP_INSECURE")]
     pub insecure: bool,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics (off unless set; a port of its own, so it
+    /// can stay inside the cluster while the gRPC port is exposed).
+    #[arg(long, env = "RECOUP_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// A folder of template files replacing the shipped ones by name (e.g. plan_agreement.hbs, the
     /// written agreement of a payment plan). Every template is rendered against sample data at
     /// start; a broken one, or a file that is not a template recoup uses, stops the start naming

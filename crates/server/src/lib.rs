@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod convert;
 pub mod demo;
+pub mod metrics;
 pub mod names;
 pub mod paging;
 pub mod plan_tracking;

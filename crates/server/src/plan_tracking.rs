@@ -55,6 +55,8 @@ pub async fn announce_once(
                 Standing::OnTrack | Standing::InArrears => continue,
             };
             if store.end_plan(id, p.id, state, &reason, now).await? {
+                metrics::counter!("recoup_plans_ended_total", "state" => state.as_str())
+                    .increment(1);
                 tracing::info!(
                     plan_id = p.id,
                     account_id = id,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use recoup_domain::ageing::local_today;
 use recoup_domain::policy::Policy;
 use recoup_domain::promise;
+use recoup_store::promises::state_text;
 use recoup_store::{AccountKey, Store, StoreError};
 
 /// Accounts judged per read of the candidates.
@@ -45,7 +46,11 @@ pub async fn announce_once(
                     (j.promise.call_id, j.state, paid)
                 })
                 .collect();
-            changed += store.announce_promise_states(id, &states, now).await?;
+            for state in store.announce_promise_states(id, &states, now).await? {
+                metrics::counter!("recoup_promises_total", "state" => state_text(state))
+                    .increment(1);
+                changed += 1;
+            }
         }
         after = last;
     }

@@ -159,6 +159,8 @@ pub async fn start(
         builder = builder.tls_config(config)?;
     }
     let router = builder
+        // Outermost, so shed, refused and unauthenticated calls are counted too.
+        .layer(crate::metrics::MetricsLayer)
         .layer(GateLayer::new(store.clone(), &options.limits.gate(), jwt))
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -128,3 +128,16 @@ pub(crate) fn store_time(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<c
     use chrono::SubsecRound;
     t.trunc_subsecs(6)
 }
+
+impl Store {
+    /// What the store is carrying now, for metrics: (idle pool connections, connections in use,
+    /// jobs waiting for the writer). On SQLite the pool is the readers' (the writer is one connection).
+    pub fn load(&self) -> (usize, usize, usize) {
+        let (size, idle) = match &self.backend {
+            Backend::Sqlite { reader, .. } => (reader.size() as usize, reader.num_idle()),
+            Backend::Postgres(pool) => (pool.size() as usize, pool.num_idle()),
+        };
+        let queued = self.writer.max_capacity() - self.writer.capacity();
+        (idle, size.saturating_sub(idle), queued)
+    }
+}

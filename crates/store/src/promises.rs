@@ -45,17 +45,18 @@ impl Store {
 
     /// Records the judged states `(call id, state, paid in minor units)` of an account's promises,
     /// writing a `promise_changed` event for each that differs from the state last announced. Returns
-    /// how many changed.
+    /// the new states of those that changed.
     pub async fn announce_promise_states(
         &self,
         account_id: i64,
         states: &[(i64, PromiseState, i64)],
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<PromiseState>, StoreError> {
         let now = store_time(now);
         Ok(with_writer!(&self.backend, |pool, pg| {
             let mut tx = begin_write!(pool, pg);
             let mut changed = Vec::new();
+            let mut states_changed = Vec::new();
             for (call_id, state, paid) in states {
                 let known: Option<(String, i64)> = sqlx::query_as(
                     "SELECT state, paid_minor FROM promise_states WHERE call_id = $1",
@@ -80,6 +81,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 changed.push(json!(format!("accounts/{account_id}/calls/{call_id}")));
+                states_changed.push(*state);
             }
             if !changed.is_empty() {
                 // Last in the transaction, as every writer's events are (migration 0006).
@@ -99,7 +101,7 @@ impl Store {
             if !changed.is_empty() {
                 self.feed.committed();
             }
-            changed.len()
+            states_changed
         }))
     }
 }

@@ -133,12 +133,25 @@ impl Import {
             .map_err(|e| internal(&e))?
             .map_err(|e| internal(&e))?;
         for (outcome, (index, external_ref)) in outcomes.into_iter().zip(meta) {
-            match outcome {
-                ImportOutcome::Created => self.summary.created += 1,
-                ImportOutcome::Updated => self.summary.updated += 1,
-                ImportOutcome::Unchanged => self.summary.unchanged += 1,
-                ImportOutcome::Rejected(v) => self.reject(index, &external_ref, v),
-            }
+            let result = match outcome {
+                ImportOutcome::Created => {
+                    self.summary.created += 1;
+                    "created"
+                }
+                ImportOutcome::Updated => {
+                    self.summary.updated += 1;
+                    "updated"
+                }
+                ImportOutcome::Unchanged => {
+                    self.summary.unchanged += 1;
+                    "unchanged"
+                }
+                ImportOutcome::Rejected(v) => {
+                    self.reject(index, &external_ref, v);
+                    "rejected"
+                }
+            };
+            metrics::counter!("recoup_import_records_total", "result" => result).increment(1);
         }
         Ok(())
     }

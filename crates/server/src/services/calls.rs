@@ -152,6 +152,11 @@ impl CallService for Calls {
             })?;
         let stored = match outcome {
             CallOutcome::Recorded(c) => {
+                metrics::counter!(
+                    "recoup_calls_recorded_total",
+                    "outcome" => c.call.outcome.kind()
+                )
+                .increment(1);
                 tracing::info!(
                     call_id = c.id,
                     account_id = account,

@@ -126,6 +126,7 @@ impl GuidanceService for Guidance {
             .templates
             .guidance(locale, &drawn.context, drawn.tone)
             .map_err(|e| internal(&e))?;
+        metrics::counter!("recoup_guidance_total", "tone" => drawn.tone.key()).increment(1);
         tracing::info!(
             account_id = account,
             tone = drawn.tone.key(),
@@ -246,6 +247,7 @@ impl GuidanceService for Guidance {
             )
             .await
             .map_err(|e| from_store(e, "", not_found))?;
+        metrics::counter!("recoup_letters_total", "kind" => kind.key()).increment(1);
         tracing::info!(
             letter_id = stored.id,
             account_id = account,

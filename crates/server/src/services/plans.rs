@@ -415,6 +415,9 @@ impl PlanService for Plans {
             .create_plan(key, account, &new, now)
             .await
             .map_err(|e| from_store(e, "", not_found))?;
+        if matches!(outcome, PlanOutcome::Recorded(_)) {
+            metrics::counter!("recoup_plans_created_total").increment(1);
+        }
         Ok(Response::new(self.answer(
             outcome,
             "created",

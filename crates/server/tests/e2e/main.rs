@@ -19,6 +19,7 @@ mod interest;
 mod jwt;
 mod limits;
 mod matrix;
+mod metrics;
 mod payments;
 mod plan_records;
 mod plans;
