@@ -9,7 +9,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::commands;
-use crate::config::{Cli, Command};
+use crate::config::{Cli, Command, LogFormat};
 
 /// Runs recoupd with these command-line arguments (the first is the program name).
 pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
@@ -24,12 +24,14 @@ pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
         // Colour codes only for a person at a terminal, never into files or log collectors.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
     let serving = matches!(cli.command, Command::Serve(_));
     let result = match cli.command {
         Command::Serve(args) => {

@@ -29,6 +29,23 @@ pub struct Cli {
     /// Log filter, in tracing's env-filter syntax (e.g. "info", "recoup_server=debug").
     #[arg(long, env = "RECOUP_LOG", default_value = "info", global = true)]
     pub log: String,
+
+    /// Log lines as text for people, or as JSON objects (one per line) for log collectors.
+    #[arg(
+        long,
+        env = "RECOUP_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

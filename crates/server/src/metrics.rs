@@ -1,6 +1,8 @@
 //! Prometheus metrics on a listener of their own (`--metrics-addr`, off by default): per-RPC request
-//! counts by status code and latency histograms from one tower layer, calls in flight, the database
-//! pool and the writer's queue, and business counters recorded where the business happens. Labels
+//! counts by status code and latency histograms from one tower layer (which also gives each call its
+//! span and log line: method, status, duration, request_id, the caller's subject), calls in flight,
+//! the database pool and the writer's queue, and business counters recorded where the business
+//! happens. Labels
 //! are bounded: the contract's method names (anything else is "unknown"), status codes, and the
 //! domain's own enumerations — never an account, a person or a free-text value.
 
@@ -12,6 +14,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use recoup_store::Store;
 use tonic::body::Body;
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 use crate::auth::permissions::MATRIX;
 use crate::server::BoxError;
@@ -145,27 +148,47 @@ where
         let started = Instant::now();
         let in_flight = metrics::gauge!("recoup_rpc_in_flight");
         in_flight.increment(1.0);
-        let call = self.inner.call(req);
-        Box::pin(async move {
-            let answer = call.await;
-            in_flight.decrement(1.0);
-            // Errors travel in the headers (trailers-only responses); a success's status comes in
-            // the trailers, after the body, so a response without one in its headers is OK.
-            let code = match &answer {
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<i32>().ok())
-                    .map_or("OK", |c| tonic::Code::from_i32(c).description_name()),
-                Err(_) => "TRANSPORT_ERROR",
-            };
-            metrics::counter!("recoup_rpc_requests_total", "method" => method, "code" => code)
-                .increment(1);
-            metrics::histogram!("recoup_rpc_duration_seconds", "method" => method)
-                .record(started.elapsed().as_secs_f64());
-            answer
-        })
+        // The gate records the subject and the services the request_id on this span.
+        let span = tracing::info_span!(
+            "rpc",
+            method,
+            request_id = tracing::field::Empty,
+            subject = tracing::field::Empty,
+            code = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let call = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        let traced = span.clone();
+        Box::pin(
+            async move {
+                let answer = call.await;
+                in_flight.decrement(1.0);
+                // Errors travel in the headers (trailers-only responses); a success's status comes in
+                // the trailers, after the body, so a response without one in its headers is OK.
+                let code = match &answer {
+                    Ok(response) => response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<i32>().ok())
+                        .map_or("OK", |c| tonic::Code::from_i32(c).description_name()),
+                    Err(_) => "TRANSPORT_ERROR",
+                };
+                let elapsed = started.elapsed();
+                metrics::counter!("recoup_rpc_requests_total", "method" => method, "code" => code)
+                    .increment(1);
+                metrics::histogram!("recoup_rpc_duration_seconds", "method" => method)
+                    .record(elapsed.as_secs_f64());
+                traced.record("code", code);
+                traced.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+                tracing::info!("rpc");
+                answer
+            }
+            .instrument(span),
+        )
     }
 }
 

@@ -71,9 +71,14 @@ fn child_id(
     parsed
 }
 
-/// Checks an idempotency key.
+/// Checks an idempotency key, and puts a valid one on the call's span (metrics::Measured) so the
+/// log line of the call names the request.
 pub fn request_id(v: &mut Violations, field: &str, value: &str) {
+    let before = v.len();
     v.identifier(field, value, MAX_REF_CHARS);
+    if v.len() == before {
+        tracing::Span::current().record("request_id", value);
+    }
 }
 
 #[cfg(test)]

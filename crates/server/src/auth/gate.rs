@@ -122,6 +122,8 @@ where
                 ))
                 .into_http());
             }
+            // The caller's subject on the call's span (metrics::Measured): who, never what.
+            tracing::Span::current().record("subject", identity.subject.as_str());
             req.extensions_mut().insert(identity);
             let response = if STREAMING.contains(&path.as_str()) {
                 inner.call(req).await

@@ -178,6 +178,10 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_HEALTH_INTERVAL_SECS",
         "--templates-dir",
         "RECOUP_TEMPLATES_DIR",
+        "--metrics-addr",
+        "RECOUP_METRICS_ADDR",
+        "--log-format",
+        "RECOUP_LOG_FORMAT",
         "22 accounts",
     ] {
         assert!(help.contains(word), "serve --help lacks {word}:\n{help}");

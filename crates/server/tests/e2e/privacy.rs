@@ -36,10 +36,17 @@ fn canary_account(external_ref: &str) -> pb::Account {
 /// appears anywhere in the log, on either backend.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_logs_hold_no_personal_data_or_secrets() {
-    for db in TestDb::all().await {
+    // Text on both backends; JSON (as log collectors take it) on SQLite.
+    let mut runs: Vec<(TestDb, &str)> = TestDb::all()
+        .await
+        .into_iter()
+        .map(|db| (db, "text"))
+        .collect();
+    runs.push((TestDb::sqlite(), "json"));
+    for (db, format) in runs {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("recoupd.log");
-        let daemon = Daemon::start_logging(&db, &["--demo"], Some(&log));
+        let daemon = Daemon::start_logging(&db, &["--demo", "--log-format", format], Some(&log));
         let mut client = daemon.client().await;
 
         // Good and bad records carrying the canaries; the bad one fails on the email and phone.
@@ -148,6 +155,24 @@ async fn trace_logs_hold_no_personal_data_or_secrets() {
             db.backend,
             logged.len()
         );
+        if format == "json" {
+            // One JSON object per line; each call's line carries its span: method, status,
+            // duration, request_id and the caller's subject.
+            let lines: Vec<serde_json::Value> = logged
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                .collect();
+            let payment = lines
+                .iter()
+                .find(|l| {
+                    l["fields"]["message"] == "rpc" && l["span"]["request_id"] == "priv-pay-1"
+                })
+                .expect("the payment's rpc line");
+            assert_eq!(payment["span"]["method"], "RecordPayment");
+            assert_eq!(payment["span"]["code"], "OK");
+            assert_eq!(payment["span"]["subject"], "demo-integration");
+            assert!(payment["span"]["duration_ms"].as_f64().unwrap() > 0.0);
+        }
         for canary in [
             CANARY_NAME,
             CANARY_PHONE,
