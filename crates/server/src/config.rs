@@ -284,6 +284,12 @@ pub struct LimitArgs {
     #[arg(long, env = "RECOUP_MAX_PAGE_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_page_size: u32,
+
+    /// Close each client connection after this many seconds (0: never), letting calls in flight
+    /// finish, so long-lived HTTP/2 clients reconnect and spread over replicas that were added.
+    #[arg(long, env = "RECOUP_MAX_CONNECTION_AGE_SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub max_connection_age_secs: u64,
 }
 
 impl Default for LimitArgs {
@@ -294,6 +300,7 @@ impl Default for LimitArgs {
             call_timeout_secs: 30,
             key_cache_secs: 10,
             max_page_size: 1000,
+            max_connection_age_secs: 0,
         }
     }
 }

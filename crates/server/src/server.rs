@@ -151,6 +151,11 @@ pub async fn start(
     let (closing, closed) = tokio::sync::watch::channel(false);
     let limit = options.limits.max_message_bytes as usize;
     let mut builder = tonic::transport::Server::builder();
+    if options.limits.max_connection_age_secs > 0 {
+        builder = builder
+            .max_connection_age(Duration::from_secs(options.limits.max_connection_age_secs))
+            .max_connection_age_grace(Duration::from_secs(options.limits.call_timeout_secs));
+    }
     if let Some(tls) = &options.tls {
         let mut config = ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert, &tls.key));
         if let Some(ca) = &tls.client_ca {

@@ -180,6 +180,8 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_TEMPLATES_DIR",
         "--metrics-addr",
         "RECOUP_METRICS_ADDR",
+        "--max-connection-age-secs",
+        "RECOUP_MAX_CONNECTION_AGE_SECS",
         "--log-format",
         "RECOUP_LOG_FORMAT",
         "22 accounts",

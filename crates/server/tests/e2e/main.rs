@@ -9,6 +9,7 @@ mod calls;
 mod categories;
 mod contact;
 mod credit;
+mod deploy_files;
 mod disputes;
 mod events;
 mod guidance;
