@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::commands;
 use crate::config::{Cli, Command, LogFormat};
@@ -24,14 +28,35 @@ pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             return ExitCode::from(2);
         }
     };
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
+    let tracing = match cli.otlp_endpoint.as_deref().map(crate::telemetry::tracer) {
+        None => None,
+        Some(Ok(provider)) => Some(provider),
+        Some(Err(e)) => {
+            eprintln!("recoupd: --otlp-endpoint: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let logs = match cli.log_format {
         // Colour codes only for a person at a terminal, never into files or log collectors.
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => logs.json().with_current_span(true).init(),
-    }
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    // The log filter is the logs' own: traces keep every call's span whatever the log level.
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(
+            tracing
+                .as_ref()
+                .map(|p| crate::telemetry::layer(p).with_filter(LevelFilter::INFO)),
+        )
+        .init();
     let serving = matches!(cli.command, Command::Serve(_));
     let result = match cli.command {
         Command::Serve(args) => {
@@ -53,6 +78,12 @@ pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             .map(|out| println!("{out}")),
         Command::Health(args) => commands::health(&args).await.map(|out| println!("{out}")),
     };
+    if let Some(provider) = tracing {
+        // Sends the spans still batched before the process ends.
+        if let Err(e) = provider.shutdown() {
+            eprintln!("recoupd: exporting the last traces failed: {e}");
+        }
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

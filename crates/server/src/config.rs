@@ -39,6 +39,11 @@ pub struct Cli {
         global = true
     )]
     pub log_format: LogFormat,
+
+    /// Export traces (a span per RPC, joined to the caller's W3C `traceparent`) over OTLP/gRPC to
+    /// this collector, e.g. http://otel-collector:4317 (off unless set).
+    #[arg(long, env = "RECOUP_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How log lines are written.

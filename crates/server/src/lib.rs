@@ -15,4 +15,5 @@ pub mod promises;
 pub mod server;
 pub mod services;
 pub mod status;
+pub mod telemetry;
 pub mod worklist;

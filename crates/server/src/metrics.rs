@@ -157,6 +157,7 @@ where
             code = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
+        crate::telemetry::join_caller(&span, req.headers());
         let call = {
             let _entered = span.enter();
             self.inner.call(req)

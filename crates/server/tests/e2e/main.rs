@@ -21,6 +21,7 @@ mod jwt;
 mod limits;
 mod matrix;
 mod metrics;
+mod otlp;
 mod payments;
 mod plan_records;
 mod plans;
