@@ -12,7 +12,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use recoup_proto::v1 as pb;
-use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_store::testkit::TestDb;
 
 use crate::binary::Daemon;
