@@ -58,6 +58,14 @@ pub struct Identity {
     pub subject: String,
 }
 
+/// A role's settlement authority: a supervisor's, or an agent's (every other role).
+pub fn authority(role: Role) -> recoup_domain::plan::Authority {
+    match role {
+        Role::Supervisor => recoup_domain::plan::Authority::Supervisor,
+        _ => recoup_domain::plan::Authority::Agent,
+    }
+}
+
 /// The identity the gate attached to a request.
 pub fn identity<T>(req: &tonic::Request<T>) -> Result<&Identity, tonic::Status> {
     req.extensions()

@@ -34,18 +34,6 @@ pub struct Drawn {
     pub negotiation: pb::NegotiationBox,
 }
 
-fn category_of(c: pb::DebtorCategory) -> Category {
-    match c {
-        pb::DebtorCategory::Oversight => Category::Oversight,
-        pb::DebtorCategory::CashFlowTrouble => Category::CashFlowTrouble,
-        pb::DebtorCategory::StrategicDelayer => Category::StrategicDelayer,
-        pb::DebtorCategory::Avoider => Category::Avoider,
-        pb::DebtorCategory::Disputed => Category::Disputed,
-        pb::DebtorCategory::NothingOwed => Category::NothingOwed,
-        pb::DebtorCategory::Unknown | pb::DebtorCategory::Unspecified => Category::Unknown,
-    }
-}
-
 fn lasting_of(r: pb::ContactBlockReason) -> Option<Lasting> {
     Some(match r {
         pb::ContactBlockReason::NothingOwed => Lasting::NothingOwed,
@@ -148,7 +136,7 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
         .any(|l| LetterKind::parse(&l.kind).is_some_and(LetterKind::is_reminder))
         || a.story.plans.iter().any(|p| p.sign_time.is_some());
     let facts = ToneFacts {
-        category: category_of(category.category()),
+        category: super::category::category_in(category.category()).unwrap_or(Category::Unknown),
         lasting: status
             .blocks
             .iter()

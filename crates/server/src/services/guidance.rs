@@ -7,16 +7,15 @@ use std::sync::Arc;
 use chrono::Utc;
 use recoup_domain::Violations;
 use recoup_domain::fingerprint::Canonical;
-use recoup_domain::plan::Authority;
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::guidance_service_server::GuidanceService;
 use recoup_script::letters::LetterKind;
 use recoup_script::{DEFAULT_LOCALE, Templates, Tone};
-use recoup_store::{AccountKey, AccountSnapshot, NewLetter, RequestKey, Store, StoredLetter};
+use recoup_store::{AccountSnapshot, NewLetter, RequestKey, Store, StoredLetter};
 use tonic::{Request, Response, Status};
 
-use crate::auth::{self, Role};
+use crate::auth;
 use crate::convert::guidance::{draw, letter_context, letter_kind_out};
 use crate::convert::{enum_in, time_out};
 use crate::names;
@@ -38,11 +37,7 @@ impl Guidance {
     }
 
     async fn account(&self, id: i64, name: &str) -> Result<AccountSnapshot, Status> {
-        self.store
-            .get_account(AccountKey::Id(id))
-            .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("{name} does not exist")))
+        super::account_or_not_found(&self.store, id, name).await
     }
 
     /// The locale asked for, or the default; a violation when there are no templates for it.
@@ -60,13 +55,6 @@ impl Guidance {
             );
         }
         asked
-    }
-}
-
-fn asker(role: Role) -> Authority {
-    match role {
-        Role::Supervisor => Authority::Supervisor,
-        _ => Authority::Agent,
     }
 }
 
@@ -112,7 +100,7 @@ impl GuidanceService for Guidance {
         &self,
         request: Request<pb::GetCallGuidanceRequest>,
     ) -> Result<Response<pb::CallGuidance>, Status> {
-        let asker = asker(auth::identity(&request)?.role);
+        let asker = auth::authority(auth::identity(&request)?.role);
         let req = request.into_inner();
         let mut v = Violations::new();
         let account = names::account_id(&mut v, "account", &req.account);
@@ -162,7 +150,7 @@ impl GuidanceService for Guidance {
         request: Request<pb::RenderLetterRequest>,
     ) -> Result<Response<pb::Letter>, Status> {
         let identity = auth::identity(&request)?;
-        let (asker, subject) = (asker(identity.role), identity.subject.clone());
+        let (asker, subject) = (auth::authority(identity.role), identity.subject.clone());
         let req = request.into_inner();
         let mut v = Violations::new();
         names::request_id(&mut v, "request_id", &req.request_id);

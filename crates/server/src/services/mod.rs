@@ -5,3 +5,16 @@ pub mod calls;
 pub mod events;
 pub mod guidance;
 pub mod plans;
+
+/// Account `id` as stored, or NOT_FOUND naming `name` as the caller wrote it.
+pub(crate) async fn account_or_not_found(
+    store: &recoup_store::Store,
+    id: i64,
+    name: &str,
+) -> Result<recoup_store::AccountSnapshot, tonic::Status> {
+    store
+        .get_account(recoup_store::AccountKey::Id(id))
+        .await
+        .map_err(|e| crate::status::internal(&e))?
+        .ok_or_else(|| tonic::Status::not_found(format!("{name} does not exist")))
+}

@@ -17,7 +17,7 @@ use recoup_proto::v1 as pb;
 use recoup_proto::v1::plan_service_server::PlanService;
 use recoup_script::{Agreement, AgreementInvoice, AgreementLine, Party, Templates, text};
 use recoup_store::{
-    AccountKey, AccountSnapshot, NewPlan, PlanDetail, PlanOutcome, RequestKey, Store, StoredPlan,
+    AccountSnapshot, NewPlan, PlanDetail, PlanOutcome, RequestKey, Store, StoredPlan,
 };
 use tonic::{Request, Response, Status};
 
@@ -57,11 +57,7 @@ impl Plans {
     }
 
     async fn account(&self, id: i64, name: &str) -> Result<AccountSnapshot, Status> {
-        self.store
-            .get_account(AccountKey::Id(id))
-            .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("{name} does not exist")))
+        super::account_or_not_found(&self.store, id, name).await
     }
 
     /// The proposal read for the account and judged as of now, with what the plan settles.
@@ -258,13 +254,6 @@ fn summary(p: &Proposal, payments: usize) -> String {
     }
 }
 
-fn asker(role: Role) -> Authority {
-    match role {
-        Role::Supervisor => Authority::Supervisor,
-        _ => Authority::Agent,
-    }
-}
-
 /// Every rule a proposal broke, as field violations of `proposal`.
 fn refused(j: &Judgement) -> Status {
     let mut v = Violations::new();
@@ -293,7 +282,7 @@ impl PlanService for Plans {
         &self,
         request: Request<pb::ValidatePlanRequest>,
     ) -> Result<Response<pb::ValidatePlanResponse>, Status> {
-        let asker = asker(auth::identity(&request)?.role);
+        let asker = auth::authority(auth::identity(&request)?.role);
         let req = request.into_inner();
         let mut v = Violations::new();
         let account = names::account_id(&mut v, "parent", &req.parent);
@@ -326,7 +315,7 @@ impl PlanService for Plans {
         request: Request<pb::CreatePlanRequest>,
     ) -> Result<Response<pb::Plan>, Status> {
         let identity = auth::identity(&request)?;
-        let (asker, subject) = (asker(identity.role), identity.subject.clone());
+        let (asker, subject) = (auth::authority(identity.role), identity.subject.clone());
         let req = request.into_inner();
         let mut v = Violations::new();
         names::request_id(&mut v, "request_id", &req.request_id);
