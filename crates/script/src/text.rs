@@ -1,6 +1,6 @@
 //! Money and dates as people read them in British English: "GBP 12,345.67", "31 January 2028".
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use recoup_domain::Money;
 
 /// The currency code, then the amount with thousands separators and exactly the currency's minor
@@ -26,5 +26,20 @@ pub fn money(m: Money) -> String {
 
 /// "31 January 2028".
 pub fn date(d: NaiveDate) -> String {
-    d.format("%-d %B %Y").to_string()
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    // Written out rather than with strftime, which parses its pattern on every call.
+    format!("{} {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
 }

@@ -528,32 +528,17 @@ pub(crate) fn story_out(
     };
     let story = &a.story;
     let judged = promise::judge(&story.promises, &story.received, today, &policy.promises);
-    let facts = contact_facts(a, &policy.plans, today);
-    let broken = promise::broken_recently(&judged, today, &policy.promises);
-    let derived = category::derived(a, policy, broken, today);
-    let history = call_history(a);
     pb::Account {
         recent_calls: story
             .recent_calls
             .iter()
             .map(|c| call::call_out(c, judged.iter().find(|j| j.promise.call_id == c.id)))
             .collect(),
-        open_promise: promise::open_promise(&judged).map(|j| pb::PromiseToPay {
-            amount: Some(money_out(j.promise.amount)),
-            promise_date: Some(date_out(j.promise.date)),
-            state: call::promise_state_out(j.state) as i32,
-            paid: Some(money_out(j.paid)),
-        }),
-        broken_promise_count: i32::try_from(broken).unwrap_or(i32::MAX),
-        category: Some(category::in_force(a, &derived)),
-        derived_category: Some(derived),
-        follow_ups: story.recent_calls.iter().filter_map(follow_up).collect(),
         open_disputes: story
             .open_disputes
             .iter()
             .map(dispute::dispute_out)
             .collect(),
-        statutory_interest: interest::statutory_interest_out(a, &policy.interest, today),
         recent_letters: story
             .letters
             .iter()
@@ -572,6 +557,36 @@ pub(crate) fn story_out(
             .live_plan()
             .map(|p| plan::plan_out(p, today, &policy.plans, false))
             .filter(|p| !matches!(p.state(), pb::PlanState::Broken | pb::PlanState::Completed)),
+        ..story_summary(a, policy, today, now)
+    }
+}
+
+/// The story's judgements without its lists: the open promise, broken promises, the category in
+/// force and derived, follow-ups, statutory interest and whether the account may be called now.
+pub(crate) fn story_summary(
+    a: &AccountSnapshot,
+    policy: &Policy,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> pb::Account {
+    let story = &a.story;
+    let judged = promise::judge(&story.promises, &story.received, today, &policy.promises);
+    let facts = contact_facts(a, &policy.plans, today);
+    let broken = promise::broken_recently(&judged, today, &policy.promises);
+    let derived = category::derived(a, policy, broken, today);
+    let history = call_history(a);
+    pb::Account {
+        open_promise: promise::open_promise(&judged).map(|j| pb::PromiseToPay {
+            amount: Some(money_out(j.promise.amount)),
+            promise_date: Some(date_out(j.promise.date)),
+            state: call::promise_state_out(j.state) as i32,
+            paid: Some(money_out(j.paid)),
+        }),
+        broken_promise_count: i32::try_from(broken).unwrap_or(i32::MAX),
+        category: Some(category::in_force(a, &derived)),
+        derived_category: Some(derived),
+        follow_ups: story.recent_calls.iter().filter_map(follow_up).collect(),
+        statutory_interest: interest::statutory_interest_out(a, &policy.interest, today),
         contact_status: Some(contact_status_out(contact::contact_status(
             &facts,
             &history,

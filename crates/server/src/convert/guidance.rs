@@ -21,7 +21,7 @@ use recoup_script::tone::{Lasting, Tone, ToneFacts};
 use recoup_store::{AccountSnapshot, StoredInvoice};
 
 use super::plan::proposal_out;
-use super::{View, balance_of, live_plan, story_out};
+use super::{balance_of, live_plan, story_summary};
 
 /// Options offered in the negotiation box.
 const OPTIONS: usize = 3;
@@ -101,9 +101,9 @@ fn option_summary(p: &Proposal, payments: usize) -> String {
 /// Guidance's view of account `a` at `now`, for a caller with `asker`'s authority.
 pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTime<Utc>) -> Drawn {
     let today = local_today(a.data.time_zone, now);
-    // Only the story (category, contact status, interest, promises, follow-ups): guidance never
-    // shows the account's lists.
-    let view = story_out(a, View::Full(policy), today, now);
+    // Only the story's judgements (category, contact status, interest, promises, follow-ups):
+    // guidance never shows the account's lists.
+    let view = story_summary(a, policy, today, now);
     let b = balance_of(a, today);
     let status = view.contact_status.clone().unwrap_or_default();
     let category = view.category.clone().unwrap_or_default();
