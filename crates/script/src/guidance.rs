@@ -1,7 +1,8 @@
 //! Call guidance: what the agent reads during the call. The caller builds a `CallContext` (every
 //! figure and date already text) and chooses the tone (`tone::select`); the section templates of
-//! that tone turn it into the structured guidance, and the page templates into plain text and
-//! Markdown. A section template writes one item per line; objections are `Q:` / `A:` line pairs.
+//! that tone turn it into the structured guidance, and `pages` sets the sections out as plain text
+//! and Markdown under the locale's headings (`guidance/headings.hbs`, rendered once). A section
+//! template writes one item per line; objections are `Q:` / `A:` line pairs.
 
 use serde::Serialize;
 
