@@ -91,7 +91,9 @@ pub struct CallContext {
     pub open_promise: String,
     pub broken_promises: usize,
     pub plan: Option<PlanLine>,
-    /// Statutory interest and compensation that could be claimed; empty when none apply.
+    /// Statutory interest and compensation that could be claimed, and the law that gives them;
+    /// empty when none apply.
+    pub law: String,
     pub interest: String,
     pub compensation: String,
     /// When the account would go to a collection agency after a final notice.
@@ -412,6 +414,7 @@ impl CallContext {
                 next_amount: "GBP 300.00".into(),
                 arrears: "GBP 0.00".into(),
             }),
+            law: "UK Late Payment of Commercial Debts (Interest) Act 1998".into(),
             interest: "GBP 31.20".into(),
             compensation: "GBP 70.00".into(),
             agency_date: "7 December 2026".into(),

@@ -203,7 +203,7 @@ impl LetterContext {
             disputed: "GBP 1,200.00".into(),
             interest: g.interest.clone(),
             compensation: g.compensation.clone(),
-            law: "the Late Payment of Commercial Debts (Interest) Act 1998".into(),
+            law: g.law.clone(),
             pay_by: "30 November 2026".into(),
             agency_date: g.agency_date.clone(),
             agreement: "PAYMENT PLAN AGREEMENT\n(sample)".into(),

@@ -557,12 +557,13 @@ pub(crate) fn story_out(
             .live_plan()
             .map(|p| plan::plan_out(p, today, &policy.plans, false))
             .filter(|p| !matches!(p.state(), pb::PlanState::Broken | pb::PlanState::Completed)),
+        statutory_interest: interest::statutory_interest_out(a, &policy.interest, today),
         ..story_summary(a, policy, today, now)
     }
 }
 
 /// The story's judgements without its lists: the open promise, broken promises, the category in
-/// force and derived, follow-ups, statutory interest and whether the account may be called now.
+/// force and derived, follow-ups and whether the account may be called now.
 pub(crate) fn story_summary(
     a: &AccountSnapshot,
     policy: &Policy,
@@ -586,7 +587,6 @@ pub(crate) fn story_summary(
         category: Some(category::in_force(a, &derived)),
         derived_category: Some(derived),
         follow_ups: story.recent_calls.iter().filter_map(follow_up).collect(),
-        statutory_interest: interest::statutory_interest_out(a, &policy.interest, today),
         contact_status: Some(contact_status_out(contact::contact_status(
             &facts,
             &history,

@@ -45,6 +45,8 @@ pub struct PlanDetail {
 pub struct StoredPlan {
     pub id: i64,
     pub account_id: i64,
+    /// The debtor's time zone: the plan is tracked on the debtor's calendar.
+    pub time_zone: chrono_tz::Tz,
     /// As stored: an active plan's standing (on track, broken, completed) is judged from its
     /// receipts; the background pass records the end.
     pub state: PlanState,
@@ -207,13 +209,12 @@ impl DetailJson {
             Some("monthly") => Ok(Frequency::Monthly),
             _ => Err(corrupt("frequency")),
         };
-        let day = |d: &Option<String>| {
-            d.as_deref()
-                .and_then(|t| t.parse::<NaiveDate>().ok())
+        let day = |d: Option<&str>| {
+            d.and_then(|t| t.parse::<NaiveDate>().ok())
                 .ok_or_else(|| corrupt("date"))
         };
-        let by = || day(&self.by);
-        let first = || day(&self.first);
+        let by = || day(self.by.as_deref());
+        let first = || day(self.first.as_deref());
         let amount = || self.amount.map(money).ok_or_else(|| corrupt("amount"));
         let proposal = match self.kind.as_str() {
             "pay_in_full" => Proposal::PayInFull { by: by()? },
@@ -252,7 +253,7 @@ impl DetailJson {
                 .iter()
                 .map(|(due, m)| {
                     Ok(Payment {
-                        due: day(&Some(due.clone()))?,
+                        due: day(Some(due))?,
                         amount: money(*m),
                     })
                 })
@@ -715,7 +716,8 @@ impl Store {
     ) -> Result<Vec<StoredPlan>, StoreError> {
         with_reader!(&self.backend, |pool, pg| {
             let rows = sqlx::query(
-                "SELECT p.*, a.currency_code FROM plans p JOIN accounts a ON a.id = p.account_id \
+                "SELECT p.*, a.currency_code, a.time_zone FROM plans p \
+                 JOIN accounts a ON a.id = p.account_id \
                  WHERE p.account_id = $1 AND ($2 IS NULL OR p.id = $2) AND p.id < $3 \
                  ORDER BY p.id DESC LIMIT $4",
             )
@@ -848,9 +850,13 @@ fn plan_row(
 ) -> Result<StoredPlan, StoreError> {
     let detail: DetailJson =
         serde_json::from_str(&r.text("detail")?).map_err(|e| corrupt(&e.to_string()))?;
+    let tz = r.text("time_zone")?;
     Ok(StoredPlan {
         id: r.int("id")?,
         account_id: r.int("account_id")?,
+        time_zone: tz
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("time zone '{tz}'")))?,
         state: parse_state(&r.text("state")?)?,
         detail: detail.into_detail(cur)?,
         agreement: r.text("agreement")?,

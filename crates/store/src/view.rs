@@ -736,6 +736,7 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
                     Ok(StoredPlan {
                         id: p.id,
                         account_id: id,
+                        time_zone,
                         state,
                         detail: p.detail.into_detail(cur)?,
                         agreement: String::new(),

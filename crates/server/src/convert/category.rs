@@ -73,7 +73,6 @@ pub fn derived(
         .collect();
     let (broken_plans, completed_plans) = super::plan::ended_recently(
         &a.story.plans,
-        a.data.time_zone,
         &policy.plans,
         policy.promises.broken_window_days,
         today,

@@ -10,6 +10,7 @@ use recoup_domain::plan::state::PlanState;
 use recoup_domain::plan::track::Standing;
 use recoup_domain::plan::{self, Authority, Proposal, Situation};
 use recoup_domain::policy::Policy;
+use recoup_domain::promise;
 use recoup_domain::schedule::Frequency;
 use recoup_proto::v1 as pb;
 use recoup_script::guidance::{
@@ -20,6 +21,7 @@ use recoup_script::text;
 use recoup_script::tone::{Lasting, Tone, ToneFacts};
 use recoup_store::{AccountSnapshot, StoredInvoice};
 
+use super::interest::statutory_amounts;
 use super::plan::proposal_out;
 use super::{balance_of, live_plan, story_summary};
 
@@ -52,11 +54,6 @@ fn invoice_line(i: &StoredInvoice, today: NaiveDate) -> InvoiceLine {
         outstanding: text::money(i.outstanding),
         days_overdue: days_overdue(i.data.due_date, today).max(0),
     }
-}
-
-fn money_in(m: &Option<pb::Money>) -> Option<Money> {
-    let m = m.as_ref()?;
-    Money::from_parts(&m.currency_code, m.units, m.nanos).ok()
 }
 
 /// "GBP 400.00 a month from 1 December 2026, 3 payments".
@@ -209,7 +206,20 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
         discount_authority_percent: authority.to_string(),
         options: options.iter().map(|(p, _)| proposal_out(p)).collect(),
     };
-    let interest = view.statutory_interest.as_ref();
+    let interest = statutory_amounts(a, &policy.interest, today);
+    let open_promise = promise::open_promise(&promise::judge(
+        &a.story.promises,
+        &a.story.received,
+        today,
+        &policy.promises,
+    ))
+    .map(|j| {
+        format!(
+            "{} by {}",
+            text::money(j.promise.amount),
+            text::date(j.promise.date)
+        )
+    });
     let contact = a
         .data
         .contacts
@@ -284,16 +294,7 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
             })
             .map(|l| text::date(l.time.with_timezone(&a.data.time_zone).date_naive()))
             .unwrap_or_default(),
-        open_promise: view
-            .open_promise
-            .as_ref()
-            .and_then(|p| {
-                let amount = money_in(&p.amount)?;
-                let d = p.promise_date.as_ref()?;
-                let on = NaiveDate::from_ymd_opt(d.year, d.month as u32, d.day as u32)?;
-                Some(format!("{} by {}", text::money(amount), text::date(on)))
-            })
-            .unwrap_or_default(),
+        open_promise: open_promise.unwrap_or_default(),
         broken_promises: facts.broken_promises,
         plan: plan.as_ref().and_then(|(_, t)| {
             let next = t.next()?;
@@ -306,14 +307,11 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
                 arrears: text::money(t.arrears),
             })
         }),
-        interest: interest
-            .and_then(|i| money_in(&i.interest))
-            .map(text::money)
+        law: interest
+            .map(|(law, _, _)| law.to_owned())
             .unwrap_or_default(),
-        compensation: interest
-            .and_then(|i| money_in(&i.compensation))
-            .map(text::money)
-            .unwrap_or_default(),
+        interest: interest.map(|(_, i, _)| text::money(i)).unwrap_or_default(),
+        compensation: interest.map(|(_, _, c)| text::money(c)).unwrap_or_default(),
         agency_date: text::date(today + Days::new(u64::from(policy.guidance.final_notice_days))),
         hardship: a.story.recent_calls.iter().any(|c| {
             matches!(
@@ -395,12 +393,7 @@ pub fn letter_context(
         },
         interest: c.interest.clone(),
         compensation: c.compensation.clone(),
-        law: drawn
-            .view
-            .statutory_interest
-            .as_ref()
-            .map(|i| i.jurisdiction.clone())
-            .unwrap_or_default(),
+        law: c.law.clone(),
         pay_by: text::date(today + Days::new(u64::from(policy.guidance.second_reminder_days))),
         agency_date: c.agency_date.clone(),
         agreement,

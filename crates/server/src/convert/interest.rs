@@ -3,19 +3,20 @@
 
 use chrono::NaiveDate;
 use recoup_domain::Money;
-use recoup_domain::interest::{self, Debt, InterestPolicy, Regime};
+use recoup_domain::interest::{self, Accrued, Debt, InterestPolicy, Regime};
 use recoup_proto::v1 as pb;
 use recoup_store::AccountSnapshot;
 
 use super::{date_out, money_out};
 
-/// Interest and compensation on the account's overdue, undisputed invoices to `today` (the debtor's
-/// date), or `None` when no law applies, the account or the policy waives it, or nothing is overdue.
-pub fn statutory_interest_out(
+/// Interest and compensation accrued on each of the account's overdue, undisputed invoices to
+/// `today` (the debtor's date), with the law that applies; `None` when no law applies or the account
+/// or the policy waives it. The one computation the view, plans and guidance read.
+fn accrued(
     a: &AccountSnapshot,
     policy: &InterestPolicy,
     today: NaiveDate,
-) -> Option<pb::StatutoryInterest> {
+) -> Option<(Regime, Vec<(String, Accrued)>)> {
     if !policy.enabled || a.data.interest_waived {
         return None;
     }
@@ -23,9 +24,7 @@ pub fn statutory_interest_out(
     if a.data.currency.code() != regime.currency_code() {
         return None;
     }
-    let zero = Money::zero(a.data.currency);
-    let (mut interest, mut compensation) = (zero.amount(), zero.amount());
-    let mut invoices = Vec::new();
+    let mut out = Vec::new();
     for inv in &a.open_invoices {
         if inv.data.disputed || !inv.outstanding.is_positive() {
             continue;
@@ -36,19 +35,54 @@ pub fn statutory_interest_out(
             billed: inv.data.amount.with_amount(inv.data.billed()),
             payments: &inv.payments,
         };
-        let accrued = match interest::accrue(regime, &policy.rates, &debt, today) {
-            Ok(Some(accrued)) => accrued,
-            Ok(None) => continue,
+        match interest::accrue(regime, &policy.rates, &debt, today) {
+            Ok(Some(accrued)) => out.push((inv.data.number.clone(), accrued)),
+            Ok(None) => {}
             Err(e) => {
                 // Only for debts older than the shipped history (2008 for the UK, 2011 for the EU).
                 tracing::warn!(account_id = a.id, invoice = %inv.data.number, ?e, "no reference rate");
-                continue;
             }
-        };
+        }
+    }
+    Some((regime, out))
+}
+
+/// Statutory interest and fixed compensation in all, with the law that gives them, as (law,
+/// interest, compensation), when something accrues (see `statutory_interest_out`).
+pub fn statutory_amounts(
+    a: &AccountSnapshot,
+    policy: &InterestPolicy,
+    today: NaiveDate,
+) -> Option<(&'static str, Money, Money)> {
+    let (regime, accrued) = accrued(a, policy, today)?;
+    let zero = Money::zero(a.data.currency);
+    (!accrued.is_empty()).then(|| {
+        let (i, c) = accrued.iter().fold((zero, zero), |(i, c), (_, x)| {
+            (
+                i.with_amount(i.amount() + x.interest.amount()),
+                c.with_amount(c.amount() + x.compensation.amount()),
+            )
+        });
+        (regime.law(), i, c)
+    })
+}
+
+/// Interest and compensation on the account's overdue, undisputed invoices to `today` (the debtor's
+/// date), or `None` when no law applies, the account or the policy waives it, or nothing is overdue.
+pub fn statutory_interest_out(
+    a: &AccountSnapshot,
+    policy: &InterestPolicy,
+    today: NaiveDate,
+) -> Option<pb::StatutoryInterest> {
+    let (regime, accrued) = accrued(a, policy, today)?;
+    let zero = Money::zero(a.data.currency);
+    let (mut interest, mut compensation) = (zero.amount(), zero.amount());
+    let mut invoices = Vec::new();
+    for (number, accrued) in accrued {
         interest += accrued.interest.amount();
         compensation += accrued.compensation.amount();
         invoices.push(pb::InvoiceInterest {
-            invoice_number: inv.data.number.clone(),
+            invoice_number: number,
             interest: Some(money_out(accrued.interest)),
             compensation: Some(money_out(accrued.compensation)),
             annual_rate_percent: accrued.annual_rate.to_string(),
@@ -88,17 +122,11 @@ pub fn statutory_interest_out(
     })
 }
 
-/// Statutory interest and compensation in all, as of `today`, when the view would show them.
+/// Statutory interest and compensation added together, as of `today`, when the view would show them.
 pub fn statutory_total(
     a: &AccountSnapshot,
     policy: &InterestPolicy,
     today: NaiveDate,
 ) -> Option<Money> {
-    let s = statutory_interest_out(a, policy, today)?;
-    let mut total = Money::zero(a.data.currency);
-    for m in [s.interest, s.compensation].into_iter().flatten() {
-        let m = Money::from_parts(&m.currency_code, m.units, m.nanos).ok()?;
-        total = total.with_amount(total.amount() + m.amount());
-    }
-    Some(total)
+    statutory_amounts(a, policy, today).map(|(_, i, c)| i.with_amount(i.amount() + c.amount()))
 }

@@ -378,7 +378,6 @@ pub fn plan_out(
 /// completed): ended ones by the day they were recorded as ended, the active one by its tracking.
 pub fn ended_recently(
     plans: &[StoredPlan],
-    tz: chrono_tz::Tz,
     policy: &PlanPolicy,
     window_days: u32,
     today: NaiveDate,
@@ -388,7 +387,7 @@ pub fn ended_recently(
     for p in plans {
         let ended = match (p.state, p.end_time) {
             (PlanState::Broken | PlanState::Completed, Some(t)) => {
-                Some((p.state, t.with_timezone(&tz).date_naive()))
+                Some((p.state, t.with_timezone(&p.time_zone).date_naive()))
             }
             (PlanState::Active, _) => match progress(p, today, policy).map(|t| t.standing) {
                 Some(Standing::Broken { on }) => Some((PlanState::Broken, on)),

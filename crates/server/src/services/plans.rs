@@ -106,7 +106,7 @@ impl Plans {
         })
     }
 
-    fn answer(&self, outcome: PlanOutcome, what: &str, tz: chrono_tz::Tz) -> pb::Plan {
+    fn answer(&self, outcome: PlanOutcome, what: &str) -> pb::Plan {
         let (p, retry) = match outcome {
             PlanOutcome::Recorded(p) => (p, false),
             PlanOutcome::Replayed(p) => (p, true),
@@ -118,20 +118,17 @@ impl Plans {
             state = p.state.as_str(),
             "plan {what}"
         );
-        self.out(&p, tz, true)
+        self.out(&p, true)
     }
 
-    fn out(&self, p: &StoredPlan, tz: chrono_tz::Tz, with_agreement: bool) -> pb::Plan {
+    /// The plan tracked to the debtor's today.
+    fn out(&self, p: &StoredPlan, with_agreement: bool) -> pb::Plan {
         plan_out(
             p,
-            local_today(tz, Utc::now()),
+            local_today(p.time_zone, Utc::now()),
             &self.policy.plans,
             with_agreement,
         )
-    }
-
-    async fn time_zone(&self, account: i64, name: &str) -> Result<chrono_tz::Tz, Status> {
-        Ok(self.account(account, name).await?.data.time_zone)
     }
 }
 
@@ -329,7 +326,7 @@ impl PlanService for Plans {
                 "supersede_reason",
                 format!("must be at most {MAX_SUPERSEDE_REASON_CHARS} characters"),
             );
-        } else if reason.len() != req.supersede_reason.len() && !reason.is_empty() {
+        } else if reason.len() != req.supersede_reason.len() {
             v.push("supersede_reason", "must not start or end with whitespace");
         }
         let (Some(account), Some(proposal), true) = (account, req.proposal.as_ref(), v.is_empty())
@@ -351,14 +348,12 @@ impl PlanService for Plans {
             .replay_plan(key, "CreatePlan", &fp)
             .await
             .map_err(|e| from_store(e, "", not_found))?;
-        let a = self.account(account, &req.parent).await?;
         if let Some(p) = replayed {
-            return Ok(Response::new(self.answer(
-                PlanOutcome::Replayed(p),
-                "created",
-                a.data.time_zone,
-            )));
+            return Ok(Response::new(
+                self.answer(PlanOutcome::Replayed(p), "created"),
+            ));
         }
+        let a = self.account(account, &req.parent).await?;
         let now = Utc::now();
         let j = self.judge(&a, proposal, asker, now)?;
         if !j.judgement.valid() {
@@ -407,11 +402,7 @@ impl PlanService for Plans {
         if matches!(outcome, PlanOutcome::Recorded(_)) {
             metrics::counter!("recoup_plans_created_total").increment(1);
         }
-        Ok(Response::new(self.answer(
-            outcome,
-            "created",
-            a.data.time_zone,
-        )))
+        Ok(Response::new(self.answer(outcome, "created")))
     }
 
     async fn get_plan(
@@ -429,8 +420,7 @@ impl PlanService for Plans {
             .await
             .map_err(|e| internal(&e))?
             .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
-        let tz = self.time_zone(account, &req.name).await?;
-        Ok(Response::new(self.out(&found, tz, true)))
+        Ok(Response::new(self.out(&found, true)))
     }
 
     async fn list_plans(
@@ -449,12 +439,15 @@ impl PlanService for Plans {
         } else {
             paging::decode_token(&req.page_token, &req.parent)?
         };
-        let tz = self.time_zone(account, &req.parent).await?;
         let mut plans = self
             .store
             .list_plans(account, before, i64::from(size) + 1)
             .await
             .map_err(|e| internal(&e))?;
+        if plans.is_empty() {
+            // No plans, or no such account: only then is the account read.
+            self.account(account, &req.parent).await?;
+        }
         let next_page_token = if plans.len() > size as usize {
             plans.truncate(size as usize);
             plans
@@ -465,7 +458,7 @@ impl PlanService for Plans {
             String::new()
         };
         Ok(Response::new(pb::ListPlansResponse {
-            plans: plans.iter().map(|p| self.out(p, tz, false)).collect(),
+            plans: plans.iter().map(|p| self.out(p, false)).collect(),
             next_page_token,
         }))
     }
@@ -492,8 +485,7 @@ impl PlanService for Plans {
             .approve_plan(key, account, plan, &fp, Utc::now())
             .await
             .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
-        let tz = self.time_zone(account, &req.name).await?;
-        Ok(Response::new(self.answer(outcome, "approved", tz)))
+        Ok(Response::new(self.answer(outcome, "approved")))
     }
 
     async fn record_plan_signature(
@@ -537,7 +529,6 @@ impl PlanService for Plans {
             .sign_plan(key, account, plan, (signatory, signed), &fp, now)
             .await
             .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
-        let tz = self.time_zone(account, &req.name).await?;
-        Ok(Response::new(self.answer(outcome, "signed", tz)))
+        Ok(Response::new(self.answer(outcome, "signed")))
     }
 }
