@@ -184,6 +184,8 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_MAX_CONNECTION_AGE_SECS",
         "--log-format",
         "RECOUP_LOG_FORMAT",
+        "--otlp-endpoint",
+        "RECOUP_OTLP_ENDPOINT",
         "22 accounts",
     ] {
         assert!(help.contains(word), "serve --help lacks {word}:\n{help}");

@@ -408,6 +408,10 @@ async fn an_account_has_one_live_plan_even_when_rival_plans_race() {
             .await
             .unwrap_err();
         assert!(e.message().contains("supersede_reason"), "{e:?}");
+        let blank = create(&mut agent, &parent, "blank", monthly(2_000, 10), "   ")
+            .await
+            .unwrap_err();
+        assert_eq!(bad_fields(&blank), ["supersede_reason"]);
         server.stop().await;
     }
 }
