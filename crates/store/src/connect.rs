@@ -85,6 +85,27 @@ fn refuse_in_memory(url: &str, opts: &SqliteConnectOptions) -> Result<(), StoreE
     Ok(())
 }
 
+/// `application_name` of recoup's PostgreSQL sessions, unless the URL names one.
+pub const APPLICATION_NAME: &str = "recoupd";
+
+/// How recoup's sessions plan, whatever the server's configuration says:
+/// - no JIT: recoup's statements are short OLTP work; on a large book the planner costs some of
+///   them (the view document, batch statements) above `jit_above_cost`, and compiling them then
+///   takes seconds for statements that run in milliseconds;
+/// - generic plans for prepared statements: their parameters are ids, times and JSON rows whose
+///   values never change the right plan, while planning the view document again for each call
+///   costs 3–5 ms (PostgreSQL kept choosing per-call plans for it). Every hot statement's generic
+///   plan is checked on a 100,000-account book (the store's `scale` conformance test).
+///
+/// `SET` after connecting rather than startup options: connection poolers such as PgBouncer refuse
+/// unknown startup parameters.
+async fn session_settings(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql("SET jit = off; SET plan_cache_mode = force_generic_plan")
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
 /// One direct connection first, retried until `timeout`, so that an unreachable server is reported
 /// with its address and the cause (a pool only says that it timed out).
 async fn reach_postgres(connect: &PgConnectOptions, timeout: Duration) -> Result<(), StoreError> {
@@ -120,7 +141,11 @@ impl Store {
     /// Connects; does not migrate (see `migrate`).
     pub async fn connect(opts: &StoreOptions) -> Result<Store, StoreError> {
         let backend = if opts.url.starts_with("postgres:") || opts.url.starts_with("postgresql:") {
-            let connect = PgConnectOptions::from_str(&opts.url)?;
+            let mut connect = PgConnectOptions::from_str(&opts.url)?;
+            if connect.get_application_name().is_none() {
+                // Names recoup's sessions in pg_stat_activity and the server's logs.
+                connect = connect.application_name(APPLICATION_NAME);
+            }
             reach_postgres(&connect, opts.acquire_timeout).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
@@ -128,6 +153,7 @@ impl Store {
                 // A broken connection fails its query and is replaced; a ping before every use
                 // would cost a round trip per call.
                 .test_before_acquire(false)
+                .after_connect(|conn, _| Box::pin(async move { session_settings(conn).await }))
                 .connect_with(connect)
                 .await?;
             Backend::Postgres(pool)
@@ -194,6 +220,7 @@ impl Store {
             backend,
             writer,
             feed,
+            imported_rows: Default::default(),
         })
     }
 

@@ -293,6 +293,16 @@ fn invoice_row(
 }
 
 impl Rows {
+    /// Rows of accounts, contacts, invoices and adjustments written: what changes the statistics.
+    fn written(&self) -> u64 {
+        (self.new_accounts.len()
+            + self.profiles.len()
+            + self.contacts.len()
+            + self.new_invoices.len()
+            + self.changed_invoices.len()
+            + self.adjustments.len()) as u64
+    }
+
     fn adjustments_of(&mut self, invoice_id: i64, inv: &InvoiceData) -> Result<(), StoreError> {
         for a in &inv.adjustments {
             self.adjustments.push(json!([
@@ -558,6 +568,7 @@ impl Store {
         let now = store_time(now);
         let at = time_text(now);
         let mut outcomes = Vec::with_capacity(records.len());
+        let mut written = 0;
         with_writer!(&self.backend, |pool, pg| {
             let mut tx = begin_write!(pool, pg);
             for run in runs(records) {
@@ -755,10 +766,12 @@ impl Store {
                         .ok_or_else(|| StoreError::Corrupt("released account not in run".into()))?;
                     release_excess!(tx, account_id, invoice_id, excess, currency);
                 }
+                written += w.written();
                 run_all!(tx, pg, statements(pg, w));
             }
             tx.commit().await?;
         });
+        self.imported(written);
         self.feed.committed();
         Ok(outcomes)
     }

@@ -3,11 +3,12 @@
 //! migration 0004, or by a write that could not rebuild them). Both are idempotent; stopping them at
 //! any moment loses nothing.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sqlx::ConnectOptions;
 
-use crate::{Backend, Store, StoreError, view, with_writer};
+use crate::{Backend, Store, StoreError, view, with_reader, with_writer};
 
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -21,6 +22,22 @@ const WAL_LIMIT_PAGES: i64 = 16_384;
 const VIEWS_EVERY: Duration = Duration::from_secs(1);
 /// Views rebuilt per transaction: short enough that writers queue behind it only briefly.
 const VIEWS_PER_PASS: i64 = 200;
+/// Rows imported since the last refresh of the planner's statistics beyond which an import's end
+/// refreshes them. PostgreSQL's autovacuum would get there in its own time (and this machine's runs
+/// with it off); until then the planner plans a freshly loaded book from the statistics of a small
+/// one.
+const ANALYZE_AFTER_ROWS: u64 = 10_000;
+/// Rows SQLite's ANALYZE reads per index: enough for the planner, bounded on any book.
+const SQLITE_ANALYSIS_LIMIT: u32 = 1_000;
+/// The tables an import writes, whose statistics it changes.
+const IMPORTED_TABLES: [&str; 6] = [
+    "accounts",
+    "contacts",
+    "invoices",
+    "invoice_adjustments",
+    "worklist",
+    "events",
+];
 
 /// The running upkeep tasks; they stop when this is dropped.
 pub struct Maintenance(Vec<tokio::task::JoinHandle<()>>);
@@ -56,21 +73,104 @@ impl Store {
     pub async fn rebuild_stale_views(&self, limit: i64) -> Result<u64, StoreError> {
         rebuild_some(&self.backend, limit).await
     }
+
+    /// How many accounts' views are stale (built again in the background).
+    pub async fn stale_view_count(&self) -> Result<i64, StoreError> {
+        Ok(with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE view_json IS NULL")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// Counts rows an import wrote, towards the next refresh of the statistics.
+    pub(crate) fn imported(&self, rows: u64) {
+        self.imported_rows.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// Called when an import stream ends: refreshes the planner's statistics of the tables imports
+    /// write once they have written `ANALYZE_AFTER_ROWS` rows since the last refresh. Returns
+    /// whether it did.
+    pub async fn import_ended(&self) -> Result<bool, StoreError> {
+        let rows = self.imported_rows.load(Ordering::Relaxed);
+        if rows < ANALYZE_AFTER_ROWS
+            || self
+                .imported_rows
+                .compare_exchange(rows, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return Ok(false);
+        }
+        let started = std::time::Instant::now();
+        self.refresh_statistics().await?;
+        tracing::info!(
+            rows,
+            took = ?started.elapsed(),
+            "planner statistics refreshed after an import"
+        );
+        Ok(true)
+    }
+
+    /// Refreshes the planner's statistics of the tables imports write. PostgreSQL's ANALYZE samples
+    /// and does not block writes; it runs on a connection of its own whose seconds on a large book
+    /// are expected (not logged as a slow statement). SQLite's is bounded by `analysis_limit` and
+    /// runs on the writer, whose plans need the statistics most; SQLite's readers take them when the
+    /// pool replaces them (within `max_lifetime`): a read-only connection cannot reload them itself.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let options = (*pool.connect_options())
+                    .clone()
+                    .log_slow_statements(tracing::log::LevelFilter::Off, Duration::MAX);
+                let mut conn =
+                    <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?;
+                let sql = format!("ANALYZE {}", IMPORTED_TABLES.join(", "));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await?;
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            Backend::Sqlite { writer, .. } => {
+                let mut sql = format!("PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT};");
+                for t in IMPORTED_TABLES {
+                    sql.push_str(&format!(" ANALYZE {t};"));
+                }
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(writer)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Rebuilds up to `$1` stale views, found through the partial index `accounts_view_stale`.
+/// Up to `$1` accounts whose view is stale, found through the partial index `accounts_view_stale`:
+/// the cheap poll that runs while nothing is stale.
+pub(crate) const STALE_SQL: &str =
+    "SELECT id FROM accounts WHERE view_json IS NULL ORDER BY id LIMIT $1";
+
+/// Rebuilds the views of the accounts in `$1` (a JSON array of ids) that are still stale: one found
+/// by the poll may have been rebuilt by a writer since.
 pub(crate) fn rebuild_sql(pg: bool) -> String {
-    format!(
-        "UPDATE accounts AS a SET view_json = {} WHERE a.id IN \
-         (SELECT id FROM accounts WHERE view_json IS NULL ORDER BY id LIMIT $1)",
-        view::document(pg)
-    )
+    format!("{} AND a.view_json IS NULL", view::refresh_sql(pg))
 }
 
+/// Rebuilds at most `limit` stale views. Looking is a read; the writer is taken only when there is
+/// something to rebuild.
 async fn rebuild_some(backend: &Backend, limit: i64) -> Result<u64, StoreError> {
+    let stale: Vec<i64> = with_reader!(backend, |pool, pg| {
+        sqlx::query_scalar(STALE_SQL)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+    });
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    let ids = serde_json::json!(stale).to_string();
     Ok(with_writer!(backend, |pool, pg| {
         sqlx::query(sqlx::AssertSqlSafe(rebuild_sql(pg)))
-            .bind(limit)
+            .bind(&ids)
             .execute(pool)
             .await?
             .rows_affected()

@@ -190,6 +190,50 @@ impl TestDb {
         HeldTransaction(conn)
     }
 
+    /// The tables whose planner statistics recoup refreshed itself (PostgreSQL: a manual ANALYZE,
+    /// not autovacuum's; SQLite: rows in sqlite_stat1), sorted.
+    pub async fn analysed_tables(&self) -> Vec<String> {
+        let sql = if self.backend == "postgres" {
+            "SELECT relname::text FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL \
+             ORDER BY 1"
+        } else {
+            "SELECT DISTINCT tbl FROM sqlite_stat1 ORDER BY 1"
+        };
+        let found = if self.backend == "postgres" {
+            let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+            sqlx::query_scalar(sql).fetch_all(&mut conn).await
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar(sql).fetch_all(&mut conn).await
+        };
+        match found {
+            Ok(tables) => tables,
+            // SQLite has no sqlite_stat1 until the first ANALYZE.
+            Err(sqlx::Error::Database(e)) if e.message().contains("sqlite_stat1") => Vec::new(),
+            Err(e) => panic!("reading statistics: {e}"),
+        }
+    }
+
+    /// The process ids of the PostgreSQL backends serving recoupd's sessions on this database (none
+    /// on SQLite), to measure what they cost.
+    pub async fn recoupd_backends(&self) -> Result<Vec<u32>, StoreError> {
+        if self.backend != "postgres" {
+            return Ok(Vec::new());
+        }
+        let mut conn = PgConnection::connect(&self.url).await?;
+        let pids: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+        )
+        .bind(crate::connect::APPLICATION_NAME)
+        .fetch_all(&mut conn)
+        .await?;
+        let _ = conn.close().await;
+        Ok(pids.into_iter().map(|p| p as u32).collect())
+    }
+
     /// Drops a PostgreSQL test database (SQLite files go with their temporary directory).
     pub async fn cleanup(self) {
         if let Some(name) = &self.pg_name

@@ -176,14 +176,16 @@ pub(crate) fn document(pg: bool) -> String {
          JOIN payments ap ON ap.id = aa.payment_id \
          WHERE ai.account_id = a.id AND ai.outstanding_minor <> 0",
     );
-    // Invoices paid in full, newest due first, with the day their last payment came.
+    // Invoices paid in full, newest due first, with the day their last payment came. Each
+    // payment's date is looked up by its key: as a join, a planner without statistics of
+    // `payment_allocations` (a table autovacuum has not reached) hashes the whole payments table.
     let paid_history = agg(
         &arr("h.due_date, h.settled_on"),
         "h.due_date DESC, h.id DESC",
         &format!(
             "FROM (SELECT hi.id, hi.due_date, \
-             (SELECT MAX(hp.payment_date) FROM payment_allocations ha \
-              JOIN payments hp ON hp.id = ha.payment_id WHERE ha.invoice_id = hi.id) AS settled_on \
+             (SELECT MAX((SELECT hp.payment_date FROM payments hp WHERE hp.id = ha.payment_id)) \
+              FROM payment_allocations ha WHERE ha.invoice_id = hi.id) AS settled_on \
              FROM invoices hi WHERE hi.account_id = a.id AND hi.outstanding_minor = 0 \
              AND hi.paid_minor > 0 ORDER BY hi.due_date DESC, hi.id DESC LIMIT {PAID_HISTORY}) h"
         ),

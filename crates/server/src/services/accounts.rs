@@ -383,6 +383,12 @@ impl AccountService for Accounts {
         }
         import.flush(&self.store).await?;
         import.settle().await?;
+        // A large import leaves the planner's statistics describing a smaller book: refreshed
+        // before answering, so the import is done when it says. The records are committed
+        // whatever happens here, so a failure is only logged.
+        if let Err(e) = self.store.import_ended().await {
+            tracing::warn!(error = %e, "refreshing planner statistics after an import failed");
+        }
         // Rejections found by the store arrive a batch late: list them all in stream order.
         import.summary.rejections.sort_by_key(|r| r.index);
         if !request_id.is_empty() {
