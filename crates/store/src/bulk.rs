@@ -181,3 +181,98 @@ async fn copy_postgres(conn: &mut PgConnection, r: BulkRows) -> Result<(), Store
     sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
     Ok(())
 }
+
+/// A settled book of `accounts` accounts for looking at query plans at scale, loaded by the engine
+/// into the migrated, empty database at `url`: one contact and three invoices per account, a
+/// payment on every third account (allocated to its first invoice), two calls per account (every
+/// fourth account's latest a promise), each payment's and call's request key, every view built and
+/// every worklist entry computed, as a book that has been worked for a while looks. The views hold an empty document: these rows are
+/// for the planner, which costs by row counts and widths, never for reading back.
+pub async fn load_scale_book(url: &str, accounts: u64) -> Result<(), StoreError> {
+    engine_bulk_load(
+        url,
+        BulkRows {
+            accounts,
+            contacts: accounts,
+            invoices: 3 * accounts,
+            adjustments: accounts / 10,
+        },
+    )
+    .await?;
+    let pg = url.starts_with("postgres");
+    // Literals of each type as each backend takes them.
+    let date = |d: &str| {
+        if pg {
+            format!("DATE '{d}'")
+        } else {
+            format!("'{d}'")
+        }
+    };
+    let time = |t: &str| {
+        if pg {
+            format!("TIMESTAMPTZ '{t}'")
+        } else {
+            format!("'{t}'")
+        }
+    };
+    let (yes, no) = if pg { ("TRUE", "FALSE") } else { ("1", "0") };
+    let now = time("2026-11-20T09:00:00.000000Z");
+    let settled = format!(
+        "INSERT INTO payments (account_id, amount_minor, payment_date, reference, invoice_numbers, \
+             unallocated_minor, create_time)
+         SELECT id, 5000, {paid}, 'BULK PAY', '', 0, {now} FROM accounts WHERE id % 3 = 0;
+         INSERT INTO payment_allocations (payment_id, position, invoice_id, amount_minor)
+         SELECT p.id, 0, i.id, 5000 FROM payments p
+         JOIN invoices i ON i.account_id = p.account_id AND i.number = 'INV-0';
+         UPDATE invoices SET paid_minor = 5000, outstanding_minor = outstanding_minor - 5000
+         WHERE number = 'INV-0' AND account_id % 3 = 0;
+         INSERT INTO calls (account_id, direction, start_time, duration_ms, contact_name, \
+             right_party, outcome, details, notes, next_step, agent, create_time)
+         SELECT id, 'outbound', {first}, 60000, 'Contact', {no}, 'no_answer', '{{}}', '', '', \
+             'bulk', {now} FROM accounts;
+         INSERT INTO calls (account_id, direction, start_time, duration_ms, contact_name, \
+             right_party, outcome, details, notes, next_step, agent, create_time, promise_minor, \
+             promise_date)
+         SELECT id, 'outbound', {second}, 180000, 'Contact', {yes},
+             CASE WHEN id % 4 = 0 THEN 'promise_to_pay' ELSE 'refused_to_pay' END, '{{}}', '', '',
+             'bulk', {now}, CASE WHEN id % 4 = 0 THEN 1000 END,
+             CASE WHEN id % 4 = 0 THEN {promised} END
+         FROM accounts;
+         INSERT INTO requests (subject, request_id, method, fingerprint, resource, response, \
+             create_time)
+         SELECT 'bulk', 'pay-' || id, 'RecordPayment', 'f', \
+             'accounts/' || account_id || '/payments/' || id, NULL, {now} FROM payments;
+         INSERT INTO requests (subject, request_id, method, fingerprint, resource, response, \
+             create_time)
+         SELECT 'bulk', 'call-' || id, 'RecordCallOutcome', 'f', \
+             'accounts/' || account_id || '/calls/' || id, NULL, {now} FROM calls;
+         UPDATE accounts SET view_json = '{{}}';
+         UPDATE worklist SET stale = {no}, version = version + 1,
+             score = CASE WHEN account_id % 5 = 0 THEN NULL ELSE (account_id * 7919) % 100000 END,
+             callable_from = {from}, callable_until = {until}, next_check = {until},
+             reasons = '[]';",
+        paid = date("2026-10-15"),
+        first = time("2026-11-02T10:00:00.000000Z"),
+        second = time("2026-11-09T10:00:00.000000Z"),
+        promised = date("2026-11-30"),
+        from = time("2026-11-22T08:00:00.000000Z"),
+        until = time("2026-11-22T17:00:00.000000Z"),
+    );
+    let wrapped = if pg {
+        format!("BEGIN; {settled} COMMIT;")
+    } else {
+        format!("BEGIN IMMEDIATE; {settled} COMMIT;")
+    };
+    if pg {
+        let mut conn = PgConnection::connect(url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(wrapped))
+            .execute(&mut conn)
+            .await?;
+    } else {
+        let mut conn = SqliteConnection::connect(url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(wrapped))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}

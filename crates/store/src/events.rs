@@ -40,6 +40,20 @@ impl Feed {
     }
 }
 
+/// Events after `$1`, at most `$2`, of the `types` types bound from `$3` on (any type when none).
+pub(crate) fn after_sql(types: usize) -> String {
+    let filter = if types == 0 {
+        String::new()
+    } else {
+        let list: Vec<String> = (0..types).map(|i| format!("${}", i + 3)).collect();
+        format!("AND event_type IN ({})", list.join(", "))
+    };
+    format!(
+        "SELECT id, event_type, account_id, resource, actor, request_id, create_time FROM events \
+         WHERE id > $1 {filter} ORDER BY id LIMIT $2"
+    )
+}
+
 impl Store {
     /// Up to `limit` events after position `after`, oldest first; only `types` when not empty.
     pub async fn events_after(
@@ -48,16 +62,7 @@ impl Store {
         types: &[&str],
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let filter = if types.is_empty() {
-            String::new()
-        } else {
-            let list: Vec<String> = (0..types.len()).map(|i| format!("${}", i + 3)).collect();
-            format!("AND event_type IN ({})", list.join(", "))
-        };
-        let sql = format!(
-            "SELECT id, event_type, account_id, resource, actor, request_id, create_time FROM events \
-             WHERE id > $1 {filter} ORDER BY id LIMIT $2"
-        );
+        let sql = after_sql(types.len());
         type Row = (i64, String, i64, String, String, String, DateTime<Utc>);
         let rows: Vec<Row> = with_reader!(&self.backend, |pool, pg| {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))

@@ -461,100 +461,107 @@ fn statements(
             allocations.push(json!([p.id, pos, p.account_id, number, minor(*amount)?]));
         }
     }
+    let [
+        payments_sql,
+        allocations_sql,
+        invoices_sql,
+        credit_sql,
+        events_sql,
+        ledger_sql,
+    ] = write_sql(pg);
     let exec = |sql: String, rows: Vec<Value>| (sql, Value::Array(rows).to_string());
-    let overriding = if pg { " OVERRIDING SYSTEM VALUE" } else { "" };
     Ok(vec![
+        exec(payments_sql, payments),
+        exec(allocations_sql, allocations.clone()),
+        exec(invoices_sql, allocations),
         exec(
-            format!(
-                "INSERT INTO payments (id, account_id, amount_minor, payment_date, reference, \
-                 invoice_numbers, unallocated_minor, create_time){overriding} \
-                 SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {}",
-                int(0),
-                int(1),
-                int(2),
-                date(pg, 3),
-                text(4),
-                text(5),
-                int(6),
-                time(pg, 7),
-                json_rows(pg, 1)
-            ),
-            payments,
-        ),
-        // Allocations name their invoice by (account, number), resolved here.
-        exec(
-            format!(
-                "INSERT INTO payment_allocations (payment_id, position, invoice_id, amount_minor) \
-                 SELECT {}, {}, i.id, {} FROM {} JOIN invoices i \
-                 ON i.account_id = {} AND i.number = {}",
-                int(0),
-                int(1),
-                int(4),
-                json_rows(pg, 1),
-                int(2),
-                text(3)
-            ),
-            allocations.clone(),
-        ),
-        exec(
-            format!(
-                "UPDATE invoices SET paid_minor = paid_minor + d.amount, \
-                 outstanding_minor = outstanding_minor - d.amount \
-                 FROM (SELECT i.id AS id, SUM({}) AS amount FROM {} JOIN invoices i \
-                       ON i.account_id = {} AND i.number = {} GROUP BY i.id) d \
-                 WHERE invoices.id = d.id",
-                int(4),
-                json_rows(pg, 1),
-                int(2),
-                text(3)
-            ),
-            allocations,
-        ),
-        exec(
-            format!(
-                "UPDATE accounts SET credit_minor = credit_minor + d.amount \
-                 FROM (SELECT {} AS id, {} AS amount FROM {}) d WHERE accounts.id = d.id",
-                int(0),
-                int(1),
-                json_rows(pg, 1)
-            ),
+            credit_sql,
             credit
                 .into_iter()
                 .filter(|(_, c)| *c != 0)
                 .map(|(a, c)| json!([a, c]))
                 .collect(),
         ),
-        exec(
-            format!(
-                "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
-                 request_id) SELECT {}, 'payment_recorded', {}, {}, {}, {} FROM {}",
-                time(pg, 0),
-                int(1),
-                text(2),
-                text(3),
-                text(4),
-                json_rows(pg, 1)
-            ),
-            events,
-        ),
-        exec(
-            format!(
-                "INSERT INTO requests (subject, request_id, method, fingerprint, resource, \
-                 response, create_time) SELECT {}, {}, '{METHOD}', {}, {}, NULL, {} FROM {}",
-                text(0),
-                text(1),
-                text(2),
-                text(3),
-                time(pg, 4),
-                json_rows(pg, 1)
-            ),
-            ledger,
-        ),
+        exec(events_sql, events),
+        exec(ledger_sql, ledger),
         (
             view::refresh_sql(pg),
             json!(touched.into_iter().collect::<Vec<_>>()).to_string(),
         ),
     ])
+}
+
+/// The statements that write a batch of payments, each taking its rows as `$1`: payments,
+/// allocations, the invoices' running sums (from the allocation rows), the accounts' credit,
+/// events, the ledger.
+pub(crate) fn write_sql(pg: bool) -> [String; 6] {
+    let overriding = if pg { " OVERRIDING SYSTEM VALUE" } else { "" };
+    [
+        format!(
+            "INSERT INTO payments (id, account_id, amount_minor, payment_date, reference, \
+             invoice_numbers, unallocated_minor, create_time){overriding} \
+             SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {}",
+            int(0),
+            int(1),
+            int(2),
+            date(pg, 3),
+            text(4),
+            text(5),
+            int(6),
+            time(pg, 7),
+            json_rows(pg, 1)
+        ),
+        // Allocations name their invoice by (account, number), resolved here.
+        format!(
+            "INSERT INTO payment_allocations (payment_id, position, invoice_id, amount_minor) \
+             SELECT {}, {}, i.id, {} FROM {} JOIN invoices i \
+             ON i.account_id = {} AND i.number = {}",
+            int(0),
+            int(1),
+            int(4),
+            json_rows(pg, 1),
+            int(2),
+            text(3)
+        ),
+        format!(
+            "UPDATE invoices SET paid_minor = paid_minor + d.amount, \
+             outstanding_minor = outstanding_minor - d.amount \
+             FROM (SELECT i.id AS id, SUM({}) AS amount FROM {} JOIN invoices i \
+                   ON i.account_id = {} AND i.number = {} GROUP BY i.id) d \
+             WHERE invoices.id = d.id",
+            int(4),
+            json_rows(pg, 1),
+            int(2),
+            text(3)
+        ),
+        format!(
+            "UPDATE accounts SET credit_minor = credit_minor + d.amount \
+             FROM (SELECT {} AS id, {} AS amount FROM {}) d WHERE accounts.id = d.id",
+            int(0),
+            int(1),
+            json_rows(pg, 1)
+        ),
+        format!(
+            "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
+             request_id) SELECT {}, 'payment_recorded', {}, {}, {}, {} FROM {}",
+            time(pg, 0),
+            int(1),
+            text(2),
+            text(3),
+            text(4),
+            json_rows(pg, 1)
+        ),
+        format!(
+            "INSERT INTO requests (subject, request_id, method, fingerprint, resource, \
+             response, create_time) SELECT {}, {}, '{METHOD}', {}, {}, NULL, {} FROM {}",
+            text(0),
+            text(1),
+            text(2),
+            text(3),
+            time(pg, 4),
+            json_rows(pg, 1)
+        ),
+    ]
 }
 
 /// Payments with their allocations, newest first.

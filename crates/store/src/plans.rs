@@ -373,6 +373,10 @@ macro_rules! active_plan_quiet {
 }
 pub(crate) use active_plan_quiet;
 
+/// Accounts after `$1` with an active plan, at most `$2`.
+pub(crate) const ACTIVE_SQL: &str = "SELECT account_id FROM plans WHERE state = 'active' \
+     AND account_id > $1 ORDER BY account_id LIMIT $2";
+
 impl Store {
     /// The plan a request recorded, if `key` was seen with the same request (`RequestIdReused`
     /// when with another).
@@ -770,14 +774,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<i64>, StoreError> {
         Ok(with_reader!(&self.backend, |pool, pg| {
-            sqlx::query_scalar(
-                "SELECT account_id FROM plans WHERE state = 'active' AND account_id > $1 \
-                 ORDER BY account_id LIMIT $2",
-            )
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
+            sqlx::query_scalar(ACTIVE_SQL)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         }))
     }
 

@@ -19,6 +19,14 @@ pub fn state_text(s: PromiseState) -> &'static str {
     }
 }
 
+/// Accounts after `$1` with a current promise still open or never announced, at most `$2`.
+pub(crate) const OPEN_SQL: &str = "SELECT DISTINCT c.account_id FROM calls c \
+     LEFT JOIN promise_states s ON s.call_id = c.id \
+     WHERE c.outcome = 'promise_to_pay' AND c.account_id > $1 \
+     AND (s.state IS NULL OR s.state = 'open') \
+     AND NOT EXISTS (SELECT 1 FROM calls x WHERE x.corrects = c.id) \
+     ORDER BY c.account_id LIMIT $2";
+
 impl Store {
     /// Accounts (after `after`, in id order, at most `limit`) with a current promise whose announced
     /// state is still open or not announced at all.
@@ -28,18 +36,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<i64>, StoreError> {
         Ok(with_reader!(&self.backend, |pool, pg| {
-            sqlx::query_scalar(
-                "SELECT DISTINCT c.account_id FROM calls c \
-                 LEFT JOIN promise_states s ON s.call_id = c.id \
-                 WHERE c.outcome = 'promise_to_pay' AND c.account_id > $1 \
-                 AND (s.state IS NULL OR s.state = 'open') \
-                 AND NOT EXISTS (SELECT 1 FROM calls x WHERE x.corrects = c.id) \
-                 ORDER BY c.account_id LIMIT $2",
-            )
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
+            sqlx::query_scalar(OPEN_SQL)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
         }))
     }
 

@@ -47,6 +47,13 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Stale entries (their account changed), at most `$1`.
+pub(crate) const STALE_SQL: &str =
+    "SELECT account_id, version FROM worklist WHERE stale ORDER BY account_id LIMIT $1";
+/// Computed entries whose `next_check` (`<= $1`) has come, at most `$2`.
+pub(crate) const DUE_SQL: &str = "SELECT account_id, version FROM worklist \
+     WHERE NOT stale AND next_check <= $1 ORDER BY next_check LIMIT $2";
+
 impl Store {
     /// Entries to compute now, at most `limit`: stale ones first (the account changed), then those
     /// whose `next_check` has come.
@@ -56,18 +63,13 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<DueEntry>, StoreError> {
         let rows: Vec<(i64, i64)> = with_reader!(&self.backend, |pool, pg| {
-            let mut due: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT account_id, version FROM worklist WHERE stale ORDER BY account_id LIMIT $1",
-            )
-            .bind(limit)
-            .fetch_all(pool)
-            .await?;
+            let mut due: Vec<(i64, i64)> = sqlx::query_as(STALE_SQL)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
             let left = limit - due.len() as i64;
             if left > 0 {
-                let q = sqlx::query_as::<_, (i64, i64)>(
-                    "SELECT account_id, version FROM worklist WHERE NOT stale AND next_check <= $1 \
-                     ORDER BY next_check LIMIT $2",
-                );
+                let q = sqlx::query_as::<_, (i64, i64)>(DUE_SQL);
                 let q = if pg { q.bind(now) } else { q.bind(stamp(now)) };
                 due.extend(q.bind(left).fetch_all(pool).await?);
             }

@@ -4,6 +4,7 @@
 mod accounts;
 mod migrations;
 mod payments;
+mod scale;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use recoup_domain::Currency;
