@@ -26,7 +26,7 @@ const RECOUPD_ANNOUNCE: &str = "recoupd listening on";
 const SUBJECT: &str = "recoup-bench";
 
 /// Opens and migrates `url`, and issues an agent and an integration key.
-async fn issue_keys(url: &str) -> Result<(Store, String, String), BoxError> {
+pub(crate) async fn issue_keys(url: &str) -> Result<(Store, String, String), BoxError> {
     let store = Store::connect(&StoreOptions {
         url: url.into(),
         ..StoreOptions::default()
@@ -80,7 +80,7 @@ fn accounts_client(
 
 /// Accounts `0..accounts` of the book as ImportAccounts messages, generated before any clock
 /// starts: on a small machine the generating client would otherwise take the CPU the server needs.
-fn book_messages(accounts: usize) -> Vec<pb::ImportAccountsRequest> {
+pub(crate) fn book_messages(accounts: usize) -> Vec<pb::ImportAccountsRequest> {
     let today = Utc::now().date_naive();
     (0..accounts)
         .map(|i| pb::ImportAccountsRequest {
@@ -91,7 +91,7 @@ fn book_messages(accounts: usize) -> Vec<pb::ImportAccountsRequest> {
 }
 
 /// Streams the messages into the server; returns the summary and the seconds it took.
-async fn import_book(
+pub(crate) async fn import_book(
     channel: Channel,
     key: &str,
     messages: Vec<pb::ImportAccountsRequest>,
@@ -198,7 +198,7 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    fn at(&self, in_flight: usize) -> LoadSpec {
+    pub fn at(&self, in_flight: usize) -> LoadSpec {
         LoadSpec {
             in_flight,
             connections: self.connections,
@@ -222,9 +222,8 @@ pub enum Subject {
     },
 }
 
-/// The echo baseline at each level, then each RPC at each level, as rows with their ratios.
-pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Vec<Row>, BoxError> {
-    let mut rows = Vec::new();
+/// The echo baseline at each of the spec's levels.
+pub async fn echo_baseline(spec: &RunSpec) -> Result<Vec<Measured>, BoxError> {
     let echo_server = Server::spawn(
         &["echo".into(), "--listen".into(), "127.0.0.1:0".into()],
         echo::ANNOUNCE,
@@ -233,22 +232,33 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
     let mut baseline = Vec::new();
     for &level in &spec.levels {
         eprintln!("echo at {level} in flight …");
-        let m = measure(
-            &spec.at(level),
-            &channels,
-            rpcs::echo(),
-            Some(&echo_server.stats()),
-        )
-        .await;
-        baseline.push((level, m.rps));
+        baseline.push(
+            measure(
+                &spec.at(level),
+                &channels,
+                rpcs::echo(),
+                Some(&echo_server.stats()),
+            )
+            .await,
+        );
+    }
+    drop(channels);
+    echo_server.stop();
+    Ok(baseline)
+}
+
+/// The echo baseline at each level, then each RPC at each level, as rows with their ratios.
+pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Vec<Row>, BoxError> {
+    let mut rows = Vec::new();
+    let mut baseline = Vec::new();
+    for m in echo_baseline(spec).await? {
+        baseline.push((m.in_flight, m.rps));
         rows.push(Row {
             rpc: "echo".into(),
             measured: m,
             ratio: None,
         });
     }
-    drop(channels);
-    echo_server.stop();
 
     let url = match &subject {
         Subject::Start { url, .. } => Some(url.clone()),

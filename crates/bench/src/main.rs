@@ -4,7 +4,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use recoup_bench::harness::{self, RunSpec, Subject};
 use recoup_bench::report::{self, Context};
-use recoup_bench::{echo, rpcs};
+use recoup_bench::{echo, fresh, rpcs};
 
 /// recoup-bench: recoup's load harness. Every figure is measured in one run against a bare tonic
 /// echo on the same machine; loopback only; every phase is bounded in time.
@@ -96,6 +96,41 @@ enum Command {
         #[arg(long = "recoupd-arg", allow_hyphen_values = true)]
         recoupd_args: Vec<String>,
     },
+    /// A book imported fresh through ImportAccounts on a new database, then left alone: import time,
+    /// time until every account is usable, idle CPU of recoupd and its PostgreSQL backends (and slow
+    /// statements logged meanwhile), then RecordPayment against the echo baseline.
+    Fresh {
+        /// Accounts in the book.
+        #[arg(long, default_value_t = 100_000)]
+        accounts: usize,
+        /// sqlite, postgres, or both (PostgreSQL at RECOUP_TEST_POSTGRES_URL's server).
+        #[arg(long, default_value = "both")]
+        backend: String,
+        /// How long the book is left alone while its CPU is measured.
+        #[arg(long, default_value = "60s", value_parser = humantime_duration)]
+        idle: Duration,
+        /// RecordPayment calls in flight, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,64")]
+        levels: Vec<usize>,
+        /// HTTP/2 connections the calls share.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Warm-up before each measurement (dropped).
+        #[arg(long, default_value = "2s", value_parser = humantime_duration)]
+        warmup: Duration,
+        /// Length of each measured round.
+        #[arg(long, default_value = "4s", value_parser = humantime_duration)]
+        round: Duration,
+        /// Rounds per measurement (the median is reported); at least 2.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=20))]
+        rounds: u32,
+        /// Append the results to this file as JSON lines.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+        /// Extra flags for the recoupd the harness starts (repeatable).
+        #[arg(long = "recoupd-arg", allow_hyphen_values = true)]
+        recoupd_args: Vec<String>,
+    },
     /// The echo baseline server (started by `run`).
     #[command(hide = true)]
     Echo {
@@ -139,8 +174,21 @@ fn default_url(accounts: usize) -> String {
     format!("sqlite:target/bench/book-{accounts}.db")
 }
 
+/// The backends a `--backend` value names.
+fn backends(name: &str) -> Result<&'static [&'static str], harness::BoxError> {
+    Ok(match name {
+        "sqlite" => &["sqlite"],
+        "postgres" => &["postgres"],
+        "both" => &["sqlite", "postgres"],
+        other => return Err(format!("--backend {other}: sqlite, postgres or both").into()),
+    })
+}
+
 fn append(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -251,18 +299,51 @@ async fn command(command: Command) -> Result<(), harness::BoxError> {
             }
             Ok(())
         }
+        Command::Fresh {
+            accounts,
+            backend,
+            idle,
+            levels,
+            connections,
+            warmup,
+            round,
+            rounds,
+            json,
+            recoupd_args,
+        } => {
+            let backends = backends(&backend)?;
+            let spec = RunSpec {
+                levels,
+                connections,
+                warmup,
+                round,
+                rounds: rounds as usize,
+                rpcs: Vec::new(),
+            };
+            let echo: Vec<f64> = harness::echo_baseline(&spec)
+                .await?
+                .iter()
+                .map(|m| m.rps)
+                .collect();
+            let mut measured = Vec::new();
+            for b in backends {
+                measured.push(
+                    fresh::measure_fresh(b, accounts, idle, &spec, &echo, &recoupd_args).await?,
+                );
+            }
+            println!("{}", report::fresh_table(&spec.levels, &echo, &measured));
+            if let Some(path) = json {
+                append(&path, &report::fresh_json_lines(&measured))?;
+            }
+            Ok(())
+        }
         Command::Import {
             accounts,
             backend,
             json,
             recoupd_args,
         } => {
-            let backends: &[&str] = match backend.as_str() {
-                "sqlite" => &["sqlite"],
-                "postgres" => &["postgres"],
-                "both" => &["sqlite", "postgres"],
-                other => return Err(format!("--backend {other}: sqlite, postgres or both").into()),
-            };
+            let backends = backends(&backend)?;
             println!(
                 "{:<9} {:>9} {:>10} {:>14} {:>14} {:>7} {:>9} {:>12}",
                 "backend",

@@ -3,13 +3,20 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// What sqlx logs for a statement slower than its threshold (1 s).
+const SLOW_STATEMENT: &str = "slow statement";
 
 /// A server process started by the harness.
 pub struct Server {
     child: Child,
     /// The address it listens on (from its "listening on" line).
     pub addr: String,
+    /// "slow statement" warnings it has logged so far.
+    slow: Arc<AtomicU64>,
 }
 
 impl Server {
@@ -20,11 +27,23 @@ impl Server {
         let mut child = Command::new(exe)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .env("RECOUP_LOG", "warn")
             .spawn()
             .map_err(|e| format!("cannot start {args:?}: {e}"))?;
         let stdout = child.stdout.take().expect("piped stdout");
+        // Its log passes through to ours, counting slow statements on the way.
+        let stderr = child.stderr.take().expect("piped stderr");
+        let slow = Arc::new(AtomicU64::new(0));
+        let counted = slow.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains(SLOW_STATEMENT) {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+                eprintln!("{line}");
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         let announce = announce.to_owned();
         std::thread::spawn(move || {
@@ -40,6 +59,7 @@ impl Server {
         let mut server = Server {
             child,
             addr: String::new(),
+            slow,
         };
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(Some(addr)) => {
@@ -48,6 +68,11 @@ impl Server {
             }
             _ => Err(format!("{args:?} did not start listening")),
         }
+    }
+
+    /// "slow statement" warnings the server has logged so far.
+    pub fn slow_statements(&self) -> u64 {
+        self.slow.load(Ordering::Relaxed)
     }
 
     pub fn pid(&self) -> u32 {

@@ -99,3 +99,101 @@ pub fn json_lines(ctx: &Context, rows: &[Row]) -> String {
         })
         .collect()
 }
+
+/// The `fresh` table: one line per backend, then how PostgreSQL's RecordPayment latency compares
+/// with SQLite's.
+pub fn fresh_table(levels: &[usize], echo: &[f64], rows: &[crate::fresh::FreshMeasured]) -> String {
+    let mut out = String::from(
+        "a fresh book through ImportAccounts, then left alone; idle CPU in % of one core; \
+         RecordPayment ratio = req/s over echo's at the same level\n",
+    );
+    let baseline: Vec<String> = levels
+        .iter()
+        .zip(echo)
+        .map(|(level, rps)| format!("{rps:.0} req/s at {level}"))
+        .collect();
+    let _ = writeln!(out, "echo: {}", baseline.join(", "));
+    let _ = writeln!(
+        out,
+        "{:<9} {:>9} {:>9} {:>12} {:>10} {:>10} {:>11} {:>9} {:>9} {:>7}",
+        "backend",
+        "accounts",
+        "import s",
+        "usable +s",
+        "idle srv %",
+        "idle db %",
+        "slow stmts",
+        "in-flight",
+        "p50 µs",
+        "ratio"
+    );
+    for r in rows {
+        for (k, (m, ratio)) in r.payments.iter().enumerate() {
+            if k == 0 {
+                let _ = write!(
+                    out,
+                    "{:<9} {:>9} {:>9.1} {:>12.1} {:>10.2} {:>10} {:>11} ",
+                    r.backend,
+                    r.accounts,
+                    r.import_seconds,
+                    r.usable_after_seconds,
+                    100.0 * r.idle_server_cores,
+                    opt(r.idle_database_cores.map(|c| 100.0 * c), 2),
+                    r.idle_slow_statements
+                );
+            } else {
+                let _ = write!(
+                    out,
+                    "{:<9} {:>9} {:>9} {:>12} {:>10} {:>10} {:>11} ",
+                    "", "", "", "", "", "", ""
+                );
+            }
+            let _ = writeln!(out, "{:>9} {:>9} {:>7.3}", m.in_flight, m.p50_us, ratio);
+        }
+    }
+    let p50 = |backend: &str| {
+        rows.iter()
+            .find(|r| r.backend == backend)
+            .and_then(|r| r.payments.first())
+            .map(|(m, _)| (m.in_flight, m.p50_us as f64))
+    };
+    if let (Some((level, sqlite)), Some((_, pg))) = (p50("sqlite"), p50("postgres")) {
+        let _ = writeln!(
+            out,
+            "RecordPayment p50 at {level} in flight: PostgreSQL {:.2}x SQLite's",
+            pg / sqlite
+        );
+    }
+    out
+}
+
+/// One JSON object per backend of a `fresh` run.
+pub fn fresh_json_lines(rows: &[crate::fresh::FreshMeasured]) -> String {
+    let now = chrono::Utc::now().to_rfc3339();
+    rows.iter()
+        .map(|r| {
+            json!({
+                "time": now,
+                "kind": "fresh",
+                "backend": r.backend,
+                "accounts": r.accounts,
+                "import_seconds": r.import_seconds,
+                "usable_after_seconds": r.usable_after_seconds,
+                "idle_seconds": r.idle_seconds,
+                "idle_server_cores": r.idle_server_cores,
+                "idle_database_cores": r.idle_database_cores,
+                "idle_slow_statements": r.idle_slow_statements,
+                "record_payment": r.payments.iter().map(|(m, ratio)| json!({
+                    "in_flight": m.in_flight,
+                    "rps": m.rps,
+                    "p50_us": m.p50_us,
+                    "p99_us": m.p99_us,
+                    "errors": m.errors,
+                    "ratio": ratio,
+                })).collect::<Vec<_>>(),
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect()
+}

@@ -89,3 +89,52 @@ fn the_harness_compares_an_import_with_the_engine() {
     let ratio: f64 = fields[5].parse().unwrap();
     assert!(ratio > 0.0, "{table}");
 }
+
+#[test]
+fn the_harness_measures_a_fresh_book_idle_and_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("results.jsonl");
+    // CI requires PostgreSQL: there both backends are measured, as `scripts/bench` does.
+    let backend = if recoup_store::testkit::postgres_required() {
+        "both"
+    } else {
+        "sqlite"
+    };
+    let out = Command::new(BENCH)
+        .args(["--max-time", "3m", "fresh", "--accounts", "300"])
+        .args(["--backend", backend, "--idle", "2s", "--levels", "1,4"])
+        .args([
+            "--warmup", "100ms", "--round", "300ms", "--rounds", "2", "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{table}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&json)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), if backend == "both" { 2 } else { 1 }, "{table}");
+    for row in rows {
+        assert_eq!(row["accounts"], 300, "{row}");
+        assert_eq!(row["idle_slow_statements"], 0, "{row}");
+        let idle = row["idle_server_cores"].as_f64().unwrap();
+        assert!((0.0..1.0).contains(&idle), "{row}");
+        if row["backend"] == "postgres" {
+            assert!(row["idle_database_cores"].is_number(), "{row}");
+        }
+        let payments = row["record_payment"].as_array().unwrap();
+        assert_eq!(payments.len(), 2, "{row}");
+        for p in payments {
+            assert_eq!(p["errors"], 0, "{row}");
+            assert!(p["ratio"].as_f64().unwrap() > 0.0, "{row}");
+        }
+    }
+    assert!(table.contains("RecordPayment ratio"), "{table}");
+}
