@@ -43,6 +43,7 @@ fn rules(c: &mut Criterion) {
         today,
         asker: Authority::Agent,
         affordable_monthly: Some(Money::from_minor(80_000, gbp)),
+        after_broken_plan: false,
     };
     let proposal = Proposal::Instalments {
         amount: Money::from_minor(50_000, gbp),

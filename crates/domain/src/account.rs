@@ -467,7 +467,7 @@ mod tests {
         let v = validate_account(&a);
         assert_eq!(fields(&v), ["invoices[0].adjustments"]);
         assert!(
-            v.iter().next().unwrap().description.contains("-0.01 GBP"),
+            v.iter().next().unwrap().description.contains("GBP -0.01"),
             "{v:?}"
         );
     }

@@ -3,14 +3,16 @@
 //!
 //! 1. NOTHING_OWED — nothing outstanding.
 //! 2. DISPUTED — everything outstanding is disputed.
-//! 3. AVOIDER — refused to pay on a recent call, or the latest outbound calls all went unanswered
+//! 3. ON_PLAN — paying an agreed payment plan on time: its instalments are the plan working, never
+//!    signs of trouble (a plan in arrears is judged by the rules below).
+//! 4. AVOIDER — refused to pay on a recent call, or the latest outbound calls all went unanswered
 //!    (`avoider_unanswered_calls` in a row), or `avoider_broken_promises` promises broken in the
 //!    promise window without a hardship claim.
-//! 4. CASH_FLOW_TROUBLE — claimed hardship, or part-paid overdue invoices (paying what it can).
-//! 5. STRATEGIC_DELAYER — paid `habitual_late_invoices` of the last `history_invoices` paid invoices
+//! 5. CASH_FLOW_TROUBLE — claimed hardship, or part-paid overdue invoices (paying what it can).
+//! 6. STRATEGIC_DELAYER — paid `habitual_late_invoices` of the last `history_invoices` paid invoices
 //!    at least `late_days` late, or broke a promise without a hardship claim.
-//! 6. OVERSIGHT — overdue at most `oversight_max_days_overdue` days, never paid late before.
-//! 7. UNKNOWN — too little to tell (e.g. nothing overdue yet).
+//! 7. OVERSIGHT — overdue at most `oversight_max_days_overdue` days, never paid late before.
+//! 8. UNKNOWN — too little to tell (e.g. nothing overdue yet).
 //!
 //! A dispute on part of the balance does not decide the category; it is named among the reasons.
 
@@ -19,6 +21,7 @@ use chrono::NaiveDate;
 use crate::account::stored_enum;
 use crate::call::{Direction, Outcome};
 use crate::money::Money;
+use crate::text::{Formats, plural};
 
 stored_enum!(
     /// Why a debtor is not paying.
@@ -30,6 +33,7 @@ stored_enum!(
         Avoider = "avoider",
         Disputed = "disputed",
         NothingOwed = "nothing_owed",
+        OnPlan = "on_plan",
     }
 );
 
@@ -89,6 +93,16 @@ pub struct CallFact<'a> {
     pub outcome: &'a Outcome,
 }
 
+/// A payment plan in force and on track, as the category names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanOnTrack {
+    pub agreed_on: NaiveDate,
+    pub paid_instalments: usize,
+    pub instalments: usize,
+    /// The next instalment: what is still to pay on it, and when.
+    pub next: Option<(Money, NaiveDate)>,
+}
+
 /// What the category is derived from, as of the debtor's `today`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct History<'a> {
@@ -105,6 +119,8 @@ pub struct History<'a> {
     /// for the debtor: it outweighs one broken promise.
     pub broken_plans: usize,
     pub completed_plans: usize,
+    /// The live plan, when it is on track.
+    pub plan_on_track: Option<PlanOnTrack>,
 }
 
 /// A category and the signs that led to it.
@@ -114,18 +130,13 @@ pub struct Assessment {
     pub reasons: Vec<String>,
 }
 
-/// "1 call", "2 calls".
-pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// Sums amounts of one currency (the account's); `None` for none.
 fn total(amounts: impl Iterator<Item = Money>) -> Option<Money> {
     amounts.reduce(|a, b| a.with_amount(a.amount() + b.amount()))
 }
 
-/// Derives the category of a debtor from its history.
-pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
+/// Derives the category of a debtor from its history; the reasons write figures in `fmt`.
+pub fn derive(h: &History<'_>, p: &CategoryPolicy, fmt: &dyn Formats) -> Assessment {
     let owed: Vec<&OpenDebt> = h
         .open
         .iter()
@@ -139,7 +150,8 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         {
             let numbers: Vec<&str> = disputed.iter().map(|d| d.number.as_str()).collect();
             reasons.push(format!(
-                "{sum} on {} is disputed and not chased",
+                "{} on {} is disputed and not chased",
+                fmt.money(sum),
                 numbers.join(", ")
             ));
         }
@@ -155,10 +167,27 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         return decided(
             Category::Disputed,
             vec![format!(
-                "everything outstanding ({sum}) is disputed: {}",
+                "everything outstanding ({}) is disputed: {}",
+                fmt.money(sum),
                 numbers.join(", ")
             )],
         );
+    }
+    if let Some(plan) = h.plan_on_track {
+        let mut reason = format!(
+            "paying the plan agreed on {} on time: {} of {} paid",
+            fmt.date(plan.agreed_on),
+            plan.paid_instalments,
+            plural(plan.instalments, "instalment", "instalments")
+        );
+        if let Some((amount, due)) = plan.next {
+            reason.push_str(&format!(
+                ", the next {} on {}",
+                fmt.money(amount),
+                fmt.date(due)
+            ));
+        }
+        return decided(Category::OnPlan, vec![reason]);
     }
 
     let overdue: Vec<&&&OpenDebt> = collectable
@@ -223,7 +252,7 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         signs
     };
 
-    // 3. Avoider.
+    // 4. Avoider.
     let mut signs = Vec::new();
     if refusals > 0 {
         signs.push(format!(
@@ -235,7 +264,8 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
     if unanswered_in_a_row >= p.avoider_unanswered_calls as usize {
         let since = outbound[unanswered_in_a_row - 1].on;
         signs.push(format!(
-            "the last {unanswered_in_a_row} outbound calls went unanswered (since {since})"
+            "the last {unanswered_in_a_row} outbound calls went unanswered (since {})",
+            fmt.date(since)
         ));
     }
     if hardship.is_none() && broken_promises >= p.avoider_broken_promises as usize {
@@ -252,7 +282,7 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         return decided(Category::Avoider, aged(signs));
     }
 
-    // 4. Cash-flow trouble.
+    // 5. Cash-flow trouble.
     let part_paid: Vec<&&&OpenDebt> = overdue
         .iter()
         .filter(|d| d.paid.is_positive())
@@ -268,7 +298,7 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         };
         signs.push(format!(
             "claimed hardship on {} ({} to verify)",
-            c.on,
+            fmt.date(c.on),
             plural(claims, "claim", "claims")
         ));
     }
@@ -276,8 +306,10 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         let paid = total(part_paid.iter().map(|d| d.paid)).expect("part-paid invoices");
         let owed = total(part_paid.iter().map(|d| d.outstanding)).expect("part-paid invoices");
         signs.push(format!(
-            "part-paid {} ({paid} paid, {owed} still owed)",
-            plural(part_paid.len(), "overdue invoice", "overdue invoices")
+            "part-paid {} ({} paid, {} still owed)",
+            plural(part_paid.len(), "overdue invoice", "overdue invoices"),
+            fmt.money(paid),
+            fmt.money(owed)
         ));
     }
     if !signs.is_empty() {
@@ -290,7 +322,7 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         return decided(Category::CashFlowTrouble, signs);
     }
 
-    // 5. Strategic delayer.
+    // 6. Strategic delayer.
     let looked_at: Vec<&PaidInvoice> = h.paid.iter().take(p.history_invoices as usize).collect();
     let lateness: Vec<i64> = looked_at
         .iter()
@@ -323,7 +355,7 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         return decided(Category::StrategicDelayer, aged(signs));
     }
 
-    // 6. Oversight.
+    // 7. Oversight.
     let paid_late_before = lateness.iter().any(|d| *d >= i64::from(p.late_days));
     if max_days > 0 && max_days <= i64::from(p.oversight_max_days_overdue) && !paid_late_before {
         let contact = if h.calls.is_empty() {
@@ -347,7 +379,7 @@ pub fn derive(h: &History<'_>, p: &CategoryPolicy) -> Assessment {
         return decided(Category::Oversight, vec![reason]);
     }
 
-    // 7. Too little to tell.
+    // 8. Too little to tell.
     let why = if overdue.is_empty() {
         "nothing is overdue yet".to_owned()
     } else {

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 
 use crate::account::AccountStatus;
 use crate::policy::ContactPolicy;
+use crate::text::{British, Formats, plural};
 
 /// What the rules need to know about the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +233,8 @@ fn rule_blocks(
         blocks.push(Block {
             reason: BlockReason::CallLimitReached,
             description: format!(
-                "already called {calls_today} time(s) today (limit {} a day in {tz})",
+                "already called {} today (limit {} a day in {tz})",
+                plural(calls_today, "time", "times"),
                 policy.max_calls_per_day
             ),
             until: today
@@ -255,9 +257,9 @@ fn rule_blocks(
             blocks.push(Block {
                 reason: BlockReason::CallLimitReached,
                 description: format!(
-                    "already called {} time(s) in the last {} day(s) (limit {})",
-                    recent.len(),
-                    limit.days,
+                    "already called {} in the last {} (limit {})",
+                    plural(recent.len(), "time", "times"),
+                    plural(limit.days as usize, "day", "days"),
                     limit.max_calls
                 ),
                 until: Some(leaving + window),
@@ -395,10 +397,15 @@ pub fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> 
     }
 }
 
-fn local_text(tz: Tz, t: DateTime<Utc>) -> String {
-    t.with_timezone(&tz)
-        .format("%a %Y-%m-%d %H:%M %Z")
-        .to_string()
+/// "Mon 23 November 2026 09:00 GMT": the debtor's local time, in the service's one format.
+pub fn local_text(tz: Tz, t: DateTime<Utc>) -> String {
+    let local = t.with_timezone(&tz);
+    format!(
+        "{} {} {}",
+        local.format("%a"),
+        British.date(local.date_naive()),
+        local.format("%H:%M %Z")
+    )
 }
 
 #[cfg(test)]

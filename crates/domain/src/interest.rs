@@ -84,8 +84,11 @@ impl Regime {
 pub struct RateHistory {
     pub name: String,
     pub source: String,
-    /// The history is complete up to this date; later rates are assumed unchanged.
+    /// The last date the rate is known on (the latest decision, one that held the rate included);
+    /// a rate the law fixes on a later day is assumed unchanged, and interest at it is provisional.
     pub known_to: NaiveDate,
+    /// What was decided on `known_to`.
+    pub known_to_note: String,
     changes: BTreeMap<NaiveDate, Decimal>,
 }
 
@@ -94,12 +97,14 @@ impl RateHistory {
         name: &str,
         source: &str,
         known_to: NaiveDate,
+        known_to_note: &str,
         changes: impl IntoIterator<Item = (NaiveDate, Decimal)>,
     ) -> RateHistory {
         RateHistory {
             name: name.to_owned(),
             source: source.to_owned(),
             known_to,
+            known_to_note: known_to_note.to_owned(),
             changes: changes.into_iter().collect(),
         }
     }
@@ -110,11 +115,15 @@ impl RateHistory {
     }
 
     /// Adds changes (an operator's, from the policy file); a change on a date already listed
-    /// replaces it. The history is then known to the latest date given, if later.
+    /// replaces it. A change may restate the rate in force (a decision that held it): either way
+    /// the history is then known to the latest date given, if later.
     pub fn amend(&mut self, changes: impl IntoIterator<Item = (NaiveDate, Decimal)>) {
         for (from, rate) in changes {
             self.changes.insert(from, rate);
-            self.known_to = self.known_to.max(from);
+            if from > self.known_to {
+                self.known_to = from;
+                self.known_to_note = format!("the policy file: {rate}% from {from}");
+            }
         }
     }
 
@@ -131,11 +140,24 @@ pub struct ReferenceRates {
 }
 
 impl ReferenceRates {
-    fn for_regime(&self, regime: Regime) -> &RateHistory {
+    pub fn for_regime(&self, regime: Regime) -> &RateHistory {
         match regime {
             Regime::UkLatePayment => &self.uk_base_rate,
             Regime::EuDirective => &self.ecb_main_refinancing_rate,
         }
+    }
+
+    /// The histories a debt falling overdue on `today` would be provisional under: the law fixes
+    /// its rate on a day after the history is known to. Each with that day.
+    pub fn stale_on(&self, today: NaiveDate) -> Vec<(Regime, &RateHistory, NaiveDate)> {
+        [Regime::UkLatePayment, Regime::EuDirective]
+            .into_iter()
+            .filter_map(|regime| {
+                let on = reference_date(regime, today);
+                let history = self.for_regime(regime);
+                (on > history.known_to).then_some((regime, history, on))
+            })
+            .collect()
     }
 
     /// The history shipped with recoup (`data/reference_rates.toml`).
@@ -150,6 +172,7 @@ impl ReferenceRates {
             name: String,
             source: String,
             known_to: toml::value::Datetime,
+            known_to_note: String,
             changes: Vec<Change>,
         }
         #[derive(Deserialize)]
@@ -165,6 +188,7 @@ impl ReferenceRates {
                 &s.name,
                 &s.source,
                 date(&s.known_to),
+                &s.known_to_note,
                 s.changes.iter().map(|c| {
                     let rate = c.percent.parse().expect("a percentage in the rate file");
                     (date(&c.from), rate)
@@ -218,6 +242,9 @@ pub struct Period {
     pub principal: Money,
     /// Percent a year: reference rate + 8.
     pub annual_rate: Decimal,
+    /// The law fixes the rate on a day after the history is known to: the rate is the last known
+    /// one, assumed unchanged.
+    pub provisional: bool,
 }
 
 impl Period {
@@ -241,6 +268,9 @@ pub struct Accrued {
     pub compensation: Money,
     /// The rate of the last period (UK: the invoice's fixed rate).
     pub annual_rate: Decimal,
+    /// Some of the interest is at a provisional rate (see `Period::provisional`): the figure is
+    /// not to be stated as a claim until the rate is known.
+    pub provisional: bool,
 }
 
 /// Why interest cannot be computed.
@@ -252,7 +282,7 @@ pub enum NoInterest {
 
 /// The reference date and the half-year a day falls in: UK — the rate in force on 31 December for
 /// January–June, 30 June for July–December; EU — the first day of the half-year.
-fn reference_date(regime: Regime, day: NaiveDate) -> NaiveDate {
+pub fn reference_date(regime: Regime, day: NaiveDate) -> NaiveDate {
     let first_half = day.month() <= 6;
     let y = day.year();
     let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a calendar date");
@@ -274,17 +304,28 @@ fn next_half_year(day: NaiveDate) -> NaiveDate {
     .expect("a calendar date")
 }
 
-/// The rate (reference + 8 points) for `day` under `regime`.
+/// A rate the law applies: percent a year (reference + 8 points), and whether the day the law
+/// fixes it on lies after the history is known to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub annual: Decimal,
+    pub provisional: bool,
+}
+
+/// The rate for `day` under `regime`.
 pub fn annual_rate(
     regime: Regime,
     rates: &ReferenceRates,
     day: NaiveDate,
-) -> Result<Decimal, NoInterest> {
+) -> Result<Rate, NoInterest> {
     let on = reference_date(regime, day);
-    rates
-        .for_regime(regime)
+    let history = rates.for_regime(regime);
+    history
         .in_force_on(on)
-        .map(|r| r + MARGIN_POINTS)
+        .map(|r| Rate {
+            annual: r + MARGIN_POINTS,
+            provisional: on > history.known_to,
+        })
         .ok_or(NoInterest::RateUnknown(on))
 }
 
@@ -336,7 +377,7 @@ pub fn accrue(
     {
         let principal = owed_on(start);
         if principal > Decimal::ZERO {
-            let annual_rate = match uk_rate {
+            let rate = match uk_rate {
                 Some(r) => r,
                 None => annual_rate(regime, rates, start)?,
             };
@@ -344,23 +385,28 @@ pub fn accrue(
                 from: start,
                 to: end - Duration::days(1),
                 principal: debt.billed.with_amount(principal),
-                annual_rate,
+                annual_rate: rate.annual,
+                provisional: rate.provisional,
             });
         }
         start = end;
     }
     let exact: Decimal = periods.iter().map(Period::exact).sum();
     let interest = round(exact, debt.billed.currency());
-    let annual_rate = match (uk_rate, periods.last()) {
+    let rate = match (uk_rate, periods.last()) {
         (Some(r), _) => r,
-        (None, Some(p)) => p.annual_rate,
+        (None, Some(p)) => Rate {
+            annual: p.annual_rate,
+            provisional: p.provisional,
+        },
         (None, None) => annual_rate(regime, rates, to)?,
     };
     Ok(Some(Accrued {
+        provisional: rate.provisional || periods.iter().any(|p| p.provisional),
         periods,
         interest: debt.billed.with_amount(interest),
         compensation: regime.compensation(debt.billed),
-        annual_rate,
+        annual_rate: rate.annual,
     }))
 }
 

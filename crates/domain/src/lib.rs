@@ -17,6 +17,7 @@ pub mod plan;
 pub mod policy;
 pub mod promise;
 pub mod schedule;
+pub mod text;
 pub mod violations;
 pub mod worklist;
 

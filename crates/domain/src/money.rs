@@ -184,10 +184,11 @@ impl Money {
     }
 }
 
+/// The service's one format: "GBP 2,000.00" (`text::British`).
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let places = self.currency.exponent();
-        write!(f, "{:.*} {}", places as usize, self.amount, self.currency)
+        use crate::text::Formats;
+        f.write_str(&crate::text::British.money(*self))
     }
 }
 
@@ -246,8 +247,8 @@ mod tests {
 
     #[test]
     fn displays_with_the_minor_unit_places() {
-        assert_eq!(Money::from_minor(5, gbp()).to_string(), "0.05 GBP");
+        assert_eq!(Money::from_minor(5, gbp()).to_string(), "GBP 0.05");
         let jpy = Currency::from_code("JPY").unwrap();
-        assert_eq!(Money::from_minor(1200, jpy).to_string(), "1200 JPY");
+        assert_eq!(Money::from_minor(1200, jpy).to_string(), "JPY 1,200");
     }
 }

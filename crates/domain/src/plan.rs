@@ -76,6 +76,11 @@ pub struct PlanPolicy {
     pub misses_to_break: u32,
     /// Days before an instalment in which a courtesy call is allowed on a plan on track.
     pub courtesy_days: u32,
+    /// After a plan broke (within the promise window), a new instalment plan needs a down payment
+    /// of at least this percentage of the balance...
+    pub after_broken_down_payment_percent: Decimal,
+    /// ...and runs at most this many months.
+    pub after_broken_max_months: u32,
     /// The creditor as written agreements name it.
     pub creditor_name: String,
 }
@@ -108,6 +113,8 @@ impl Default for PlanPolicy {
             grace_days: 5,
             misses_to_break: 2,
             courtesy_days: 2,
+            after_broken_down_payment_percent: Decimal::from(25),
+            after_broken_max_months: 6,
             creditor_name: "The Creditor".into(),
         }
     }
@@ -125,6 +132,51 @@ pub struct Situation {
     pub asker: Authority,
     /// What the customer says it can afford a month.
     pub affordable_monthly: Option<Money>,
+    /// A plan broke recently (within the promise window): a new plan is on stricter terms.
+    pub after_broken_plan: bool,
+}
+
+impl Situation {
+    /// The longest plan allowed here, in months.
+    pub fn max_months(&self, p: &PlanPolicy) -> u32 {
+        if self.after_broken_plan {
+            p.max_months.min(p.after_broken_max_months)
+        } else {
+            p.max_months
+        }
+    }
+
+    /// The smallest down payment allowed here, in percent of the balance.
+    pub fn min_down_payment_percent(&self, p: &PlanPolicy) -> Decimal {
+        if self.after_broken_plan {
+            p.min_down_payment_percent
+                .max(p.after_broken_down_payment_percent)
+        } else {
+            p.min_down_payment_percent
+        }
+    }
+
+    /// The smallest down payment allowed here, rounded up to the minor unit.
+    pub fn least_down_payment(&self, p: &PlanPolicy) -> Money {
+        let least = (self.balance.amount() * self.min_down_payment_percent(p)
+            / Decimal::ONE_HUNDRED)
+            .round_dp_with_strategy(
+                self.balance.currency().exponent(),
+                RoundingStrategy::AwayFromZero,
+            );
+        self.balance.with_amount(least)
+    }
+
+    /// The most the customer says it can pay by `by`: what it can afford a month, for each month
+    /// from today on which a monthly payment could fall by then (at least one).
+    pub fn affordable_by(&self, by: NaiveDate) -> Option<Money> {
+        let a = self.affordable_monthly?;
+        let months = (0..=schedule::MAX_PAYMENTS as u32)
+            .take_while(|k| Frequency::Monthly.nth(self.today, *k) <= by)
+            .count()
+            .max(1);
+        Some(a.with_amount(a.amount() * Decimal::from(months as u64)))
+    }
 }
 
 /// One rule broken.
@@ -192,9 +244,9 @@ pub fn floor(balance: Money, p: &PlanPolicy) -> Money {
     balance.with_amount(percent.max(absolute).min(balance.amount()))
 }
 
-/// The last date a plan starting on `first` may end on.
-fn latest_end(first: NaiveDate, p: &PlanPolicy) -> NaiveDate {
-    Frequency::Monthly.nth(first, p.max_months)
+/// The last date a plan starting on `first` may end on, `months` months at most.
+fn latest_end(first: NaiveDate, months: u32) -> NaiveDate {
+    Frequency::Monthly.nth(first, months)
 }
 
 /// Judges `proposal` against policy in `s`: every rule it breaks, and its schedule when one can be
@@ -267,6 +319,18 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
             frequency,
             first,
         } => {
+            if s.after_broken_plan {
+                out.push(broken(
+                    "DOWN_PAYMENT_REQUIRED",
+                    format!(
+                        "after a broken plan, a new plan starts with a down payment of at least \
+                         {}% of the balance",
+                        s.min_down_payment_percent(p)
+                    ),
+                    s.least_down_payment(p).to_string(),
+                    "none".into(),
+                ));
+            }
             instalment_rules(&mut out, *amount, *frequency, s, p);
             schedule::instalments(s.balance, *amount, *frequency, *first)
         }
@@ -276,19 +340,23 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
             frequency,
             first,
         } => {
-            let least = (s.balance.amount() * p.min_down_payment_percent / Decimal::ONE_HUNDRED)
-                .round_dp_with_strategy(
-                    s.balance.currency().exponent(),
-                    RoundingStrategy::AwayFromZero,
-                );
-            if down.amount() < least {
+            let least = s.least_down_payment(p);
+            if down.amount() < least.amount() {
                 out.push(broken(
                     "DOWN_PAYMENT_TOO_SMALL",
-                    format!(
-                        "a down payment must be at least {}% of the balance",
-                        p.min_down_payment_percent
-                    ),
-                    s.balance.with_amount(least).to_string(),
+                    if s.after_broken_plan {
+                        format!(
+                            "after a broken plan, a down payment must be at least {}% of the \
+                             balance",
+                            s.min_down_payment_percent(p)
+                        )
+                    } else {
+                        format!(
+                            "a down payment must be at least {}% of the balance",
+                            s.min_down_payment_percent(p)
+                        )
+                    },
+                    least.to_string(),
                     down.to_string(),
                 ));
             }
@@ -371,21 +439,62 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
         }
     };
     if let (Some(last), Some(first_due)) = (sched.last(), sched.first()) {
-        let latest = latest_end(first_due.due, p);
+        let months = s.max_months(p);
+        let latest = latest_end(first_due.due, months);
         if last.due > latest {
             out.push(broken(
                 "PLAN_TOO_LONG",
-                format!("a plan may run at most {} months", p.max_months),
+                if months < p.max_months {
+                    format!(
+                        "after a broken plan, a plan may run at most {months} months from its \
+                         first payment to its last"
+                    )
+                } else {
+                    format!(
+                        "a plan may run at most {months} months from its first payment to its last"
+                    )
+                },
                 latest.to_string(),
                 last.due.to_string(),
             ));
         }
+        lump_sum_rule(&mut out, proposal, first_due, s);
     }
     Judgement {
         broken: out,
         schedule: sched,
         discount,
         approval,
+    }
+}
+
+/// A sum paid at once (the whole balance, a settlement, an extension's payment, a down payment)
+/// must be within what the customer says it can pay by its date: otherwise the plan is one it
+/// cannot keep, however quickly it would clear the debt.
+fn lump_sum_rule(out: &mut Vec<Broken>, proposal: &Proposal, first: &Payment, s: &Situation) {
+    let lump = matches!(
+        proposal,
+        Proposal::PayInFull { .. }
+            | Proposal::Extension { .. }
+            | Proposal::Settlement { .. }
+            | Proposal::DownPayment { .. }
+    );
+    let Some(limit) = s.affordable_by(first.due).filter(|_| lump) else {
+        return;
+    };
+    if first.amount.amount() > limit.amount() {
+        out.push(broken(
+            "EXCEEDS_AFFORDABLE",
+            format!(
+                "a payment of {} on {} is more than the customer says it can pay by then ({} a \
+                 month): a plan it cannot keep helps nobody",
+                first.amount,
+                first.due,
+                s.affordable_monthly.unwrap_or(limit)
+            ),
+            limit.to_string(),
+            first.amount.to_string(),
+        ));
     }
 }
 
@@ -434,96 +543,13 @@ fn instalment_rules(
 /// The nearest plans that policy accepts, fastest to full payment first: the smallest instalment that
 /// ends within the longest plan; the smallest valid instalment within what the customer can afford;
 /// the shortest plan it can afford; and a settlement when the debt qualifies, at the most the asker
-/// may grant. Each one is judged valid itself; when `proposal` is valid, only plans that pay in full
-/// no later are offered.
+/// may grant. After a broken plan each instalment plan starts with the required down payment. Each
+/// one is judged valid itself (so none asks more than the customer says it can afford); when
+/// `proposal` is valid, only plans that pay in full no later are offered.
 pub fn counter_proposals(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Vec<Counter> {
     let own = judge(proposal, s, p);
-    let frequency = match proposal {
-        Proposal::Instalments { frequency, .. } | Proposal::DownPayment { frequency, .. }
-            if p.frequencies.contains(frequency) =>
-        {
-            *frequency
-        }
-        _ => *p.frequencies.last().unwrap_or(&Frequency::Monthly),
-    };
-    let latest_first = s.today + Duration::days(i64::from(p.max_first_payment_days));
-    let first = match proposal {
-        Proposal::Instalments { first, .. } | Proposal::DownPayment { first, .. } => *first,
-        Proposal::PayInFull { by }
-        | Proposal::Extension { by }
-        | Proposal::Settlement { by, .. } => *by,
-    }
-    .clamp(s.today, latest_first);
-    let cur = s.balance.currency();
-    let exp = cur.exponent();
-    let least = floor(s.balance, p);
-    // Payments that fit between `first` and the latest end.
-    let end = latest_end(first, p);
-    let fits = (0..=schedule::MAX_PAYMENTS as u32)
-        .take_while(|k| frequency.nth(first, *k) <= end)
-        .count() as i64;
-    let minor = |m: Money| m.to_minor().unwrap_or(0);
-    let b = minor(s.balance);
-    let mut amounts: Vec<(i64, String)> = Vec::new();
-    if fits > 0 {
-        let within_length = (b + fits - 1) / fits;
-        amounts.push((
-            within_length.max(minor(least)),
-            format!(
-                "the smallest instalment that pays in full within {} months",
-                p.max_months
-            ),
-        ));
-    }
-    if let Some(affordable) = s.affordable_monthly {
-        // The affordable monthly sum in this frequency's terms, rounded down (never above it).
-        let per = affordable.amount() * Decimal::from(12)
-            / match frequency {
-                Frequency::Weekly => Decimal::from(52),
-                Frequency::Fortnightly => Decimal::from(26),
-                Frequency::Monthly => Decimal::from(12),
-            };
-        let per = per.round_dp_with_strategy(exp, RoundingStrategy::ToZero);
-        amounts.push((
-            minor(s.balance.with_amount(per)),
-            format!(
-                "what the customer says it can afford ({affordable} a month): the shortest plan"
-            ),
-        ));
-        amounts.push((
-            minor(least),
-            "the smallest instalment policy accepts, within what the customer can afford".into(),
-        ));
-    }
-    let mut candidates: Vec<(Proposal, String)> = amounts
-        .into_iter()
-        .filter(|(a, _)| *a > 0)
-        .map(|(a, why)| {
-            (
-                Proposal::Instalments {
-                    amount: Money::from_minor(a.min(b), cur),
-                    frequency,
-                    first,
-                },
-                why,
-            )
-        })
-        .collect();
-    let most = match s.asker {
-        Authority::Agent => p.agent_max_discount_percent,
-        Authority::Supervisor => p.supervisor_max_discount_percent,
-    };
-    if most > Decimal::ZERO {
-        candidates.push((
-            Proposal::Settlement {
-                discount_percent: most,
-                by: first,
-            },
-            format!("a settlement at {most}% off, the most you may grant"),
-        ));
-    }
     let mut out: Vec<Counter> = Vec::new();
-    for (c, why) in candidates {
+    for (c, why) in candidates(proposal, s, p) {
         if c == *proposal || out.iter().any(|o| o.proposal == c) {
             continue;
         }
@@ -541,6 +567,176 @@ pub fn counter_proposals(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> 
         });
     }
     out.sort_by_key(|c| (c.judgement.end(), c.judgement.schedule.len()));
+    out
+}
+
+/// When the customer says what it can afford and no plan within policy fits it: the plan it can
+/// afford (instalments of what it says it can pay, after any required down payment it can pay)
+/// with the rules that plan breaks, so the agent can say how far apart the two are.
+pub fn nearest_affordable(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Option<Counter> {
+    let affordable = s.affordable_monthly?;
+    if !counter_proposals(proposal, s, p).is_empty() {
+        return None;
+    }
+    let (frequency, first) = terms(proposal, s, p);
+    let per = per_payment(affordable, frequency);
+    if !per.is_positive() {
+        return None;
+    }
+    let c = if s.after_broken_plan {
+        Proposal::DownPayment {
+            down: s.least_down_payment(p),
+            amount: per,
+            frequency,
+            first,
+        }
+    } else {
+        Proposal::Instalments {
+            amount: per,
+            frequency,
+            first,
+        }
+    };
+    let judgement = judge(&c, s, p);
+    let rules: Vec<&str> = judgement
+        .broken
+        .iter()
+        .map(|b| b.message.as_str())
+        .collect();
+    Some(Counter {
+        why: format!(
+            "no plan within policy fits what the customer says it can afford ({affordable} a \
+             month); the nearest breaks these rules: {}",
+            rules.join("; ")
+        ),
+        proposal: c,
+        judgement,
+    })
+}
+
+/// The frequency and first payment date counter-proposals use: the proposal's own when policy
+/// allows them, else monthly (the policy's last frequency) and the nearest allowed date.
+fn terms(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> (Frequency, NaiveDate) {
+    let frequency = match proposal {
+        Proposal::Instalments { frequency, .. } | Proposal::DownPayment { frequency, .. }
+            if p.frequencies.contains(frequency) =>
+        {
+            *frequency
+        }
+        _ => *p.frequencies.last().unwrap_or(&Frequency::Monthly),
+    };
+    let latest_first = s.today + Duration::days(i64::from(p.max_first_payment_days));
+    let first = match proposal {
+        Proposal::Instalments { first, .. } | Proposal::DownPayment { first, .. } => *first,
+        Proposal::PayInFull { by }
+        | Proposal::Extension { by }
+        | Proposal::Settlement { by, .. } => *by,
+    }
+    .clamp(s.today, latest_first);
+    (frequency, first)
+}
+
+/// The affordable monthly sum in `frequency`'s terms, rounded down (never above it).
+fn per_payment(affordable: Money, frequency: Frequency) -> Money {
+    let per = affordable.amount() * Decimal::from(12)
+        / match frequency {
+            Frequency::Weekly => Decimal::from(52),
+            Frequency::Fortnightly => Decimal::from(26),
+            Frequency::Monthly => Decimal::from(12),
+        };
+    affordable.with_amount(
+        per.round_dp_with_strategy(affordable.currency().exponent(), RoundingStrategy::ToZero),
+    )
+}
+
+/// The plans `counter_proposals` looks at, each with why it is offered.
+fn candidates(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Vec<(Proposal, String)> {
+    let (frequency, first) = terms(proposal, s, p);
+    let cur = s.balance.currency();
+    let minor = |m: Money| m.to_minor().unwrap_or(0);
+    let months = s.max_months(p);
+    // After a broken plan, instalments pay what is left after the required down payment, from
+    // one period after it.
+    let down = s.after_broken_plan.then(|| s.least_down_payment(p));
+    let rest = match down {
+        Some(d) => s.balance.with_amount(s.balance.amount() - d.amount()),
+        None => s.balance,
+    };
+    let instalments_from = match down {
+        Some(_) => frequency.nth(first, 1),
+        None => first,
+    };
+    let least = floor(rest, p);
+    // Payments that fit between the first instalment and the latest end.
+    let end = latest_end(first, months);
+    let fits = (0..=schedule::MAX_PAYMENTS as u32)
+        .take_while(|k| frequency.nth(instalments_from, *k) <= end)
+        .count() as i64;
+    let b = minor(rest);
+    let stricter = if down.is_some() {
+        format!(
+            "; after the broken plan, a down payment of at least {}% and at most {months} months",
+            s.min_down_payment_percent(p)
+        )
+    } else {
+        String::new()
+    };
+    let mut amounts: Vec<(i64, String)> = Vec::new();
+    if fits > 0 {
+        let within_length = (b + fits - 1) / fits;
+        amounts.push((
+            within_length.max(minor(least)),
+            format!("the smallest instalment that pays in full within {months} months{stricter}"),
+        ));
+    }
+    if let Some(affordable) = s.affordable_monthly {
+        amounts.push((
+            minor(per_payment(affordable, frequency)),
+            format!(
+                "what the customer says it can afford ({affordable} a month): the shortest plan{stricter}"
+            ),
+        ));
+        amounts.push((
+            minor(least),
+            format!(
+                "the smallest instalment policy accepts, within what the customer can afford{stricter}"
+            ),
+        ));
+    }
+    let mut out: Vec<(Proposal, String)> = amounts
+        .into_iter()
+        .filter(|(a, _)| *a > 0)
+        .map(|(a, why)| {
+            let amount = Money::from_minor(a.min(b), cur);
+            let plan = match down {
+                Some(down) => Proposal::DownPayment {
+                    down,
+                    amount,
+                    frequency,
+                    first,
+                },
+                None => Proposal::Instalments {
+                    amount,
+                    frequency,
+                    first,
+                },
+            };
+            (plan, why)
+        })
+        .collect();
+    let most = match s.asker {
+        Authority::Agent => p.agent_max_discount_percent,
+        Authority::Supervisor => p.supervisor_max_discount_percent,
+    };
+    if most > Decimal::ZERO {
+        out.push((
+            Proposal::Settlement {
+                discount_percent: most,
+                by: first,
+            },
+            format!("a settlement at {most}% off, the most you may grant"),
+        ));
+    }
     out
 }
 

@@ -19,10 +19,11 @@ pub struct Policy {
 /// What call guidance and letters say about time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GuidancePolicy {
-    /// Days a final notice gives before the account goes to a collection agency.
+    /// Days a final notice (call or letter) gives to pay; the agency referral follows the day after.
     pub final_notice_days: u32,
-    /// Days a second reminder gives to pay.
-    pub second_reminder_days: u32,
+    /// Days a firm call or a second reminder gives to pay; the next step (a final notice, or the
+    /// agency referral once one was sent) follows the day after.
+    pub firm_deadline_days: u32,
     /// Days back a payment counts as recent: it may have crossed with our chasing.
     pub recent_payment_days: u32,
 }
@@ -31,7 +32,7 @@ impl Default for GuidancePolicy {
     fn default() -> Self {
         Self {
             final_notice_days: 14,
-            second_reminder_days: 7,
+            firm_deadline_days: 7,
             recent_payment_days: 14,
         }
     }

@@ -105,13 +105,22 @@ pub fn open_promise(judged: &[Judged]) -> Option<&Judged> {
 /// Promises not kept in full (broken or partly kept) whose deadline passed within the policy's
 /// window back from `today`.
 pub fn broken_recently(judged: &[Judged], today: NaiveDate, policy: &PromisePolicy) -> usize {
+    broken_within(judged, today, policy).count()
+}
+
+/// The promises broken (or only partly kept) within the promise window, in the order judged
+/// (oldest first).
+pub fn broken_within<'a>(
+    judged: &'a [Judged],
+    today: NaiveDate,
+    policy: &PromisePolicy,
+) -> impl DoubleEndedIterator<Item = &'a Judged> {
     let from = today - Duration::days(i64::from(policy.broken_window_days));
     let grace = Duration::days(i64::from(policy.grace_days));
     judged
         .iter()
         .filter(|j| matches!(j.state, PromiseState::Broken | PromiseState::PartiallyKept))
-        .filter(|j| j.promise.date + grace >= from)
-        .count()
+        .filter(move |j| j.promise.date + grace >= from)
 }
 
 #[cfg(test)]

@@ -15,10 +15,10 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::category::plural;
 use crate::contact::{self, CallHistory, ContactFacts};
 use crate::money::Money;
 use crate::policy::ContactPolicy;
+use crate::text::plural;
 
 /// Score of each tier; the weight within a tier stays below it.
 const TIER: i64 = 1_000_000_000_000_000;

@@ -37,7 +37,9 @@ pub struct PaymentLine {
 /// A plan option, already checked against policy.
 #[derive(Debug, Clone, Serialize)]
 pub struct OptionLine {
+    /// Its terms in words, every amount stated.
     pub summary: String,
+    /// The last payment's date, when there is more than one payment.
     pub end_date: String,
 }
 
@@ -45,10 +47,14 @@ pub struct OptionLine {
 #[derive(Debug, Clone, Serialize)]
 pub struct Negotiation {
     pub floor: String,
+    /// The longest plan, first payment to last (shorter after a broken plan).
     pub max_months: u32,
     /// The calling agent's settlement authority, in percent ("10").
     pub authority_percent: String,
     pub options: Vec<OptionLine>,
+    /// What else the agent must know: stricter terms after a broken plan, or that nothing within
+    /// policy fits what the customer can afford.
+    pub notes: Vec<String>,
 }
 
 /// The live plan, when there is one.
@@ -57,6 +63,36 @@ pub struct PlanLine {
     pub next_due_date: String,
     pub next_amount: String,
     pub arrears: String,
+}
+
+/// A plan that broke recently, named as it was agreed.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenPlanLine {
+    pub agreed_on: String,
+    /// Its terms in words ("6 monthly payments of GBP 500.00 from 1 October 2026").
+    pub terms: String,
+    pub broken_on: String,
+    /// "2 instalments"; empty when not known.
+    pub missed: String,
+    /// What was due and unpaid when it broke; empty when not known.
+    pub arrears: String,
+}
+
+/// A promise to pay broken (or only partly kept) recently.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenPromiseLine {
+    pub amount: String,
+    pub date: String,
+    /// What was paid towards it ("nothing" when nothing was).
+    pub paid: String,
+}
+
+/// What follows when nothing is paid by the deadline.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextStep {
+    /// "a final notice", "referral to a collection agency".
+    pub what: String,
+    pub date: String,
 }
 
 /// Everything guidance is drawn from, as text.
@@ -83,25 +119,33 @@ pub struct CallContext {
     pub disputed_invoices: Vec<InvoiceLine>,
     /// Payments received in the last fortnight, newest first.
     pub recent_payments: Vec<PaymentLine>,
-    /// The debtor says it paid and it is not yet matched, or a payment arrived recently.
-    pub payment_crossed: bool,
+    /// A payment arrived (or the debtor says it paid) after we chased: a reminder may have
+    /// crossed it.
+    pub crossed_chasing: bool,
     /// The date a statement was last sent, if in the last fortnight.
     pub statement_sent: String,
     /// The open promise, as text ("GBP 500.00 by 4 December 2026"); empty when none.
     pub open_promise: String,
-    pub broken_promises: usize,
+    pub broken_promises: Vec<BrokenPromiseLine>,
     pub plan: Option<PlanLine>,
+    pub broken_plan: Option<BrokenPlanLine>,
     /// Statutory interest and compensation that could be claimed, and the law that gives them;
-    /// empty when none apply.
+    /// empty when none apply. `interest` is empty while it is provisional (its rate not yet
+    /// known): it is then claimed in words, without a figure.
     pub law: String,
     pub interest: String,
+    pub interest_provisional: bool,
     pub compensation: String,
-    /// When the account would go to a collection agency after a final notice.
-    pub agency_date: String,
+    /// The date to ask payment by on a firm or final call; empty otherwise.
+    pub pay_by: String,
+    /// What follows if nothing is paid by `pay_by`.
+    pub next_step: Option<NextStep>,
     /// The debtor claimed hardship on a recent call.
     pub hardship: bool,
     /// Follow-ups still open, in plain words.
     pub follow_ups: Vec<String>,
+    /// A new plan may be offered (something is owed and the call is not a courtesy call).
+    pub negotiate: bool,
     pub negotiation: Negotiation,
 }
 
@@ -393,7 +437,7 @@ impl CallContext {
             category: "strategic delayer".into(),
             category_reasons: vec!["paid 3 of the last 5 invoices 40 days late".into()],
             may_call_now: tone != Tone::DoNotCall,
-            next_call: "Mon 2026-11-23 09:00 GMT".into(),
+            next_call: "Mon 23 November 2026 09:00 GMT".into(),
             blocks: vec!["outside calling hours".into()],
             outstanding: "GBP 2,400.00".into(),
             overdue: "GBP 1,200.00".into(),
@@ -405,29 +449,47 @@ impl CallContext {
                 amount: "GBP 100.00".into(),
                 reference: "BACS 1".into(),
             }],
-            payment_crossed: true,
+            crossed_chasing: true,
             statement_sent: "21 November 2026".into(),
             open_promise: "GBP 500.00 by 4 December 2026".into(),
-            broken_promises: 1,
+            broken_promises: vec![BrokenPromiseLine {
+                amount: "GBP 500.00".into(),
+                date: "6 November 2026".into(),
+                paid: "GBP 100.00".into(),
+            }],
             plan: Some(PlanLine {
                 next_due_date: "1 December 2026".into(),
                 next_amount: "GBP 300.00".into(),
                 arrears: "GBP 0.00".into(),
             }),
+            broken_plan: Some(BrokenPlanLine {
+                agreed_on: "1 September 2026".into(),
+                terms: "4 monthly payments of GBP 300.00 from 1 October 2026".into(),
+                broken_on: "6 November 2026".into(),
+                missed: "2 instalments".into(),
+                arrears: "GBP 600.00".into(),
+            }),
             law: "UK Late Payment of Commercial Debts (Interest) Act 1998".into(),
             interest: "GBP 31.20".into(),
+            interest_provisional: false,
             compensation: "GBP 70.00".into(),
-            agency_date: "7 December 2026".into(),
+            pay_by: "30 November 2026".into(),
+            next_step: Some(NextStep {
+                what: "a final notice".into(),
+                date: "1 December 2026".into(),
+            }),
             hardship: true,
             follow_ups: vec!["send copies of INV-1".into()],
+            negotiate: true,
             negotiation: Negotiation {
                 floor: "GBP 60.00".into(),
                 max_months: 12,
                 authority_percent: "10".into(),
                 options: vec![OptionLine {
-                    summary: "GBP 400.00 a month from 1 December 2026, 3 payments".into(),
+                    summary: "3 monthly payments of GBP 400.00 from 1 December 2026".into(),
                     end_date: "1 February 2027".into(),
                 }],
+                notes: vec!["after the broken plan: a down payment of at least 25%".into()],
             },
         }
     }

@@ -68,6 +68,14 @@ pub struct PaymentRow {
     pub reference: String,
 }
 
+/// An open invoice as a statement lists it, with where it stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementLine {
+    pub invoice: InvoiceLine,
+    /// "overdue", "not yet due", or "under query, not being chased".
+    pub status: String,
+}
+
 /// Everything a letter is drawn from, as text.
 #[derive(Debug, Clone, Serialize)]
 pub struct LetterContext {
@@ -76,23 +84,28 @@ pub struct LetterContext {
     pub debtor: crate::guidance::Debtor,
     /// "Alex Ledger", or "Sir or Madam" when no contact is known.
     pub salutation: String,
-    /// Open invoices (disputed ones too, marked).
-    pub invoices: Vec<InvoiceLine>,
+    /// Every open invoice with its status (a statement).
+    pub statement: Vec<StatementLine>,
+    /// Under query: never demanded, shown apart as not being chased.
     pub disputed_invoices: Vec<InvoiceLine>,
+    /// Overdue and not disputed: what a reminder asks to be paid.
     pub overdue_invoices: Vec<InvoiceLine>,
     pub payments: Vec<PaymentRow>,
     pub outstanding: String,
     pub overdue: String,
     /// Under query; empty when nothing is.
     pub disputed: String,
-    /// Statutory interest and compensation; empty when none apply.
+    /// Statutory interest and compensation; empty when none apply. `interest` is empty while it
+    /// is provisional: it is then claimed in words, without a figure.
     pub interest: String,
+    pub interest_provisional: bool,
     pub compensation: String,
     pub law: String,
-    /// A second reminder's date to pay by.
+    /// The date this letter asks payment by (a second reminder's or a final notice's); empty for
+    /// the others.
     pub pay_by: String,
-    /// A final notice's referral date.
-    pub agency_date: String,
+    /// What follows if nothing is paid by `pay_by`.
+    pub next_step: Option<crate::guidance::NextStep>,
     /// For the plan agreement letter: the agreement as recorded with the plan.
     pub agreement: String,
 }
@@ -111,8 +124,11 @@ pub(crate) struct Rendering<'a> {
     #[serde(flatten)]
     pub context: &'a LetterContext,
     pub heading: &'static str,
+    /// The invoices a reminder demands: overdue, not disputed.
     pub invoice_table: String,
     pub disputed_table: String,
+    /// Every open invoice with its status.
+    pub statement_table: String,
     pub payment_table: String,
 }
 
@@ -129,8 +145,23 @@ pub(crate) fn rendering(c: &LetterContext, markdown: bool) -> Rendering<'_> {
     Rendering {
         context: c,
         heading: if markdown { "# " } else { "" },
-        invoice_table: invoices(&c.invoices),
+        invoice_table: invoices(&c.overdue_invoices),
         disputed_table: invoices(&c.disputed_invoices),
+        statement_table: table(
+            markdown,
+            &["Invoice", "Due", "Outstanding", "Status"],
+            c.statement
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.invoice.number.clone(),
+                        l.invoice.due_date.clone(),
+                        l.invoice.outstanding.clone(),
+                        l.status.clone(),
+                    ]
+                })
+                .collect(),
+        ),
         payment_table: table(
             markdown,
             &["Date", "Amount", "Reference"],
@@ -190,7 +221,18 @@ impl LetterContext {
             creditor: "Example Supplies Ltd".into(),
             debtor: g.debtor.clone(),
             salutation: "Alex Ledger".into(),
-            invoices: g.overdue_invoices.clone(),
+            statement: g
+                .overdue_invoices
+                .iter()
+                .map(|i| StatementLine {
+                    invoice: i.clone(),
+                    status: "overdue".into(),
+                })
+                .chain(g.disputed_invoices.iter().map(|i| StatementLine {
+                    invoice: i.clone(),
+                    status: "under query, not being chased".into(),
+                }))
+                .collect(),
             disputed_invoices: g.disputed_invoices.clone(),
             overdue_invoices: g.overdue_invoices.clone(),
             payments: vec![PaymentRow {
@@ -202,10 +244,11 @@ impl LetterContext {
             overdue: g.overdue.clone(),
             disputed: "GBP 1,200.00".into(),
             interest: g.interest.clone(),
+            interest_provisional: g.interest_provisional,
             compensation: g.compensation.clone(),
             law: g.law.clone(),
-            pay_by: "30 November 2026".into(),
-            agency_date: g.agency_date.clone(),
+            pay_by: g.pay_by.clone(),
+            next_step: g.next_step.clone(),
             agreement: "PAYMENT PLAN AGREEMENT\n(sample)".into(),
         }
     }

@@ -10,11 +10,15 @@
 //!
 //! A locale is a folder of files (`cy-GB/letters/first_reminder.hbs`); a file it lacks falls back to
 //! the default locale's (`en-GB`, British English), so a locale may translate only some files.
+//! Money and dates are written in the locale's own format (`text`: en-GB, en-US, de-DE and fr-FR
+//! from CLDR), so those locales exist even without a folder; a folder for another locale writes
+//! them as en-GB does, and `unformatted_locales` names it for the start-up log.
 
 mod agreement;
 pub mod conduct;
 pub mod guidance;
 pub mod letters;
+pub mod terms;
 pub mod text;
 pub mod tone;
 
@@ -98,9 +102,14 @@ pub struct Templates {
     /// Where each registered template came from, by registry name: the override's path, or
     /// "shipped …".
     origin: BTreeMap<String, String>,
+    /// Locales with templates of their own or a format of their own (`text::FORMATTED`).
     locales: Vec<String>,
     /// The guidance page's words around the sections, by locale (rendered once).
     headings: BTreeMap<String, guidance::Headings>,
+    /// How each locale writes money and dates.
+    formats: BTreeMap<String, Box<dyn text::Formats>>,
+    /// Locales whose templates came without a format of their own (they write figures as en-GB).
+    unformatted: Vec<String>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -128,6 +137,7 @@ impl Templates {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
+        registry.register_helper("plural", Box::new(plural_helper));
         let mut origin = BTreeMap::new();
         let mut locales = vec![DEFAULT_LOCALE.to_owned()];
         for (path, text) in SHIPPED {
@@ -152,11 +162,28 @@ impl Templates {
             register(&mut registry, &key, text, given)?;
             origin.insert(key, given.clone());
         }
+        let mut formats = BTreeMap::new();
+        let mut unformatted = Vec::new();
+        for locale in &locales {
+            let (format, own) = text::format_for(locale);
+            if !own {
+                unformatted.push(locale.clone());
+            }
+            formats.insert(locale.clone(), format);
+        }
+        for locale in text::FORMATTED {
+            if !locales.iter().any(|l| l == locale) {
+                locales.push(locale.to_owned());
+                formats.insert(locale.to_owned(), text::format_for(locale).0);
+            }
+        }
         let mut t = Templates {
             registry,
             origin,
             locales,
             headings: BTreeMap::new(),
+            formats,
+            unformatted,
         };
         for locale in t.locales.clone() {
             let text = t.render(&locale, guidance::HEADINGS, &serde_json::json!({}))?;
@@ -185,9 +212,21 @@ impl Templates {
         Ok(())
     }
 
-    /// The locales there are templates for, the default first.
+    /// The locales there are templates or formats for, the default first.
     pub fn locales(&self) -> &[String] {
         &self.locales
+    }
+
+    /// How `locale` writes money and dates (en-GB's for a locale recoup has no format for).
+    pub fn format(&self, locale: &str) -> &dyn text::Formats {
+        self.formats
+            .get(locale)
+            .map_or(&text::British as &dyn text::Formats, |f| f.as_ref())
+    }
+
+    /// Locales with templates but no format of their own: they write money and dates as en-GB.
+    pub fn unformatted_locales(&self) -> &[String] {
+        &self.unformatted
     }
 
     /// A payment plan's written agreement, in the default locale.
@@ -309,6 +348,11 @@ impl Templates {
             })
     }
 }
+
+// `{{plural n "promise" "promises"}}`: the count with its noun ("1 promise", "2 promises").
+handlebars::handlebars_helper!(plural_helper: |n: u64, one: str, many: str| {
+    text::plural(usize::try_from(n).unwrap_or(usize::MAX), one, many)
+});
 
 fn register(
     registry: &mut Handlebars<'static>,

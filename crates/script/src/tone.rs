@@ -84,30 +84,68 @@ pub struct ToneFacts {
     /// The category in force (a manual one, else the derived one).
     pub category: Category,
     pub lasting: Vec<Lasting>,
-    /// A payment arrived recently, or the debtor says it paid: a call may cross it.
-    pub payment_crossed: bool,
+    /// A payment arrived recently, or the debtor says it paid.
+    pub recent_payment: bool,
+    /// That payment came after we chased (a reminder letter or an outbound call before it): a
+    /// reminder may have crossed it.
+    pub crossed_chasing: bool,
     /// An active payment plan is on track.
     pub plan_on_track: bool,
     /// Open disputes weigh at least as much as the collectable overdue amount.
     pub dispute_is_the_matter: bool,
     /// Promises broken (or partly kept) in the promise window.
     pub broken_promises: usize,
+    /// Payment plans broken in the promise window.
+    pub broken_plans: usize,
     /// We reached the debtor before (a right-party call) or sent a reminder letter.
     pub reminded_before: bool,
+    /// A final notice was sent: the ladder's last rung before an agency.
+    pub final_notice_sent: bool,
+}
+
+/// What follows a firm or final call when no payment comes by its deadline: the next rung of the
+/// escalation ladder (a yellow card before a red one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    FinalNotice,
+    AgencyReferral,
+}
+
+impl Step {
+    /// The step after a call in `tone`, if the ladder has one.
+    pub fn after(tone: Tone, final_notice_sent: bool) -> Option<Step> {
+        match tone {
+            Tone::Firm if !final_notice_sent => Some(Step::FinalNotice),
+            Tone::Firm | Tone::FinalNotice => Some(Step::AgencyReferral),
+            _ => None,
+        }
+    }
+
+    /// In plain words, as templates name it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Step::FinalNotice => "a final notice",
+            Step::AgencyReferral => "referral to a collection agency",
+        }
+    }
 }
 
 /// The tone for a call, with the reasons in plain words.
 pub fn select(f: &ToneFacts) -> (Tone, Vec<String>) {
     let mut why = Vec::new();
+    // Nothing owed is a reason to call only when a payment crossed our chasing.
     let lasting: Vec<&Lasting> = f
         .lasting
         .iter()
-        .filter(|l| **l != Lasting::NothingOwed || !f.payment_crossed)
+        .filter(|l| **l != Lasting::NothingOwed || !f.crossed_chasing)
         .collect();
     if !lasting.is_empty() {
         for l in lasting {
             why.push(
                 match l {
+                    Lasting::NothingOwed if f.recent_payment => {
+                        "nothing is owed: the account has been paid"
+                    }
                     Lasting::NothingOwed => "nothing is owed",
                     Lasting::AllDisputed => {
                         "everything owed is disputed: no chasing until the dispute is resolved"
@@ -137,6 +175,16 @@ pub fn select(f: &ToneFacts) -> (Tone, Vec<String>) {
         );
         return (Tone::DisputeResolution, why);
     }
+    if f.broken_plans > 0 && f.final_notice_sent {
+        why.push("a payment plan broke after a final notice was sent: the last call".into());
+        return (Tone::FinalNotice, why);
+    }
+    if f.broken_plans == 1 {
+        why.push(
+            "the payment plan agreed was broken: firm, with a date to pay and the next step".into(),
+        );
+        return (Tone::Firm, why);
+    }
     let mut tone = match f.category {
         Category::Oversight => {
             why.push("an oversight: assume good faith".into());
@@ -154,6 +202,10 @@ pub fn select(f: &ToneFacts) -> (Tone, Vec<String>) {
             why.push("avoids paying or being reached: the last call before escalation".into());
             Tone::FinalNotice
         }
+        Category::OnPlan => {
+            why.push("paying an agreed plan: a courtesy call".into());
+            Tone::Courtesy
+        }
         Category::Unknown | Category::NothingOwed | Category::Disputed => {
             why.push("too little history to tell: start with a polite reminder".into());
             Tone::FriendlyReminder
@@ -168,12 +220,12 @@ pub fn select(f: &ToneFacts) -> (Tone, Vec<String>) {
     }
     if tone == Tone::FriendlyReminder && f.broken_promises >= 2 {
         why.push(format!(
-            "{} promises broken recently: past a friendly reminder",
-            f.broken_promises
+            "{} broken recently: past a friendly reminder",
+            crate::text::plural(f.broken_promises, "promise", "promises")
         ));
         tone = Tone::Firm;
     }
-    if f.payment_crossed && tone != Tone::Understanding {
+    if f.recent_payment && tone != Tone::Understanding {
         why.push("a payment arrived recently: check it before chasing".into());
     }
     (tone, why)
@@ -187,11 +239,14 @@ mod tests {
         ToneFacts {
             category,
             lasting: Vec::new(),
-            payment_crossed: false,
+            recent_payment: false,
+            crossed_chasing: false,
             plan_on_track: false,
             dispute_is_the_matter: false,
             broken_promises: 0,
+            broken_plans: 0,
             reminded_before: true,
+            final_notice_sent: false,
         }
     }
 
@@ -263,22 +318,63 @@ mod tests {
                 Tone::DoNotCall,
             ),
             (
-                "nothing owed, a payment crossed",
+                "nothing owed, a payment crossed our chasing",
                 ToneFacts {
                     lasting: vec![Lasting::NothingOwed],
-                    payment_crossed: true,
+                    recent_payment: true,
+                    crossed_chasing: true,
                     ..facts(Category::NothingOwed)
                 },
                 Tone::Courtesy,
             ),
             (
-                "cease calls beats a crossed payment",
+                "nothing owed, paid without being chased: no call",
                 ToneFacts {
-                    lasting: vec![Lasting::NothingOwed, Lasting::CeaseCalls],
-                    payment_crossed: true,
+                    lasting: vec![Lasting::NothingOwed],
+                    recent_payment: true,
                     ..facts(Category::NothingOwed)
                 },
                 Tone::DoNotCall,
+            ),
+            (
+                "cease calls beats a crossed payment",
+                ToneFacts {
+                    lasting: vec![Lasting::NothingOwed, Lasting::CeaseCalls],
+                    recent_payment: true,
+                    crossed_chasing: true,
+                    ..facts(Category::NothingOwed)
+                },
+                Tone::DoNotCall,
+            ),
+            (
+                "a first broken plan: firm, though the category says avoider",
+                ToneFacts {
+                    broken_plans: 1,
+                    ..facts(Category::Avoider)
+                },
+                Tone::Firm,
+            ),
+            (
+                "a broken plan after a final notice: final notice",
+                ToneFacts {
+                    broken_plans: 1,
+                    final_notice_sent: true,
+                    ..facts(Category::Avoider)
+                },
+                Tone::FinalNotice,
+            ),
+            (
+                "a second broken plan of an avoider: final notice",
+                ToneFacts {
+                    broken_plans: 2,
+                    ..facts(Category::Avoider)
+                },
+                Tone::FinalNotice,
+            ),
+            (
+                "paying a plan: courtesy",
+                facts(Category::OnPlan),
+                Tone::Courtesy,
             ),
             (
                 "plan on track",
@@ -301,6 +397,22 @@ mod tests {
             let (tone, why) = select(&f);
             assert_eq!(tone, expected, "{name}: {why:?}");
             assert!(!why.is_empty(), "{name}: a tone always says why");
+            // A crossed payment is claimed only when our chasing came before it.
+            if why.iter().any(|w| w.contains("crossed")) {
+                assert!(f.crossed_chasing, "{name}: {why:?}");
+            }
         }
+    }
+
+    #[test]
+    fn the_ladder_after_a_firm_or_final_call() {
+        assert_eq!(Step::after(Tone::Firm, false), Some(Step::FinalNotice));
+        assert_eq!(Step::after(Tone::Firm, true), Some(Step::AgencyReferral));
+        assert_eq!(
+            Step::after(Tone::FinalNotice, false),
+            Some(Step::AgencyReferral)
+        );
+        assert_eq!(Step::after(Tone::FriendlyReminder, false), None);
+        assert_eq!(Step::after(Tone::Understanding, true), None);
     }
 }

@@ -72,6 +72,9 @@ pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             commands::check_config(file.as_deref().or(cli.config.as_deref()))
                 .map(|out| print!("{out}"))
         }
+        Command::Rates { file } => {
+            commands::rates(file.as_deref().or(cli.config.as_deref())).map(|out| print!("{out}"))
+        }
         Command::Migrate => commands::migrate(&cli.database).await.map(|_| ()),
         Command::Keys { command } => commands::keys(&cli.database, command)
             .await

@@ -192,6 +192,15 @@ pub fn check_config(file: Option<&Path>) -> Result<String, BoxError> {
     ))
 }
 
+/// `recoupd rates`: the reference-rate tables in force, shipped and from the policy file.
+pub fn rates(file: Option<&Path>) -> Result<String, BoxError> {
+    let policy = policy(file)?;
+    Ok(crate::rates::table(
+        &policy.interest.rates,
+        Utc::now().date_naive(),
+    ))
+}
+
 /// `recoupd serve`: until SIGTERM/SIGINT.
 pub async fn serve(
     db: &DatabaseArgs,
@@ -201,6 +210,14 @@ pub async fn serve(
 ) -> Result<(), BoxError> {
     let policy = Arc::new(policy(config)?);
     let templates = Arc::new(templates(args.templates_dir.as_deref())?);
+    crate::rates::warn_if_stale(&policy.interest.rates, Utc::now().date_naive());
+    for locale in templates.unformatted_locales() {
+        tracing::warn!(
+            locale,
+            "locale {locale} has templates but no number and date format of its own: it writes \
+             money and dates as en-GB does"
+        );
+    }
     let tls = tls(&args)?;
     let store = migrate(db).await?;
     if args.demo {
@@ -211,7 +228,8 @@ pub async fn serve(
         );
     }
     if let Some(addr) = args.metrics_addr {
-        let bound = crate::metrics::serve(addr, store.clone()).await?;
+        let bound =
+            crate::metrics::serve(addr, store.clone(), policy.interest.rates.clone()).await?;
         println!("metrics listening on {bound}");
     }
     let listener = tokio::net::TcpListener::bind(args.listen)

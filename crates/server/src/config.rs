@@ -65,6 +65,14 @@ pub enum Command {
         /// The policy file to check.
         file: Option<PathBuf>,
     },
+    /// Print the reference-rate tables statutory interest is computed from: the shipped history
+    /// amended by the policy file (default: --config / RECOUP_CONFIG), each change marked shipped or
+    /// policy file, the date each is known to, and whether debts falling overdue today take a rate
+    /// after that date (their interest is then provisional).
+    Rates {
+        /// The policy file whose amendments to apply.
+        file: Option<PathBuf>,
+    },
     /// Manage API keys in an existing database (create prints the secret once; only its digest is
     /// stored). Never creates or migrates a database.
     Keys {

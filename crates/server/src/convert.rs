@@ -23,6 +23,7 @@ use recoup_domain::plan::state::PlanState;
 use recoup_domain::plan::track::Progress;
 use recoup_domain::policy::Policy;
 use recoup_domain::promise;
+use recoup_domain::text::{British, Formats};
 use recoup_domain::{Currency, Money, Violations};
 use recoup_proto::v1 as pb;
 use recoup_store::{AccountSnapshot, StoredCall, StoredInvoice, StoredPayment, StoredPlan};
@@ -574,7 +575,7 @@ pub(crate) fn story_summary(
     let judged = promise::judge(&story.promises, &story.received, today, &policy.promises);
     let facts = contact_facts(a, &policy.plans, today);
     let broken = promise::broken_recently(&judged, today, &policy.promises);
-    let derived = category::derived(a, policy, broken, today);
+    let derived = category::derived(a, policy, broken, today, &British);
     let history = call_history(a);
     pb::Account {
         open_promise: promise::open_promise(&judged).map(|j| pb::PromiseToPay {
@@ -611,7 +612,7 @@ fn follow_up(c: &StoredCall) -> Option<pb::FollowUp> {
                 said.push(m.to_string());
             }
             if let Some(d) = payment_date {
-                said.push(format!("on {d}"));
+                said.push(format!("on {}", British.date(*d)));
             }
             if !reference.is_empty() {
                 said.push(format!("reference {reference}"));

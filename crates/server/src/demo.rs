@@ -621,33 +621,9 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
         .iter()
         .filter(|o| **o == ImportOutcome::Created)
         .count();
-    let mut payments = 0;
-    for d in &book {
-        let Some(account) = store
-            .get_account(AccountKey::ExternalRef(d.external_ref))
-            .await?
-        else {
-            return Err(format!("demo account {} vanished", d.external_ref).into());
-        };
-        let today = local_today(d.tz, now);
-        for (n, p) in d.payments.iter().enumerate() {
-            let payment = NewPayment {
-                amount: Money::from_minor(p.minor, account.data.currency),
-                payment_date: days_from(today, p.ago),
-                reference: p.reference.into(),
-                invoice_numbers: p.names.iter().map(|s| (*s).into()).collect(),
-            };
-            let request_id = format!("demo-{}-{n}", d.external_ref);
-            let key = RequestKey {
-                subject: DEMO_ACTOR,
-                request_id: &request_id,
-            };
-            store.record_payment(key, account.id, &payment, now).await?;
-            payments += 1;
-        }
-    }
-    // Histories are judged by the built-in contact rules (whatever the running policy says), so the
-    // book loads the same everywhere.
+    // Calls first, as they happened before the payments that came after them (a reminder a payment
+    // crossed is made while something is owed). Histories are judged by the built-in contact rules
+    // (whatever the running policy says), so the book loads the same everywhere.
     let rules = Arc::new(Policy::default());
     let mut recorded = 0;
     for d in &book {
@@ -677,6 +653,31 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
                 .await
                 .map_err(|e| format!("demo call {request_id}: {e}"))?;
             recorded += 1;
+        }
+    }
+    let mut payments = 0;
+    for d in &book {
+        let Some(account) = store
+            .get_account(AccountKey::ExternalRef(d.external_ref))
+            .await?
+        else {
+            return Err(format!("demo account {} vanished", d.external_ref).into());
+        };
+        let today = local_today(d.tz, now);
+        for (n, p) in d.payments.iter().enumerate() {
+            let payment = NewPayment {
+                amount: Money::from_minor(p.minor, account.data.currency),
+                payment_date: days_from(today, p.ago),
+                reference: p.reference.into(),
+                invoice_numbers: p.names.iter().map(|s| (*s).into()).collect(),
+            };
+            let request_id = format!("demo-{}-{n}", d.external_ref);
+            let key = RequestKey {
+                subject: DEMO_ACTOR,
+                request_id: &request_id,
+            };
+            store.record_payment(key, account.id, &payment, now).await?;
+            payments += 1;
         }
     }
     let plans = plans::seed(store, now).await?;

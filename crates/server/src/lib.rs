@@ -12,6 +12,7 @@ pub mod paging;
 pub mod plan_tracking;
 pub mod policy_file;
 pub mod promises;
+pub mod rates;
 pub mod server;
 pub mod services;
 pub mod status;

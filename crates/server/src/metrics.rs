@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use recoup_domain::interest::ReferenceRates;
 use recoup_store::Store;
 use tonic::body::Body;
 use tower::{Layer, Service};
@@ -25,7 +26,11 @@ const BUCKETS: &[f64] = &[
 ];
 
 /// Installs the process's recorder and serves `/metrics` on `addr`; returns the bound address.
-pub async fn serve(addr: SocketAddr, store: Store) -> Result<SocketAddr, BoxError> {
+pub async fn serve(
+    addr: SocketAddr,
+    store: Store,
+    rates: ReferenceRates,
+) -> Result<SocketAddr, BoxError> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full("recoup_rpc_duration_seconds".into()), BUCKETS)?
         .install_recorder()
@@ -47,7 +52,7 @@ pub async fn serve(addr: SocketAddr, store: Store) -> Result<SocketAddr, BoxErro
             tracing::warn!(error = %e, "metrics listener stopped");
         }
     });
-    tokio::spawn(gauges(store));
+    tokio::spawn(gauges(store, rates));
     Ok(bound)
 }
 
@@ -83,15 +88,23 @@ fn describe() {
     metrics::describe_counter!("recoup_guidance_total", "call guidance drawn, by tone");
     metrics::describe_counter!("recoup_letters_total", "letters produced, by kind");
     metrics::describe_counter!("recoup_import_records_total", "imported records, by result");
+    metrics::describe_gauge!(
+        "recoup_reference_rates_stale",
+        "1 while a reference-rate table is not known to the day the law takes today's rate from \
+         (statutory interest on new debts is provisional; see `recoupd rates`)"
+    );
 }
 
-/// Samples the database pool and the writer's queue every second.
-async fn gauges(store: Store) {
+/// Samples the database pool and the writer's queue every second, and whether the reference rates
+/// are stale (a table the law would take today's rate from is not known that far).
+async fn gauges(store: Store, rates: ReferenceRates) {
     loop {
         let (idle, in_use, queued) = store.load();
         metrics::gauge!("recoup_db_connections", "state" => "idle").set(idle as f64);
         metrics::gauge!("recoup_db_connections", "state" => "in_use").set(in_use as f64);
         metrics::gauge!("recoup_write_queue_depth").set(queued as f64);
+        let stale = !rates.stale_on(chrono::Utc::now().date_naive()).is_empty();
+        metrics::gauge!("recoup_reference_rates_stale").set(f64::from(u8::from(stale)));
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

@@ -8,7 +8,8 @@ use recoup_domain::ageing::local_today;
 use recoup_domain::plan::state::PlanState;
 use recoup_domain::plan::track::{self, Standing};
 use recoup_domain::policy::Policy;
-use recoup_store::{AccountKey, Store, StoreError};
+use recoup_domain::text::{British, Formats, plural};
+use recoup_store::{AccountKey, PlanEnd, Store, StoreError};
 
 use crate::convert::live_plan;
 
@@ -38,23 +39,32 @@ pub async fn announce_once(
             if p.state != PlanState::Active {
                 continue;
             }
-            let (state, reason) = match t.standing {
+            let (state, reason, broke) = match t.standing {
                 Standing::Broken { on } => (
                     PlanState::Broken,
                     format!(
-                        "broken on {on}: {} of {} instalments missed (the policy breaks a plan at {})",
+                        "broken on {}: {} of {} missed (the policy breaks a plan at {})",
+                        British.date(on),
                         t.missed,
-                        t.instalments.len(),
+                        plural(t.instalments.len(), "instalment", "instalments"),
                         track::misses_to_break(&policy.plans, t.instalments.len())
                     ),
+                    true,
                 ),
                 Standing::Completed { on } => (
                     PlanState::Completed,
-                    format!("completed on {on}: every instalment paid"),
+                    format!("completed on {}: every instalment paid", British.date(on)),
+                    false,
                 ),
                 Standing::OnTrack | Standing::InArrears => continue,
             };
-            if store.end_plan(id, p.id, state, &reason, now).await? {
+            let end = PlanEnd {
+                state,
+                reason: &reason,
+                missed: broke.then_some(t.missed as u32),
+                arrears: broke.then_some(t.arrears),
+            };
+            if store.end_plan(id, p.id, &end, now).await? {
                 metrics::counter!("recoup_plans_ended_total", "state" => state.as_str())
                     .increment(1);
                 tracing::info!(

@@ -48,7 +48,7 @@ pub use model::{
     AccountKey, AccountSnapshot, ImportOutcome, ListFilter, ManualCategory, SentLetter,
     StoredInvoice, StoredPayment, Story,
 };
-pub use plans::{NewPlan, PlanDetail, PlanOutcome, StoredPlan};
+pub use plans::{NewPlan, PlanDetail, PlanEnd, PlanOutcome, StoredPlan};
 pub use requests::{RequestKey, SeenRequest};
 
 use sqlx::{PgPool, SqlitePool};

@@ -63,6 +63,10 @@ pub struct StoredPlan {
     pub create_time: DateTime<Utc>,
     pub end_reason: Option<String>,
     pub end_time: Option<DateTime<Utc>>,
+    /// For a plan that broke: the instalments missed and the arrears on the day it broke (unknown for
+    /// plans that broke before recoup recorded them).
+    pub end_missed: Option<u32>,
+    pub end_arrears: Option<Money>,
     /// Payments recorded after it was agreed (and, once it ended, before), oldest first.
     pub receipts: Vec<Receipt>,
 }
@@ -782,30 +786,33 @@ impl Store {
         }))
     }
 
-    /// Records that active plan `plan_id` ended (`Completed` or `Broken`) with `reason`, and its
-    /// `plan_changed` event; false when it was no longer active (announced already).
+    /// Records how active plan `plan_id` ended, and its `plan_changed` event; false when it was no
+    /// longer active (announced already).
     pub async fn end_plan(
         &self,
         account_id: i64,
         plan_id: i64,
-        state: PlanState,
-        reason: &str,
+        end: &PlanEnd<'_>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let now = store_time(now);
+        let arrears = end.arrears.map(minor).transpose()?;
         let ended = with_writer!(&self.backend, |pool, pg| {
             let mut tx = begin_write!(pool, pg);
             let last = last_payment!(tx, account_id);
             let done = sqlx::query(
-                "UPDATE plans SET state = $3, end_reason = $4, end_time = $5, end_payment_id = $6 \
+                "UPDATE plans SET state = $3, end_reason = $4, end_time = $5, end_payment_id = $6, \
+                 end_missed = $7, end_arrears_minor = $8 \
                  WHERE id = $1 AND account_id = $2 AND state = 'active'",
             )
             .bind(plan_id)
             .bind(account_id)
-            .bind(state.as_str())
-            .bind(reason)
+            .bind(end.state.as_str())
+            .bind(end.reason)
             .bind(now)
             .bind(last)
+            .bind(end.missed.map(i64::from))
+            .bind(arrears)
             .execute(&mut *tx)
             .await?
             .rows_affected()
@@ -833,6 +840,17 @@ impl Store {
         }
         Ok(ended)
     }
+}
+
+/// How an active plan ended, as the background pass records it.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanEnd<'a> {
+    /// `Completed` or `Broken`.
+    pub state: PlanState,
+    pub reason: &'a str,
+    /// A broken plan's instalments missed and arrears on the day it broke.
+    pub missed: Option<u32>,
+    pub arrears: Option<Money>,
 }
 
 /// `accounts/{a}/plans/{p}` -> (a, p).
@@ -870,6 +888,10 @@ fn plan_row(
         create_time: r.time("create_time")?,
         end_reason: r.opt_text("end_reason")?,
         end_time: r.opt_time("end_time")?,
+        end_missed: r.opt_int("end_missed")?.map(|n| n as u32),
+        end_arrears: r
+            .opt_int("end_arrears_minor")?
+            .map(|m| Money::from_minor(m, cur)),
         receipts,
     })
 }

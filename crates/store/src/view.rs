@@ -203,7 +203,7 @@ pub(crate) fn document(pg: bool) -> String {
         &arr(&format!(
             "pl.id, pl.state, {detail}, pl.proposed_by, pl.approval_role, pl.approved_by, \
              pl.approve_time, pl.signatory, pl.sign_time, pl.create_time, pl.end_reason, \
-             pl.end_time"
+             pl.end_time, pl.end_missed, pl.end_arrears_minor"
         )),
         "pl.id DESC",
         &format!(
@@ -351,6 +351,10 @@ struct PlanJson {
     create_time: String,
     end_reason: Option<String>,
     end_time: Option<String>,
+    #[serde(default)]
+    end_missed: Option<i64>,
+    #[serde(default)]
+    end_arrears: Option<i64>,
 }
 
 /// The manual category columns: all set, or all null.
@@ -751,6 +755,8 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
                         create_time: time(&p.create_time)?,
                         end_reason: p.end_reason,
                         end_time: opt_time(p.end_time)?,
+                        end_missed: p.end_missed.map(|n| n as u32),
+                        end_arrears: p.end_arrears.map(|m| Money::from_minor(m, cur)),
                         receipts: if state.live() {
                             paid.take().unwrap_or_default()
                         } else {

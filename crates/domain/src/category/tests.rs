@@ -4,6 +4,7 @@ use chrono::Duration;
 
 use super::*;
 use crate::money::Currency;
+use crate::text::Formats;
 
 const TODAY: &str = "2026-11-23";
 
@@ -85,6 +86,7 @@ struct Case {
     broken: usize,
     broken_plans: usize,
     completed_plans: usize,
+    plan: Option<PlanOnTrack>,
     expect: Category,
     reasons: Vec<String>,
 }
@@ -98,6 +100,7 @@ fn case(name: &'static str, open: Vec<OpenDebt>, expect: Category) -> Case {
         broken: 0,
         broken_plans: 0,
         completed_plans: 0,
+        plan: None,
         expect,
         reasons: vec![],
     }
@@ -128,21 +131,58 @@ fn run(c: &Case) -> Assessment {
             promise_window_days: 90,
             broken_plans: c.broken_plans,
             completed_plans: c.completed_plans,
+            plan_on_track: c.plan,
         },
         &CategoryPolicy::default(),
+        &crate::text::British,
     )
 }
 
 #[test]
 fn every_category_from_its_history_and_each_threshold_from_both_sides() {
     let owed = || vec![debt("INV-1", 6, 1_200, 0)];
+    let on_track = PlanOnTrack {
+        agreed_on: days_ago(52),
+        paid_instalments: 2,
+        instalments: 4,
+        next: Some((gbp(250), today() + Duration::days(8))),
+    };
     let cases = vec![
+        // Instalments paid on time under a plan are the plan working, not a part payment made
+        // in trouble.
+        Case {
+            plan: Some(on_track),
+            reasons: r(&[
+                "paying the plan agreed on 2 October 2026 on time: 2 of 4 instalments paid, the \
+                 next GBP 250.00 on 1 December 2026",
+            ]),
+            ..case(
+                "paying a plan on time",
+                vec![debt("INV-1", 40, 500, 500)],
+                Category::OnPlan,
+            )
+        },
+        // The same payments without a plan on track (it fell into arrears): paying what it can.
+        case(
+            "part-paid without a plan on track",
+            vec![debt("INV-1", 40, 500, 500)],
+            Category::CashFlowTrouble,
+        ),
+        // Everything disputed decides before the plan.
+        Case {
+            plan: Some(on_track),
+            ..case(
+                "a plan, but everything owed disputed",
+                vec![disputed(debt("INV-1", 40, 500, 500))],
+                Category::Disputed,
+            )
+        },
         Case {
             reasons: r(&["nothing is outstanding"]),
             ..case("paid up", vec![], Category::NothingOwed)
         },
         Case {
-            reasons: r(&["everything outstanding (800.00 GBP) is disputed: INV-9"]),
+            reasons: r(&["everything outstanding (GBP 800.00) is disputed: INV-9"]),
             ..case(
                 "all disputed",
                 vec![disputed(debt("INV-9", 40, 800, 0))],
@@ -156,7 +196,7 @@ fn every_category_from_its_history_and_each_threshold_from_both_sides() {
         Case {
             reasons: r(&[
                 "first overdue invoice, 6 days late, never contacted",
-                "300.00 GBP on INV-9 is disputed and not chased",
+                "GBP 300.00 on INV-9 is disputed and not chased",
             ]),
             ..case(
                 "oversight beside a dispute",
@@ -302,7 +342,10 @@ fn every_category_from_its_history_and_each_threshold_from_both_sides() {
             broken: 2,
             calls: vec![C::Hardship],
             reasons: r(&[
-                &format!("claimed hardship on {} (2 claims to verify)", days_ago(1)),
+                &format!(
+                    "claimed hardship on {} (2 claims to verify)",
+                    crate::text::British.date(days_ago(1))
+                ),
                 "answered 1 of the last 1 call",
             ]),
             ..case(
@@ -321,7 +364,7 @@ fn every_category_from_its_history_and_each_threshold_from_both_sides() {
             reasons: r(&[
                 &format!(
                     "the last 4 outbound calls went unanswered (since {})",
-                    days_ago(7)
+                    crate::text::British.date(days_ago(7))
                 ),
                 "oldest overdue invoice 6 days late",
             ]),
@@ -338,7 +381,7 @@ fn every_category_from_its_history_and_each_threshold_from_both_sides() {
         Case {
             calls: vec![C::Spoke],
             reasons: r(&[
-                "part-paid 1 overdue invoice (400.00 GBP paid, 800.00 GBP still owed)",
+                "part-paid 1 overdue invoice (GBP 400.00 paid, GBP 800.00 still owed)",
                 "answered 1 of the last 1 call",
             ]),
             ..case(
@@ -348,7 +391,7 @@ fn every_category_from_its_history_and_each_threshold_from_both_sides() {
             )
         },
         Case {
-            reasons: r(&["part-paid 1 overdue invoice (400.00 GBP paid, 800.00 GBP still owed)"]),
+            reasons: r(&["part-paid 1 overdue invoice (GBP 400.00 paid, GBP 800.00 still owed)"]),
             ..case(
                 "part payments, never spoken to",
                 vec![debt("INV-1", 45, 800, 400)],

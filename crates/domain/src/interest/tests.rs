@@ -57,7 +57,11 @@ fn uk_fixed_compensation_by_the_size_of_the_debt() {
 #[test]
 fn uk_rate_is_fixed_by_the_half_year_the_debt_became_overdue() {
     let rates = ReferenceRates::shipped();
-    let uk = |day| annual_rate(Regime::UkLatePayment, &rates, d(day)).unwrap();
+    let uk = |day| {
+        annual_rate(Regime::UkLatePayment, &rates, d(day))
+            .unwrap()
+            .annual
+    };
     // Overdue from 31 Dec 2024 (July–December): base rate on 30 June 2024, 5.25 + 8.
     assert_eq!(uk("2024-12-31"), "13.25".parse().unwrap());
     // Overdue from 1 Jan 2025: base rate on 31 December 2024, 4.75 + 8.
@@ -235,12 +239,123 @@ fn operators_amend_the_history_and_a_rate_before_it_is_refused() {
         .uk_base_rate
         .amend([(d("2026-02-05"), "3.50".parse().unwrap())]);
     assert_eq!(rates.uk_base_rate.known_to, d("2026-02-05").max(was));
+    // Overdue from 1 July 2026: the rate on 30 June 2026, after the history is known to.
     assert_eq!(
         annual_rate(Regime::UkLatePayment, &rates, d("2026-07-01")),
-        Ok("11.50".parse().unwrap())
+        Ok(Rate {
+            annual: "11.50".parse().unwrap(),
+            provisional: true
+        })
     );
     assert_eq!(
         annual_rate(Regime::UkLatePayment, &rates, d("2001-03-01")),
         Err(NoInterest::RateUnknown(d("2000-12-31")))
+    );
+}
+
+/// 2026's rates: the Bank of England cut Bank Rate to 3.75% on 18 December 2025 (held on 5 February
+/// 2026); the ECB's main refinancing rate was 2.15% on 1 January 2026 (and on 1 April 2026).
+#[test]
+fn rates_of_2026_and_provisional_interest_after_the_history() {
+    struct Case {
+        name: &'static str,
+        regime: Regime,
+        billed: Money,
+        due: &'static str,
+        to: &'static str,
+        interest: Money,
+        rate: &'static str,
+        provisional: bool,
+    }
+    let cases = [
+        // Overdue from 1 Jan 2026: Bank Rate on 31 Dec 2025 (3.75) + 8 = 11.75%, known.
+        // 1000 × 11.75 / 100 × 90 / 365 = 28.972602… → £28.97 (not 12% as before: £29.59).
+        Case {
+            name: "UK, first half of 2026",
+            regime: Regime::UkLatePayment,
+            billed: m("1000.00", "GBP"),
+            due: "2025-12-31",
+            to: "2026-03-31",
+            interest: m("28.97", "GBP"),
+            rate: "11.75",
+            provisional: false,
+        },
+        // Overdue from 1 Jul 2026: the law takes Bank Rate on 30 June 2026, after the history
+        // (known to 5 February 2026): 3.75 assumed, 11.75%, provisional.
+        // 1000 × 0.1175 × 31 / 365 = 9.979452… → £9.98.
+        Case {
+            name: "UK, second half of 2026",
+            regime: Regime::UkLatePayment,
+            billed: m("1000.00", "GBP"),
+            due: "2026-06-30",
+            to: "2026-07-31",
+            interest: m("9.98", "GBP"),
+            rate: "11.75",
+            provisional: true,
+        },
+        // 1 Jan–31 Mar 2026 at the ECB rate on 1 Jan 2026 (2.15) + 8 = 10.15%, known.
+        // 10000 × 0.1015 × 90 / 365 = 250.273972… → €250.27.
+        Case {
+            name: "EU, first half of 2026",
+            regime: Regime::EuDirective,
+            billed: m("10000.00", "EUR"),
+            due: "2025-12-31",
+            to: "2026-03-31",
+            interest: m("250.27", "EUR"),
+            rate: "10.15",
+            provisional: false,
+        },
+        // Into July 2026: the rate on 1 July 2026 is not known yet (history to 1 April 2026).
+        // 10000 × 0.1015 × (181 + 1) / 365 = 506.109589… → €506.11.
+        Case {
+            name: "EU, into the second half of 2026",
+            regime: Regime::EuDirective,
+            billed: m("10000.00", "EUR"),
+            due: "2025-12-31",
+            to: "2026-07-01",
+            interest: m("506.11", "EUR"),
+            rate: "10.15",
+            provisional: true,
+        },
+    ];
+    for c in cases {
+        let a = accrue_on(c.regime, c.billed, c.due, &[], c.to);
+        assert_eq!(a.interest, c.interest, "{}", c.name);
+        assert_eq!(a.annual_rate, c.rate.parse().unwrap(), "{}", c.name);
+        assert_eq!(a.provisional, c.provisional, "{}", c.name);
+    }
+}
+
+#[test]
+fn the_tables_are_stale_once_the_law_fixes_a_rate_after_their_history() {
+    let rates = ReferenceRates::shipped();
+    let stale = |day| {
+        rates
+            .stale_on(d(day))
+            .into_iter()
+            .map(|(regime, _, on)| (regime, on))
+            .collect::<Vec<_>>()
+    };
+    // A debt overdue on 1 March 2026 takes the UK rate of 31 Dec 2025 and the EU rate of
+    // 1 Jan 2026: both known.
+    assert_eq!(stale("2026-03-01"), []);
+    // 2 December 2026: 30 June 2026 and 1 July 2026 are after both histories.
+    assert_eq!(
+        stale("2026-12-02"),
+        [
+            (Regime::UkLatePayment, d("2026-06-30")),
+            (Regime::EuDirective, d("2026-07-01"))
+        ]
+    );
+    // An operator's entry for a decision that held the rate makes the history known again.
+    let mut amended = ReferenceRates::shipped();
+    amended
+        .uk_base_rate
+        .amend([(d("2026-11-05"), "3.75".parse().unwrap())]);
+    assert!(
+        amended
+            .stale_on(d("2026-12-02"))
+            .iter()
+            .all(|(regime, _, _)| *regime != Regime::UkLatePayment)
     );
 }

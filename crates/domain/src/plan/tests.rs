@@ -18,6 +18,7 @@ fn situation(balance: Money) -> Situation {
         today: d("2026-11-23"),
         asker: Authority::Agent,
         affordable_monthly: None,
+        after_broken_plan: false,
     }
 }
 
@@ -40,8 +41,8 @@ fn an_offer_below_the_floor_is_refused_with_the_limit_and_counter_proposals() {
     let p = PlanPolicy::default();
     let j = judge(&offer, &s, &p);
     assert_eq!(codes(&j), ["INSTALMENT_BELOW_FLOOR", "PLAN_TOO_LONG"]);
-    assert_eq!(j.broken[0].limit, "300.00 GBP");
-    assert_eq!(j.broken[0].value, "100.00 GBP");
+    assert_eq!(j.broken[0].limit, "GBP 300.00");
+    assert_eq!(j.broken[0].value, "GBP 100.00");
     assert_eq!(j.broken[1].limit, "2027-12-01");
     let counters = counter_proposals(&offer, &s, &p);
     let offered: Vec<(Proposal, Option<NaiveDate>)> = counters
@@ -51,14 +52,7 @@ fn an_offer_below_the_floor_is_refused_with_the_limit_and_counter_proposals() {
     assert_eq!(
         offered,
         [
-            // 10% off (within an agent's authority): £5,400.00 on 1 Dec.
-            (
-                Proposal::Settlement {
-                    discount_percent: Decimal::from(10),
-                    by: d("2026-12-01")
-                },
-                Some(d("2026-12-01"))
-            ),
+            // No settlement: £5,400.00 at once is far beyond the £800.00 a month it can afford.
             // What it can afford: £800.00 a month, 8 payments (7 × 800 + 400), to 1 Jul 2027.
             (
                 Proposal::Instalments {
@@ -128,10 +122,7 @@ fn settlements_need_eligibility_and_authority() {
 #[test]
 fn dates_extensions_down_payments_and_affordability() {
     let p = PlanPolicy::default();
-    let s = Situation {
-        affordable_monthly: Some(m("1000.00", "EUR")),
-        ..situation(m("3000.00", "EUR"))
-    };
+    let s = situation(m("3000.00", "EUR"));
     assert_eq!(
         codes(&judge(
             &Proposal::PayInFull {
@@ -179,6 +170,10 @@ fn dates_extensions_down_payments_and_affordability() {
         first: d("2026-12-01"),
     };
     // 10% of 3,000 is 300; €300 a week is 1,300 a month, over the 1,000 affordable.
+    let s = Situation {
+        affordable_monthly: Some(m("1000.00", "EUR")),
+        ..s
+    };
     assert_eq!(
         codes(&judge(&down("299.99"), &s, &p)),
         ["DOWN_PAYMENT_TOO_SMALL", "EXCEEDS_AFFORDABLE"]
@@ -192,6 +187,191 @@ fn dates_extensions_down_payments_and_affordability() {
     let j = judge(&weekly_ok, &s, &p);
     assert!(j.valid(), "{:?}", j.broken);
     assert_eq!(j.schedule.len(), 13);
+}
+
+/// A sum paid at once is judged against what the customer says it can pay by its date, as
+/// instalments are against what it can pay a month; counter-proposals never ask more.
+#[test]
+fn lump_sums_beyond_what_the_customer_can_afford_are_refused() {
+    let p = PlanPolicy::default();
+    let s = Situation {
+        affordable_monthly: Some(m("800.00", "GBP")),
+        ..situation(m("6000.00", "GBP"))
+    };
+    /// (name, proposal, balance, codes, limit and value of EXCEEDS_AFFORDABLE)
+    type Case<'a> = (
+        &'a str,
+        Proposal,
+        &'a str,
+        Vec<&'a str>,
+        Option<(&'a str, &'a str)>,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "the whole balance in a fortnight",
+            Proposal::PayInFull {
+                by: d("2026-12-07"),
+            },
+            "6000.00",
+            vec!["EXCEEDS_AFFORDABLE"],
+            Some(("GBP 800.00", "GBP 6,000.00")),
+        ),
+        (
+            "a settlement in a week",
+            Proposal::Settlement {
+                discount_percent: Decimal::from(10),
+                by: d("2026-11-30"),
+            },
+            "6000.00",
+            vec!["EXCEEDS_AFFORDABLE"],
+            Some(("GBP 800.00", "GBP 5,400.00")),
+        ),
+        (
+            "an extension to the day before a second month's money",
+            Proposal::Extension {
+                by: d("2026-12-22"),
+            },
+            "6000.00",
+            vec!["EXCEEDS_AFFORDABLE"],
+            Some(("GBP 800.00", "GBP 6,000.00")),
+        ),
+        (
+            "a down payment beyond a month's money",
+            Proposal::DownPayment {
+                down: m("2000.00", "GBP"),
+                amount: m("400.00", "GBP"),
+                frequency: Frequency::Monthly,
+                first: d("2026-12-01"),
+            },
+            "6000.00",
+            vec!["EXCEEDS_AFFORDABLE"],
+            Some(("GBP 800.00", "GBP 2,000.00")),
+        ),
+        (
+            "two months' money by the date (23 Nov and 23 Dec)",
+            Proposal::PayInFull {
+                by: d("2026-12-23"),
+            },
+            "1600.00",
+            vec![],
+            None,
+        ),
+        (
+            "within a month's money",
+            Proposal::PayInFull {
+                by: d("2026-12-07"),
+            },
+            "700.00",
+            vec![],
+            None,
+        ),
+    ];
+    for (name, proposal, balance, expected, limit) in cases {
+        let s = Situation {
+            balance: m(balance, "GBP"),
+            ..s
+        };
+        let j = judge(&proposal, &s, &p);
+        assert_eq!(codes(&j), expected, "{name}");
+        if let Some((limit, value)) = limit {
+            let b = &j.broken[0];
+            assert_eq!(
+                (b.limit.as_str(), b.value.as_str()),
+                (limit, value),
+                "{name}"
+            );
+        }
+        for c in counter_proposals(&proposal, &s, &p) {
+            assert!(c.judgement.valid(), "{name}: {c:?}");
+            let first = &c.judgement.schedule[0];
+            assert!(
+                first.amount.amount() <= s.affordable_by(first.due).unwrap().amount(),
+                "{name}: {c:?} asks more at once than the customer can pay"
+            );
+        }
+    }
+    // £100 a month against a £60,000 balance: nothing within policy fits (the floor alone is
+    // £3,000); the nearest plan says which rules it breaks.
+    let poor = Situation {
+        affordable_monthly: Some(m("100.00", "GBP")),
+        ..situation(m("60000.00", "GBP"))
+    };
+    let token = Proposal::Instalments {
+        amount: m("0.01", "GBP"),
+        frequency: Frequency::Monthly,
+        first: d("2026-12-01"),
+    };
+    assert!(counter_proposals(&token, &poor, &p).is_empty());
+    let nearest = nearest_affordable(&token, &poor, &p).expect("the nearest plan");
+    assert_eq!(
+        nearest.proposal,
+        Proposal::Instalments {
+            amount: m("100.00", "GBP"),
+            frequency: Frequency::Monthly,
+            first: d("2026-12-01")
+        }
+    );
+    assert!(codes(&nearest.judgement).contains(&"INSTALMENT_BELOW_FLOOR"));
+    assert!(
+        nearest.why.starts_with(
+            "no plan within policy fits what the customer says it can afford (GBP 100.00 a month)"
+        ),
+        "{}",
+        nearest.why
+    );
+    // Where something fits, there is no "nearest".
+    assert_eq!(nearest_affordable(&token, &s, &p), None);
+}
+
+/// After a broken plan a new one needs a down payment (25%) and runs at most six months; the
+/// counter-proposals say why they ask for one.
+#[test]
+fn after_a_broken_plan_the_terms_are_stricter() {
+    let p = PlanPolicy::default();
+    let s = Situation {
+        after_broken_plan: true,
+        ..situation(m("6000.00", "GBP"))
+    };
+    let monthly = |amount: &str| Proposal::Instalments {
+        amount: m(amount, "GBP"),
+        frequency: Frequency::Monthly,
+        first: d("2026-12-01"),
+    };
+    let j = judge(&monthly("1000.00"), &s, &p);
+    assert_eq!(codes(&j), ["DOWN_PAYMENT_REQUIRED"]);
+    assert_eq!(j.broken[0].limit, "GBP 1,500.00");
+    let down = |down: &str, amount: &str| Proposal::DownPayment {
+        down: m(down, "GBP"),
+        amount: m(amount, "GBP"),
+        frequency: Frequency::Monthly,
+        first: d("2026-12-01"),
+    };
+    // 16.7% down is not enough after a broken plan (10% would be otherwise).
+    let j = judge(&down("1000.00", "1000.00"), &s, &p);
+    assert_eq!(codes(&j), ["DOWN_PAYMENT_TOO_SMALL"]);
+    assert!(j.broken[0].message.starts_with("after a broken plan"));
+    // £1,500 down, then £750 a month from 1 Jan: six payments to 1 Jun 2027, six months on.
+    let j = judge(&down("1500.00", "750.00"), &s, &p);
+    assert!(j.valid(), "{:?}", j.broken);
+    assert_eq!(j.end(), Some(d("2027-06-01")));
+    // £500 a month would run to 1 Sep 2027: too long after a broken plan (fine otherwise).
+    let j = judge(&down("1500.00", "500.00"), &s, &p);
+    assert_eq!(codes(&j), ["PLAN_TOO_LONG"]);
+    assert_eq!(j.broken[0].limit, "2027-06-01");
+    let fresh = Situation {
+        after_broken_plan: false,
+        ..s
+    };
+    assert!(judge(&down("1500.00", "500.00"), &fresh, &p).valid());
+    let counters = counter_proposals(&monthly("100.00"), &s, &p);
+    assert!(!counters.is_empty());
+    for c in &counters {
+        assert!(c.judgement.valid(), "{c:?}");
+        if let Proposal::DownPayment { down, .. } = c.proposal {
+            assert_eq!(down, m("1500.00", "GBP"));
+            assert!(c.why.contains("after the broken plan"), "{}", c.why);
+        }
+    }
 }
 
 fn currency() -> impl Strategy<Value = &'static str> {
@@ -220,6 +400,7 @@ proptest! {
         discount in 0u32..40,
         affordable in prop::option::of(1i64..10_000_000),
         supervisor in any::<bool>(),
+        after_broken_plan in any::<bool>(),
     ) {
         let cur = Currency::from_code(code).unwrap();
         let s = Situation {
@@ -228,6 +409,7 @@ proptest! {
             today: d("2026-11-23"),
             asker: if supervisor { Authority::Supervisor } else { Authority::Agent },
             affordable_monthly: affordable.map(|a| Money::from_minor(a, cur)),
+            after_broken_plan,
         };
         let first = s.today + Duration::days(delay);
         let amount = Money::from_minor(instalment, cur);

@@ -39,10 +39,10 @@ fn monthly_keeps_the_day_and_clamps_to_month_end_through_a_leap_year() {
     assert_eq!(
         shape(&s),
         pairs(&[
-            ("2028-01-31", "300.00 GBP"),
-            ("2028-02-29", "300.00 GBP"),
-            ("2028-03-31", "300.00 GBP"),
-            ("2028-04-30", "100.00 GBP"),
+            ("2028-01-31", "GBP 300.00"),
+            ("2028-02-29", "GBP 300.00"),
+            ("2028-03-31", "GBP 300.00"),
+            ("2028-04-30", "GBP 100.00"),
         ])
     );
     // Not a leap year: 28 February, then back to the 31st.
@@ -71,9 +71,9 @@ fn weekly_and_fortnightly_step_by_days() {
     assert_eq!(
         shape(&s),
         pairs(&[
-            ("2026-12-24", "40.00 EUR"),
-            ("2027-01-07", "40.00 EUR"),
-            ("2027-01-21", "20.00 EUR"),
+            ("2026-12-24", "EUR 40.00"),
+            ("2027-01-07", "EUR 40.00"),
+            ("2027-01-21", "EUR 20.00"),
         ])
     );
     // £100 a week is worth 100 × 52 / 12 = 433.333… a month.
@@ -92,15 +92,15 @@ fn yen_have_no_fractions_and_three_decimals_keep_their_third_place() {
     assert_eq!(
         shape(&s),
         pairs(&[
-            ("2026-12-01", "33334 JPY"),
-            ("2027-01-01", "33334 JPY"),
-            ("2027-02-01", "33332 JPY"),
+            ("2026-12-01", "JPY 33,334"),
+            ("2027-01-01", "JPY 33,334"),
+            ("2027-02-01", "JPY 33,332"),
         ])
     );
-    // 10.000 KWD in 3: 3.334, 3.334, 3.332.
+    // KWD 10.000 in 3: 3.334, 3.334, 3.332.
     let s = in_count(m("10.000", "KWD"), 3, Frequency::Weekly, d("2026-12-01")).unwrap();
     let amounts: Vec<String> = s.iter().map(|p| p.amount.to_string()).collect();
-    assert_eq!(amounts, ["3.334 KWD", "3.334 KWD", "3.332 KWD"]);
+    assert_eq!(amounts, ["KWD 3.334", "KWD 3.334", "KWD 3.332"]);
 }
 
 #[test]
@@ -117,10 +117,10 @@ fn a_down_payment_then_instalments_from_the_next_period() {
     assert_eq!(
         shape(&s),
         pairs(&[
-            ("2026-12-01", "250.00 GBP"),
-            ("2027-01-01", "400.00 GBP"),
-            ("2027-02-01", "400.00 GBP"),
-            ("2027-03-01", "200.00 GBP"),
+            ("2026-12-01", "GBP 250.00"),
+            ("2027-01-01", "GBP 400.00"),
+            ("2027-02-01", "GBP 400.00"),
+            ("2027-03-01", "GBP 200.00"),
         ])
     );
 }
@@ -131,7 +131,7 @@ fn a_settlement_rounds_its_discount_down_to_the_minor_unit() {
     let (s, discount) =
         settlement(m("999.99", "GBP"), "12.5".parse().unwrap(), d("2026-12-15")).unwrap();
     assert_eq!(discount, m("124.99", "GBP"));
-    assert_eq!(shape(&s), pairs(&[("2026-12-15", "875.00 GBP")]));
+    assert_eq!(shape(&s), pairs(&[("2026-12-15", "GBP 875.00")]));
     assert_eq!(
         settlement(m("10", "GBP"), Decimal::ONE_HUNDRED, d("2026-12-15")),
         Err(ScheduleError::BadAmount)

@@ -65,7 +65,7 @@ fn callable_now_until_the_end_of_todays_calling_hours_with_reasons() {
     assert_eq!(
         item.reasons,
         [
-            "1500.00 GBP overdue on 2 invoices, the oldest 30 days",
+            "GBP 1,500.00 overdue on 2 invoices, the oldest 30 days",
             "never called by us"
         ]
     );

@@ -2,8 +2,11 @@
 //! is always to today) with `domain::category`, and the manual one if an agent set it.
 
 use chrono::NaiveDate;
-use recoup_domain::category::{self, CallFact, Category, History, OpenDebt};
+use recoup_domain::category::{self, CallFact, Category, History, OpenDebt, PlanOnTrack};
+use recoup_domain::plan::state::PlanState;
+use recoup_domain::plan::track::{InstalmentState, Standing};
 use recoup_domain::policy::Policy;
+use recoup_domain::text::Formats;
 use recoup_proto::v1 as pb;
 use recoup_store::{AccountSnapshot, ManualCategory};
 
@@ -19,6 +22,7 @@ pub fn category_in(c: pb::DebtorCategory) -> Option<Category> {
         pb::DebtorCategory::Avoider => Category::Avoider,
         pb::DebtorCategory::Disputed => Category::Disputed,
         pb::DebtorCategory::NothingOwed => Category::NothingOwed,
+        pb::DebtorCategory::OnPlan => Category::OnPlan,
     })
 }
 
@@ -31,15 +35,41 @@ fn category_out(c: Category) -> pb::DebtorCategory {
         Category::Avoider => pb::DebtorCategory::Avoider,
         Category::Disputed => pb::DebtorCategory::Disputed,
         Category::NothingOwed => pb::DebtorCategory::NothingOwed,
+        Category::OnPlan => pb::DebtorCategory::OnPlan,
     }
 }
 
-/// The category derived from the account's history as of the debtor's `today`.
+/// The live plan, when it is active and on track, as the category names it.
+fn plan_on_track(a: &AccountSnapshot, policy: &Policy, today: NaiveDate) -> Option<PlanOnTrack> {
+    let (p, t) = super::live_plan(a, &policy.plans, today)?;
+    if p.state != PlanState::Active || t.standing != Standing::OnTrack {
+        return None;
+    }
+    Some(PlanOnTrack {
+        agreed_on: p.create_time.with_timezone(&p.time_zone).date_naive(),
+        paid_instalments: t
+            .instalments
+            .iter()
+            .filter(|i| i.state == InstalmentState::Paid)
+            .count(),
+        instalments: t.instalments.len(),
+        next: t.next().map(|n| {
+            (
+                n.amount.with_amount(n.amount.amount() - n.paid.amount()),
+                n.due,
+            )
+        }),
+    })
+}
+
+/// The category derived from the account's history as of the debtor's `today`, its reasons
+/// writing figures in `fmt`.
 pub fn derived(
     a: &AccountSnapshot,
     policy: &Policy,
     broken_promises: usize,
     today: NaiveDate,
+    fmt: &dyn Formats,
 ) -> pb::CategoryAssessment {
     let open: Vec<OpenDebt> = a
         .open_invoices
@@ -87,8 +117,10 @@ pub fn derived(
             promise_window_days: policy.promises.broken_window_days,
             broken_plans,
             completed_plans,
+            plan_on_track: plan_on_track(a, policy, today),
         },
         &policy.category,
+        fmt,
     );
     pb::CategoryAssessment {
         category: category_out(assessed.category) as i32,

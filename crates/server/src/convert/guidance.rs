@@ -1,28 +1,31 @@
 //! What call guidance and letters are drawn from: the account's FULL view (category, contact status,
-//! promises, plan, disputes, statutory interest) turned into the script crate's text models, the
-//! tone's facts, and the negotiation box of pre-validated options.
+//! promises, plans, disputes, statutory interest) turned into the script crate's text models, the
+//! tone's facts, and the negotiation box of pre-validated options. Every figure is written in the
+//! caller's locale format (`Formats`).
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use recoup_domain::Money;
 use recoup_domain::ageing::{days_overdue, local_today};
 use recoup_domain::category::Category;
 use recoup_domain::plan::state::PlanState;
 use recoup_domain::plan::track::Standing;
-use recoup_domain::plan::{self, Authority, Proposal, Situation};
+use recoup_domain::plan::{self, Authority, Counter, Proposal};
 use recoup_domain::policy::Policy;
-use recoup_domain::promise;
+use recoup_domain::promise::{self, PromiseState};
 use recoup_domain::schedule::Frequency;
+use recoup_domain::text::{Formats, plural};
+use recoup_domain::{Money, call::Outcome};
 use recoup_proto::v1 as pb;
 use recoup_script::guidance::{
-    CallContext, Debtor, InvoiceLine, Negotiation, OptionLine, PaymentLine, PlanLine,
+    BrokenPlanLine, BrokenPromiseLine, CallContext, Debtor, InvoiceLine, Negotiation, NextStep,
+    OptionLine, PaymentLine, PlanLine,
 };
-use recoup_script::letters::{LetterContext, LetterKind, PaymentRow};
-use recoup_script::text;
-use recoup_script::tone::{Lasting, Tone, ToneFacts};
+use recoup_script::letters::{LetterContext, LetterKind, PaymentRow, StatementLine};
+use recoup_script::terms;
+use recoup_script::tone::{Lasting, Step, Tone, ToneFacts};
 use recoup_store::{AccountSnapshot, StoredInvoice};
 
-use super::interest::statutory_amounts;
-use super::plan::proposal_out;
+use super::interest::statutory_claim;
+use super::plan::{BrokenPlan, broken_plan, proposal_out, situation};
 use super::{balance_of, live_plan, story_summary};
 
 /// Options offered in the negotiation box.
@@ -34,6 +37,8 @@ pub struct Drawn {
     pub tone: Tone,
     pub context: CallContext,
     pub negotiation: pb::NegotiationBox,
+    /// A final notice was sent: the ladder's last rung before an agency.
+    final_notice_sent: bool,
 }
 
 fn lasting_of(r: pb::ContactBlockReason) -> Option<Lasting> {
@@ -47,63 +52,89 @@ fn lasting_of(r: pb::ContactBlockReason) -> Option<Lasting> {
     })
 }
 
-fn invoice_line(i: &StoredInvoice, today: NaiveDate) -> InvoiceLine {
+fn invoice_line(i: &StoredInvoice, today: NaiveDate, fmt: &dyn Formats) -> InvoiceLine {
     InvoiceLine {
         number: i.data.number.clone(),
-        due_date: text::date(i.data.due_date),
-        outstanding: text::money(i.outstanding),
+        due_date: fmt.date(i.data.due_date),
+        outstanding: fmt.money(i.outstanding),
         days_overdue: days_overdue(i.data.due_date, today).max(0),
     }
 }
 
-/// "GBP 400.00 a month from 1 December 2026, 3 payments".
-fn option_summary(p: &Proposal, payments: usize) -> String {
-    let every = |f: Frequency| match f {
-        Frequency::Weekly => "a week",
-        Frequency::Fortnightly => "a fortnight",
-        Frequency::Monthly => "a month",
+/// The date to ask payment by on a call or letter giving `days`, and what follows the day after.
+fn deadline(
+    today: NaiveDate,
+    days: u32,
+    step: Option<Step>,
+    fmt: &dyn Formats,
+) -> (String, Option<NextStep>) {
+    let by = today + Days::new(u64::from(days));
+    (
+        fmt.date(by),
+        step.map(|s| NextStep {
+            what: s.words().to_owned(),
+            date: fmt.date(by + Days::new(1)),
+        }),
+    )
+}
+
+/// The deadline a call in `tone` gives: firm calls `firm_deadline_days`, final notices
+/// `final_notice_days`; none for the others.
+fn call_deadline(
+    tone: Tone,
+    final_notice_sent: bool,
+    policy: &Policy,
+    today: NaiveDate,
+    fmt: &dyn Formats,
+) -> (String, Option<NextStep>) {
+    let days = match tone {
+        Tone::Firm => policy.guidance.firm_deadline_days,
+        Tone::FinalNotice => policy.guidance.final_notice_days,
+        _ => return (String::new(), None),
     };
-    match p {
-        Proposal::Instalments {
-            amount,
-            frequency,
-            first,
-        } => format!(
-            "{} {} from {}, {payments} payments",
-            text::money(*amount),
-            every(*frequency),
-            text::date(*first)
-        ),
-        Proposal::DownPayment {
-            down,
-            amount,
-            frequency,
-            first,
-        } => format!(
-            "{} down on {}, then {} {}",
-            text::money(*down),
-            text::date(*first),
-            text::money(*amount),
-            every(*frequency)
-        ),
-        Proposal::Settlement {
-            discount_percent, ..
-        } => format!("a settlement at {discount_percent}% off, in one payment"),
-        Proposal::PayInFull { .. } | Proposal::Extension { .. } => {
-            "the whole balance in one payment".to_owned()
-        }
+    deadline(today, days, Step::after(tone, final_notice_sent), fmt)
+}
+
+fn broken_plan_line(p: &BrokenPlan, fmt: &dyn Formats) -> BrokenPlanLine {
+    BrokenPlanLine {
+        agreed_on: fmt.date(p.agreed_on),
+        terms: terms::describe(&p.proposal, &p.schedule, fmt),
+        broken_on: fmt.date(p.broken_on),
+        missed: p
+            .missed
+            .map(|n| plural(n as usize, "instalment", "instalments"))
+            .unwrap_or_default(),
+        arrears: p.arrears.map(|m| fmt.money(m)).unwrap_or_default(),
     }
 }
 
-/// Guidance's view of account `a` at `now`, for a caller with `asker`'s authority.
-pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTime<Utc>) -> Drawn {
+/// Guidance's view of account `a` at `now`, for a caller with `asker`'s authority, with figures
+/// written in `fmt`.
+pub fn draw(
+    a: &AccountSnapshot,
+    policy: &Policy,
+    asker: Authority,
+    now: DateTime<Utc>,
+    fmt: &dyn Formats,
+) -> Drawn {
     let today = local_today(a.data.time_zone, now);
+    let tz = a.data.time_zone;
     // Only the story's judgements (category, contact status, interest, promises, follow-ups):
     // guidance never shows the account's lists.
     let view = story_summary(a, policy, today, now);
     let b = balance_of(a, today);
     let status = view.contact_status.clone().unwrap_or_default();
-    let category = view.category.clone().unwrap_or_default();
+    let category = match &a.story.manual_category {
+        Some(_) => view.category.clone().unwrap_or_default(),
+        // The derived reasons again, with figures in the caller's format.
+        None => super::category::derived(
+            a,
+            policy,
+            usize::try_from(view.broken_promise_count).unwrap_or(0),
+            today,
+            fmt,
+        ),
+    };
     let recent_since = today - Days::new(u64::from(policy.guidance.recent_payment_days));
     let recent: Vec<_> = a
         .recent_payments
@@ -114,24 +145,49 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
         .follow_ups
         .iter()
         .any(|f| f.kind() == pb::FollowUpKind::VerifyPayment);
+    // Our chasing before a payment: a reminder letter or an outbound call within the recent
+    // window before it. Only then can a reminder have crossed it.
+    let chased_before = |day: NaiveDate| {
+        let window = |t: DateTime<Utc>| {
+            let on = t.with_timezone(&tz).date_naive();
+            on <= day && on >= day - Days::new(u64::from(policy.guidance.recent_payment_days))
+        };
+        a.story.outbound.iter().any(|t| window(*t))
+            || a.story.letters.iter().any(|l| {
+                LetterKind::parse(&l.kind).is_some_and(LetterKind::is_reminder) && window(l.time)
+            })
+    };
+    let crossed_chasing =
+        recent.iter().any(|p| chased_before(p.payment_date)) || (says_paid && chased_before(today));
     let plan = live_plan(a, &policy.plans, today);
     let plan_on_track = plan
         .as_ref()
         .is_some_and(|(p, t)| p.state == PlanState::Active && t.standing == Standing::OnTrack);
+    let broken = broken_plan(a, policy, today);
+    let judged = promise::judge(
+        &a.story.promises,
+        &a.story.received,
+        today,
+        &policy.promises,
+    );
+    let sent = |kind: LetterKind| a.story.letters.iter().any(|l| l.kind == kind.key());
+    let final_notice_sent = sent(LetterKind::FinalNotice);
     // Reached before: a conversation, a message left, a reminder letter, or a signed plan (whose
     // agreement says what a missed payment leads to).
     let reminded_before = a.story.recent_calls.iter().any(|c| {
-        c.call.right_party_contact
-            || matches!(
-                c.call.outcome,
-                recoup_domain::call::Outcome::LeftMessage { .. }
-            )
+        c.call.right_party_contact || matches!(c.call.outcome, Outcome::LeftMessage { .. })
     }) || a
         .story
         .letters
         .iter()
         .any(|l| LetterKind::parse(&l.kind).is_some_and(LetterKind::is_reminder))
         || a.story.plans.iter().any(|p| p.sign_time.is_some());
+    let (broken_plans, _) = super::plan::ended_recently(
+        &a.story.plans,
+        &policy.plans,
+        policy.promises.broken_window_days,
+        today,
+    );
     let facts = ToneFacts {
         category: super::category::category_in(category.category()).unwrap_or(Category::Unknown),
         lasting: status
@@ -139,87 +195,99 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
             .iter()
             .filter_map(|bl| lasting_of(bl.reason()))
             .collect(),
-        payment_crossed: !recent.is_empty() || says_paid,
+        recent_payment: !recent.is_empty() || says_paid,
+        crossed_chasing,
         plan_on_track,
         dispute_is_the_matter: b.disputed.is_positive()
             && b.disputed.amount() >= b.overdue.amount()
             && b.outstanding.amount() > b.disputed.amount(),
         broken_promises: usize::try_from(view.broken_promise_count).unwrap_or(0),
+        broken_plans,
         reminded_before,
+        final_notice_sent,
     };
     let (tone, tone_reasons) = recoup_script::tone::select(&facts);
 
     // The negotiation box: the floor and length on the collectable balance, the caller's authority,
-    // and options the plan validator accepts: everything in a fortnight when that is within policy,
-    // then what it offers in place of a token payment (the plan that fits the longest length, what
-    // the debtor said it can afford on a hardship call, the smallest instalment, a settlement).
-    let collectable = b
-        .outstanding
-        .with_amount(b.outstanding.amount() - b.disputed.amount());
-    let affordable_monthly = a
-        .story
-        .recent_calls
-        .iter()
-        .find_map(|c| match &c.call.outcome {
-            recoup_domain::call::Outcome::HardshipClaimed {
-                affordable_monthly, ..
-            } => *affordable_monthly,
-            _ => None,
-        });
-    let situation = Situation {
-        balance: collectable,
-        oldest_overdue_days: b.max_days_overdue,
-        today,
-        asker,
-        affordable_monthly,
-    };
+    // and options the plan validator accepts (the same situation ValidatePlan judges in):
+    // everything in a fortnight when that is within policy, then what it offers in place of a
+    // token payment. None on a courtesy call or when no call is to be made.
+    let priced = situation(a, policy, asker, today, None);
+    let s = priced.situation;
+    let negotiate = s.balance.is_positive() && !matches!(tone, Tone::Courtesy | Tone::DoNotCall);
     let mut options: Vec<(Proposal, plan::Judgement)> = Vec::new();
-    if collectable.is_positive() {
+    let mut notes: Vec<String> = Vec::new();
+    if negotiate {
         let in_full = Proposal::PayInFull {
             by: today + Days::new(14),
         };
-        let judged = plan::judge(&in_full, &situation, &policy.plans);
+        let judged = plan::judge(&in_full, &s, &policy.plans);
         if judged.valid() && judged.approval.is_none() {
             options.push((in_full, judged));
         }
         let token = Proposal::Instalments {
-            amount: Money::from_minor(1, collectable.currency()),
+            amount: Money::from_minor(1, s.balance.currency()),
             frequency: Frequency::Monthly,
             first: today + Days::new(7),
         };
         options.extend(
-            plan::counter_proposals(&token, &situation, &policy.plans)
+            plan::counter_proposals(&token, &s, &policy.plans)
                 .into_iter()
                 .filter(|c| c.judgement.approval.is_none())
                 .map(|c| (c.proposal, c.judgement)),
         );
         options.truncate(OPTIONS);
+        if s.after_broken_plan {
+            notes.push(format!(
+                "After the broken plan, a new plan starts with a down payment of at least {}% \
+                 ({}) and runs at most {}.",
+                s.min_down_payment_percent(&policy.plans),
+                fmt.money(s.least_down_payment(&policy.plans)),
+                plural(s.max_months(&policy.plans) as usize, "month", "months")
+            ));
+        }
+        if let (Some(affordable), true) = (s.affordable_monthly, options.is_empty()) {
+            let nearest: Option<Counter> = plan::nearest_affordable(&token, &s, &policy.plans);
+            notes.push(match nearest {
+                Some(n) => format!(
+                    "Nothing within policy fits what the customer says it can afford ({} a \
+                     month). The nearest is {}, which breaks: {}. Refer it to a supervisor \
+                     rather than agree it.",
+                    fmt.money(affordable),
+                    terms::describe(&n.proposal, &n.judgement.schedule, fmt),
+                    n.judgement
+                        .broken
+                        .iter()
+                        .map(|b| b.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                None => format!(
+                    "Nothing within policy fits what the customer says it can afford ({} a \
+                     month).",
+                    fmt.money(affordable)
+                ),
+            });
+        }
     }
     let authority = match asker {
         Authority::Agent => policy.plans.agent_max_discount_percent,
         Authority::Supervisor => policy.plans.supervisor_max_discount_percent,
     };
-    let floor = plan::floor(collectable, &policy.plans);
+    let floor = plan::floor(s.balance, &policy.plans);
+    let max_months = s.max_months(&policy.plans);
     let negotiation = pb::NegotiationBox {
         instalment_floor: Some(super::money_out(floor)),
-        max_plan_months: i32::try_from(policy.plans.max_months).unwrap_or(i32::MAX),
+        max_plan_months: i32::try_from(max_months).unwrap_or(i32::MAX),
         discount_authority_percent: authority.to_string(),
         options: options.iter().map(|(p, _)| proposal_out(p)).collect(),
+        notes: notes.clone(),
+        required_down_payment: s
+            .after_broken_plan
+            .then(|| super::money_out(s.least_down_payment(&policy.plans))),
     };
-    let interest = statutory_amounts(a, &policy.interest, today);
-    let open_promise = promise::open_promise(&promise::judge(
-        &a.story.promises,
-        &a.story.received,
-        today,
-        &policy.promises,
-    ))
-    .map(|j| {
-        format!(
-            "{} by {}",
-            text::money(j.promise.amount),
-            text::date(j.promise.date)
-        )
-    });
+    let claim = statutory_claim(a, &policy.interest, today);
+    let (pay_by, next_step) = call_deadline(tone, final_notice_sent, policy, today, fmt);
     let contact = a
         .data
         .contacts
@@ -237,7 +305,7 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
         tone: tone.key().into(),
         tone_words: tone.words().into(),
         tone_reasons,
-        today: text::date(today),
+        today: fmt.date(today),
         debtor: Debtor {
             legal_name: a.data.legal_name.clone(),
             external_ref: a.data.external_ref.clone(),
@@ -252,9 +320,12 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
             .filter(|_| !status.may_call_now)
             .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
             .map(|t| {
-                t.with_timezone(&a.data.time_zone)
-                    .format("%a %-d %B %Y %H:%M %Z")
-                    .to_string()
+                let local = t.with_timezone(&tz);
+                format!(
+                    "{} {}",
+                    fmt.date(local.date_naive()),
+                    local.format("%H:%M %Z")
+                )
             })
             .unwrap_or_default(),
         blocks: status
@@ -262,79 +333,108 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
             .iter()
             .map(|b| b.description.clone())
             .collect(),
-        outstanding: text::money(b.outstanding),
-        overdue: text::money(b.overdue),
+        outstanding: fmt.money(b.outstanding),
+        overdue: fmt.money(b.overdue),
         owed: b.outstanding.is_positive(),
         overdue_invoices: owing
             .iter()
             .filter(|i| !i.data.disputed && i.data.due_date < today)
-            .map(|i| invoice_line(i, today))
+            .map(|i| invoice_line(i, today, fmt))
             .collect(),
         disputed_invoices: owing
             .iter()
             .filter(|i| i.data.disputed)
-            .map(|i| invoice_line(i, today))
+            .map(|i| invoice_line(i, today, fmt))
             .collect(),
         recent_payments: recent
             .iter()
             .map(|p| PaymentLine {
-                date: text::date(p.payment_date),
-                amount: text::money(p.amount),
+                date: fmt.date(p.payment_date),
+                amount: fmt.money(p.amount),
                 reference: p.reference.clone(),
             })
             .collect(),
-        payment_crossed: facts.payment_crossed,
+        crossed_chasing,
         statement_sent: a
             .story
             .letters
             .iter()
             .find(|l| {
                 l.kind == LetterKind::PreCallStatement.key()
-                    && l.time.with_timezone(&a.data.time_zone).date_naive() >= recent_since
+                    && l.time.with_timezone(&tz).date_naive() >= recent_since
             })
-            .map(|l| text::date(l.time.with_timezone(&a.data.time_zone).date_naive()))
+            .map(|l| fmt.date(l.time.with_timezone(&tz).date_naive()))
             .unwrap_or_default(),
-        open_promise: open_promise.unwrap_or_default(),
-        broken_promises: facts.broken_promises,
+        open_promise: promise::open_promise(&judged)
+            .map(|j| {
+                format!(
+                    "{} by {}",
+                    fmt.money(j.promise.amount),
+                    fmt.date(j.promise.date)
+                )
+            })
+            .unwrap_or_default(),
+        broken_promises: promise::broken_within(&judged, today, &policy.promises)
+            .rev()
+            .map(|j| BrokenPromiseLine {
+                amount: fmt.money(j.promise.amount),
+                date: fmt.date(j.promise.date),
+                paid: if j.paid.is_positive() && j.state == PromiseState::PartiallyKept {
+                    fmt.money(j.paid)
+                } else {
+                    "nothing".to_owned()
+                },
+            })
+            .collect(),
         plan: plan.as_ref().and_then(|(_, t)| {
             let next = t.next()?;
             Some(PlanLine {
-                next_due_date: text::date(next.due),
-                next_amount: text::money(
+                next_due_date: fmt.date(next.due),
+                next_amount: fmt.money(
                     next.amount
                         .with_amount(next.amount.amount() - next.paid.amount()),
                 ),
-                arrears: text::money(t.arrears),
+                arrears: fmt.money(t.arrears),
             })
         }),
-        law: interest
-            .map(|(law, _, _)| law.to_owned())
+        broken_plan: broken.as_ref().map(|p| broken_plan_line(p, fmt)),
+        law: claim.map(|c| c.law.to_owned()).unwrap_or_default(),
+        interest: claim
+            .filter(|c| !c.provisional)
+            .map(|c| fmt.money(c.interest))
             .unwrap_or_default(),
-        interest: interest.map(|(_, i, _)| text::money(i)).unwrap_or_default(),
-        compensation: interest.map(|(_, _, c)| text::money(c)).unwrap_or_default(),
-        agency_date: text::date(today + Days::new(u64::from(policy.guidance.final_notice_days))),
-        hardship: a.story.recent_calls.iter().any(|c| {
-            matches!(
-                c.call.outcome,
-                recoup_domain::call::Outcome::HardshipClaimed { .. }
-            )
-        }),
+        interest_provisional: claim.is_some_and(|c| c.provisional),
+        compensation: claim.map(|c| fmt.money(c.compensation)).unwrap_or_default(),
+        pay_by,
+        next_step,
+        hardship: a
+            .story
+            .recent_calls
+            .iter()
+            .any(|c| matches!(c.call.outcome, Outcome::HardshipClaimed { .. })),
         follow_ups: view
             .follow_ups
             .iter()
             .map(|f| f.description.clone())
             .collect(),
+        negotiate,
         negotiation: Negotiation {
-            floor: text::money(floor),
-            max_months: policy.plans.max_months,
+            floor: fmt.money(floor),
+            max_months,
             authority_percent: authority.to_string(),
             options: options
                 .iter()
                 .map(|(p, j)| OptionLine {
-                    summary: option_summary(p, j.schedule.len()),
-                    end_date: j.end().map(text::date).unwrap_or_default(),
+                    summary: terms::describe(p, &j.schedule, fmt),
+                    // A single payment's date is in its words already.
+                    end_date: j
+                        .end()
+                        .filter(|_| j.schedule.len() > 1)
+                        .map(|d| fmt.date(d))
+                        .unwrap_or_default(),
                 })
                 .collect(),
+            notes,
         },
     };
     Drawn {
@@ -342,28 +442,35 @@ pub fn draw(a: &AccountSnapshot, policy: &Policy, asker: Authority, now: DateTim
         tone,
         context,
         negotiation,
+        final_notice_sent,
     }
 }
 
-/// What a letter to account `a` is drawn from, dated the debtor's today at `now`.
+/// What a letter of `kind` to account `a` is drawn from, dated the debtor's today at `now`, with
+/// figures written in `fmt`. A second reminder gives a firm call's deadline, a final notice a final
+/// call's, each with the step that follows: the same dates the call guidance gives.
 pub fn letter_context(
     a: &AccountSnapshot,
     policy: &Policy,
     drawn: &Drawn,
+    kind: LetterKind,
     agreement: String,
     now: DateTime<Utc>,
+    fmt: &dyn Formats,
 ) -> LetterContext {
     let today = local_today(a.data.time_zone, now);
     let b = balance_of(a, today);
     let c = &drawn.context;
-    let owing: Vec<&StoredInvoice> = a
-        .open_invoices
-        .iter()
-        .filter(|i| i.outstanding.is_positive())
-        .collect();
+    let (pay_by, next_step) = match kind {
+        LetterKind::SecondReminder => {
+            call_deadline(Tone::Firm, drawn.final_notice_sent, policy, today, fmt)
+        }
+        LetterKind::FinalNotice => call_deadline(Tone::FinalNotice, true, policy, today, fmt),
+        _ => (String::new(), None),
+    };
     let since = today - Days::new(90);
     LetterContext {
-        date: text::date(today),
+        date: fmt.date(today),
         creditor: policy.plans.creditor_name.clone(),
         debtor: c.debtor.clone(),
         salutation: if c.debtor.contact.is_empty() {
@@ -371,7 +478,22 @@ pub fn letter_context(
         } else {
             c.debtor.contact.clone()
         },
-        invoices: owing.iter().map(|i| invoice_line(i, today)).collect(),
+        statement: a
+            .open_invoices
+            .iter()
+            .filter(|i| i.outstanding.is_positive())
+            .map(|i| StatementLine {
+                invoice: invoice_line(i, today, fmt),
+                status: if i.data.disputed {
+                    "under query, not being chased"
+                } else if i.data.due_date < today {
+                    "overdue"
+                } else {
+                    "not yet due"
+                }
+                .to_owned(),
+            })
+            .collect(),
         disputed_invoices: c.disputed_invoices.clone(),
         overdue_invoices: c.overdue_invoices.clone(),
         payments: a
@@ -379,23 +501,24 @@ pub fn letter_context(
             .iter()
             .filter(|p| p.payment_date >= since)
             .map(|p| PaymentRow {
-                date: text::date(p.payment_date),
-                amount: text::money(p.amount),
+                date: fmt.date(p.payment_date),
+                amount: fmt.money(p.amount),
                 reference: p.reference.clone(),
             })
             .collect(),
         outstanding: c.outstanding.clone(),
         overdue: c.overdue.clone(),
         disputed: if b.disputed.is_positive() {
-            text::money(b.disputed)
+            fmt.money(b.disputed)
         } else {
             String::new()
         },
         interest: c.interest.clone(),
+        interest_provisional: c.interest_provisional,
         compensation: c.compensation.clone(),
         law: c.law.clone(),
-        pay_by: text::date(today + Days::new(u64::from(policy.guidance.second_reminder_days))),
-        agency_date: c.agency_date.clone(),
+        pay_by,
+        next_step,
         agreement,
     }
 }

@@ -47,23 +47,55 @@ fn accrued(
     Some((regime, out))
 }
 
-/// Statutory interest and fixed compensation in all, with the law that gives them, as (law,
-/// interest, compensation), when something accrues (see `statutory_interest_out`).
-pub fn statutory_amounts(
+/// What may be claimed under the law on late payment, to the debtor's today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    pub law: &'static str,
+    /// Interest at known rates (provisional interest is left out: its rate is not known yet).
+    pub interest: Money,
+    pub compensation: Money,
+    /// Some interest accrues at a rate not known yet: it is claimed in words, never as a figure.
+    pub provisional: bool,
+}
+
+impl Claim {
+    /// Interest and compensation added together.
+    pub fn total(&self) -> Money {
+        self.interest
+            .with_amount(self.interest.amount() + self.compensation.amount())
+    }
+}
+
+/// What may be claimed in all, when something accrues (see `statutory_interest_out`).
+pub fn statutory_claim(
     a: &AccountSnapshot,
     policy: &InterestPolicy,
     today: NaiveDate,
-) -> Option<(&'static str, Money, Money)> {
+) -> Option<Claim> {
     let (regime, accrued) = accrued(a, policy, today)?;
     let zero = Money::zero(a.data.currency);
     (!accrued.is_empty()).then(|| {
-        let (i, c) = accrued.iter().fold((zero, zero), |(i, c), (_, x)| {
-            (
-                i.with_amount(i.amount() + x.interest.amount()),
-                c.with_amount(c.amount() + x.compensation.amount()),
-            )
-        });
-        (regime.law(), i, c)
+        accrued.iter().fold(
+            Claim {
+                law: regime.law(),
+                interest: zero,
+                compensation: zero,
+                provisional: false,
+            },
+            |c, (_, x)| Claim {
+                interest: if x.provisional {
+                    c.interest
+                } else {
+                    c.interest
+                        .with_amount(c.interest.amount() + x.interest.amount())
+                },
+                compensation: c
+                    .compensation
+                    .with_amount(c.compensation.amount() + x.compensation.amount()),
+                provisional: c.provisional || x.provisional,
+                ..c
+            },
+        )
     })
 }
 
@@ -78,10 +110,12 @@ pub fn statutory_interest_out(
     let zero = Money::zero(a.data.currency);
     let (mut interest, mut compensation) = (zero.amount(), zero.amount());
     let mut invoices = Vec::new();
+    let provisional = accrued.iter().any(|(_, x)| x.provisional);
     for (number, accrued) in accrued {
         interest += accrued.interest.amount();
         compensation += accrued.compensation.amount();
         invoices.push(pb::InvoiceInterest {
+            provisional: accrued.provisional,
             invoice_number: number,
             interest: Some(money_out(accrued.interest)),
             compensation: Some(money_out(accrued.compensation)),
@@ -95,6 +129,7 @@ pub fn statutory_interest_out(
                     days: i32::try_from(p.days()).unwrap_or(i32::MAX),
                     principal: Some(money_out(p.principal)),
                     annual_rate_percent: p.annual_rate.to_string(),
+                    provisional: p.provisional,
                 })
                 .collect(),
         });
@@ -102,14 +137,12 @@ pub fn statutory_interest_out(
     if invoices.is_empty() {
         return None;
     }
-    let history = match regime {
-        Regime::UkLatePayment => &policy.rates.uk_base_rate,
-        Regime::EuDirective => &policy.rates.ecb_main_refinancing_rate,
-    };
+    let history = policy.rates.for_regime(regime);
     Some(pb::StatutoryInterest {
+        provisional,
         jurisdiction: regime.law().to_owned(),
         annual_rate_percent: interest::annual_rate(regime, &policy.rates, today)
-            .map(|r| r.to_string())
+            .map(|r| r.annual.to_string())
             .unwrap_or_default(),
         interest: Some(money_out(zero.with_amount(interest))),
         compensation: Some(money_out(zero.with_amount(compensation))),
@@ -122,11 +155,11 @@ pub fn statutory_interest_out(
     })
 }
 
-/// Statutory interest and compensation added together, as of `today`, when the view would show them.
+/// What may be claimed (interest at known rates and compensation) added together, as of `today`.
 pub fn statutory_total(
     a: &AccountSnapshot,
     policy: &InterestPolicy,
     today: NaiveDate,
 ) -> Option<Money> {
-    statutory_amounts(a, policy, today).map(|(_, i, c)| i.with_amount(i.amount() + c.amount()))
+    statutory_claim(a, policy, today).map(|c| c.total())
 }

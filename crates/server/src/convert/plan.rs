@@ -9,7 +9,10 @@ use recoup_domain::{Currency, Money, Violations};
 use recoup_proto::v1 as pb;
 use rust_decimal::Decimal;
 
-use recoup_store::StoredPlan;
+use recoup_domain::call::Outcome;
+use recoup_domain::plan::{Authority, Situation};
+use recoup_domain::policy::Policy;
+use recoup_store::{AccountSnapshot, StoredPlan};
 
 use super::{date_in, date_out, enum_in, money_in, money_out, time_out};
 
@@ -221,9 +224,18 @@ fn violation_out(b: &Broken) -> pb::RuleViolation {
 pub fn validation_out(
     j: &Judgement,
     counters: &[Counter],
+    nearest: Option<&Counter>,
     cur: Currency,
 ) -> pb::ValidatePlanResponse {
+    let counter_out = |c: &Counter| pb::CounterProposal {
+        proposal: Some(proposal_out(&c.proposal)),
+        end_date: c.judgement.end().map(date_out),
+        payment_count: c.judgement.schedule.len() as i32,
+        total: Some(money_out(total(&c.judgement.schedule, cur))),
+        description: c.why.clone(),
+    };
     pb::ValidatePlanResponse {
+        nearest_affordable: nearest.map(counter_out),
         valid: j.valid(),
         violations: j.broken.iter().map(violation_out).collect(),
         schedule: schedule_out(&j.schedule),
@@ -237,17 +249,118 @@ pub fn validation_out(
             pb::Role::Unspecified as i32
         },
         counter_proposals: counters.iter().map(|c| proposal_out(&c.proposal)).collect(),
-        counters: counters
-            .iter()
-            .map(|c| pb::CounterProposal {
-                proposal: Some(proposal_out(&c.proposal)),
-                end_date: c.judgement.end().map(date_out),
-                payment_count: c.judgement.schedule.len() as i32,
-                total: Some(money_out(total(&c.judgement.schedule, cur))),
-                description: c.why.clone(),
-            })
-            .collect(),
+        counters: counters.iter().map(counter_out).collect(),
     }
+}
+
+/// What a plan for account `a` is judged against on the debtor's `today`, for `asker`: the one
+/// definition ValidatePlan, CreatePlan and guidance's negotiation box share. The balance is what
+/// may be collected (disputed invoices set aside), with statutory interest and compensation when
+/// policy adds them; what the customer can afford is `stated` in the proposal, else what it said on
+/// its latest hardship call; a plan that broke within the promise window makes the terms stricter.
+pub fn situation(
+    a: &AccountSnapshot,
+    policy: &Policy,
+    asker: Authority,
+    today: NaiveDate,
+    stated: Option<Money>,
+) -> Priced {
+    let b = super::balance_of(a, today);
+    let collectable = b
+        .outstanding
+        .with_amount(b.outstanding.amount() - b.disputed.amount());
+    let interest = policy
+        .plans
+        .interest_in_balance
+        .then(|| super::interest::statutory_total(a, &policy.interest, today))
+        .flatten();
+    let (broken_plans, _) = ended_recently(
+        &a.story.plans,
+        &policy.plans,
+        policy.promises.broken_window_days,
+        today,
+    );
+    Priced {
+        situation: Situation {
+            balance: interest.map_or(collectable, |i| {
+                collectable.with_amount(collectable.amount() + i.amount())
+            }),
+            oldest_overdue_days: b.max_days_overdue,
+            today,
+            asker,
+            affordable_monthly: stated.or_else(|| said_affordable(a)),
+            after_broken_plan: broken_plans > 0,
+        },
+        collectable,
+        interest,
+    }
+}
+
+/// A plan's situation with what makes up its balance.
+#[derive(Debug, Clone, Copy)]
+pub struct Priced {
+    pub situation: Situation,
+    /// The collectable balance before statutory interest.
+    pub collectable: Money,
+    /// Statutory interest and compensation in the balance, when policy adds them.
+    pub interest: Option<Money>,
+}
+
+/// What the debtor said it can afford a month on its latest hardship call.
+fn said_affordable(a: &AccountSnapshot) -> Option<Money> {
+    a.story
+        .recent_calls
+        .iter()
+        .find_map(|c| match &c.call.outcome {
+            Outcome::HardshipClaimed {
+                affordable_monthly, ..
+            } => *affordable_monthly,
+            _ => None,
+        })
+}
+
+/// A plan that broke within the promise window, as guidance names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenPlan {
+    pub agreed_on: NaiveDate,
+    pub proposal: Proposal,
+    pub schedule: Vec<Payment>,
+    pub broken_on: NaiveDate,
+    /// Instalments missed and the arrears when it broke (unknown for plans recorded as broken
+    /// before recoup kept them).
+    pub missed: Option<u32>,
+    pub arrears: Option<Money>,
+}
+
+/// The latest plan that broke within the promise window: recorded as broken, or an active plan the
+/// payments have broken before the background pass records it.
+pub fn broken_plan(a: &AccountSnapshot, policy: &Policy, today: NaiveDate) -> Option<BrokenPlan> {
+    let since = today - chrono::Duration::days(i64::from(policy.promises.broken_window_days));
+    a.story.plans.iter().find_map(|p| {
+        let (on, missed, arrears) = match (p.state, p.end_time) {
+            (PlanState::Broken, Some(t)) => (
+                t.with_timezone(&p.time_zone).date_naive(),
+                p.end_missed,
+                p.end_arrears,
+            ),
+            (PlanState::Active, _) => {
+                let t = progress(p, today, &policy.plans)?;
+                match t.standing {
+                    Standing::Broken { on } => (on, Some(t.missed as u32), Some(t.arrears)),
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        (on >= since).then(|| BrokenPlan {
+            agreed_on: p.create_time.with_timezone(&p.time_zone).date_naive(),
+            proposal: p.detail.proposal.clone(),
+            schedule: p.detail.schedule.clone(),
+            broken_on: on,
+            missed,
+            arrears,
+        })
+    })
 }
 
 /// A recorded plan's progress as of the debtor's `today`: its instalments against the payments

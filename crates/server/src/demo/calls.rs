@@ -111,6 +111,12 @@ pub(super) fn history(external_ref: &str) -> Vec<Past> {
             out(6, Said::NoAnswer, ""),
             out(3, Said::NoAnswer, ""),
         ],
+        // The reminder the payment crossed.
+        "DEMO-011" => vec![out(
+            3,
+            Said::LeftMessage("accounts office"),
+            "reminder left: TVN-145 now overdue",
+        )],
         "DEMO-015" => vec![Past {
             ago: 0,
             outbound: false,

@@ -9,7 +9,9 @@ use super::{PolicyError, invalid};
 #[serde(deny_unknown_fields, default)]
 pub(super) struct GuidanceDoc {
     final_notice_days: u32,
-    second_reminder_days: u32,
+    /// Its earlier name (before firm call guidance used it too) is still read.
+    #[serde(alias = "second_reminder_days")]
+    firm_deadline_days: u32,
     recent_payment_days: u32,
 }
 
@@ -23,7 +25,7 @@ impl GuidanceDoc {
     pub(super) fn from_domain(p: &GuidancePolicy) -> Self {
         Self {
             final_notice_days: p.final_notice_days,
-            second_reminder_days: p.second_reminder_days,
+            firm_deadline_days: p.firm_deadline_days,
             recent_payment_days: p.recent_payment_days,
         }
     }
@@ -31,7 +33,7 @@ impl GuidanceDoc {
     pub(super) fn into_domain(self) -> Result<GuidancePolicy, PolicyError> {
         for (key, value) in [
             ("final_notice_days", self.final_notice_days),
-            ("second_reminder_days", self.second_reminder_days),
+            ("firm_deadline_days", self.firm_deadline_days),
             ("recent_payment_days", self.recent_payment_days),
         ] {
             if !(1..=90).contains(&value) {
@@ -45,7 +47,7 @@ impl GuidanceDoc {
         }
         Ok(GuidancePolicy {
             final_notice_days: self.final_notice_days,
-            second_reminder_days: self.second_reminder_days,
+            firm_deadline_days: self.firm_deadline_days,
             recent_payment_days: self.recent_payment_days,
         })
     }

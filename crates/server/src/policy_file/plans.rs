@@ -32,6 +32,9 @@ pub(super) struct PlansDoc {
     grace_days: u32,
     misses_to_break: u32,
     courtesy_days: u32,
+    #[serde(deserialize_with = "text_or_whole")]
+    after_broken_down_payment_percent: String,
+    after_broken_max_months: u32,
     creditor_name: String,
     instalment_floor: BTreeMap<String, String>,
     settlement_min_balance: BTreeMap<String, String>,
@@ -140,6 +143,8 @@ impl PlansDoc {
             grace_days: p.grace_days,
             misses_to_break: p.misses_to_break,
             courtesy_days: p.courtesy_days,
+            after_broken_down_payment_percent: p.after_broken_down_payment_percent.to_string(),
+            after_broken_max_months: p.after_broken_max_months,
             creditor_name: p.creditor_name.clone(),
             instalment_floor: text(&p.instalment_floor),
             settlement_min_balance: text(&p.settlement_min_balance),
@@ -159,8 +164,12 @@ impl PlansDoc {
             ("grace_days", self.grace_days, 60),
             ("misses_to_break", self.misses_to_break, 24),
             ("courtesy_days", self.courtesy_days, 31),
+            ("after_broken_max_months", self.after_broken_max_months, 120),
         ] {
-            let lo = u32::from(key == "max_months" || key == "misses_to_break");
+            let lo = u32::from(matches!(
+                key,
+                "max_months" | "misses_to_break" | "after_broken_max_months"
+            ));
             if !(lo..=hi).contains(&value) {
                 return Err(invalid(
                     AT,
@@ -235,6 +244,11 @@ impl PlansDoc {
             grace_days: self.grace_days,
             misses_to_break: self.misses_to_break,
             courtesy_days: self.courtesy_days,
+            after_broken_down_payment_percent: percent(
+                "after_broken_down_payment_percent",
+                &self.after_broken_down_payment_percent,
+            )?,
+            after_broken_max_months: self.after_broken_max_months,
             creditor_name: creditor_name.to_owned(),
             instalment_floor: amounts("instalment_floor", self.instalment_floor)?,
             instalment_floor_percent: percent(

@@ -9,6 +9,7 @@ use recoup_domain::call::Outcome;
 use recoup_domain::contact::Block;
 use recoup_domain::policy::Policy;
 use recoup_domain::promise::{self, Judged};
+use recoup_domain::text::{British, Formats};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_service_server::CallService;
 use recoup_store::{AccountKey, CallOutcome, Recorder, RequestKey, Store, StoreError};
@@ -57,8 +58,8 @@ impl Calls {
     }
 }
 
-/// FAILED_PRECONDITION naming every contact rule the call breaks.
-fn refused(account: &str, blocks: &[Block]) -> Status {
+/// FAILED_PRECONDITION naming every contact rule the call, made at `at`, breaks.
+fn refused(account: &str, at: DateTime<Utc>, blocks: &[Block]) -> Status {
     let mut details = ErrorDetails::new();
     for b in blocks {
         details.add_precondition_failure_violation(
@@ -71,8 +72,10 @@ fn refused(account: &str, blocks: &[Block]) -> Status {
     Status::with_error_details(
         Code::FailedPrecondition,
         format!(
-            "the contact rules forbid calling {account} now: {}. A supervisor may record the call \
-             with a supervisor_override and a reason",
+            "the contact rules forbid the call to {account} at {} {}: {}. A supervisor may \
+             record the call with a supervisor_override and a reason",
+            British.date(at.date_naive()),
+            at.format("%H:%M UTC"),
             summary.join("; ")
         ),
         details,
@@ -147,7 +150,7 @@ impl CallService for Calls {
             .record_call(by, account, &call, &self.policy, Utc::now())
             .await
             .map_err(|e| match e {
-                StoreError::Refused(blocks) => refused(&req.parent, &blocks),
+                StoreError::Refused(blocks) => refused(&req.parent, call.start_time, &blocks),
                 e => from_store(e, "call", || format!("{} does not exist", req.parent)),
             })?;
         let stored = match outcome {

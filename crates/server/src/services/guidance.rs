@@ -40,7 +40,8 @@ impl Guidance {
         super::account_or_not_found(&self.store, id, name).await
     }
 
-    /// The locale asked for, or the default; a violation when there are no templates for it.
+    /// The locale asked for, or the default; a violation when recoup has neither templates nor a
+    /// format for it.
     fn locale<'a>(&self, v: &mut Violations, field: &str, asked: &'a str) -> &'a str {
         if asked.is_empty() {
             return DEFAULT_LOCALE;
@@ -49,7 +50,7 @@ impl Guidance {
             v.push(
                 field,
                 format!(
-                    "has no templates; known locales: {}",
+                    "is not a locale recoup has templates or a format for; known locales: {}",
                     self.templates.locales().join(", ")
                 ),
             );
@@ -109,7 +110,13 @@ impl GuidanceService for Guidance {
             return Err(invalid(v));
         };
         let a = self.account(account, &req.account).await?;
-        let drawn = draw(&a, &self.policy, asker, Utc::now());
+        let drawn = draw(
+            &a,
+            &self.policy,
+            asker,
+            Utc::now(),
+            self.templates.format(locale),
+        );
         let g = self
             .templates
             .guidance(locale, &drawn.context, drawn.tone)
@@ -211,8 +218,9 @@ impl GuidanceService for Guidance {
             None => String::new(),
         };
         let now = Utc::now();
-        let drawn = draw(&a, &self.policy, asker, now);
-        let context = letter_context(&a, &self.policy, &drawn, agreement, now);
+        let fmt = self.templates.format(locale);
+        let drawn = draw(&a, &self.policy, asker, now, fmt);
+        let context = letter_context(&a, &self.policy, &drawn, kind, agreement, now, fmt);
         let letter = self
             .templates
             .letter(locale, kind, &context)

@@ -11,23 +11,22 @@ use recoup_domain::ageing::local_today;
 use recoup_domain::fingerprint::Canonical;
 use recoup_domain::plan::{self, Authority, Judgement, PlanPolicy, Proposal, Situation, track};
 use recoup_domain::policy::Policy;
-use recoup_domain::schedule::Frequency;
+use recoup_domain::text::{British, Formats};
 use recoup_domain::{Money, Violations};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::plan_service_server::PlanService;
-use recoup_script::{Agreement, AgreementInvoice, AgreementLine, Party, Templates, text};
+use recoup_script::{Agreement, AgreementInvoice, AgreementLine, Party, Templates, terms};
 use recoup_store::{
     AccountSnapshot, NewPlan, PlanDetail, PlanOutcome, RequestKey, Store, StoredPlan,
 };
 use tonic::{Request, Response, Status};
 
 use crate::auth::{self, Role};
-use crate::convert::balance_of;
 use crate::convert::call::time_in;
-use crate::convert::plan::{plan_out, proposal_in, validation_out};
+use crate::convert::plan::{plan_out, proposal_in, situation, validation_out};
+use crate::names;
 use crate::paging;
 use crate::status::{from_store, internal, invalid};
-use crate::{convert, names};
 
 /// The longest reason for replacing a live plan.
 const MAX_SUPERSEDE_REASON_CHARS: usize = 500;
@@ -75,33 +74,14 @@ impl Plans {
             invalid(v)
         })?;
         let today = local_today(a.data.time_zone, now);
-        // The plan pays what may be collected: disputed invoices are set aside.
-        let b = balance_of(a, today);
-        let collectable = b
-            .outstanding
-            .with_amount(b.outstanding.amount() - b.disputed.amount());
-        let interest = self
-            .policy
-            .plans
-            .interest_in_balance
-            .then(|| convert::interest::statutory_total(a, &self.policy.interest, today))
-            .flatten();
-        let situation = Situation {
-            balance: interest.map_or(collectable, |i| {
-                collectable.with_amount(collectable.amount() + i.amount())
-            }),
-            oldest_overdue_days: b.max_days_overdue,
-            today,
-            asker,
-            affordable_monthly,
-        };
-        let judgement = plan::judge(&proposal, &situation, &self.policy.plans);
+        let priced = situation(a, &self.policy, asker, today, affordable_monthly);
+        let judgement = plan::judge(&proposal, &priced.situation, &self.policy.plans);
         Ok(Judged {
             proposal,
-            situation,
+            situation: priced.situation,
             judgement,
-            collectable,
-            interest,
+            collectable: priced.collectable,
+            interest: priced.interest,
             today,
         })
     }
@@ -141,7 +121,7 @@ pub fn agreement_model(
     proposer: &str,
     reference: &str,
 ) -> Agreement {
-    let money = |m: Money| text::money(m);
+    let money = |m: Money| British.money(m);
     let (disputed, covered): (Vec<_>, Vec<_>) = a
         .open_invoices
         .iter()
@@ -150,7 +130,7 @@ pub fn agreement_model(
     let schedule = &detail.schedule;
     Agreement {
         reference: reference.to_owned(),
-        date: text::date(today),
+        date: British.date(today),
         creditor: plans.creditor_name.clone(),
         debtor: Party {
             legal_name: a.data.legal_name.clone(),
@@ -161,7 +141,7 @@ pub fn agreement_model(
             .iter()
             .map(|i| AgreementInvoice {
                 number: i.data.number.clone(),
-                due_date: text::date(i.data.due_date),
+                due_date: British.date(i.data.due_date),
                 outstanding: money(i.outstanding),
             })
             .collect(),
@@ -171,13 +151,16 @@ pub fn agreement_model(
             .collect::<Vec<_>>()
             .join(", "),
         interest: detail.interest.map(money).unwrap_or_default(),
-        summary: summary(&detail.proposal, schedule.len()),
+        summary: format!(
+            "{}.",
+            terms::sentence(&terms::describe(&detail.proposal, schedule, &British))
+        ),
         schedule: schedule
             .iter()
             .enumerate()
             .map(|(k, p)| AgreementLine {
                 sequence: k + 1,
-                due_date: text::date(p.due),
+                due_date: British.date(p.due),
                 amount: money(p.amount),
             })
             .collect(),
@@ -185,7 +168,7 @@ pub fn agreement_model(
         payment_count: schedule.len(),
         end_date: schedule
             .last()
-            .map(|p| text::date(p.due))
+            .map(|p| British.date(p.due))
             .unwrap_or_default(),
         discount: detail.discount.map(money).unwrap_or_default(),
         grace_days: plans.grace_days,
@@ -203,52 +186,6 @@ struct Judged {
     collectable: Money,
     interest: Option<Money>,
     today: NaiveDate,
-}
-
-/// The arrangement in one sentence, for the agreement.
-fn summary(p: &Proposal, payments: usize) -> String {
-    let every = |f: Frequency| match f {
-        Frequency::Weekly => "weekly",
-        Frequency::Fortnightly => "fortnightly",
-        Frequency::Monthly => "monthly",
-    };
-    match p {
-        Proposal::PayInFull { by } => format!("The whole balance by {}.", text::date(*by)),
-        Proposal::Extension { by } => format!(
-            "The whole balance by {}, after which the account is reviewed.",
-            text::date(*by)
-        ),
-        Proposal::Instalments {
-            amount,
-            frequency,
-            first,
-        } => format!(
-            "{payments} {} instalments of {} from {} (the last may be smaller).",
-            every(*frequency),
-            text::money(*amount),
-            text::date(*first)
-        ),
-        Proposal::DownPayment {
-            down,
-            amount,
-            frequency,
-            first,
-        } => format!(
-            "A down payment of {} on {}, then {} {} instalments of {} (the last may be smaller).",
-            text::money(*down),
-            text::date(*first),
-            payments.saturating_sub(1),
-            every(*frequency),
-            text::money(*amount)
-        ),
-        Proposal::Settlement {
-            discount_percent,
-            by,
-        } => format!(
-            "A single payment by {} in full and final settlement, {discount_percent}% below the balance.",
-            text::date(*by)
-        ),
-    }
 }
 
 /// Every rule a proposal broke, as field violations of `proposal`.
@@ -293,6 +230,7 @@ impl PlanService for Plans {
         let a = self.account(account, &req.parent).await?;
         let j = self.judge(&a, proposal, asker, Utc::now())?;
         let counters = plan::counter_proposals(&j.proposal, &j.situation, &self.policy.plans);
+        let nearest = plan::nearest_affordable(&j.proposal, &j.situation, &self.policy.plans);
         tracing::info!(
             account_id = account,
             valid = j.judgement.valid(),
@@ -303,6 +241,7 @@ impl PlanService for Plans {
         Ok(Response::new(validation_out(
             &j.judgement,
             &counters,
+            nearest.as_ref(),
             a.data.currency,
         )))
     }

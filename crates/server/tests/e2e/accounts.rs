@@ -80,7 +80,7 @@ async fn pages_are_stable_and_tokens_bound_to_their_filters() {
             ["page_token"]
         );
 
-        // Overdue total at least 600.00 GBP: L-5 (600) and L-6 (700).
+        // Overdue total at least GBP 600.00: L-5 (600) and L-6 (700).
         let big = pb::ListAccountsRequest {
             min_overdue_amount: Some(money("GBP", 600, 0)),
             view: pb::AccountView::Full as i32,

@@ -56,13 +56,13 @@ async fn buckets_at_their_boundaries() {
         // Amounts are powers of ten by position (D0 = 1, D1 = 10, … D91 = 10^7), so each bucket's sum
         // shows exactly which invoices it holds.
         let b = got.balance.unwrap();
-        assert_eq!(text(&b.current), "1.00 GBP");
-        assert_eq!(text(&b.overdue_1_to_30_days), "110.00 GBP");
-        assert_eq!(text(&b.overdue_31_to_60_days), "11000.00 GBP");
-        assert_eq!(text(&b.overdue_61_to_90_days), "1100000.00 GBP");
-        assert_eq!(text(&b.overdue_over_90_days), "10000000.00 GBP");
-        assert_eq!(text(&b.overdue), "11111110.00 GBP");
-        assert_eq!(text(&b.outstanding), "11111111.00 GBP");
+        assert_eq!(text(&b.current), "GBP 1.00");
+        assert_eq!(text(&b.overdue_1_to_30_days), "GBP 110.00");
+        assert_eq!(text(&b.overdue_31_to_60_days), "GBP 11,000.00");
+        assert_eq!(text(&b.overdue_61_to_90_days), "GBP 1,100,000.00");
+        assert_eq!(text(&b.overdue_over_90_days), "GBP 10,000,000.00");
+        assert_eq!(text(&b.overdue), "GBP 11,111,110.00");
+        assert_eq!(text(&b.outstanding), "GBP 11,111,111.00");
         assert_eq!(b.max_days_overdue, 91);
         assert_eq!(
             b.oldest_overdue_due_date,

@@ -222,7 +222,7 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
         let crossed = crate::get(&mut client, "DEMO-011").await;
         assert_eq!(
             crate::text(&crossed.balance.unwrap().outstanding),
-            "0.00 GBP",
+            "GBP 0.00",
             "payment already made"
         );
         // The histories: a delayer's broken promises, an avoider's unanswered calls.
@@ -256,7 +256,7 @@ async fn serve_demo_loads_once_and_stops_cleanly_on_sigterm() {
         assert_eq!(plans.len(), 1, "{}", db.backend);
         assert_eq!(plans[0].state(), pb::PlanState::Broken);
         assert_eq!(plans[0].missed_count, 2);
-        assert_eq!(crate::text(&plans[0].paid), "1600.00 GBP");
+        assert_eq!(crate::text(&plans[0].paid), "GBP 1,600.00");
         daemon.terminate();
 
         let again = Daemon::start(&db, &["--demo"]);

@@ -171,13 +171,13 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
             "newest first"
         );
         let promise = a.open_promise.expect("the promise is open");
-        assert_eq!(text(&promise.amount), "250.00 GBP");
+        assert_eq!(text(&promise.amount), "GBP 250.00");
         assert_eq!(promise.state(), pb::PromiseState::Open);
-        assert_eq!(text(&promise.paid), "0.00 GBP");
+        assert_eq!(text(&promise.paid), "GBP 0.00");
         let disputed: Vec<_> = a.invoices.iter().filter(|i| i.disputed).collect();
         assert_eq!(disputed.len(), 1);
         assert_eq!(disputed[0].number, "INV-1");
-        assert_eq!(text(&a.balance.as_ref().unwrap().disputed), "500.00 GBP");
+        assert_eq!(text(&a.balance.as_ref().unwrap().disputed), "GBP 500.00");
         let kinds: Vec<_> = a.follow_ups.iter().map(|f| f.kind()).collect();
         assert_eq!(
             kinds,
@@ -206,7 +206,7 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
             .await
             .expect("payment");
         let promise = get_full(&server, &parent).await.open_promise.unwrap();
-        assert_eq!(text(&promise.paid), "100.00 GBP");
+        assert_eq!(text(&promise.paid), "GBP 100.00");
         // ListCalls shows the promise judged the same way.
         let listed = list_all(&mut agent, &parent, 50).await;
         let Some(Outcome::PromiseToPay(p)) = listed.iter().find_map(|c| match &c.outcome {
@@ -216,7 +216,7 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
             panic!("{backend}: no promise in ListCalls")
         };
         assert_eq!(p.state(), pb::PromiseState::Open, "{backend}");
-        assert_eq!(text(&p.paid), "100.00 GBP");
+        assert_eq!(text(&p.paid), "GBP 100.00");
 
         // A callback is honoured by the contact rules.
         let later = Utc::now() + Duration::hours(3);
@@ -381,7 +381,9 @@ async fn outbound_calls_follow_the_contact_rules_unless_a_supervisor_overrides()
             .await
             .unwrap();
 
-        let e = record(&mut agent, &parent, "rules-2", outbound())
+        let second = outbound();
+        let at = second.start_time.unwrap();
+        let e = record(&mut agent, &parent, "rules-2", second)
             .await
             .unwrap_err();
         assert_eq!(
@@ -389,6 +391,14 @@ async fn outbound_calls_follow_the_contact_rules_unless_a_supervisor_overrides()
             tonic::Code::FailedPrecondition,
             "{backend}: {e:?}"
         );
+        // The refusal names the call's own time, not "now".
+        let at = chrono::DateTime::from_timestamp(at.seconds, 0).unwrap();
+        let when = format!(
+            "at {} {}",
+            recoup_domain::text::Formats::date(&recoup_domain::text::British, at.date_naive()),
+            at.format("%H:%M UTC")
+        );
+        assert!(e.message().contains(&when), "{when}: {}", e.message());
         let failure = e
             .get_details_precondition_failure()
             .expect("PreconditionFailure");

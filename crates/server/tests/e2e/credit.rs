@@ -64,11 +64,11 @@ async fn lowering_a_paid_invoice_moves_the_excess_to_credit() {
         let balance = view.balance.clone().unwrap();
         assert_eq!(
             text(&balance.outstanding),
-            "20.00 GBP",
+            "GBP 20.00",
             "{backend}: B still owes 20"
         );
-        assert_eq!(text(&balance.overdue), "20.00 GBP", "{backend}");
-        assert_eq!(text(&balance.unallocated_credit), "20.00 GBP", "{backend}");
+        assert_eq!(text(&balance.overdue), "GBP 20.00", "{backend}");
+        assert_eq!(text(&balance.unallocated_credit), "GBP 20.00", "{backend}");
         let open: Vec<_> = view
             .invoices
             .iter()
@@ -76,7 +76,7 @@ async fn lowering_a_paid_invoice_moves_the_excess_to_credit() {
             .collect();
         assert_eq!(
             open,
-            [("B".to_string(), "20.00 GBP".to_string())],
+            [("B".to_string(), "GBP 20.00".to_string())],
             "{backend}: A is settled, never negative"
         );
 
@@ -88,10 +88,10 @@ async fn lowering_a_paid_invoice_moves_the_excess_to_credit() {
             .into_inner();
         assert_eq!(
             allocations(&first),
-            [("A".to_string(), "80.00 GBP".to_string())],
+            [("A".to_string(), "GBP 80.00".to_string())],
             "{backend}"
         );
-        assert_eq!(text(&first.unallocated), "20.00 GBP", "{backend}");
+        assert_eq!(text(&first.unallocated), "GBP 20.00", "{backend}");
 
         // A credit note on A after it is paid: the whole note becomes credit.
         lowered.adjustments = vec![pb::InvoiceAdjustment {
@@ -105,8 +105,8 @@ async fn lowering_a_paid_invoice_moves_the_excess_to_credit() {
             .await
             .unwrap();
         let balance = get(&mut client, "CR-1").await.balance.unwrap();
-        assert_eq!(text(&balance.outstanding), "20.00 GBP", "{backend}");
-        assert_eq!(text(&balance.unallocated_credit), "50.00 GBP", "{backend}");
+        assert_eq!(text(&balance.outstanding), "GBP 20.00", "{backend}");
+        assert_eq!(text(&balance.unallocated_credit), "GBP 50.00", "{backend}");
         let first = client
             .record_payment(pay(&name, "p-1", 100, &["A"]))
             .await
@@ -114,10 +114,10 @@ async fn lowering_a_paid_invoice_moves_the_excess_to_credit() {
             .into_inner();
         assert_eq!(
             allocations(&first),
-            [("A".to_string(), "50.00 GBP".to_string())],
+            [("A".to_string(), "GBP 50.00".to_string())],
             "{backend}"
         );
-        assert_eq!(text(&first.unallocated), "50.00 GBP", "{backend}");
+        assert_eq!(text(&first.unallocated), "GBP 50.00", "{backend}");
 
         // Every penny received is on an invoice or in credit: 130.00 = 50.00 (A) + 30.00 (B) + 50.00.
         let second = client
@@ -127,7 +127,7 @@ async fn lowering_a_paid_invoice_moves_the_excess_to_credit() {
             .into_inner();
         assert_eq!(
             allocations(&second),
-            [("B".to_string(), "30.00 GBP".to_string())],
+            [("B".to_string(), "GBP 30.00".to_string())],
             "{backend}"
         );
         server
@@ -169,8 +169,8 @@ async fn a_credit_note_beyond_its_invoice_is_refused_and_nothing_changes() {
             .collect();
         assert_eq!(fields, ["account.invoices[0].adjustments"]);
         let balance = get(&mut client, "CR-2").await.balance.unwrap();
-        assert_eq!(text(&balance.outstanding), "100.00 GBP");
-        assert_eq!(text(&balance.unallocated_credit), "0.00 GBP");
+        assert_eq!(text(&balance.outstanding), "GBP 100.00");
+        assert_eq!(text(&balance.unallocated_credit), "GBP 0.00");
         server
     })
     .await;
@@ -196,11 +196,11 @@ async fn disputed_amounts_are_not_overdue() {
         .await
         .unwrap();
         let b = get(&mut client, "DIS-1").await.balance.unwrap();
-        assert_eq!(text(&b.outstanding), "1000.00 GBP", "{backend}");
-        assert_eq!(text(&b.disputed), "900.00 GBP", "{backend}");
-        assert_eq!(text(&b.overdue), "0.00 GBP", "{backend}");
-        assert_eq!(text(&b.overdue_31_to_60_days), "0.00 GBP", "{backend}");
-        assert_eq!(text(&b.current), "100.00 GBP", "{backend}");
+        assert_eq!(text(&b.outstanding), "GBP 1,000.00", "{backend}");
+        assert_eq!(text(&b.disputed), "GBP 900.00", "{backend}");
+        assert_eq!(text(&b.overdue), "GBP 0.00", "{backend}");
+        assert_eq!(text(&b.overdue_31_to_60_days), "GBP 0.00", "{backend}");
+        assert_eq!(text(&b.current), "GBP 100.00", "{backend}");
         assert_eq!(
             (b.max_days_overdue, b.oldest_overdue_due_date),
             (0, None),

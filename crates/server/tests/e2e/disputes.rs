@@ -128,9 +128,9 @@ async fn an_upheld_dispute_pauses_its_invoices_then_credits_exactly_what_they_ow
         assert_eq!(
             balance(&a),
             (
-                "630.00 GBP".into(),
-                "250.00 GBP".into(),
-                "380.00 GBP".into()
+                "GBP 630.00".into(),
+                "GBP 250.00".into(),
+                "GBP 380.00".into()
             ),
             "{backend}: the disputed 380.00 is set aside, not overdue"
         );
@@ -172,12 +172,12 @@ async fn an_upheld_dispute_pauses_its_invoices_then_credits_exactly_what_they_ow
         let a = get_full(&server, &parent).await;
         assert_eq!(
             balance(&a),
-            ("380.00 GBP".into(), "0.00 GBP".into(), "380.00 GBP".into()),
+            ("GBP 380.00".into(), "GBP 0.00".into(), "GBP 380.00".into()),
             "{backend}"
         );
         assert_eq!(
             text(&a.balance.as_ref().unwrap().unallocated_credit),
-            "50.00 GBP"
+            "GBP 50.00"
         );
 
         // Only a supervisor resolves.
@@ -210,7 +210,7 @@ async fn an_upheld_dispute_pauses_its_invoices_then_credits_exactly_what_they_ow
         assert_eq!(cn.kind(), pb::AdjustmentKind::CreditNote);
         assert_eq!(
             text(&cn.amount),
-            "380.00 GBP",
+            "GBP 380.00",
             "{backend}: exactly what INV-1 owed"
         );
         assert_eq!(cn.date, Some(date(london_today())));
@@ -246,13 +246,13 @@ async fn an_upheld_dispute_pauses_its_invoices_then_credits_exactly_what_they_ow
         let a = get_full(&server, &parent).await;
         assert_eq!(
             balance(&a),
-            ("0.00 GBP".into(), "0.00 GBP".into(), "0.00 GBP".into()),
+            ("GBP 0.00".into(), "GBP 0.00".into(), "GBP 0.00".into()),
             "{backend}: the credit note cleared INV-1"
         );
         assert!(a.invoices.is_empty() && a.open_disputes.is_empty());
         assert_eq!(
             text(&a.balance.as_ref().unwrap().unallocated_credit),
-            "50.00 GBP"
+            "GBP 50.00"
         );
         server.stop().await;
     }
@@ -297,7 +297,7 @@ async fn a_dispute_raised_on_a_call_and_rejected_makes_the_invoices_collectable_
         assert_eq!(d.raised_by, "test-agent");
         assert_eq!(
             balance(&a),
-            ("750.00 GBP".into(), "0.00 GBP".into(), "750.00 GBP".into())
+            ("GBP 750.00".into(), "GBP 0.00".into(), "GBP 750.00".into())
         );
         let cs = a.contact_status.unwrap();
         assert!(
@@ -321,7 +321,7 @@ async fn a_dispute_raised_on_a_call_and_rejected_makes_the_invoices_collectable_
         let a = get_full(&server, &parent).await;
         assert_eq!(
             balance(&a),
-            ("750.00 GBP".into(), "750.00 GBP".into(), "0.00 GBP".into()),
+            ("GBP 750.00".into(), "GBP 750.00".into(), "GBP 0.00".into()),
             "{backend}: collectable again"
         );
         assert!(
@@ -388,7 +388,7 @@ async fn an_import_keeps_what_recoup_paused_and_credited() {
         let a = get_full(&server, &parent).await;
         assert_eq!(
             balance(&a),
-            ("500.00 GBP".into(), "0.00 GBP".into(), "500.00 GBP".into()),
+            ("GBP 500.00".into(), "GBP 0.00".into(), "GBP 500.00".into()),
             "{backend}"
         );
         assert_eq!(a.invoices[0].dispute, on_inv1.name);
@@ -413,7 +413,7 @@ async fn an_import_keeps_what_recoup_paused_and_credited() {
             .collect();
         assert_eq!(fields, ["account.invoices[1].amount"]);
         let outstanding = |a: pb::Account| text(&a.balance.unwrap().outstanding);
-        assert_eq!(outstanding(get_full(&server, &parent).await), "500.00 GBP");
+        assert_eq!(outstanding(get_full(&server, &parent).await), "GBP 500.00");
 
         // The CRM books our credit note itself: its note takes the place of ours, counted once.
         changed[1].adjustments.push(pb::InvoiceAdjustment {
@@ -432,7 +432,7 @@ async fn an_import_keeps_what_recoup_paused_and_credited() {
         .unwrap();
         assert_eq!(
             outstanding(get_full(&server, &parent).await),
-            "500.00 GBP",
+            "GBP 500.00",
             "{backend}"
         );
         // From then on the CRM's ledger is the record: a note it later withdraws is withdrawn,
@@ -443,7 +443,7 @@ async fn an_import_keeps_what_recoup_paused_and_credited() {
             .unwrap();
         assert_eq!(
             outstanding(get_full(&server, &parent).await),
-            "750.00 GBP",
+            "GBP 750.00",
             "{backend}"
         );
         let kept = supervisor

@@ -11,7 +11,7 @@ use recoup_script::conduct;
 use recoup_server::auth::Role;
 use recoup_store::testkit::TestDb;
 
-use crate::{Authed, TestServer, bad_fields};
+use crate::{Authed, TestServer, bad_fields, words};
 
 type Client = GuidanceServiceClient<Authed>;
 
@@ -25,14 +25,17 @@ async fn demo(db: TestDb) -> (TestServer, Client) {
 }
 
 async fn guidance(client: &mut Client, n: usize) -> pb::CallGuidance {
-    client
+    let g = client
         .get_call_guidance(pb::GetCallGuidanceRequest {
             account: format!("accounts/{n}"),
             locale: String::new(),
         })
         .await
         .unwrap()
-        .into_inner()
+        .into_inner();
+    words::check(&format!("accounts/{n} guidance"), &g.rendered_text);
+    words::check(&format!("accounts/{n} guidance"), &g.rendered_markdown);
+    g
 }
 
 fn clean(what: &str, page: &str) {
@@ -55,7 +58,7 @@ async fn each_demo_account_gets_the_tone_its_situation_calls_for() {
         DisputeResolution, // 009 a disputed invoice as large as the overdue one
         DoNotCall,         // 010 everything disputed
         Courtesy,          // 011 payment crossed with the reminder
-        Courtesy,          // 012 overpaid
+        DoNotCall,         // 012 overpaid, never chased: nothing owed, no crossing to apologise for
         FriendlyReminder,  // 013 credit note, oversight
         FriendlyReminder,  // 014 not yet due
         FriendlyReminder,  // 015 sole trader, callback
@@ -65,7 +68,7 @@ async fn each_demo_account_gets_the_tone_its_situation_calls_for() {
         DoNotCall,         // 019 with an agency
         DoNotCall,         // 020 cease calls
         DoNotCall,         // 021 on hold
-        FinalNotice,       // 022 broke a signed plan
+        Firm,              // 022 broke a signed plan: a first broken plan is firm, not yet final
     ];
     for db in TestDb::all().await {
         let backend = db.backend;
@@ -113,15 +116,21 @@ async fn the_guidance_says_what_each_case_needs_and_nothing_it_must_not() {
     let interest = account.statutory_interest.unwrap();
     let amount = |m: &Option<pb::Money>| {
         let m = m.as_ref().unwrap();
-        recoup_script::text::money(
-            recoup_domain::Money::from_parts(&m.currency_code, m.units, m.nanos).unwrap(),
-        )
+        recoup_domain::Money::from_parts(&m.currency_code, m.units, m.nanos)
+            .unwrap()
+            .to_string()
     };
     let points = avoider.talking_points.join("\n");
-    assert!(points.contains("collection agency on "), "{points}");
-    assert!(points.contains(&amount(&interest.interest)), "{points}");
+    assert!(points.contains("collection agency follows on "), "{points}");
+    // A figure only while every invoice's rate is known; else the law's rate, in words.
+    if interest.provisional {
+        assert!(!points.contains(&amount(&interest.interest)), "{points}");
+        assert!(points.contains("at the rate the law sets"), "{points}");
+    } else {
+        assert!(points.contains(&amount(&interest.interest)), "{points}");
+    }
     assert!(points.contains(&amount(&interest.compensation)), "{points}");
-    assert!(avoider.closing.contains("collection agency on "));
+    assert!(avoider.closing.contains("collection agency follows on "));
 
     // Dispute: the disputed invoice is not pressed; the undisputed one may be.
     let dispute = guidance(&mut client, 9).await;
@@ -182,7 +191,7 @@ async fn letter(
     kind: pb::LetterKind,
     plan: &str,
 ) -> Result<pb::Letter, tonic::Status> {
-    client
+    let l = client
         .render_letter(pb::RenderLetterRequest {
             request_id: request_id.into(),
             parent: parent.into(),
@@ -191,7 +200,12 @@ async fn letter(
             plan: plan.into(),
         })
         .await
-        .map(|r| r.into_inner())
+        .map(|r| r.into_inner())?;
+    let what = format!("{parent} {kind:?}");
+    words::check(&what, &l.subject);
+    words::check(&what, &l.body_text);
+    words::check(&what, &l.body_markdown);
+    Ok(l)
 }
 
 #[tokio::test]
@@ -241,7 +255,7 @@ async fn every_letter_renders_is_kept_and_announced_once() {
         assert!(
             final_notice
                 .body_text
-                .contains("passed to a collection agency on")
+                .contains("referral to a collection agency will follow on")
         );
 
         // The plan agreement is the one recorded with the plan.

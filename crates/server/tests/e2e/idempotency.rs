@@ -68,7 +68,7 @@ async fn request_ids_are_scoped_to_the_caller() {
             .unwrap()
             .into_inner();
         assert_ne!(from_bank.name, from_crm.name, "{backend}");
-        assert_eq!(text(&from_crm.amount), "70.00 GBP", "{backend}");
+        assert_eq!(text(&from_crm.amount), "GBP 70.00", "{backend}");
         // And an identical request from the other caller is not handed the first caller's result.
         let mut other = integration(&server, "erp-export").await;
         let third = other
@@ -92,7 +92,7 @@ async fn request_ids_are_scoped_to_the_caller() {
         let b = get(&mut bank, "ID-1").await.balance.unwrap();
         assert_eq!(
             text(&b.outstanding),
-            "230.00 GBP",
+            "GBP 230.00",
             "{backend}: three payments, no more"
         );
         server

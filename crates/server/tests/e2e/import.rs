@@ -62,7 +62,7 @@ async fn the_same_stream_twice_changes_nothing() {
         assert_eq!(get(&mut client, "S-7").await.legal_name, "S-7 Renamed Ltd");
         assert_eq!(
             text(&get(&mut client, "S-8").await.balance.unwrap().outstanding),
-            "31.00 GBP"
+            "GBP 31.00"
         );
         server
     })
@@ -146,7 +146,7 @@ async fn a_large_stream_imports_in_batches() {
         }
         let last = get(&mut client, &format!("BULK-{:06}", n - 1)).await;
         assert_eq!(last.invoices.len(), 5);
-        assert_eq!(text(&last.balance.unwrap().overdue), "510.00 GBP");
+        assert_eq!(text(&last.balance.unwrap().overdue), "GBP 510.00");
         server
     })
     .await;

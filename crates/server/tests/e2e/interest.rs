@@ -33,8 +33,11 @@ fn law(periods: &[(&str, Decimal, i64)]) -> String {
     )
 }
 
+/// The amount's digits, two decimals, no grouping ("1537.67"), as `expected` writes them.
 fn amount(m: &Option<pb::Money>) -> String {
-    text(m).split(' ').next().unwrap().to_owned()
+    let m = m.as_ref().expect("money");
+    let money = recoup_domain::Money::from_parts(&m.currency_code, m.units, m.nanos).unwrap();
+    format!("{:.2}", money.amount())
 }
 
 fn today_in(tz: chrono_tz::Tz) -> NaiveDate {
@@ -137,7 +140,7 @@ async fn uk_interest_per_invoice_with_its_fixed_rate_part_payments_and_credit_no
         );
         let expected_a = law(&[("2000", dec("12.75"), 30), ("1500", dec("12.75"), rest)]);
         assert_eq!(amount(&a.interest), expected_a, "{backend}");
-        assert_eq!(text(&a.compensation), "70.00 GBP");
+        assert_eq!(text(&a.compensation), "GBP 70.00");
 
         // B: £1,200.00 less a £300.00 credit note, due 31 Jul 2025 → 12.25% (4.25 on 30 Jun 2025).
         let b = &si.invoices[1];
@@ -146,13 +149,13 @@ async fn uk_interest_per_invoice_with_its_fixed_rate_part_payments_and_credit_no
         assert_eq!(amount(&b.interest), expected_b);
         assert_eq!(
             text(&b.compensation),
-            "40.00 GBP",
+            "GBP 40.00",
             "under £1,000 once credited"
         );
 
         let total = dec(&expected_a) + dec(&expected_b);
         assert_eq!(amount(&si.interest), format!("{total:.2}"));
-        assert_eq!(text(&si.compensation), "110.00 GBP");
+        assert_eq!(text(&si.compensation), "GBP 110.00");
         server.stop().await;
     }
 }
@@ -204,7 +207,7 @@ async fn eu_interest_re_rates_each_half_year() {
             .collect();
         assert_eq!(shape, want, "{backend}");
         assert_eq!(amount(&inv.interest), law(&expected));
-        assert_eq!(text(&inv.compensation), "40.00 EUR");
+        assert_eq!(text(&inv.compensation), "EUR 40.00");
         server.stop().await;
     }
 }
@@ -264,4 +267,95 @@ async fn no_interest_where_no_law_applies_or_it_is_waived() {
     let name = uk_book(&server).await;
     assert!(get_full(&server, &name).await.statutory_interest.is_none());
     server.stop().await;
+}
+
+/// 2026: a debt overdue from January takes Bank Rate on 31 December 2025 (3.75%, cut on 18
+/// December) + 8 = 11.75%, known; a debt overdue from July takes the rate of 30 June 2026, after
+/// the shipped history: the view marks it provisional, and guidance and letters claim the
+/// compensation and the law's rate in words, never a figure for it.
+#[tokio::test]
+async fn interest_in_2026_and_provisional_interest_stated_without_a_figure() {
+    use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
+    use recoup_server::auth::Role;
+    // Only while the shipped history ends before 30 June 2026 (as shipped in December 2026).
+    let history_ends = recoup_domain::interest::ReferenceRates::shipped()
+        .uk_base_rate
+        .known_to;
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let mut client = server.accounts();
+        import(
+            &mut client,
+            "",
+            vec![
+                account(
+                    "INT-2026-A",
+                    vec![invoice("J-1", d("2026-01-15"), money("GBP", 1_000, 0))],
+                ),
+                account(
+                    "INT-2026-B",
+                    vec![invoice("L-1", d("2026-07-15"), money("GBP", 9_000, 0))],
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+        let today = today_in(chrono_tz::Europe::London);
+        let known = get_full(&server, "accounts/1")
+            .await
+            .statutory_interest
+            .unwrap();
+        let j = &known.invoices[0];
+        assert_eq!(j.annual_rate_percent, "11.75", "{backend}");
+        assert!(!j.provisional && !known.provisional);
+        // 1000 × 11.75 / 100 × days / 365, from 16 January 2026 to today.
+        assert_eq!(
+            amount(&j.interest),
+            law(&[("1000", dec("11.75"), days("2026-01-16", today))])
+        );
+        let later = get_full(&server, "accounts/2")
+            .await
+            .statutory_interest
+            .unwrap();
+        let l = &later.invoices[0];
+        assert_eq!(l.provisional, d("2026-06-30") > history_ends, "{backend}");
+        assert_eq!(later.provisional, l.provisional);
+        if !l.provisional {
+            server.stop().await;
+            continue;
+        }
+        assert!(l.periods.iter().all(|p| p.provisional));
+        let figure = text(&l.interest);
+        let mut guidance = GuidanceServiceClient::new(server.as_role(Role::Agent));
+        let letter = guidance
+            .render_letter(pb::RenderLetterRequest {
+                request_id: "provisional".into(),
+                parent: "accounts/2".into(),
+                kind: pb::LetterKind::FinalNotice as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!letter.body_text.contains(&figure), "{}", letter.body_text);
+        assert!(
+            letter.body_text.contains("fixed compensation of GBP 70.00")
+                && letter
+                    .body_text
+                    .contains("statutory interest at the rate the law sets"),
+            "{}",
+            letter.body_text
+        );
+        let g = guidance
+            .get_call_guidance(pb::GetCallGuidanceRequest {
+                account: "accounts/2".into(),
+                locale: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!g.rendered_text.contains(&figure), "{}", g.rendered_text);
+        server.stop().await;
+    }
 }

@@ -26,10 +26,13 @@ mod payments;
 mod plan_records;
 mod plans;
 mod privacy;
+mod rates;
 mod replicas;
 mod service;
 mod tls;
 mod walkthrough;
+mod wording;
+mod words;
 mod worklist;
 
 use std::collections::HashMap;
@@ -292,15 +295,12 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
         .collect()
 }
 
-/// A non-negative two-decimal amount as text, e.g. "12.50 GBP", for readable assertions.
+/// An amount in the service's one format, e.g. "GBP 12.50", for readable assertions.
 pub fn text(m: &Option<pb::Money>) -> String {
     let m = m.as_ref().expect("money");
-    format!(
-        "{}.{:02} {}",
-        m.units,
-        m.nanos / 10_000_000,
-        m.currency_code
-    )
+    recoup_domain::Money::from_parts(&m.currency_code, m.units, m.nanos)
+        .expect("a valid amount")
+        .to_string()
 }
 
 /// The built-in policy, but calls on every day from 08:00 to 20:00 (one outbound call a day), so that

@@ -52,8 +52,8 @@ async fn a_retry_returns_the_first_result_and_writes_nothing() {
         assert_eq!(
             allocated,
             [
-                ("OLD".to_string(), "300.00 GBP".to_string()),
-                ("NEW".into(), "100.00 GBP".into())
+                ("OLD".to_string(), "GBP 300.00".to_string()),
+                ("NEW".into(), "GBP 100.00".into())
             ]
         );
 
@@ -81,7 +81,7 @@ async fn a_retry_returns_the_first_result_and_writes_nothing() {
             "{}: one payment, however many retries",
             server.db.backend
         );
-        assert_eq!(text(&after.balance.unwrap().outstanding), "400.00 GBP");
+        assert_eq!(text(&after.balance.unwrap().outstanding), "GBP 400.00");
         server
     })
     .await;
@@ -103,10 +103,10 @@ async fn named_invoices_are_paid_first_and_the_rest_is_credit() {
             .map(|a| a.invoice_number.as_str())
             .collect();
         assert_eq!(allocated, ["NEW", "OLD"]);
-        assert_eq!(text(&p.unallocated), "100.00 GBP");
+        assert_eq!(text(&p.unallocated), "GBP 100.00");
         let b = get(&mut client, "PAY-2").await.balance.unwrap();
-        assert_eq!(text(&b.outstanding), "0.00 GBP");
-        assert_eq!(text(&b.unallocated_credit), "100.00 GBP");
+        assert_eq!(text(&b.outstanding), "GBP 0.00");
+        assert_eq!(text(&b.unallocated_credit), "GBP 100.00");
         server
     })
     .await;

@@ -172,8 +172,8 @@ async fn an_agreed_plan_is_recorded_with_its_agreement_signed_and_tracked_agains
             .unwrap();
         assert_eq!(plan.state(), pb::PlanState::AwaitingSignature, "{backend}");
         assert_eq!(plan.schedule.len(), 6);
-        assert_eq!(text(&plan.total), "6000.00 GBP");
-        assert_eq!(text(&plan.balance), "6000.00 GBP");
+        assert_eq!(text(&plan.total), "GBP 6,000.00");
+        assert_eq!(text(&plan.balance), "GBP 6,000.00");
         assert_eq!(plan.proposed_by, "test-agent");
         for part in [
             "PAYMENT PLAN AGREEMENT",
@@ -184,8 +184,8 @@ async fn an_agreed_plan_is_recorded_with_its_agreement_signed_and_tracked_agains
             "Invoices under dispute are not part of this agreement: D-1 (GBP 1,000.00).",
             "6. ",
             "GBP 1,000.00",
-            "Total: GBP 6,000.00 in 6 payment(s)",
-            "within 5 day(s) of its due date is missed",
+            "Total: GBP 6,000.00 in 6 payments",
+            "within 5 days of its due date is missed",
             "Signed for the debtor:",
         ] {
             assert!(
@@ -216,7 +216,7 @@ async fn an_agreed_plan_is_recorded_with_its_agreement_signed_and_tracked_agains
         let live = a.active_plan.clone().expect("the live plan in the view");
         assert_eq!(live.name, plan.name);
         assert!(live.agreement_text.is_empty());
-        assert_eq!(text(&live.next_instalment.unwrap().amount), "1000.00 GBP");
+        assert_eq!(text(&live.next_instalment.unwrap().amount), "GBP 1,000.00");
         assert!(
             blocks(&a).contains(&pb::ContactBlockReason::PlanOnTrack),
             "{backend}: {:?}",
@@ -235,9 +235,9 @@ async fn an_agreed_plan_is_recorded_with_its_agreement_signed_and_tracked_agains
         let states: Vec<_> = got.schedule.iter().map(|i| i.state()).collect();
         assert_eq!(states[0], pb::InstalmentState::Paid);
         assert_eq!(states[1], pb::InstalmentState::Pending);
-        assert_eq!(text(&got.schedule[1].paid), "500.00 GBP");
-        assert_eq!(text(&got.paid), "1500.00 GBP");
-        assert_eq!(text(&got.next_instalment.unwrap().amount), "500.00 GBP");
+        assert_eq!(text(&got.schedule[1].paid), "GBP 500.00");
+        assert_eq!(text(&got.paid), "GBP 1,500.00");
+        assert_eq!(text(&got.next_instalment.unwrap().amount), "GBP 500.00");
         assert!(!got.agreement_text.is_empty());
 
         let listed = agent
@@ -274,7 +274,7 @@ async fn a_plan_that_breaks_a_rule_is_refused_naming_each_rule_and_nothing_is_wr
         assert!(
             said.iter().any(|(f, d)| *f == "proposal"
                 && d.starts_with("INSTALMENT_BELOW_FLOOR")
-                && d.contains("limit 300.00 GBP, proposed 100.00 GBP")),
+                && d.contains("limit GBP 300.00, proposed GBP 100.00")),
             "{said:?}"
         );
         let e = create(&mut agent, "accounts/x", "", monthly(1_000, 10), "")
@@ -325,8 +325,8 @@ async fn a_settlement_beyond_an_agents_authority_waits_for_a_supervisor_who_did_
             .unwrap();
         assert_eq!(plan.state(), pb::PlanState::AwaitingApproval, "{backend}");
         assert_eq!(plan.approver_role(), pb::Role::Supervisor);
-        assert_eq!(text(&plan.total), "3600.00 GBP");
-        assert_eq!(text(&plan.discount), "2400.00 GBP");
+        assert_eq!(text(&plan.total), "GBP 3,600.00");
+        assert_eq!(text(&plan.discount), "GBP 2,400.00");
         assert!(plan.agreement_text.contains("in full and final settlement"));
         let e = approve(&mut agent, &plan.name, "a-1").await.unwrap_err();
         assert_eq!(e.code(), Code::PermissionDenied);

@@ -73,10 +73,10 @@ async fn below_the_floor_is_refused_with_its_limit_and_offers_that_would_be_acce
         assert!(!r.valid, "{backend}");
         let codes: Vec<&str> = r.violations.iter().map(|v| v.code.as_str()).collect();
         assert_eq!(codes, ["INSTALMENT_BELOW_FLOOR", "PLAN_TOO_LONG"]);
-        assert_eq!(r.violations[0].limit, "300.00 GBP");
-        assert_eq!(r.violations[0].value, "100.00 GBP");
+        assert_eq!(r.violations[0].limit, "GBP 300.00");
+        assert_eq!(r.violations[0].value, "GBP 100.00");
         assert_eq!(r.schedule.len(), 60);
-        assert_eq!(text(&r.total), "6000.00 GBP");
+        assert_eq!(text(&r.total), "GBP 6,000.00");
         // Each offer is valid on its own, fastest to full payment first.
         assert!(!r.counters.is_empty());
         for c in &r.counters {
@@ -128,8 +128,8 @@ async fn settlements_follow_the_callers_authority() {
             .unwrap();
         assert!(r.valid && r.approval_required, "{backend}: {r:?}");
         assert_eq!(r.approver_role(), pb::Role::Supervisor);
-        assert_eq!(text(&r.discount), "1200.00 GBP");
-        assert_eq!(text(&r.total), "4800.00 GBP");
+        assert_eq!(text(&r.discount), "GBP 1,200.00");
+        assert_eq!(text(&r.total), "GBP 4,800.00");
         // Four eyes: a supervisor's own settlement beyond an agent's authority needs another
         // supervisor; within it, none.
         let r = validate(&server, Role::Supervisor, &parent, settle("20"))

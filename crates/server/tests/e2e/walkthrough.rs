@@ -352,8 +352,8 @@ async fn grpcurl_negotiates_approves_signs_and_tracks_plans_on_the_demo_book() {
         .iter()
         .find(|v| v["code"] == "INSTALMENT_BELOW_FLOOR")
         .expect("the floor rule");
-    assert_eq!(floor["limit"], "265.00 GBP");
-    assert_eq!(floor["value"], "100.00 GBP");
+    assert_eq!(floor["limit"], "GBP 265.00");
+    assert_eq!(floor["value"], "GBP 100.00");
     let counters = checked["counters"].as_array().unwrap();
     assert!(!counters.is_empty(), "{checked}");
 
@@ -471,6 +471,11 @@ async fn grpcurl_reads_guidance_for_every_demo_account_and_renders_every_letter(
         );
         let tone = guidance["tone"].as_str().unwrap().to_owned();
         let text = guidance["renderedText"].as_str().unwrap();
+        crate::words::check(&format!("DEMO-{n:03}"), text);
+        crate::words::check(
+            &format!("DEMO-{n:03}"),
+            guidance["renderedMarkdown"].as_str().unwrap(),
+        );
         assert!(
             text.contains(&format!("(DEMO-{n:03})"))
                 && text.contains(&tone.replace("TONE_", "").replace('_', " ").to_lowercase()),
@@ -502,6 +507,9 @@ async fn grpcurl_reads_guidance_for_every_demo_account_and_renders_every_letter(
             "recoup.v1.GuidanceService/RenderLetter",
         );
         assert_eq!(letter["kind"], kind);
+        for part in ["subject", "bodyText", "bodyMarkdown"] {
+            crate::words::check(&format!("{parent} {kind}"), letter[part].as_str().unwrap());
+        }
         assert!(!letter["subject"].as_str().unwrap().is_empty(), "{letter}");
         assert!(!letter["bodyText"].as_str().unwrap().is_empty(), "{letter}");
         assert!(

@@ -188,14 +188,14 @@ async fn who_to_call_now_in_order_with_reasons_and_never_whom_the_rules_forbid()
         assert_eq!(
             reasons[2],
             [
-                "1000.00 GBP overdue on 1 invoice, the oldest 40 days",
+                "GBP 1,000.00 overdue on 1 invoice, the oldest 40 days",
                 "never called by us"
             ]
         );
         assert_eq!(
             reasons[3],
             [
-                "5000.00 GBP overdue on 1 invoice, the oldest 10 days",
+                "GBP 5,000.00 overdue on 1 invoice, the oldest 10 days",
                 "last called yesterday"
             ]
         );

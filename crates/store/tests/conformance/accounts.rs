@@ -77,7 +77,7 @@ impl Micros for chrono::DateTime<chrono::Utc> {
 #[tokio::test]
 async fn amounts_round_trip_exactly_in_every_exponent() {
     each_backend(|store, backend| async move {
-        let big = 999_999_999_999_999; // 9,999,999,999,999.99 GBP
+        let big = 999_999_999_999_999; // 9,999,999,999,GBP 999.99
         let recs = [
             account("GBP-1", "GBP", vec![invoice("I", "2026-10-01", big, "GBP")]),
             account(
