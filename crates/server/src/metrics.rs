@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use recoup_domain::interest::ReferenceRates;
@@ -44,6 +44,8 @@ pub async fn serve(
         "/metrics",
         axum::routing::get(move || {
             let handle: PrometheusHandle = handle.clone();
+            // Gauges are read when scraped: always current, and nothing runs between scrapes.
+            sample(&store, &rates);
             async move { handle.render() }
         }),
     );
@@ -52,7 +54,6 @@ pub async fn serve(
             tracing::warn!(error = %e, "metrics listener stopped");
         }
     });
-    tokio::spawn(gauges(store, rates));
     Ok(bound)
 }
 
@@ -95,18 +96,15 @@ fn describe() {
     );
 }
 
-/// Samples the database pool and the writer's queue every second, and whether the reference rates
-/// are stale (a table the law would take today's rate from is not known that far).
-async fn gauges(store: Store, rates: ReferenceRates) {
-    loop {
-        let (idle, in_use, queued) = store.load();
-        metrics::gauge!("recoup_db_connections", "state" => "idle").set(idle as f64);
-        metrics::gauge!("recoup_db_connections", "state" => "in_use").set(in_use as f64);
-        metrics::gauge!("recoup_write_queue_depth").set(queued as f64);
-        let stale = !rates.stale_on(chrono::Utc::now().date_naive()).is_empty();
-        metrics::gauge!("recoup_reference_rates_stale").set(f64::from(u8::from(stale)));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+/// Sets the gauges: the database pool, the writer's queue, and whether the reference rates are
+/// stale (a table the law would take today's rate from is not known that far).
+fn sample(store: &Store, rates: &ReferenceRates) {
+    let (idle, in_use, queued) = store.load();
+    metrics::gauge!("recoup_db_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("recoup_db_connections", "state" => "in_use").set(in_use as f64);
+    metrics::gauge!("recoup_write_queue_depth").set(queued as f64);
+    let stale = !rates.stale_on(chrono::Utc::now().date_naive()).is_empty();
+    metrics::gauge!("recoup_reference_rates_stale").set(f64::from(u8::from(stale)));
 }
 
 /// The method label of a request path: one of the contract's methods, the health and reflection

@@ -12,6 +12,8 @@ use recoup_domain::promise;
 use recoup_store::promises::state_text;
 use recoup_store::{AccountKey, Store, StoreError};
 
+use crate::clock::SharedClock;
+
 /// Accounts judged per read of the candidates.
 const PAGE: i64 = 200;
 
@@ -58,15 +60,20 @@ pub async fn announce_once(
 
 /// Runs `announce_once`, then the plans' (`plan_tracking::announce_once`), every `every` until the
 /// task is dropped.
-pub async fn announce_every(store: Store, policy: Arc<Policy>, every: Duration) {
+pub async fn announce_every(
+    store: Store,
+    policy: Arc<Policy>,
+    every: Duration,
+    clock: SharedClock,
+) {
     loop {
         tokio::time::sleep(every).await;
-        match announce_once(&store, &policy, Utc::now()).await {
+        match announce_once(&store, &policy, clock.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(changed = n, "promise states announced"),
             Err(e) => tracing::warn!(error = %e, "announcing promise states failed; retrying"),
         }
-        match crate::plan_tracking::announce_once(&store, &policy, Utc::now()).await {
+        match crate::plan_tracking::announce_once(&store, &policy, clock.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(ended = n, "plan ends announced"),
             Err(e) => tracing::warn!(error = %e, "announcing plan ends failed; retrying"),

@@ -22,6 +22,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::gate::GateLayer;
 use crate::auth::jwt::{JwtSettings, JwtVerifier};
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::LimitArgs;
 use crate::services::accounts::Accounts;
 use crate::services::calls::Calls;
@@ -99,6 +100,8 @@ pub struct ServeOptions {
     pub worklist_interval: Duration,
     /// The templates guidance, letters and written agreements are rendered with.
     pub templates: Arc<Templates>,
+    /// Where every decision that depends on the time reads it.
+    pub clock: SharedClock,
 }
 
 impl Default for ServeOptions {
@@ -112,6 +115,7 @@ impl Default for ServeOptions {
             promise_interval: Duration::from_secs(30),
             worklist_interval: Duration::from_secs(2),
             templates: Arc::new(Templates::new(&[]).expect("the shipped templates render")),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -130,15 +134,18 @@ pub async fn start(
     store.check().await?;
     let maintenance = store.start_maintenance().await?;
     set_all(&health, ServingStatus::Serving).await;
+    let clock = options.clock.clone();
     let promises = tokio::spawn(crate::promises::announce_every(
         store.clone(),
         options.policy.clone(),
         options.promise_interval,
+        clock.clone(),
     ));
     let worklist = tokio::spawn(crate::worklist::refresh_every(
         store.clone(),
         options.policy.clone(),
         options.worklist_interval,
+        clock.clone(),
     ));
     let probe = tokio::spawn(probe_database(
         store.clone(),
@@ -166,7 +173,12 @@ pub async fn start(
     let router = builder
         // Outermost, so shed, refused and unauthenticated calls are counted too.
         .layer(crate::metrics::MetricsLayer)
-        .layer(GateLayer::new(store.clone(), &options.limits.gate(), jwt))
+        .layer(GateLayer::new(
+            store.clone(),
+            &options.limits.gate(),
+            jwt,
+            clock.clone(),
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -175,6 +187,7 @@ pub async fn start(
                 store.clone(),
                 options.policy.clone(),
                 options.limits.max_page_size,
+                clock.clone(),
             ))
             .max_decoding_message_size(limit),
         )
@@ -183,6 +196,7 @@ pub async fn start(
                 store.clone(),
                 options.policy.clone(),
                 options.limits.max_page_size,
+                clock.clone(),
             ))
             .max_decoding_message_size(limit),
         )
@@ -192,6 +206,7 @@ pub async fn start(
                 options.policy.clone(),
                 options.templates.clone(),
                 options.limits.max_page_size,
+                clock.clone(),
             ))
             .max_decoding_message_size(limit),
         )
@@ -200,6 +215,7 @@ pub async fn start(
                 store.clone(),
                 options.policy.clone(),
                 options.templates.clone(),
+                clock.clone(),
             ))
             .max_decoding_message_size(limit),
         )

@@ -15,6 +15,7 @@ use recoup_domain::worklist::{self, Signals, WorkItem};
 use recoup_store::worklist::{ComputedEntry, Place};
 use recoup_store::{AccountKey, AccountSnapshot, Store, StoreError};
 
+use crate::clock::SharedClock;
 use crate::convert::{call_history, contact_facts, live_plan};
 use recoup_domain::plan::state::PlanState;
 use recoup_domain::plan::track;
@@ -82,11 +83,14 @@ fn next_check(a: &AccountSnapshot, item: Option<&WorkItem>, now: DateTime<Utc>) 
     at.max(now + chrono::Duration::seconds(1))
 }
 
-/// Computes and saves every entry due now; returns how many were saved.
-pub async fn refresh_once(store: &Store, policy: &Policy) -> Result<u64, StoreError> {
+/// Computes and saves every entry due at `now`; returns how many were saved.
+pub async fn refresh_once(
+    store: &Store,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
     let mut saved = 0;
     loop {
-        let now = Utc::now();
         let due = store.worklist_due(now, BATCH).await?;
         if due.is_empty() {
             return Ok(saved);
@@ -116,12 +120,12 @@ pub async fn refresh_once(store: &Store, policy: &Policy) -> Result<u64, StoreEr
 }
 
 /// Runs `refresh_once` every `every` until the task is dropped.
-pub async fn refresh_every(store: Store, policy: Arc<Policy>, every: Duration) {
+pub async fn refresh_every(store: Store, policy: Arc<Policy>, every: Duration, clock: SharedClock) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match refresh_once(&store, &policy).await {
+        match refresh_once(&store, &policy, clock.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(entries = n, "worklist refreshed"),
             Err(e) => tracing::warn!(error = %e, "worklist refresh failed; retrying"),

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use chrono::Utc;
 use recoup_store::Store;
 use tokio::sync::Semaphore;
 use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
+
+use crate::clock::SharedClock;
 
 use super::jwt::JwtVerifier;
 use super::keys::{self, Rejection};
@@ -39,19 +40,26 @@ struct State {
     permits: Arc<Semaphore>,
     call_timeout: Duration,
     key_cache_ttl: Duration,
+    clock: SharedClock,
 }
 
 #[derive(Clone)]
 pub struct GateLayer(Arc<State>);
 
 impl GateLayer {
-    pub fn new(store: Store, config: &GateConfig, jwt: Option<JwtVerifier>) -> Self {
+    pub fn new(
+        store: Store,
+        config: &GateConfig,
+        jwt: Option<JwtVerifier>,
+        clock: SharedClock,
+    ) -> Self {
         GateLayer(Arc::new(State {
             store,
             jwt,
             permits: Arc::new(Semaphore::new(config.max_concurrent_calls)),
             call_timeout: config.call_timeout,
             key_cache_ttl: config.key_cache_ttl,
+            clock,
         }))
     }
 }
@@ -171,7 +179,7 @@ async fn authenticate(state: &State, headers: &http::HeaderMap) -> Result<super:
             Status::unauthenticated("token not accepted: invalid, expired or not for this service")
         });
     }
-    match keys::verify(&state.store, token, Utc::now(), state.key_cache_ttl).await {
+    match keys::verify(&state.store, token, state.clock.now(), state.key_cache_ttl).await {
         Ok(Ok(identity)) => Ok(identity),
         Ok(Err((Rejection::Malformed, _))) => Err(Status::unauthenticated(
             "malformed credentials: not an API key",

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use prost::Message;
 use recoup_domain::Violations;
 use recoup_domain::account::{MAX_REASON_CHARS, MAX_REF_CHARS};
@@ -15,6 +15,7 @@ use recoup_store::{
 };
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::clock::SharedClock;
 use crate::convert::category::category_in;
 use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
@@ -39,14 +40,16 @@ pub struct Accounts {
     store: Store,
     policy: Arc<Policy>,
     max_page_size: u32,
+    clock: SharedClock,
 }
 
 impl Accounts {
-    pub fn new(store: Store, policy: Arc<Policy>, max_page_size: u32) -> Self {
+    pub fn new(store: Store, policy: Arc<Policy>, max_page_size: u32, clock: SharedClock) -> Self {
         Self {
             store,
             policy,
             max_page_size,
+            clock,
         }
     }
 
@@ -101,8 +104,8 @@ impl Import {
         }
     }
 
-    /// Starts writing the filled batch, once the one before it is written.
-    async fn flush(&mut self, store: &Store) -> Result<(), Status> {
+    /// Starts writing the filled batch, once the one before it is written, as of `now`.
+    async fn flush(&mut self, store: &Store, now: DateTime<Utc>) -> Result<(), Status> {
         self.settle().await?;
         if self.batch.is_empty() {
             return Ok(());
@@ -117,7 +120,7 @@ impl Import {
                 subject: &actor,
                 request_id: &request_id,
             };
-            store.import_batch(&batch, by, Utc::now()).await
+            store.import_batch(&batch, by, now).await
         });
         self.writing = Some((write, meta));
         Ok(())
@@ -196,7 +199,7 @@ impl AccountService for Accounts {
         Ok(Response::new(account_out(
             &account,
             self.view(full),
-            Utc::now(),
+            self.clock.now(),
         )))
     }
 
@@ -238,7 +241,7 @@ impl AccountService for Accounts {
         let after = decode_token(&req.page_token, &filter_key)?;
         let mut accounts = self
             .store
-            .list_accounts(&filter, after, size + 1, Utc::now())
+            .list_accounts(&filter, after, size + 1, self.clock.now())
             .await
             .map_err(|e| internal(&e))?;
         let more = accounts.len() > size as usize;
@@ -247,7 +250,7 @@ impl AccountService for Accounts {
             (true, Some(last)) => encode_token(last.id, &filter_key),
             _ => String::new(),
         };
-        let now = Utc::now();
+        let now = self.clock.now();
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: accounts
                 .iter()
@@ -274,7 +277,7 @@ impl AccountService for Accounts {
             }
             None => (None, 0),
         };
-        let now = Utc::now();
+        let now = self.clock.now();
         let listed = self
             .store
             .worklist_page(now, after, i64::from(size) + 1)
@@ -362,7 +365,7 @@ impl AccountService for Accounts {
                 Err(v) => import.reject(index - 1, &record.external_ref, v),
             }
             if import.batch.len() >= IMPORT_BATCH {
-                import.flush(&self.store).await?;
+                import.flush(&self.store, self.clock.now()).await?;
             }
         }
         let digest = digest.finish();
@@ -381,7 +384,7 @@ impl AccountService for Accounts {
                 pb::ImportAccountsResponse::decode(summary.as_slice()).map_err(|e| internal(&e))?;
             return Ok(Response::new(summary));
         }
-        import.flush(&self.store).await?;
+        import.flush(&self.store, self.clock.now()).await?;
         import.settle().await?;
         // A large import leaves the planner's statistics describing a smaller book: refreshed
         // before answering, so the import is done when it says. The records are committed
@@ -402,7 +405,7 @@ impl AccountService for Accounts {
                     IMPORT_METHOD,
                     &digest,
                     &import.summary.encode_to_vec(),
-                    Utc::now(),
+                    self.clock.now(),
                 )
                 .await
                 .map_err(|e| internal(&e))?;
@@ -437,7 +440,7 @@ impl AccountService for Accounts {
         };
         let outcome = self
             .store
-            .record_payment(key, account, &payment, Utc::now())
+            .record_payment(key, account, &payment, self.clock.now())
             .await
             .map_err(|e| from_store(e, "payment", || format!("{} does not exist", req.parent)))?;
         let stored = match outcome {
@@ -480,7 +483,7 @@ impl AccountService for Accounts {
         };
         let written = self
             .store
-            .set_category(key, account, category, &req.reason, Utc::now())
+            .set_category(key, account, category, &req.reason, self.clock.now())
             .await
             .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
         tracing::info!(
@@ -498,7 +501,7 @@ impl AccountService for Accounts {
         Ok(Response::new(account_out(
             &stored,
             self.view(true),
-            Utc::now(),
+            self.clock.now(),
         )))
     }
 
@@ -521,7 +524,7 @@ impl AccountService for Accounts {
         };
         let outcome = self
             .store
-            .raise_dispute(key, account, &dispute, Utc::now())
+            .raise_dispute(key, account, &dispute, self.clock.now())
             .await
             .map_err(|e| from_store(e, "dispute", || format!("{} does not exist", req.parent)))?;
         Ok(Response::new(dispute_answer(outcome, "raised")))
@@ -553,7 +556,7 @@ impl AccountService for Accounts {
         };
         let outcome = self
             .store
-            .resolve_dispute(key, account, dispute, &resolution, Utc::now())
+            .resolve_dispute(key, account, dispute, &resolution, self.clock.now())
             .await
             .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
         Ok(Response::new(dispute_answer(outcome, "resolved")))

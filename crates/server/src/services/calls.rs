@@ -17,6 +17,7 @@ use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::auth::{self, Role};
+use crate::clock::SharedClock;
 use crate::convert::block_reason_out;
 use crate::convert::call::{call_in, call_out};
 use crate::names;
@@ -27,14 +28,16 @@ pub struct Calls {
     store: Store,
     policy: Arc<Policy>,
     max_page_size: u32,
+    clock: SharedClock,
 }
 
 impl Calls {
-    pub fn new(store: Store, policy: Arc<Policy>, max_page_size: u32) -> Self {
+    pub fn new(store: Store, policy: Arc<Policy>, max_page_size: u32, clock: SharedClock) -> Self {
         Self {
             store,
             policy,
             max_page_size,
+            clock,
         }
     }
 
@@ -48,7 +51,7 @@ impl Calls {
         else {
             return Ok(Vec::new());
         };
-        let today = local_today(a.data.time_zone, Utc::now());
+        let today = local_today(a.data.time_zone, self.clock.now());
         Ok(promise::judge(
             &a.story.promises,
             &a.story.received,
@@ -147,7 +150,7 @@ impl CallService for Calls {
         };
         let outcome = self
             .store
-            .record_call(by, account, &call, &self.policy, Utc::now())
+            .record_call(by, account, &call, &self.policy, self.clock.now())
             .await
             .map_err(|e| match e {
                 StoreError::Refused(blocks) => refused(&req.parent, call.start_time, &blocks),

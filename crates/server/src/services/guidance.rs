@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use recoup_domain::Violations;
 use recoup_domain::fingerprint::Canonical;
 use recoup_domain::policy::Policy;
@@ -16,6 +15,7 @@ use recoup_store::{AccountSnapshot, NewLetter, RequestKey, Store, StoredLetter};
 use tonic::{Request, Response, Status};
 
 use crate::auth;
+use crate::clock::SharedClock;
 use crate::convert::guidance::{draw, letter_context, letter_kind_out};
 use crate::convert::{enum_in, time_out};
 use crate::names;
@@ -25,14 +25,21 @@ pub struct Guidance {
     store: Store,
     policy: Arc<Policy>,
     templates: Arc<Templates>,
+    clock: SharedClock,
 }
 
 impl Guidance {
-    pub fn new(store: Store, policy: Arc<Policy>, templates: Arc<Templates>) -> Self {
+    pub fn new(
+        store: Store,
+        policy: Arc<Policy>,
+        templates: Arc<Templates>,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             store,
             policy,
             templates,
+            clock,
         }
     }
 
@@ -114,7 +121,7 @@ impl GuidanceService for Guidance {
             &a,
             &self.policy,
             asker,
-            Utc::now(),
+            self.clock.now(),
             self.templates.format(locale),
         );
         let g = self
@@ -217,7 +224,7 @@ impl GuidanceService for Guidance {
             }
             None => String::new(),
         };
-        let now = Utc::now();
+        let now = self.clock.now();
         let fmt = self.templates.format(locale);
         let drawn = draw(&a, &self.policy, asker, now, fmt);
         let context = letter_context(&a, &self.policy, &drawn, kind, agreement, now, fmt);

@@ -22,6 +22,7 @@ use recoup_store::{
 use tonic::{Request, Response, Status};
 
 use crate::auth::{self, Role};
+use crate::clock::SharedClock;
 use crate::convert::call::time_in;
 use crate::convert::plan::{plan_out, proposal_in, situation, validation_out};
 use crate::names;
@@ -38,6 +39,7 @@ pub struct Plans {
     policy: Arc<Policy>,
     templates: Arc<Templates>,
     max_page_size: u32,
+    clock: SharedClock,
 }
 
 impl Plans {
@@ -46,12 +48,14 @@ impl Plans {
         policy: Arc<Policy>,
         templates: Arc<Templates>,
         max_page_size: u32,
+        clock: SharedClock,
     ) -> Self {
         Self {
             store,
             policy,
             templates,
             max_page_size,
+            clock,
         }
     }
 
@@ -105,7 +109,7 @@ impl Plans {
     fn out(&self, p: &StoredPlan, with_agreement: bool) -> pb::Plan {
         plan_out(
             p,
-            local_today(p.time_zone, Utc::now()),
+            local_today(p.time_zone, self.clock.now()),
             &self.policy.plans,
             with_agreement,
         )
@@ -228,7 +232,7 @@ impl PlanService for Plans {
             return Err(invalid(v));
         };
         let a = self.account(account, &req.parent).await?;
-        let j = self.judge(&a, proposal, asker, Utc::now())?;
+        let j = self.judge(&a, proposal, asker, self.clock.now())?;
         let counters = plan::counter_proposals(&j.proposal, &j.situation, &self.policy.plans);
         let nearest = plan::nearest_affordable(&j.proposal, &j.situation, &self.policy.plans);
         tracing::info!(
@@ -293,7 +297,7 @@ impl PlanService for Plans {
             ));
         }
         let a = self.account(account, &req.parent).await?;
-        let now = Utc::now();
+        let now = self.clock.now();
         let j = self.judge(&a, proposal, asker, now)?;
         if !j.judgement.valid() {
             return Err(refused(&j.judgement));
@@ -421,7 +425,7 @@ impl PlanService for Plans {
         let fp = fingerprint("approve/v1", &req.name, &[]);
         let outcome = self
             .store
-            .approve_plan(key, account, plan, &fp, Utc::now())
+            .approve_plan(key, account, plan, &fp, self.clock.now())
             .await
             .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
         Ok(Response::new(self.answer(outcome, "approved")))
@@ -436,7 +440,7 @@ impl PlanService for Plans {
         let mut v = Violations::new();
         names::request_id(&mut v, "request_id", &req.request_id);
         let ids = names::plan_id(&mut v, "name", &req.name);
-        let now = Utc::now();
+        let now = self.clock.now();
         let signed = time_in(&mut v, "sign_time", req.sign_time.as_ref());
         // A few minutes' grace for the clocks of the caller's machine.
         if signed.is_some_and(|t| t > now + chrono::Duration::minutes(5)) {

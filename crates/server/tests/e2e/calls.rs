@@ -14,7 +14,7 @@ use tonic_types::StatusExt;
 
 use crate::{
     Authed, TestServer, account, bad_fields, date, every_day, get, get_full, import, invoice,
-    midday_zone, money, text,
+    money, test_zone, text,
 };
 
 type Calls = CallServiceClient<Authed>;
@@ -37,8 +37,8 @@ fn calls(server: &TestServer, role: Role) -> Calls {
 
 /// Imports one account in a zone where it is midday, with two overdue invoices; returns its name.
 async fn owing_account(server: &TestServer, external_ref: &str) -> String {
-    let (zone, tz) = midday_zone();
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let (zone, tz) = test_zone();
+    let today = crate::now().with_timezone(&tz).date_naive();
     let mut a = account(
         external_ref,
         vec![
@@ -57,7 +57,7 @@ async fn owing_account(server: &TestServer, external_ref: &str) -> String {
 fn call(direction: pb::CallDirection, outcome: Outcome) -> pb::CallRecord {
     pb::CallRecord {
         direction: direction as i32,
-        start_time: Some(ts(Utc::now() - Duration::minutes(5))),
+        start_time: Some(ts(crate::now() - Duration::minutes(5))),
         duration: Some(prost_types::Duration {
             seconds: 240,
             nanos: 0,
@@ -116,8 +116,8 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
         let server = start(db).await;
         let parent = owing_account(&server, "STORY").await;
         let mut agent = calls(&server, Role::Agent);
-        let (_, tz) = midday_zone();
-        let today = Utc::now().with_timezone(&tz).date_naive();
+        let (_, tz) = test_zone();
+        let today = crate::now().with_timezone(&tz).date_naive();
         let inbound = pb::CallDirection::Inbound;
         let outcomes = vec![
             Outcome::NoAnswer(pb::NoAnswer {}),
@@ -156,7 +156,7 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
         for (i, outcome) in outcomes.into_iter().enumerate() {
             let mut c = call(inbound, outcome);
             // Later calls start later, so the history's order is the order recorded here.
-            c.start_time = Some(ts(Utc::now() - Duration::minutes(60 - i as i64)));
+            c.start_time = Some(ts(crate::now() - Duration::minutes(60 - i as i64)));
             let recorded = record(&mut agent, &parent, &format!("story-{i}"), c)
                 .await
                 .unwrap_or_else(|e| panic!("{backend}: outcome {i}: {e:?}"));
@@ -219,14 +219,14 @@ async fn every_outcome_is_recorded_and_shows_its_effect_on_the_account() {
         assert_eq!(text(&p.paid), "GBP 100.00");
 
         // A callback is honoured by the contact rules.
-        let later = Utc::now() + Duration::hours(3);
+        let later = crate::now() + Duration::hours(3);
         let mut c = call(
             inbound,
             Outcome::CallbackRequested(pb::CallbackRequested {
                 callback_time: Some(ts(later)),
             }),
         );
-        c.start_time = Some(ts(Utc::now() - Duration::minutes(1)));
+        c.start_time = Some(ts(crate::now() - Duration::minutes(1)));
         record(&mut agent, &parent, "story-callback", c)
             .await
             .unwrap();
@@ -412,8 +412,8 @@ async fn outbound_calls_follow_the_contact_rules_unless_a_supervisor_overrides()
             [("CONTACT_RULE", "CONTACT_BLOCK_REASON_CALL_LIMIT_REACHED")]
         );
 
-        let (_, tz) = midday_zone();
-        let tomorrow = Utc::now().with_timezone(&tz).date_naive() + Days::new(1);
+        let (_, tz) = test_zone();
+        let tomorrow = crate::now().with_timezone(&tz).date_naive() + Days::new(1);
         let status = get_full(&server, &parent).await.contact_status.unwrap();
         assert!(!status.may_call_now);
         assert_eq!(
@@ -524,8 +524,8 @@ async fn bad_calls_are_refused_naming_each_field_and_nothing_is_written() {
         let server = start(db).await;
         let parent = owing_account(&server, "BAD").await;
         let mut agent = calls(&server, Role::Agent);
-        let (_, tz) = midday_zone();
-        let today = Utc::now().with_timezone(&tz).date_naive();
+        let (_, tz) = test_zone();
+        let today = crate::now().with_timezone(&tz).date_naive();
         let cases: Vec<(pb::CallRecord, &[&str])> = vec![
             (
                 call(
@@ -558,14 +558,14 @@ async fn bad_calls_are_refused_naming_each_field_and_nothing_is_written() {
                 call(
                     pb::CallDirection::Inbound,
                     Outcome::CallbackRequested(pb::CallbackRequested {
-                        callback_time: Some(ts(Utc::now() - Duration::hours(1))),
+                        callback_time: Some(ts(crate::now() - Duration::hours(1))),
                     }),
                 ),
                 &["call.callback_requested.callback_time"],
             ),
             (
                 pb::CallRecord {
-                    start_time: Some(ts(Utc::now() + Duration::hours(1))),
+                    start_time: Some(ts(crate::now() + Duration::hours(1))),
                     ..Default::default()
                 },
                 &["call.direction", "call.outcome"],

@@ -1,7 +1,7 @@
 //! The debtor category as an agent sees it before a call: derived from the history with its signs,
 //! and overridden by hand with a reason until returned to the derived one.
 
-use chrono::{Days, Duration, Utc};
+use chrono::{Days, Duration};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::call_service_client::CallServiceClient;
@@ -82,7 +82,7 @@ async fn derived_from_the_history_with_its_signs_and_set_by_hand_until_cleared()
                 call: Some(pb::CallRecord {
                     direction: pb::CallDirection::Inbound as i32,
                     start_time: Some(recoup_server::convert::time_out(
-                        Utc::now() - Duration::minutes(5),
+                        crate::now() - Duration::minutes(5),
                     )),
                     outcome: Some(pb::call_record::Outcome::HardshipClaimed(
                         pb::HardshipClaimed {

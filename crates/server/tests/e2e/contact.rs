@@ -5,13 +5,13 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{Days, NaiveTime, TimeZone, Utc};
+use chrono::{Days, NaiveTime, TimeZone};
 use recoup_domain::policy::{ContactPolicy, DayHours, Policy};
 use recoup_proto::v1 as pb;
 use recoup_server::server::ServeOptions;
 use recoup_store::testkit::TestDb;
 
-use crate::{TestServer, account, get, import, invoice, midday_zone, money};
+use crate::{TestServer, account, get, import, invoice, money, test_zone};
 
 const RECOUPD: &str = env!("CARGO_BIN_EXE_recoupd");
 
@@ -118,8 +118,8 @@ fn check_config_validates_and_prints_the_effective_policy() {
 
 #[tokio::test]
 async fn get_account_says_whether_and_when_the_account_may_be_called() {
-    let (zone, tz) = midday_zone();
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let (zone, tz) = test_zone();
+    let today = crate::now().with_timezone(&tz).date_naive();
     let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
     let every_day = Some(DayHours {
         start: t(8, 0),

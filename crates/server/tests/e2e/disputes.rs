@@ -2,7 +2,7 @@
 //! an exact credit note, rejecting it makes them collectable again; a CRM import keeps both; retries
 //! and races give one dispute.
 
-use chrono::{Days, Utc};
+use chrono::Days;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::call_service_client::CallServiceClient;
@@ -278,7 +278,7 @@ async fn a_dispute_raised_on_a_call_and_rejected_makes_the_invoices_collectable_
                 parent: parent.clone(),
                 call: Some(pb::CallRecord {
                     direction: pb::CallDirection::Inbound as i32,
-                    start_time: Some(recoup_server::convert::time_out(Utc::now())),
+                    start_time: Some(recoup_server::convert::time_out(crate::now())),
                     outcome: Some(pb::call_record::Outcome::DisputeRaised(pb::DisputeRaised {
                         invoice_numbers: vec!["INV-2".into(), "INV-1".into()],
                         reason: "Says the price was not what was quoted".into(),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{Days, Utc};
+use chrono::Days;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_service_client::CallServiceClient;
 use recoup_proto::v1::event_service_client::EventServiceClient;
@@ -59,7 +59,7 @@ async fn inbound_call(server: &TestServer, parent: &str, request_id: &str) {
             parent: parent.into(),
             call: Some(pb::CallRecord {
                 direction: pb::CallDirection::Inbound as i32,
-                start_time: Some(recoup_server::convert::time_out(Utc::now())),
+                start_time: Some(recoup_server::convert::time_out(crate::now())),
                 outcome: Some(pb::call_record::Outcome::NoAnswer(pb::NoAnswer {})),
                 ..Default::default()
             }),
@@ -295,7 +295,7 @@ async fn a_call_that_changes_the_account_also_updates_it_in_the_feed() {
                 parent: parent.clone(),
                 call: Some(pb::CallRecord {
                     direction: pb::CallDirection::Inbound as i32,
-                    start_time: Some(recoup_server::convert::time_out(Utc::now())),
+                    start_time: Some(recoup_server::convert::time_out(crate::now())),
                     outcome: Some(pb::call_record::Outcome::ReferredToAgency(
                         pb::ReferredToAgency {
                             agency: "Harbour Recoveries".into(),
@@ -347,7 +347,7 @@ async fn promise_state_changes_are_announced_once() {
         let record = |request_id: &'static str, ago: i64, due_in: i64| {
             let (channel, parent) = (server.as_role(Role::Agent), parent.clone());
             async move {
-                let start = Utc::now() - chrono::Duration::days(ago);
+                let start = crate::now() - chrono::Duration::days(ago);
                 let made = start.with_timezone(&chrono_tz::Europe::London).date_naive();
                 CallServiceClient::new(channel)
                     .record_call_outcome(pb::RecordCallOutcomeRequest {

@@ -2,7 +2,6 @@
 //! DOMAIN.md asks for, with what that case needs said and nothing it must not; every letter renders,
 //! is kept and announced once.
 
-use chrono::Utc;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::event_service_client::EventServiceClient;
 use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
@@ -17,7 +16,7 @@ type Client = GuidanceServiceClient<Authed>;
 
 async fn demo(db: TestDb) -> (TestServer, Client) {
     let server = TestServer::start(db).await;
-    recoup_server::demo::load(&server.store, Utc::now())
+    recoup_server::demo::load(&server.store, crate::now())
         .await
         .unwrap();
     let client = GuidanceServiceClient::new(server.as_role(Role::Agent));

@@ -30,7 +30,7 @@ async fn integration(server: &TestServer, subject: &str) -> crate::Client {
         Role::Integration,
         subject,
         None,
-        chrono::Utc::now(),
+        crate::now(),
     )
     .await
     .unwrap();

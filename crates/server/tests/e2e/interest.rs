@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_server::server::ServeOptions;
@@ -41,7 +41,7 @@ fn amount(m: &Option<pb::Money>) -> String {
 }
 
 fn today_in(tz: chrono_tz::Tz) -> NaiveDate {
-    Utc::now().with_timezone(&tz).date_naive()
+    crate::now().with_timezone(&tz).date_naive()
 }
 
 fn days(from: &str, to: NaiveDate) -> i64 {

@@ -36,11 +36,13 @@ mod words;
 mod worklist;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_server::auth::{Role, keys};
+use recoup_server::clock::ManualClock;
 use recoup_server::server::{self, Running, ServeOptions};
 use recoup_store::testkit::TestDb;
 use tonic::service::interceptor::InterceptedService;
@@ -64,13 +66,41 @@ impl tonic::service::Interceptor for Bearer {
 pub type Authed = InterceptedService<Channel, Bearer>;
 pub type Client = AccountServiceClient<Authed>;
 
-/// A server under test with its database and one API key per role.
+/// The instant every in-process test server's clock starts at: noon in London on the most recent
+/// weekday at or before the real time. Calling hours, working days and "today" then hold whenever
+/// the suite runs, and it is never in the real future (tokens and payment dates are checked
+/// against the real date elsewhere).
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{Datelike, Days, TimeZone, Weekday};
+    static NOW: std::sync::LazyLock<chrono::DateTime<chrono::Utc>> =
+        std::sync::LazyLock::new(|| {
+            let london = chrono_tz::Europe::London;
+            let real = chrono::Utc::now();
+            let mut day = real.with_timezone(&london).date_naive();
+            loop {
+                let noon = london
+                    .from_local_datetime(&day.and_hms_opt(12, 0, 0).expect("noon"))
+                    .single()
+                    .expect("noon is never ambiguous in London")
+                    .with_timezone(&chrono::Utc);
+                if noon <= real && !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+                    return noon;
+                }
+                day = day - Days::new(1);
+            }
+        });
+    *NOW
+}
+
+/// A server under test with its database, its clock (at `now()` until a test moves it) and one
+/// API key per role.
 pub struct TestServer {
     pub db: TestDb,
     running: Running,
     pub store: recoup_store::Store,
     pub channel: Channel,
     pub keys: HashMap<Role, String>,
+    pub clock: Arc<ManualClock>,
 }
 
 impl TestServer {
@@ -78,18 +108,24 @@ impl TestServer {
         Self::start_with(db, &ServeOptions::default()).await
     }
 
+    /// Starts with `options`, on a clock of its own at `now()`.
     pub async fn start_with(db: TestDb, options: &ServeOptions) -> TestServer {
+        let clock = Arc::new(ManualClock::new(now()));
+        let options = ServeOptions {
+            clock: clock.clone(),
+            ..options.clone()
+        };
         let store = db.store().await.expect("open store");
         let mut keys = HashMap::new();
         for role in Role::ALL {
             let subject = format!("test-{role}");
-            let key = keys::issue(&store, role, &subject, None, chrono::Utc::now())
+            let key = keys::issue(&store, role, &subject, None, now())
                 .await
                 .expect("issue key");
             keys.insert(role, key.secret);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = server::start(store.clone(), listener, options)
+        let running = server::start(store.clone(), listener, &options)
             .await
             .expect("start server");
         let channel = Channel::from_shared(format!("http://{}", running.addr))
@@ -101,6 +137,7 @@ impl TestServer {
             store,
             channel,
             keys,
+            clock,
         }
     }
 
@@ -248,7 +285,8 @@ pub async fn get(client: &mut Client, external_ref: &str) -> pb::Account {
         .into_inner()
 }
 
-/// A fixed-offset zone in which it is now about midday, so calling hours are predictable.
+/// A fixed-offset zone in which it is about midday by the real clock, for tests of spawned recoupd
+/// processes (which tell the real time), so calling hours are predictable.
 pub fn midday_zone() -> (String, chrono_tz::Tz) {
     use chrono::Timelike;
     let ahead = (12 - i64::from(chrono::Utc::now().hour())).clamp(-12, 14);
@@ -260,6 +298,12 @@ pub fn midday_zone() -> (String, chrono_tz::Tz) {
     };
     let tz = name.parse().expect("IANA zone");
     (name, tz)
+}
+
+/// The zone in-process tests put accounts in: London, where the test clock stands at noon on a
+/// weekday (inside the default calling hours).
+pub fn test_zone() -> (String, chrono_tz::Tz) {
+    ("Europe/London".to_owned(), chrono_tz::Europe::London)
 }
 
 /// Fetches an account by name in the FULL view, as an agent's desktop does.
@@ -275,11 +319,9 @@ pub async fn get_full(server: &TestServer, name: &str) -> pb::Account {
         .into_inner()
 }
 
-/// The debtor's date today in London (where `account` lives).
+/// The debtor's date today in London (where `account` lives), by the test clock.
 pub fn london_today() -> chrono::NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::London)
-        .date_naive()
+    now().with_timezone(&chrono_tz::Europe::London).date_naive()
 }
 
 /// The field paths of an INVALID_ARGUMENT's BadRequest details.

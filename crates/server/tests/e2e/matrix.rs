@@ -1,7 +1,7 @@
 //! The full authentication × authorisation matrix: every RPC of the contract, called with no
 //! credential, a malformed one, an unknown key, a revoked key, an expired key, and each role's key.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use prost::Message;
 use recoup_server::auth::permissions::MATRIX;
 use recoup_server::auth::{Role, keys};
@@ -86,7 +86,7 @@ async fn every_rpc_for_every_credential() {
     each_backend(|server| {
         let rpcs = rpcs.clone();
         async move {
-            let now = Utc::now();
+            let now = crate::now();
             let revoked = keys::issue(&server.store, Role::Supervisor, "gone", None, now)
                 .await
                 .unwrap();
@@ -238,7 +238,7 @@ async fn revocations_reach_the_key_cache() {
         let server =
             TestServer::start_with(recoup_store::testkit::TestDb::sqlite(), &options).await;
         let list = "/recoup.v1.AccountService/ListAccounts";
-        let now = Utc::now();
+        let now = crate::now();
         let here = keys::issue(&server.store, Role::Agent, "here", None, now)
             .await
             .unwrap();

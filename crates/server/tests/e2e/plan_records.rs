@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Days, Duration, Utc};
+use chrono::{Days, Duration};
 use recoup_domain::Money;
 use recoup_domain::ageing::local_today;
 use recoup_domain::plan::Proposal;
@@ -99,7 +99,7 @@ async fn sign(client: &mut Plans, name: &str, request_id: &str) -> Result<pb::Pl
             request_id: request_id.into(),
             name: name.into(),
             sign_time: Some(prost_types::Timestamp {
-                seconds: Utc::now().timestamp() - 60,
+                seconds: crate::now().timestamp() - 60,
                 nanos: 0,
             }),
             signatory: "Jo Bloggs, Finance Director".into(),
@@ -314,7 +314,7 @@ async fn a_settlement_beyond_an_agents_authority_waits_for_a_supervisor_who_did_
             Role::Supervisor,
             "test-supervisor-2",
             None,
-            Utc::now(),
+            crate::now(),
         )
         .await
         .unwrap();
@@ -431,7 +431,7 @@ async fn missed_instalments_break_the_plan_which_returns_the_account_to_collecti
             )
         };
         // Agreed and signed 75 days ago: £2,000.00 a month from 70 days ago.
-        let agreed = Utc::now() - Duration::days(75);
+        let agreed = crate::now() - Duration::days(75);
         let first = local_today(chrono_tz::Europe::London, agreed) + Days::new(5);
         let proposal = Proposal::Instalments {
             amount: gbp(2_000),
@@ -507,13 +507,15 @@ async fn missed_instalments_break_the_plan_which_returns_the_account_to_collecti
         );
 
         // The background pass records the end once, with its event.
-        let ended = recoup_server::plan_tracking::announce_once(&server.store, &policy, Utc::now())
-            .await
-            .unwrap();
+        let ended =
+            recoup_server::plan_tracking::announce_once(&server.store, &policy, crate::now())
+                .await
+                .unwrap();
         assert_eq!(ended, 1);
-        let again = recoup_server::plan_tracking::announce_once(&server.store, &policy, Utc::now())
-            .await
-            .unwrap();
+        let again =
+            recoup_server::plan_tracking::announce_once(&server.store, &policy, crate::now())
+                .await
+                .unwrap();
         assert_eq!(again, 0);
         let a = get_full(&server, &parent).await;
         assert!(a.active_plan.is_none(), "{backend}");

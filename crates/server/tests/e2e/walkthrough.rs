@@ -7,7 +7,7 @@ use std::process::Command;
 
 use std::sync::Arc;
 
-use chrono::{Datelike, Duration, Utc};
+use chrono::{Datelike, Duration};
 use recoup_domain::policy::Policy;
 use recoup_server::auth::{Role, keys};
 use recoup_server::server::ServeOptions;
@@ -80,7 +80,7 @@ impl Grpcurl {
             .to_owned();
         let mut call = json!({
             "direction": "CALL_DIRECTION_INBOUND",
-            "start_time": (Utc::now() - Duration::minutes(3)).to_rfc3339(),
+            "start_time": (crate::now() - Duration::minutes(3)).to_rfc3339(),
             "duration": "180s",
             "contact_name": "Accounts payable",
             "right_party_contact": true,
@@ -125,7 +125,7 @@ async fn grpcurl_records_every_outcome_on_the_demo_book_and_sees_each_effect() {
         return;
     }
     let server = TestServer::start(TestDb::sqlite()).await;
-    recoup_server::demo::load(&server.store, Utc::now())
+    recoup_server::demo::load(&server.store, crate::now())
         .await
         .unwrap();
     let g = Grpcurl {
@@ -151,7 +151,7 @@ async fn grpcurl_records_every_outcome_on_the_demo_book_and_sees_each_effect() {
     }
     assert_eq!(calls_on("DEMO-001"), before + 5);
 
-    let on = Utc::now()
+    let on = crate::now()
         .with_timezone(&chrono_tz::Europe::London)
         .date_naive()
         + Duration::days(3);
@@ -169,7 +169,7 @@ async fn grpcurl_records_every_outcome_on_the_demo_book_and_sees_each_effect() {
     g.record(
         "DEMO-005",
         "walk-callback",
-        json!({ "callback_requested": { "callback_time": (Utc::now() + Duration::days(2)).to_rfc3339() } }),
+        json!({ "callback_requested": { "callback_time": (crate::now() + Duration::days(2)).to_rfc3339() } }),
     );
     assert!(
         blocks(&g.account("DEMO-005")).contains(&"CONTACT_BLOCK_REASON_CALLBACK_SCHEDULED".into())
@@ -312,7 +312,7 @@ async fn grpcurl_negotiates_approves_signs_and_tracks_plans_on_the_demo_book() {
         ..ServeOptions::default()
     };
     let server = TestServer::start_with(TestDb::sqlite(), &options).await;
-    recoup_server::demo::load(&server.store, Utc::now())
+    recoup_server::demo::load(&server.store, crate::now())
         .await
         .unwrap();
     let second = keys::issue(
@@ -320,7 +320,7 @@ async fn grpcurl_negotiates_approves_signs_and_tracks_plans_on_the_demo_book() {
         Role::Supervisor,
         "second-supervisor",
         None,
-        Utc::now(),
+        crate::now(),
     )
     .await
     .unwrap()
@@ -331,7 +331,7 @@ async fn grpcurl_negotiates_approves_signs_and_tracks_plans_on_the_demo_book() {
     };
     let parent = g.account("DEMO-007")["name"].as_str().unwrap().to_owned();
     let in_days = |n: i64| {
-        let d = Utc::now().date_naive() + Duration::days(n);
+        let d = crate::now().date_naive() + Duration::days(n);
         json!({ "year": d.year(), "month": d.month(), "day": d.day() })
     };
 
@@ -412,7 +412,7 @@ async fn grpcurl_negotiates_approves_signs_and_tracks_plans_on_the_demo_book() {
     let signed = g.call(
         Role::Agent,
         json!({ "request_id": "walk-sign", "name": name,
-                "sign_time": (Utc::now() - Duration::minutes(1)).to_rfc3339(),
+                "sign_time": (crate::now() - Duration::minutes(1)).to_rfc3339(),
                 "signatory": "Pat Quayle, Finance Director" }),
         "recoup.v1.PlanService/RecordPlanSignature",
     );
@@ -455,7 +455,7 @@ async fn grpcurl_reads_guidance_for_every_demo_account_and_renders_every_letter(
         return;
     }
     let server = TestServer::start(TestDb::sqlite()).await;
-    recoup_server::demo::load(&server.store, Utc::now())
+    recoup_server::demo::load(&server.store, crate::now())
         .await
         .unwrap();
     let g = Grpcurl {

@@ -3,7 +3,7 @@
 //! offers within what the customer can afford, crossed payments only where we chased, disputed
 //! invoices never demanded, and figures in each locale's format.
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use recoup_domain::text::{British, Formats};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
@@ -15,7 +15,7 @@ use crate::{TestServer, account, date, get_full, import, invoice, money, text, w
 
 async fn demo(db: TestDb) -> TestServer {
     let server = TestServer::start(db).await;
-    recoup_server::demo::load(&server.store, Utc::now())
+    recoup_server::demo::load(&server.store, crate::now())
         .await
         .unwrap();
     server
@@ -57,7 +57,7 @@ async fn letter(server: &TestServer, name: &str, kind: pb::LetterKind, id: &str)
 async fn today_of(server: &TestServer, name: &str) -> NaiveDate {
     let a = get_full(server, name).await;
     let tz: chrono_tz::Tz = a.time_zone.parse().unwrap();
-    Utc::now().with_timezone(&tz).date_naive()
+    crate::now().with_timezone(&tz).date_naive()
 }
 
 /// A firm call and a second reminder ask for payment by the same date (firm_deadline_days on),
@@ -187,7 +187,7 @@ async fn offers_stay_within_what_the_customer_can_afford() {
     for db in TestDb::all().await {
         let backend = db.backend;
         let server = TestServer::start(db).await;
-        let today = Utc::now()
+        let today = crate::now()
             .with_timezone(&chrono_tz::Europe::London)
             .date_naive();
         import(
@@ -320,7 +320,7 @@ async fn disputed_invoices_are_never_demanded() {
 #[tokio::test]
 async fn figures_plurals_and_plans_read_right() {
     let server = TestServer::start(TestDb::sqlite()).await;
-    let today = Utc::now()
+    let today = crate::now()
         .with_timezone(&chrono_tz::Europe::London)
         .date_naive();
     let mut yen = account(
@@ -429,7 +429,7 @@ async fn figures_plurals_and_plans_read_right() {
             request_id: "plan-ok-signed".into(),
             name: plan.name.clone(),
             sign_time: Some(prost_types::Timestamp {
-                seconds: Utc::now().timestamp() - 60,
+                seconds: crate::now().timestamp() - 60,
                 nanos: 0,
             }),
             signatory: "Jo Bloggs".into(),

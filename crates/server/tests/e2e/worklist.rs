@@ -12,10 +12,11 @@ use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::call_service_client::CallServiceClient;
 use recoup_server::auth::Role;
+use recoup_server::clock::Clock;
 use recoup_server::server::ServeOptions;
 use recoup_store::testkit::TestDb;
 
-use crate::{TestServer, account, date, every_day, get_full, import, invoice, midday_zone, money};
+use crate::{TestServer, account, date, every_day, get_full, import, invoice, money, test_zone};
 
 fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
     recoup_server::convert::time_out(t)
@@ -82,8 +83,8 @@ async fn who_to_call_now_in_order_with_reasons_and_never_whom_the_rules_forbid()
     for db in TestDb::all().await {
         let backend = db.backend;
         let server = start(db, &policy).await;
-        let (zone, tz) = midday_zone();
-        let today = Utc::now().with_timezone(&tz).date_naive();
+        let (zone, tz) = test_zone();
+        let today = crate::now().with_timezone(&tz).date_naive();
         let owing = |r: &str, days: u64, units: i64| {
             let mut a = account(
                 r,
@@ -126,7 +127,7 @@ async fn who_to_call_now_in_order_with_reasons_and_never_whom_the_rules_forbid()
             let r = r.to_owned();
             async move { crate::get(&mut c, &r).await.name }
         };
-        let now = Utc::now();
+        let now = crate::now();
         // BIGGER was called yesterday; BROKEN promised 10 days ago to pay 5 days ago, and did not;
         // CALLED was called an hour ago; CALLBACK asked to be called back in two seconds.
         call(
@@ -167,8 +168,9 @@ async fn who_to_call_now_in_order_with_reasons_and_never_whom_the_rules_forbid()
             }),
         )
         .await;
-        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-        recoup_server::worklist::refresh_once(&server.store, &policy)
+        // The callback's time comes: the clock moves on, no sleeping.
+        server.clock.advance(Duration::seconds(3));
+        recoup_server::worklist::refresh_once(&server.store, &policy, server.clock.now())
             .await
             .unwrap();
 
@@ -230,7 +232,7 @@ async fn who_to_call_now_in_order_with_reasons_and_never_whom_the_rules_forbid()
             &server,
             &name("OLDEST").await,
             "o",
-            Utc::now(),
+            crate::now(),
             pb::call_record::Outcome::NoAnswer(pb::NoAnswer {}),
         )
         .await;
@@ -307,7 +309,7 @@ async fn no_worklist_entry_breaks_a_contact_rule() {
         let backend = db.backend;
         let server = start(db, &policy).await;
         for (n, book) in cases.iter().enumerate() {
-            let now = Utc::now();
+            let now = crate::now();
             let mut records = Vec::new();
             for (k, r) in book.iter().enumerate() {
                 let tz: chrono_tz::Tz = r.zone.parse().unwrap();
@@ -366,7 +368,7 @@ async fn no_worklist_entry_breaks_a_contact_rule() {
                 }
                 names.push(name);
             }
-            recoup_server::worklist::refresh_once(&server.store, &policy)
+            recoup_server::worklist::refresh_once(&server.store, &policy, server.clock.now())
                 .await
                 .unwrap();
             let listed: Vec<String> = worklist(&server, 1000, "")
