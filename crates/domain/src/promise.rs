@@ -38,7 +38,7 @@ pub enum PromiseState {
 
 /// A promise with its state and what was paid towards it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Judged {
+pub struct TrackedPromise {
     pub promise: Promise,
     pub state: PromiseState,
     /// Paid towards it, at most its amount.
@@ -52,7 +52,7 @@ pub fn judge(
     payments: &[Received],
     today: NaiveDate,
     policy: &PromisePolicy,
-) -> Vec<Judged> {
+) -> Vec<TrackedPromise> {
     let grace = Duration::days(i64::from(policy.grace_days));
     let mut ordered: Vec<&Promise> = promises.iter().collect();
     ordered.sort_by_key(|p| (p.made_on, p.call_id));
@@ -88,7 +88,7 @@ pub fn judge(
         } else {
             PromiseState::Broken
         };
-        judged.push(Judged {
+        judged.push(TrackedPromise {
             promise: (*p).clone(),
             state,
             paid,
@@ -98,23 +98,27 @@ pub fn judge(
 }
 
 /// The promise still open, if any (only the latest promise can be).
-pub fn open_promise(judged: &[Judged]) -> Option<&Judged> {
+pub fn open_promise(judged: &[TrackedPromise]) -> Option<&TrackedPromise> {
     judged.last().filter(|j| j.state == PromiseState::Open)
 }
 
 /// Promises not kept in full (broken or partly kept) whose deadline passed within the policy's
 /// window back from `today`.
-pub fn broken_recently(judged: &[Judged], today: NaiveDate, policy: &PromisePolicy) -> usize {
+pub fn broken_recently(
+    judged: &[TrackedPromise],
+    today: NaiveDate,
+    policy: &PromisePolicy,
+) -> usize {
     broken_within(judged, today, policy).count()
 }
 
 /// The promises broken (or only partly kept) within the promise window, in the order judged
 /// (oldest first).
 pub fn broken_within<'a>(
-    judged: &'a [Judged],
+    judged: &'a [TrackedPromise],
     today: NaiveDate,
     policy: &PromisePolicy,
-) -> impl DoubleEndedIterator<Item = &'a Judged> {
+) -> impl DoubleEndedIterator<Item = &'a TrackedPromise> {
     let from = today - Duration::days(i64::from(policy.broken_window_days));
     let grace = Duration::days(i64::from(policy.grace_days));
     judged
@@ -152,7 +156,7 @@ mod tests {
         }
     }
 
-    fn states(j: &[Judged]) -> Vec<PromiseState> {
+    fn states(j: &[TrackedPromise]) -> Vec<PromiseState> {
         j.iter().map(|j| j.state).collect()
     }
 

@@ -14,19 +14,18 @@ use recoup_domain::account::{
     AccountData, AccountStatus, Adjustment, AdjustmentKind, Contact, DebtorType, InvoiceData,
     check_amount, validate_invoices, validate_profile,
 };
-use recoup_domain::ageing::{self, AgeingBucket, OpenItem};
+use recoup_domain::ageing::{self, AgeingBucket};
 use recoup_domain::call::Outcome;
-use recoup_domain::contact::{self, BlockReason, CallHistory, ContactFacts, ContactStatus};
+use recoup_domain::contact::{BlockReason, ContactStatus};
 use recoup_domain::payment::NewPayment;
-use recoup_domain::plan::PlanPolicy;
-use recoup_domain::plan::state::PlanState;
-use recoup_domain::plan::track::Progress;
 use recoup_domain::policy::Policy;
-use recoup_domain::promise;
 use recoup_domain::text::{British, Formats};
 use recoup_domain::{Currency, Money, Violations};
 use recoup_proto::v1 as pb;
-use recoup_store::{AccountSnapshot, StoredCall, StoredInvoice, StoredPayment, StoredPlan};
+use recoup_store::{AccountSnapshot, StoredCall, StoredInvoice, StoredPayment};
+
+use crate::assess::Assessment;
+pub use crate::assess::balance_of;
 
 /// Reads a required message with `read`: "is required" when absent, else its problems under `field`.
 pub fn required_in<M, T>(
@@ -377,7 +376,6 @@ fn invoice_out(inv: &StoredInvoice, today: NaiveDate, paused_by: String) -> pb::
     }
 }
 
-/// An account as returned: BASIC (profile, contacts, balance) or FULL (also invoices, payments).
 /// How much of an account to answer with: BASIC, or FULL under the policy in force.
 #[derive(Debug, Clone, Copy)]
 pub enum View<'a> {
@@ -385,31 +383,45 @@ pub enum View<'a> {
     Full(&'a Policy),
 }
 
-/// What the account owes as of the debtor's `today`: the one place the view and plan checks read
-/// the balance, buckets and the oldest overdue invoice from.
-pub fn balance_of(a: &AccountSnapshot, today: NaiveDate) -> ageing::Balance {
-    // Over-credited invoices (negative outstanding) are money owed back: they count as credit.
-    let mut credit = a.credit.amount();
-    let mut items = Vec::with_capacity(a.open_invoices.len());
-    for inv in &a.open_invoices {
-        if inv.outstanding.is_negative() {
-            credit -= inv.outstanding.amount();
-        } else {
-            items.push(OpenItem {
-                due_date: inv.data.due_date,
-                outstanding: inv.outstanding,
-                disputed: inv.data.disputed,
-            });
-        }
+/// An account as returned: BASIC (profile, contacts, balance) or FULL (everything assessed, with
+/// its invoices, payments and story).
+pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> pb::Account {
+    match view {
+        View::Basic => basic_out(
+            a,
+            &balance_of(a, ageing::local_today(a.data.time_zone, now)),
+        ),
+        View::Full(policy) => full_out(&Assessment::of(a, policy, now)),
     }
-    ageing::summarise(a.data.currency, today, &items, a.credit.with_amount(credit))
 }
 
-pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> pb::Account {
-    let full = matches!(view, View::Full(_));
+/// The FULL view of an assessed account.
+pub fn full_out(x: &Assessment<'_>) -> pb::Account {
+    let a = x.account;
+    let today = x.today;
+    pb::Account {
+        invoices: a
+            .open_invoices
+            .iter()
+            .map(|i| {
+                let paused_by = a
+                    .story
+                    .open_disputes
+                    .iter()
+                    .find(|d| d.invoice_numbers.contains(&i.data.number))
+                    .map(|d| d.name())
+                    .unwrap_or_default();
+                invoice_out(i, today, paused_by)
+            })
+            .collect(),
+        recent_payments: a.recent_payments.iter().map(payment_out).collect(),
+        ..story_out(x)
+    }
+}
+
+/// The profile, contacts and balance: what BASIC shows, and FULL builds on.
+pub fn basic_out(a: &AccountSnapshot, b: &ageing::Balance) -> pb::Account {
     let d = &a.data;
-    let today = ageing::local_today(d.time_zone, now);
-    let b = balance_of(a, today);
     let balance = pb::BalanceSummary {
         as_of_date: Some(date_out(b.as_of)),
         outstanding: Some(money_out(b.outstanding)),
@@ -449,91 +461,25 @@ pub fn account_out(a: &AccountSnapshot, view: View<'_>, now: DateTime<Utc>) -> p
                 preferred: c.preferred,
             })
             .collect(),
-        invoices: if full {
-            a.open_invoices
-                .iter()
-                .map(|i| {
-                    let paused_by = a
-                        .story
-                        .open_disputes
-                        .iter()
-                        .find(|d| d.invoice_numbers.contains(&i.data.number))
-                        .map(|d| d.name())
-                        .unwrap_or_default();
-                    invoice_out(i, today, paused_by)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        },
         cease_calls: d.cease_calls,
         statutory_interest_waived: d.interest_waived,
         create_time: Some(time_out(a.create_time)),
         update_time: Some(time_out(a.update_time)),
         balance: Some(balance),
-        recent_payments: if full {
-            a.recent_payments.iter().map(payment_out).collect()
-        } else {
-            Vec::new()
-        },
-        ..story_out(a, view, today, now)
+        ..Default::default()
     }
 }
 
-/// What the contact rules know of an account on the debtor's `today` (one definition for the view
-/// and the worklist; the write that enforces the rules reads the same from its transaction).
-pub fn contact_facts(a: &AccountSnapshot, plans: &PlanPolicy, today: NaiveDate) -> ContactFacts {
-    ContactFacts::new(
-        a.data.status,
-        a.data.cease_calls,
-        a.data.time_zone,
-        a.open_invoices
-            .iter()
-            .map(|i| (i.outstanding.amount(), i.data.disputed)),
-    )
-    .with_plan_quiet_until(live_plan(a, plans, today).and_then(|(p, t)| {
-        (p.state == PlanState::Active)
-            .then(|| t.quiet_until(plans))
-            .flatten()
-    }))
-}
-
-/// The account's live plan and its progress on the debtor's `today`.
-pub fn live_plan<'a>(
-    a: &'a AccountSnapshot,
-    plans: &PlanPolicy,
-    today: NaiveDate,
-) -> Option<(&'a StoredPlan, Progress)> {
-    let p = a.story.live_plan()?;
-    Some((p, plan::progress(p, today, plans)?))
-}
-
-/// The calls the contact rules look at.
-pub fn call_history(a: &AccountSnapshot) -> CallHistory<'_> {
-    CallHistory {
-        outbound: &a.story.outbound,
-        callback: a.story.callback(),
-    }
-}
-
-/// The FULL view's story: recent calls, the open promise, broken promises, follow-ups and whether
-/// the account may be called now.
-pub(crate) fn story_out(
-    a: &AccountSnapshot,
-    view: View<'_>,
-    today: NaiveDate,
-    now: DateTime<Utc>,
-) -> pb::Account {
-    let View::Full(policy) = view else {
-        return pb::Account::default();
-    };
+/// The FULL view's story: recent calls, disputes, letters, the active plan and statutory interest,
+/// over the judgements of `story_summary`.
+fn story_out(x: &Assessment<'_>) -> pb::Account {
+    let (a, policy) = (x.account, x.policy);
     let story = &a.story;
-    let judged = promise::judge(&story.promises, &story.received, today, &policy.promises);
     pb::Account {
         recent_calls: story
             .recent_calls
             .iter()
-            .map(|c| call::call_out(c, judged.iter().find(|j| j.promise.call_id == c.id)))
+            .map(|c| call::call_out(c, x.promises.iter().find(|j| j.promise.call_id == c.id)))
             .collect(),
         open_disputes: story
             .open_disputes
@@ -553,48 +499,35 @@ pub(crate) fn story_out(
             .collect(),
         // A plan the payments completed or broke is no longer shown as in play, even before the
         // background pass records its end.
-        active_plan: a
-            .story
-            .live_plan()
-            .map(|p| plan::plan_out(p, today, &policy.plans, false))
+        active_plan: x
+            .plan
+            .as_ref()
+            .map(|(p, _)| plan::plan_out(p, x.today, &policy.plans, false))
             .filter(|p| !matches!(p.state(), pb::PlanState::Broken | pb::PlanState::Completed)),
-        statutory_interest: interest::statutory_interest_out(a, &policy.interest, today),
-        ..story_summary(a, policy, today, now)
+        statutory_interest: x.interest.as_ref().and_then(|i| i.out(&policy.interest)),
+        ..story_summary(x)
     }
 }
 
-/// The story's judgements without its lists: the open promise, broken promises, the category in
-/// force and derived, follow-ups and whether the account may be called now.
-pub(crate) fn story_summary(
-    a: &AccountSnapshot,
-    policy: &Policy,
-    today: NaiveDate,
-    now: DateTime<Utc>,
-) -> pb::Account {
-    let story = &a.story;
-    let judged = promise::judge(&story.promises, &story.received, today, &policy.promises);
-    let facts = contact_facts(a, &policy.plans, today);
-    let broken = promise::broken_recently(&judged, today, &policy.promises);
-    let derived = category::derived(a, policy, broken, today, &British);
-    let history = call_history(a);
+/// The profile and balance with the story's judgements, without its lists: the open promise,
+/// broken promises, the category in force and derived, follow-ups and whether the account may be
+/// called now. What guidance shows beside its sections.
+pub(crate) fn story_summary(x: &Assessment<'_>) -> pb::Account {
+    let a = x.account;
+    let derived = category::assessment_out(&x.derived_category(&British));
     pb::Account {
-        open_promise: promise::open_promise(&judged).map(|j| pb::PromiseToPay {
+        open_promise: x.open_promise().map(|j| pb::PromiseToPay {
             amount: Some(money_out(j.promise.amount)),
             promise_date: Some(date_out(j.promise.date)),
             state: call::promise_state_out(j.state) as i32,
             paid: Some(money_out(j.paid)),
         }),
-        broken_promise_count: i32::try_from(broken).unwrap_or(i32::MAX),
+        broken_promise_count: i32::try_from(x.broken_promises).unwrap_or(i32::MAX),
         category: Some(category::in_force(a, &derived)),
         derived_category: Some(derived),
-        follow_ups: story.recent_calls.iter().filter_map(follow_up).collect(),
-        contact_status: Some(contact_status_out(contact::contact_status(
-            &facts,
-            &history,
-            &policy.contact,
-            now,
-        ))),
-        ..Default::default()
+        follow_ups: a.story.recent_calls.iter().filter_map(follow_up).collect(),
+        contact_status: Some(contact_status_out(x.contact.clone())),
+        ..basic_out(a, &x.balance)
     }
 }
 

@@ -1,5 +1,6 @@
 //! recoupd: the recoup gRPC service. `server::start` assembles it; `cli` is the command line.
 
+pub mod assess;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -1,17 +1,16 @@
 //! Announcing the end of active plans on the change feed: a plan completes or breaks with payments
-//! and with the passage of time, and every read already shows it so (`convert::plan`); this pass
+//! and with the passage of time, and every read already shows it so (`assess`); this pass
 //! records the end once (the plan's state, why, and a `plan_changed` event), so the account
 //! returns to normal collection and a CRM hears of it.
 
 use chrono::{DateTime, Utc};
-use recoup_domain::ageing::local_today;
 use recoup_domain::plan::state::PlanState;
 use recoup_domain::plan::track::{self, Standing};
 use recoup_domain::policy::Policy;
 use recoup_domain::text::{British, Formats, plural};
 use recoup_store::{AccountKey, PlanEnd, Store, StoreError};
 
-use crate::convert::live_plan;
+use crate::assess::Assessment;
 
 /// Accounts judged per read of the candidates.
 const PAGE: i64 = 200;
@@ -32,8 +31,7 @@ pub async fn announce_once(
             let Some(a) = store.get_account(AccountKey::Id(id)).await? else {
                 continue;
             };
-            let today = local_today(a.data.time_zone, now);
-            let Some((p, t)) = live_plan(&a, &policy.plans, today) else {
+            let Some((p, t)) = Assessment::of(&a, policy, now).plan else {
                 continue;
             };
             if p.state != PlanState::Active {

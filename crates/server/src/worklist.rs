@@ -9,31 +9,24 @@ use std::time::Duration;
 use chrono::{DateTime, Days, NaiveTime, Utc};
 use recoup_domain::ageing::local_today;
 use recoup_domain::contact::local_instant;
+use recoup_domain::plan::state::PlanState;
+use recoup_domain::plan::track;
 use recoup_domain::policy::Policy;
-use recoup_domain::promise;
 use recoup_domain::worklist::{self, Signals, WorkItem};
 use recoup_store::worklist::{ComputedEntry, Place};
 use recoup_store::{AccountKey, AccountSnapshot, Store, StoreError};
 
+use crate::assess::{Assessment, call_history};
 use crate::clock::SharedClock;
-use crate::convert::{call_history, contact_facts, live_plan};
-use recoup_domain::plan::state::PlanState;
-use recoup_domain::plan::track;
 
 /// Entries computed per batch (one read each, one write per batch).
 const BATCH: i64 = 500;
 /// The longest an entry goes without a fresh look.
 const MAX_AGE_HOURS: i64 = 6;
 
-/// The account's place on the worklist as of `now`, if it has one.
-pub fn place(a: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Option<WorkItem> {
-    let today = local_today(a.data.time_zone, now);
-    let judged = promise::judge(
-        &a.story.promises,
-        &a.story.received,
-        today,
-        &policy.promises,
-    );
+/// The assessed account's place on the worklist, if it has one.
+pub fn place(x: &Assessment<'_>) -> Option<WorkItem> {
+    let (a, policy, today) = (x.account, x.policy, x.today);
     let collectable: Vec<_> = a
         .open_invoices
         .iter()
@@ -43,7 +36,7 @@ pub fn place(a: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Option
     // Missed instalments on the live plan, and on plans that broke within the promise window (at
     // least as many as broke them; their payments are not in the view).
     let window = i64::from(policy.promises.broken_window_days);
-    let missed_instalments = live_plan(a, &policy.plans, today).map_or(0, |(_, t)| t.missed)
+    let missed_instalments = x.plan.as_ref().map_or(0, |(_, t)| t.missed)
         + a.story
             .plans
             .iter()
@@ -57,17 +50,17 @@ pub fn place(a: &AccountSnapshot, policy: &Policy, now: DateTime<Utc>) -> Option
             .map(|p| track::misses_to_break(&policy.plans, p.detail.schedule.len()))
             .sum::<usize>();
     worklist::assess(
-        &contact_facts(a, &policy.plans, today),
+        &x.contact_facts,
         &call_history(a),
         &policy.contact,
         &Signals {
             today,
             collectable: &collectable,
-            broken_promises: promise::broken_recently(&judged, today, &policy.promises),
+            broken_promises: x.broken_promises,
             promise_window_days: policy.promises.broken_window_days,
             missed_instalments,
         },
-        now,
+        x.now,
     )
 }
 
@@ -100,7 +93,7 @@ pub async fn refresh_once(
             let Some(a) = store.get_account(AccountKey::Id(d.account_id)).await? else {
                 continue;
             };
-            let item = place(&a, policy, now);
+            let item = place(&Assessment::of(&a, policy, now));
             computed.push(ComputedEntry {
                 due: *d,
                 next_check: next_check(&a, item.as_ref(), now),

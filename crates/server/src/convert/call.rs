@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
 use recoup_domain::call::{Correction, Direction, NewCall, Outcome};
-use recoup_domain::promise::{Judged, PromiseState};
+use recoup_domain::promise::{PromiseState, TrackedPromise};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_record::Outcome as PbOutcome;
 use recoup_store::StoredCall;
@@ -164,7 +164,7 @@ pub fn call_name(account_id: i64, call_id: i64) -> String {
 }
 
 /// A stored call as the contract shows it; `promise` is the judgement of its promise, if it made one.
-pub fn call_out(s: &StoredCall, promise: Option<&Judged>) -> pb::CallRecord {
+pub fn call_out(s: &StoredCall, promise: Option<&TrackedPromise>) -> pb::CallRecord {
     let c = &s.call;
     pb::CallRecord {
         name: call_name(s.account_id, s.id),
@@ -214,7 +214,7 @@ pub fn promise_state_out(state: PromiseState) -> pb::PromiseState {
     }
 }
 
-fn outcome_out(o: &Outcome, promise: Option<&Judged>) -> PbOutcome {
+fn outcome_out(o: &Outcome, promise: Option<&TrackedPromise>) -> PbOutcome {
     match o {
         Outcome::NoAnswer => PbOutcome::NoAnswer(pb::NoAnswer {}),
         Outcome::LeftMessage { left_with } => PbOutcome::LeftMessage(pb::LeftMessage {

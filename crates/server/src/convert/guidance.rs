@@ -4,10 +4,8 @@
 //! caller's locale format (`Formats`).
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use recoup_domain::ageing::{days_overdue, local_today};
-use recoup_domain::category::Category;
-use recoup_domain::plan::state::PlanState;
-use recoup_domain::plan::track::Standing;
+use recoup_domain::ageing::days_overdue;
+use recoup_domain::contact::BlockReason;
 use recoup_domain::plan::{self, Authority, Counter, Proposal};
 use recoup_domain::policy::Policy;
 use recoup_domain::promise::{self, PromiseState};
@@ -22,17 +20,18 @@ use recoup_script::guidance::{
 use recoup_script::letters::{LetterContext, LetterKind, PaymentRow, StatementLine};
 use recoup_script::terms;
 use recoup_script::tone::{Lasting, Step, Tone, ToneFacts};
-use recoup_store::{AccountSnapshot, StoredInvoice};
+use recoup_store::StoredInvoice;
 
-use super::interest::statutory_claim;
-use super::plan::{BrokenPlan, broken_plan, proposal_out, situation};
-use super::{balance_of, live_plan, story_summary};
+use super::plan::{BrokenPlan, proposal_out};
+use super::story_summary;
+use crate::assess::Assessment;
 
 /// Options offered in the negotiation box.
 const OPTIONS: usize = 3;
 
-/// Everything derived for one account at one moment.
-pub struct Drawn {
+/// What a call on one account is prepared with: the judgements the caller sees, the tone, the text
+/// model guidance and letters are rendered from, and the negotiation box.
+pub struct Briefing {
     pub view: pb::Account,
     pub tone: Tone,
     pub context: CallContext,
@@ -41,13 +40,13 @@ pub struct Drawn {
     final_notice_sent: bool,
 }
 
-fn lasting_of(r: pb::ContactBlockReason) -> Option<Lasting> {
+fn lasting_of(r: BlockReason) -> Option<Lasting> {
     Some(match r {
-        pb::ContactBlockReason::NothingOwed => Lasting::NothingOwed,
-        pb::ContactBlockReason::Disputed => Lasting::AllDisputed,
-        pb::ContactBlockReason::WithAgency => Lasting::WithAgency,
-        pb::ContactBlockReason::CeaseCalls => Lasting::CeaseCalls,
-        pb::ContactBlockReason::OnHold => Lasting::OnHold,
+        BlockReason::NothingOwed => Lasting::NothingOwed,
+        BlockReason::Disputed => Lasting::AllDisputed,
+        BlockReason::WithAgency => Lasting::WithAgency,
+        BlockReason::CeaseCalls => Lasting::CeaseCalls,
+        BlockReason::OnHold => Lasting::OnHold,
         _ => return None,
     })
 }
@@ -108,32 +107,22 @@ fn broken_plan_line(p: &BrokenPlan, fmt: &dyn Formats) -> BrokenPlanLine {
     }
 }
 
-/// Guidance's view of account `a` at `now`, for a caller with `asker`'s authority, with figures
-/// written in `fmt`.
-pub fn draw(
-    a: &AccountSnapshot,
-    policy: &Policy,
-    asker: Authority,
-    now: DateTime<Utc>,
-    fmt: &dyn Formats,
-) -> Drawn {
-    let today = local_today(a.data.time_zone, now);
+/// The briefing for a call on the assessed account `x`, for a caller with `asker`'s authority, with
+/// figures written in `fmt`.
+pub fn brief(x: &Assessment<'_>, asker: Authority, fmt: &dyn Formats) -> Briefing {
+    let (a, policy, today) = (x.account, x.policy, x.today);
     let tz = a.data.time_zone;
     // Only the story's judgements (category, contact status, interest, promises, follow-ups):
     // guidance never shows the account's lists.
-    let view = story_summary(a, policy, today, now);
-    let b = balance_of(a, today);
-    let status = view.contact_status.clone().unwrap_or_default();
-    let category = match &a.story.manual_category {
-        Some(_) => view.category.clone().unwrap_or_default(),
-        // The derived reasons again, with figures in the caller's format.
-        None => super::category::derived(
-            a,
-            policy,
-            usize::try_from(view.broken_promise_count).unwrap_or(0),
-            today,
-            fmt,
-        ),
+    let view = story_summary(x);
+    let b = &x.balance;
+    let (category, category_reasons) = match &a.story.manual_category {
+        Some(m) => (m.category, vec![m.reason.clone()]),
+        // The derived reasons, with figures in the caller's format.
+        None => {
+            let d = x.derived_category(fmt);
+            (d.category, d.reasons)
+        }
     };
     let recent_since = today - Days::new(u64::from(policy.guidance.recent_payment_days));
     let recent: Vec<_> = a
@@ -141,10 +130,11 @@ pub fn draw(
         .iter()
         .filter(|p| p.payment_date >= recent_since)
         .collect();
-    let says_paid = view
-        .follow_ups
+    let says_paid = a
+        .story
+        .recent_calls
         .iter()
-        .any(|f| f.kind() == pb::FollowUpKind::VerifyPayment);
+        .any(|c| matches!(c.call.outcome, Outcome::AlreadyPaid { .. }));
     // Our chasing before a payment: a reminder letter or an outbound call within the recent
     // window before it. Only then can a reminder have crossed it.
     let chased_before = |day: NaiveDate| {
@@ -159,17 +149,6 @@ pub fn draw(
     };
     let crossed_chasing =
         recent.iter().any(|p| chased_before(p.payment_date)) || (says_paid && chased_before(today));
-    let plan = live_plan(a, &policy.plans, today);
-    let plan_on_track = plan
-        .as_ref()
-        .is_some_and(|(p, t)| p.state == PlanState::Active && t.standing == Standing::OnTrack);
-    let broken = broken_plan(a, policy, today);
-    let judged = promise::judge(
-        &a.story.promises,
-        &a.story.received,
-        today,
-        &policy.promises,
-    );
     let sent = |kind: LetterKind| a.story.letters.iter().any(|l| l.kind == kind.key());
     let final_notice_sent = sent(LetterKind::FinalNotice);
     // Reached before: a conversation, a message left, a reminder letter, or a signed plan (whose
@@ -182,27 +161,22 @@ pub fn draw(
         .iter()
         .any(|l| LetterKind::parse(&l.kind).is_some_and(LetterKind::is_reminder))
         || a.story.plans.iter().any(|p| p.sign_time.is_some());
-    let (broken_plans, _) = super::plan::ended_recently(
-        &a.story.plans,
-        &policy.plans,
-        policy.promises.broken_window_days,
-        today,
-    );
     let facts = ToneFacts {
-        category: super::category::category_in(category.category()).unwrap_or(Category::Unknown),
-        lasting: status
+        category,
+        lasting: x
+            .contact
             .blocks
             .iter()
-            .filter_map(|bl| lasting_of(bl.reason()))
+            .filter_map(|bl| lasting_of(bl.reason))
             .collect(),
         recent_payment: !recent.is_empty() || says_paid,
         crossed_chasing,
-        plan_on_track,
+        plan_on_track: x.plan_on_track().is_some(),
         dispute_is_the_matter: b.disputed.is_positive()
             && b.disputed.amount() >= b.overdue.amount()
             && b.outstanding.amount() > b.disputed.amount(),
-        broken_promises: usize::try_from(view.broken_promise_count).unwrap_or(0),
-        broken_plans,
+        broken_promises: x.broken_promises,
+        broken_plans: x.broken_plans,
         reminded_before,
         final_notice_sent,
     };
@@ -212,8 +186,7 @@ pub fn draw(
     // and options the plan validator accepts (the same situation ValidatePlan judges in):
     // everything in a fortnight when that is within policy, then what it offers in place of a
     // token payment. None on a courtesy call or when no call is to be made.
-    let priced = situation(a, policy, asker, today, None);
-    let s = priced.situation;
+    let s = x.situation(asker, None).situation;
     let negotiate = s.balance.is_positive() && !matches!(tone, Tone::Courtesy | Tone::DoNotCall);
     let mut options: Vec<(Proposal, plan::Judgement)> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -286,7 +259,7 @@ pub fn draw(
             .after_broken_plan
             .then(|| super::money_out(s.least_down_payment(&policy.plans))),
     };
-    let claim = statutory_claim(a, &policy.interest, today);
+    let claim = x.claim();
     let (pay_by, next_step) = call_deadline(tone, final_notice_sent, policy, today, fmt);
     let contact = a
         .data
@@ -312,13 +285,12 @@ pub fn draw(
             contact,
         },
         category: facts.category.as_str().replace('_', " "),
-        category_reasons: category.reasons.clone(),
-        may_call_now: status.may_call_now,
-        next_call: status
-            .next_allowed_time
-            .as_ref()
-            .filter(|_| !status.may_call_now)
-            .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+        category_reasons,
+        may_call_now: x.contact.may_call(),
+        next_call: x
+            .contact
+            .next_allowed
+            .filter(|_| !x.contact.may_call())
             .map(|t| {
                 let local = t.with_timezone(&tz);
                 format!(
@@ -328,7 +300,8 @@ pub fn draw(
                 )
             })
             .unwrap_or_default(),
-        blocks: status
+        blocks: x
+            .contact
             .blocks
             .iter()
             .map(|b| b.description.clone())
@@ -365,7 +338,8 @@ pub fn draw(
             })
             .map(|l| fmt.date(l.time.with_timezone(&tz).date_naive()))
             .unwrap_or_default(),
-        open_promise: promise::open_promise(&judged)
+        open_promise: x
+            .open_promise()
             .map(|j| {
                 format!(
                     "{} by {}",
@@ -374,7 +348,7 @@ pub fn draw(
                 )
             })
             .unwrap_or_default(),
-        broken_promises: promise::broken_within(&judged, today, &policy.promises)
+        broken_promises: promise::broken_within(&x.promises, today, &policy.promises)
             .rev()
             .map(|j| BrokenPromiseLine {
                 amount: fmt.money(j.promise.amount),
@@ -386,7 +360,7 @@ pub fn draw(
                 },
             })
             .collect(),
-        plan: plan.as_ref().and_then(|(_, t)| {
+        plan: x.plan.as_ref().and_then(|(_, t)| {
             let next = t.next()?;
             Some(PlanLine {
                 next_due_date: fmt.date(next.due),
@@ -397,7 +371,7 @@ pub fn draw(
                 arrears: fmt.money(t.arrears),
             })
         }),
-        broken_plan: broken.as_ref().map(|p| broken_plan_line(p, fmt)),
+        broken_plan: x.broken_plan.as_ref().map(|p| broken_plan_line(p, fmt)),
         law: claim.map(|c| c.law.to_owned()).unwrap_or_default(),
         interest: claim
             .filter(|c| !c.provisional)
@@ -437,7 +411,7 @@ pub fn draw(
             notes,
         },
     };
-    Drawn {
+    Briefing {
         view,
         tone,
         context,
@@ -446,24 +420,21 @@ pub fn draw(
     }
 }
 
-/// What a letter of `kind` to account `a` is drawn from, dated the debtor's today at `now`, with
+/// What a letter of `kind` to the assessed account is drawn from, dated the debtor's today, with
 /// figures written in `fmt`. A second reminder gives a firm call's deadline, a final notice a final
 /// call's, each with the step that follows: the same dates the call guidance gives.
 pub fn letter_context(
-    a: &AccountSnapshot,
-    policy: &Policy,
-    drawn: &Drawn,
+    x: &Assessment<'_>,
+    briefing: &Briefing,
     kind: LetterKind,
     agreement: String,
-    now: DateTime<Utc>,
     fmt: &dyn Formats,
 ) -> LetterContext {
-    let today = local_today(a.data.time_zone, now);
-    let b = balance_of(a, today);
-    let c = &drawn.context;
+    let (a, policy, today, b) = (x.account, x.policy, x.today, &x.balance);
+    let c = &briefing.context;
     let (pay_by, next_step) = match kind {
         LetterKind::SecondReminder => {
-            call_deadline(Tone::Firm, drawn.final_notice_sent, policy, today, fmt)
+            call_deadline(Tone::Firm, briefing.final_notice_sent, policy, today, fmt)
         }
         LetterKind::FinalNotice => call_deadline(Tone::FinalNotice, true, policy, today, fmt),
         _ => (String::new(), None),

@@ -1,5 +1,5 @@
 //! The FULL view's statutory interest, computed from the stored document at read time (so it is
-//! always to today) with `domain::interest`.
+//! always to today) with `domain::interest`, once per assessment (`crate::assess`).
 
 use chrono::NaiveDate;
 use recoup_domain::Money;
@@ -9,42 +9,15 @@ use recoup_store::AccountSnapshot;
 
 use super::{date_out, money_out};
 
-/// Interest and compensation accrued on each of the account's overdue, undisputed invoices to
-/// `today` (the debtor's date), with the law that applies; `None` when no law applies or the account
-/// or the policy waives it. The one computation the view, plans and guidance read.
-fn accrued(
-    a: &AccountSnapshot,
-    policy: &InterestPolicy,
+/// Interest and compensation accrued on each of an account's overdue, undisputed invoices to the
+/// debtor's today, under the law that applies: computed once per assessment and read by the view,
+/// plans and guidance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interest {
+    regime: Regime,
     today: NaiveDate,
-) -> Option<(Regime, Vec<(String, Accrued)>)> {
-    if !policy.enabled || a.data.interest_waived {
-        return None;
-    }
-    let regime = Regime::for_country(&a.data.country_code)?;
-    if a.data.currency.code() != regime.currency_code() {
-        return None;
-    }
-    let mut out = Vec::new();
-    for inv in &a.open_invoices {
-        if inv.data.disputed || !inv.outstanding.is_positive() {
-            continue;
-        }
-        let debt = Debt {
-            number: &inv.data.number,
-            due_date: inv.data.due_date,
-            billed: inv.data.amount.with_amount(inv.data.billed()),
-            payments: &inv.payments,
-        };
-        match interest::accrue(regime, &policy.rates, &debt, today) {
-            Ok(Some(accrued)) => out.push((inv.data.number.clone(), accrued)),
-            Ok(None) => {}
-            Err(e) => {
-                // Only for debts older than the shipped history (2008 for the UK, 2011 for the EU).
-                tracing::warn!(account_id = a.id, invoice = %inv.data.number, ?e, "no reference rate");
-            }
-        }
-    }
-    Some((regime, out))
+    /// (invoice number, what accrued on it), oldest due first.
+    invoices: Vec<(String, Accrued)>,
 }
 
 /// What may be claimed under the law on late payment, to the debtor's today.
@@ -66,100 +39,122 @@ impl Claim {
     }
 }
 
-/// What may be claimed in all, when something accrues (see `statutory_interest_out`).
-pub fn statutory_claim(
-    a: &AccountSnapshot,
-    policy: &InterestPolicy,
-    today: NaiveDate,
-) -> Option<Claim> {
-    let (regime, accrued) = accrued(a, policy, today)?;
-    let zero = Money::zero(a.data.currency);
-    (!accrued.is_empty()).then(|| {
-        accrued.iter().fold(
+impl Interest {
+    /// What accrued on `a` to `today`; `None` when no law applies, or the account or the policy
+    /// waives it.
+    pub fn accrued(
+        a: &AccountSnapshot,
+        policy: &InterestPolicy,
+        today: NaiveDate,
+    ) -> Option<Interest> {
+        if !policy.enabled || a.data.interest_waived {
+            return None;
+        }
+        let regime = Regime::for_country(&a.data.country_code)?;
+        if a.data.currency.code() != regime.currency_code() {
+            return None;
+        }
+        let mut invoices = Vec::new();
+        for inv in &a.open_invoices {
+            if inv.data.disputed || !inv.outstanding.is_positive() {
+                continue;
+            }
+            let debt = Debt {
+                number: &inv.data.number,
+                due_date: inv.data.due_date,
+                billed: inv.data.amount.with_amount(inv.data.billed()),
+                payments: &inv.payments,
+            };
+            match interest::accrue(regime, &policy.rates, &debt, today) {
+                Ok(Some(accrued)) => invoices.push((inv.data.number.clone(), accrued)),
+                Ok(None) => {}
+                Err(e) => {
+                    // Only for debts older than the shipped history (2008 for the UK, 2011 for the
+                    // EU).
+                    tracing::warn!(account_id = a.id, invoice = %inv.data.number, ?e, "no reference rate");
+                }
+            }
+        }
+        Some(Interest {
+            regime,
+            today,
+            invoices,
+        })
+    }
+
+    /// What may be claimed in all, when something accrues.
+    pub fn claim(&self) -> Option<Claim> {
+        let first = self.invoices.first()?;
+        let zero = first.1.compensation.with_amount(0.into());
+        Some(self.invoices.iter().fold(
             Claim {
-                law: regime.law(),
+                law: self.regime.law(),
                 interest: zero,
                 compensation: zero,
                 provisional: false,
             },
-            |c, (_, x)| Claim {
-                interest: if x.provisional {
-                    c.interest
-                } else {
-                    c.interest
-                        .with_amount(c.interest.amount() + x.interest.amount())
-                },
-                compensation: c
-                    .compensation
-                    .with_amount(c.compensation.amount() + x.compensation.amount()),
-                provisional: c.provisional || x.provisional,
-                ..c
+            |c, (_, x)| {
+                Claim {
+                    interest: if x.provisional {
+                        c.interest
+                    } else {
+                        c.interest
+                            .with_amount(c.interest.amount() + x.interest.amount())
+                    },
+                    compensation: c
+                        .compensation
+                        .with_amount(c.compensation.amount() + x.compensation.amount()),
+                    provisional: c.provisional || x.provisional,
+                    ..c
+                }
             },
-        )
-    })
-}
-
-/// Interest and compensation on the account's overdue, undisputed invoices to `today` (the debtor's
-/// date), or `None` when no law applies, the account or the policy waives it, or nothing is overdue.
-pub fn statutory_interest_out(
-    a: &AccountSnapshot,
-    policy: &InterestPolicy,
-    today: NaiveDate,
-) -> Option<pb::StatutoryInterest> {
-    let (regime, accrued) = accrued(a, policy, today)?;
-    let zero = Money::zero(a.data.currency);
-    let (mut interest, mut compensation) = (zero.amount(), zero.amount());
-    let mut invoices = Vec::new();
-    let provisional = accrued.iter().any(|(_, x)| x.provisional);
-    for (number, accrued) in accrued {
-        interest += accrued.interest.amount();
-        compensation += accrued.compensation.amount();
-        invoices.push(pb::InvoiceInterest {
-            provisional: accrued.provisional,
-            invoice_number: number,
-            interest: Some(money_out(accrued.interest)),
-            compensation: Some(money_out(accrued.compensation)),
-            annual_rate_percent: accrued.annual_rate.to_string(),
-            periods: accrued
-                .periods
-                .iter()
-                .map(|p| pb::InterestPeriod {
-                    start_date: Some(date_out(p.from)),
-                    end_date: Some(date_out(p.to)),
-                    days: i32::try_from(p.days()).unwrap_or(i32::MAX),
-                    principal: Some(money_out(p.principal)),
-                    annual_rate_percent: p.annual_rate.to_string(),
-                    provisional: p.provisional,
-                })
-                .collect(),
-        });
+        ))
     }
-    if invoices.is_empty() {
-        return None;
-    }
-    let history = policy.rates.for_regime(regime);
-    Some(pb::StatutoryInterest {
-        provisional,
-        jurisdiction: regime.law().to_owned(),
-        annual_rate_percent: interest::annual_rate(regime, &policy.rates, today)
-            .map(|r| r.annual.to_string())
-            .unwrap_or_default(),
-        interest: Some(money_out(zero.with_amount(interest))),
-        compensation: Some(money_out(zero.with_amount(compensation))),
-        invoices,
-        computed_to: Some(date_out(today)),
-        rate_source: format!(
-            "{} + 8 points; history known to {} ({})",
-            history.name, history.known_to, history.source
-        ),
-    })
-}
 
-/// What may be claimed (interest at known rates and compensation) added together, as of `today`.
-pub fn statutory_total(
-    a: &AccountSnapshot,
-    policy: &InterestPolicy,
-    today: NaiveDate,
-) -> Option<Money> {
-    statutory_claim(a, policy, today).map(|c| c.total())
+    /// As the FULL view shows it, under `policy`; `None` when nothing is overdue.
+    pub fn out(&self, policy: &InterestPolicy) -> Option<pb::StatutoryInterest> {
+        let first = self.invoices.first()?;
+        let zero = first.1.compensation.with_amount(0.into());
+        let (mut interest, mut compensation) = (zero.amount(), zero.amount());
+        let mut invoices = Vec::new();
+        for (number, accrued) in &self.invoices {
+            interest += accrued.interest.amount();
+            compensation += accrued.compensation.amount();
+            invoices.push(pb::InvoiceInterest {
+                provisional: accrued.provisional,
+                invoice_number: number.clone(),
+                interest: Some(money_out(accrued.interest)),
+                compensation: Some(money_out(accrued.compensation)),
+                annual_rate_percent: accrued.annual_rate.to_string(),
+                periods: accrued
+                    .periods
+                    .iter()
+                    .map(|p| pb::InterestPeriod {
+                        start_date: Some(date_out(p.from)),
+                        end_date: Some(date_out(p.to)),
+                        days: i32::try_from(p.days()).unwrap_or(i32::MAX),
+                        principal: Some(money_out(p.principal)),
+                        annual_rate_percent: p.annual_rate.to_string(),
+                        provisional: p.provisional,
+                    })
+                    .collect(),
+            });
+        }
+        let history = policy.rates.for_regime(self.regime);
+        Some(pb::StatutoryInterest {
+            provisional: self.invoices.iter().any(|(_, x)| x.provisional),
+            jurisdiction: self.regime.law().to_owned(),
+            annual_rate_percent: interest::annual_rate(self.regime, &policy.rates, self.today)
+                .map(|r| r.annual.to_string())
+                .unwrap_or_default(),
+            interest: Some(money_out(zero.with_amount(interest))),
+            compensation: Some(money_out(zero.with_amount(compensation))),
+            invoices,
+            computed_to: Some(date_out(self.today)),
+            rate_source: format!(
+                "{} + 8 points; history known to {} ({})",
+                history.name, history.known_to, history.source
+            ),
+        })
+    }
 }

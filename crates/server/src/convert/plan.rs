@@ -9,8 +9,6 @@ use recoup_domain::{Currency, Money, Violations};
 use recoup_proto::v1 as pb;
 use rust_decimal::Decimal;
 
-use recoup_domain::call::Outcome;
-use recoup_domain::plan::{Authority, Situation};
 use recoup_domain::policy::Policy;
 use recoup_store::{AccountSnapshot, StoredPlan};
 
@@ -251,72 +249,6 @@ pub fn validation_out(
         counter_proposals: counters.iter().map(|c| proposal_out(&c.proposal)).collect(),
         counters: counters.iter().map(counter_out).collect(),
     }
-}
-
-/// What a plan for account `a` is judged against on the debtor's `today`, for `asker`: the one
-/// definition ValidatePlan, CreatePlan and guidance's negotiation box share. The balance is what
-/// may be collected (disputed invoices set aside), with statutory interest and compensation when
-/// policy adds them; what the customer can afford is `stated` in the proposal, else what it said on
-/// its latest hardship call; a plan that broke within the promise window makes the terms stricter.
-pub fn situation(
-    a: &AccountSnapshot,
-    policy: &Policy,
-    asker: Authority,
-    today: NaiveDate,
-    stated: Option<Money>,
-) -> Priced {
-    let b = super::balance_of(a, today);
-    let collectable = b
-        .outstanding
-        .with_amount(b.outstanding.amount() - b.disputed.amount());
-    let interest = policy
-        .plans
-        .interest_in_balance
-        .then(|| super::interest::statutory_total(a, &policy.interest, today))
-        .flatten();
-    let (broken_plans, _) = ended_recently(
-        &a.story.plans,
-        &policy.plans,
-        policy.promises.broken_window_days,
-        today,
-    );
-    Priced {
-        situation: Situation {
-            balance: interest.map_or(collectable, |i| {
-                collectable.with_amount(collectable.amount() + i.amount())
-            }),
-            oldest_overdue_days: b.max_days_overdue,
-            today,
-            asker,
-            affordable_monthly: stated.or_else(|| said_affordable(a)),
-            after_broken_plan: broken_plans > 0,
-        },
-        collectable,
-        interest,
-    }
-}
-
-/// A plan's situation with what makes up its balance.
-#[derive(Debug, Clone, Copy)]
-pub struct Priced {
-    pub situation: Situation,
-    /// The collectable balance before statutory interest.
-    pub collectable: Money,
-    /// Statutory interest and compensation in the balance, when policy adds them.
-    pub interest: Option<Money>,
-}
-
-/// What the debtor said it can afford a month on its latest hardship call.
-fn said_affordable(a: &AccountSnapshot) -> Option<Money> {
-    a.story
-        .recent_calls
-        .iter()
-        .find_map(|c| match &c.call.outcome {
-            Outcome::HardshipClaimed {
-                affordable_monthly, ..
-            } => *affordable_monthly,
-            _ => None,
-        })
 }
 
 /// A plan that broke within the promise window, as guidance names it.

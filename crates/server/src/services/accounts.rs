@@ -15,12 +15,13 @@ use recoup_store::{
 };
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::assess::Assessment;
 use crate::clock::SharedClock;
 use crate::convert::category::category_in;
 use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
-    View, account_in, account_out, enum_in, money_in, payment_in, payment_out, required_in,
-    status_in, view_in,
+    View, account_in, account_out, basic_out, enum_in, money_in, payment_in, payment_out,
+    required_in, status_in, view_in,
 };
 use crate::paging::{decode_position, decode_token, encode_position, encode_token, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
@@ -292,11 +293,12 @@ impl AccountService for Accounts {
             // The stored entry said the rules allow the call now; the account as read now must
             // agree (an entry is saved only for the view it was computed from, so this only drops
             // one whose window closed a moment ago).
-            if crate::worklist::place(&a, &self.policy, now).is_none_or(|p| p.callable_from > now) {
+            let x = Assessment::of(&a, &self.policy, now);
+            if crate::worklist::place(&x).is_none_or(|p| p.callable_from > now) {
                 continue;
             }
             entries.push(pb::WorklistEntry {
-                account: Some(account_out(&a, View::Basic, now)),
+                account: Some(basic_out(&a, &x.balance)),
                 rank: i32::try_from(ranked + entries.len() as i64 + 1).unwrap_or(i32::MAX),
                 reasons: e.reasons,
             });

@@ -4,11 +4,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
-use recoup_domain::ageing::local_today;
 use recoup_domain::call::Outcome;
 use recoup_domain::contact::Block;
 use recoup_domain::policy::Policy;
-use recoup_domain::promise::{self, Judged};
+use recoup_domain::promise::TrackedPromise;
 use recoup_domain::text::{British, Formats};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_service_server::CallService;
@@ -16,6 +15,7 @@ use recoup_store::{AccountKey, CallOutcome, Recorder, RequestKey, Store, StoreEr
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::assess::Assessment;
 use crate::auth::{self, Role};
 use crate::clock::SharedClock;
 use crate::convert::block_reason_out;
@@ -42,7 +42,7 @@ impl Calls {
     }
 
     /// The account's recent promises, judged as of the debtor's today under the policy.
-    async fn judged_promises(&self, account: i64) -> Result<Vec<Judged>, Status> {
+    async fn judged_promises(&self, account: i64) -> Result<Vec<TrackedPromise>, Status> {
         let Some(a) = self
             .store
             .get_account(AccountKey::Id(account))
@@ -51,13 +51,7 @@ impl Calls {
         else {
             return Ok(Vec::new());
         };
-        let today = local_today(a.data.time_zone, self.clock.now());
-        Ok(promise::judge(
-            &a.story.promises,
-            &a.story.received,
-            today,
-            &self.policy.promises,
-        ))
+        Ok(Assessment::of(&a, &self.policy, self.clock.now()).promises)
     }
 }
 

@@ -14,9 +14,10 @@ use recoup_script::{DEFAULT_LOCALE, Templates, Tone};
 use recoup_store::{AccountSnapshot, NewLetter, RequestKey, Store, StoredLetter};
 use tonic::{Request, Response, Status};
 
+use crate::assess::Assessment;
 use crate::auth;
 use crate::clock::SharedClock;
-use crate::convert::guidance::{draw, letter_context, letter_kind_out};
+use crate::convert::guidance::{brief, letter_context, letter_kind_out};
 use crate::convert::{enum_in, time_out};
 use crate::names;
 use crate::status::{from_store, internal, invalid};
@@ -117,28 +118,23 @@ impl GuidanceService for Guidance {
             return Err(invalid(v));
         };
         let a = self.account(account, &req.account).await?;
-        let drawn = draw(
-            &a,
-            &self.policy,
-            asker,
-            self.clock.now(),
-            self.templates.format(locale),
-        );
+        let x = Assessment::of(&a, &self.policy, self.clock.now());
+        let briefing = brief(&x, asker, self.templates.format(locale));
         let g = self
             .templates
-            .guidance(locale, &drawn.context, drawn.tone)
+            .guidance(locale, &briefing.context, briefing.tone)
             .map_err(|e| internal(&e))?;
-        metrics::counter!("recoup_guidance_total", "tone" => drawn.tone.key()).increment(1);
+        metrics::counter!("recoup_guidance_total", "tone" => briefing.tone.key()).increment(1);
         tracing::info!(
             account_id = account,
-            tone = drawn.tone.key(),
+            tone = briefing.tone.key(),
             "guidance drawn"
         );
         Ok(Response::new(pb::CallGuidance {
-            tone: tone_out(drawn.tone) as i32,
-            tone_reasons: drawn.context.tone_reasons,
-            category: drawn.view.category,
-            contact_status: drawn.view.contact_status,
+            tone: tone_out(briefing.tone) as i32,
+            tone_reasons: briefing.context.tone_reasons,
+            category: briefing.view.category,
+            contact_status: briefing.view.contact_status,
             before_you_dial: g.before_you_dial,
             opening: g.opening,
             talking_points: g.talking_points,
@@ -151,7 +147,7 @@ impl GuidanceService for Guidance {
                     answer: o.answer,
                 })
                 .collect(),
-            negotiation: Some(drawn.negotiation),
+            negotiation: Some(briefing.negotiation),
             must_not: g.must_not,
             closing: g.closing,
             rendered_text: g.text,
@@ -226,8 +222,9 @@ impl GuidanceService for Guidance {
         };
         let now = self.clock.now();
         let fmt = self.templates.format(locale);
-        let drawn = draw(&a, &self.policy, asker, now, fmt);
-        let context = letter_context(&a, &self.policy, &drawn, kind, agreement, now, fmt);
+        let x = Assessment::of(&a, &self.policy, now);
+        let briefing = brief(&x, asker, fmt);
+        let context = letter_context(&x, &briefing, kind, agreement, fmt);
         let letter = self
             .templates
             .letter(locale, kind, &context)

@@ -21,10 +21,11 @@ use recoup_store::{
 };
 use tonic::{Request, Response, Status};
 
+use crate::assess::Assessment;
 use crate::auth::{self, Role};
 use crate::clock::SharedClock;
 use crate::convert::call::time_in;
-use crate::convert::plan::{plan_out, proposal_in, situation, validation_out};
+use crate::convert::plan::{plan_out, proposal_in, validation_out};
 use crate::names;
 use crate::paging;
 use crate::status::{from_store, internal, invalid};
@@ -70,23 +71,23 @@ impl Plans {
         proposal: &pb::PlanProposal,
         asker: Authority,
         now: DateTime<Utc>,
-    ) -> Result<Judged, Status> {
+    ) -> Result<CheckedProposal, Status> {
         let cur = a.data.currency;
         let (proposal, affordable_monthly) = proposal_in(proposal, cur).map_err(|pv| {
             let mut v = Violations::new();
             v.extend_prefixed("proposal", pv);
             invalid(v)
         })?;
-        let today = local_today(a.data.time_zone, now);
-        let priced = situation(a, &self.policy, asker, today, affordable_monthly);
+        let x = Assessment::of(a, &self.policy, now);
+        let priced = x.situation(asker, affordable_monthly);
         let judgement = plan::judge(&proposal, &priced.situation, &self.policy.plans);
-        Ok(Judged {
+        Ok(CheckedProposal {
             proposal,
             situation: priced.situation,
             judgement,
             collectable: priced.collectable,
             interest: priced.interest,
-            today,
+            today: x.today,
         })
     }
 
@@ -182,7 +183,7 @@ pub fn agreement_model(
 }
 
 /// A proposal judged for an account.
-struct Judged {
+struct CheckedProposal {
     proposal: Proposal,
     situation: Situation,
     judgement: Judgement,

@@ -383,3 +383,132 @@ async fn bad_guidance_and_letter_requests_name_each_field() {
     assert_eq!(bad_fields(&e), ["plan"]);
     server.stop().await;
 }
+
+/// Under a policy that adds statutory interest to what a plan pays and sets a higher floor, every
+/// option the negotiation box offers (to an agent and to a supervisor) validates for that caller
+/// without approval, and the floor it shows is the one ValidatePlan holds a proposal to: the box
+/// and the validator judge the same balance.
+#[tokio::test]
+async fn every_offered_option_validates_when_interest_is_in_the_balance() {
+    use recoup_domain::plan::PlanPolicy;
+    use recoup_domain::policy::Policy;
+    use recoup_server::server::ServeOptions;
+    use rust_decimal::Decimal;
+
+    let policy = Policy {
+        plans: PlanPolicy {
+            interest_in_balance: true,
+            instalment_floor_percent: Decimal::from(12),
+            instalment_floor: [("GBP", 400), ("EUR", 450), ("USD", 500)]
+                .into_iter()
+                .map(|(c, v)| (c.to_owned(), Decimal::from(v)))
+                .collect(),
+            ..PlanPolicy::default()
+        },
+        ..Policy::default()
+    };
+    let options = ServeOptions {
+        policy: std::sync::Arc::new(policy),
+        ..ServeOptions::default()
+    };
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start_with(db, &options).await;
+        recoup_server::demo::load(&server.store, crate::now())
+            .await
+            .unwrap();
+        let (mut offered, mut with_interest) = (0, 0);
+        for role in [Role::Agent, Role::Supervisor] {
+            let mut client = GuidanceServiceClient::new(server.as_role(role));
+            let plans = PlanServiceClient::new(server.as_role(role));
+            for n in 1..=22 {
+                let parent = format!("accounts/{n}");
+                let g = guidance(&mut client, n).await;
+                let negotiation = g.negotiation.unwrap();
+                let Some(floor) = negotiation.instalment_floor.clone() else {
+                    continue;
+                };
+                let validate = |proposal: pb::PlanProposal| {
+                    let mut plans = plans.clone();
+                    let parent = parent.clone();
+                    async move {
+                        plans
+                            .validate_plan(pb::ValidatePlanRequest {
+                                parent,
+                                proposal: Some(proposal),
+                            })
+                            .await
+                            .unwrap()
+                            .into_inner()
+                    }
+                };
+                for option in &negotiation.options {
+                    let checked = validate(option.clone()).await;
+                    assert!(
+                        checked.valid && !checked.approval_required,
+                        "{backend} {role} {parent}: {option:?}: {:?}",
+                        checked.violations
+                    );
+                    offered += 1;
+                }
+                if negotiation.options.is_empty() {
+                    continue;
+                }
+                // One minor unit below the box's floor is refused at exactly that floor.
+                let f = recoup_domain::Money::from_parts(
+                    &floor.currency_code,
+                    floor.units,
+                    floor.nanos,
+                )
+                .unwrap();
+                let unit = recoup_domain::Money::from_minor(1, f.currency());
+                let below = f.with_amount(f.amount() - unit.amount());
+                let first = negotiation.options[0].clone();
+                let checked = validate(pb::PlanProposal {
+                    kind: pb::PlanKind::Instalments as i32,
+                    instalment_amount: Some(recoup_server::convert::money_out(below)),
+                    frequency: pb::Frequency::Monthly as i32,
+                    first_payment_date: first.first_payment_date.or(first.pay_by_date),
+                    ..Default::default()
+                })
+                .await;
+                let rule = checked
+                    .violations
+                    .iter()
+                    .find(|v| v.code == "INSTALMENT_BELOW_FLOOR")
+                    .unwrap_or_else(|| panic!("{backend} {parent}: {:?}", checked.violations));
+                assert_eq!(rule.limit, crate::text(&Some(floor)), "{backend} {parent}");
+                // What a plan pays is the collectable balance with the compensation and the
+                // interest the account view states as a claim (not a provisional figure).
+                let a = crate::get_full(&server, &parent).await;
+                let amount = |m: &Option<pb::Money>| {
+                    let m = m.as_ref().unwrap();
+                    Decimal::from(m.units) + Decimal::new(i64::from(m.nanos), 9)
+                };
+                if let Some(i) = a
+                    .statutory_interest
+                    .filter(|i| amount(&i.compensation) > Decimal::ZERO)
+                {
+                    let b = a.balance.unwrap();
+                    let claimed: Decimal = i
+                        .invoices
+                        .iter()
+                        .filter(|x| !x.provisional)
+                        .map(|x| amount(&x.interest))
+                        .sum();
+                    let owed = amount(&b.outstanding) - amount(&b.disputed)
+                        + amount(&i.compensation)
+                        + claimed;
+                    assert_eq!(amount(&checked.total), owed, "{backend} {parent}");
+                    with_interest += 1;
+                }
+            }
+        }
+        assert!(offered >= 20, "{backend}: only {offered} options offered");
+        assert!(
+            with_interest > 0,
+            "{backend}: no account with interest had options"
+        );
+        server.stop().await;
+    }
+}
