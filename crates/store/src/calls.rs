@@ -1,29 +1,26 @@
-//! Call records: append-only (the database refuses UPDATE and DELETE, migration 0005). Calls are
-//! written by the store's writer task (`writer.rs`) in group commits: the calls queued meanwhile share
-//! one transaction and one fsync. Each is judged by the contact rules with its account held
-//! (SQLite's write lock; PostgreSQL's row lock), against every call committed or batched before it,
-//! so two agents cannot both take the day's last call; a retry or a concurrent twin finds the first
-//! record in the ledger.
+//! Call records: append-only (the database refuses UPDATE and DELETE, migration 0005), recorded by
+//! the store's writer task in group commits (`record`); a retry or a concurrent twin finds the first
+//! record in the ledger. Reading them back: one call, and an account's calls a page at a time.
+
+mod record;
+pub(crate) use record::{CallJob, apply};
+
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use recoup_domain::account::AccountStatus;
 use recoup_domain::call::{Correction, Direction, NewCall, Outcome};
-use recoup_domain::contact::{self, Block, CallHistory, ContactFacts};
-use recoup_domain::dispute::{Disputable, disputable_on_call};
+use recoup_domain::contact::Block;
 use recoup_domain::fingerprint::Canonical;
 use recoup_domain::policy::Policy;
 use recoup_domain::{Currency, Money};
 use serde_json::{Value, json};
 
-use std::sync::Arc;
-
-use tokio::sync::oneshot;
-
+use crate::change::Written;
 use crate::requests::{RequestKey, last_id};
 use crate::rows::currency;
 use crate::view::minor;
 use crate::writer::{self, Job};
-use crate::{Backend, Store, StoreError, begin_write, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, store_time, with_reader};
 
 /// The ledger's name for RecordCallOutcome.
 const METHOD: &str = "RecordCallOutcome";
@@ -43,13 +40,8 @@ pub struct StoredCall {
     pub create_time: DateTime<Utc>,
 }
 
-/// Whether a call was new or a retry of an earlier request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallOutcome {
-    Recorded(StoredCall),
-    /// The request id was seen before with the same content: the first record, nothing written.
-    Replayed(StoredCall),
-}
+/// A call recorded, or the retry of one (answered with the first record).
+pub type CallOutcome = Written<StoredCall>;
 
 /// Who records a call, and under whose override.
 #[derive(Debug, Clone, Copy)]
@@ -125,13 +117,13 @@ impl Store {
         key: RequestKey<'_>,
         fingerprint: &str,
     ) -> Result<Option<StoredCall>, StoreError> {
-        let Some(seen) = self.find_request(key).await? else {
-            return Ok(None);
-        };
-        seen.retried_by(METHOD, fingerprint)?;
-        let id = last_id(&seen.resource)
-            .ok_or_else(|| StoreError::Corrupt(format!("request resource '{}'", seen.resource)))?;
-        self.get_call(id).await
+        self.replay(key, METHOD, fingerprint, |r| async move {
+            match last_id(&r) {
+                Some(id) => self.get_call(id).await,
+                None => Ok(None),
+            }
+        })
+        .await
     }
 
     /// One call by id.
@@ -194,392 +186,6 @@ impl Store {
         });
         code.map(|c| currency(&c)).transpose()
     }
-}
-
-/// A call waiting for the writer.
-pub(crate) struct CallJob {
-    subject: String,
-    request_id: String,
-    override_by: Option<String>,
-    account_id: i64,
-    call: NewCall,
-    fingerprint: String,
-    policy: Arc<Policy>,
-    now: DateTime<Utc>,
-    reply: oneshot::Sender<Result<Option<StoredCall>, StoreError>>,
-}
-
-impl CallJob {
-    /// Whether the caller stopped waiting before the write began.
-    pub(crate) fn abandoned(&self) -> bool {
-        self.reply.is_closed()
-    }
-}
-
-/// Writes a batch of calls in one transaction (one commit, one fsync) and answers each; a call
-/// that breaks a rule is answered with its error and writes nothing, and when the database refuses
-/// the batch each call is written alone, so that only the call at fault fails.
-pub(crate) async fn apply(backend: &Backend, jobs: Vec<CallJob>) {
-    match write_batch(backend, &jobs).await {
-        Ok(results) => {
-            for (job, r) in jobs.into_iter().zip(results) {
-                let _ = job.reply.send(r);
-            }
-        }
-        Err(e) if jobs.len() > 1 => {
-            tracing::warn!(error = %e, jobs = jobs.len(), "call batch refused; writing one by one");
-            for job in jobs {
-                let r = match write_batch(backend, std::slice::from_ref(&job)).await {
-                    Ok(mut one) => one.pop().expect("one result per call"),
-                    Err(e) => Err(e),
-                };
-                let _ = job.reply.send(r);
-            }
-        }
-        Err(e) => {
-            if let Some(job) = jobs.into_iter().next() {
-                let _ = job.reply.send(Err(e));
-            }
-        }
-    }
-}
-
-/// Whether an error is the call's own (answered to it alone) rather than the database's.
-fn refused_call(e: &StoreError) -> bool {
-    matches!(
-        e,
-        StoreError::NotFound
-            | StoreError::Invalid(_)
-            | StoreError::Refused(_)
-            | StoreError::RequestIdReused
-    )
-}
-
-/// One transaction for the batch; per call `Ok(None)` when the ledger already holds its key. An
-/// error of the database itself fails the whole batch (rolled back).
-async fn write_batch(
-    backend: &Backend,
-    jobs: &[CallJob],
-) -> Result<Vec<Result<Option<StoredCall>, StoreError>>, StoreError> {
-    Ok(with_writer!(backend, |pool, pg| {
-        let mut tx = begin_write!(pool, pg);
-        if pg {
-            // Accounts are held in id order, as payment batches hold them, so batches never
-            // wait on each other in a cycle.
-            let mut ids: Vec<i64> = jobs.iter().map(|j| j.account_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id FROM accounts WHERE id IN ({}) ORDER BY id FOR UPDATE",
-                crate::sets::ids(pg, 1)
-            )))
-            .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-            .fetch_all(&mut *tx)
-            .await?;
-        }
-        let mut results = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let one = async {
-                let (account_id, call, fingerprint, policy, now) = (
-                    job.account_id,
-                    &job.call,
-                    job.fingerprint.as_str(),
-                    &*job.policy,
-                    job.now,
-                );
-                let by = Recorder {
-                    key: RequestKey {
-                        subject: &job.subject,
-                        request_id: &job.request_id,
-                    },
-                    override_by: job.override_by.as_deref(),
-                };
-                let start = store_time(call.start_time);
-                // The account is held (SQLite's write lock; the row lock above on PostgreSQL), so
-                // the ledger and history read below are what every earlier writer committed.
-                let lock = if pg { " FOR UPDATE" } else { "" };
-                let account: Option<(String, String, String, bool)> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT time_zone, currency_code, status, cease_calls FROM accounts \
-                         WHERE id = $1{lock}"
-                    )))
-                    .bind(account_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some((tz, code, status, cease_calls)) = account else {
-                    return Err(StoreError::NotFound);
-                };
-                let seen: Option<String> = sqlx::query_scalar(
-                    "SELECT fingerprint FROM requests WHERE subject = $1 AND request_id = $2",
-                )
-                .bind(by.key.subject)
-                .bind(by.key.request_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if seen.is_some() {
-                    return Ok(None);
-                }
-                let time_zone: chrono_tz::Tz = tz
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt(format!("time zone '{tz}'")))?;
-                let cur = currency(&code)?;
-                let status = AccountStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("account status '{status}'")))?;
-
-                let invoices: Vec<(String, i64, bool)> = sqlx::query_as(
-                    "SELECT number, outstanding_minor, disputed FROM invoices WHERE account_id = $1",
-                )
-                .bind(account_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                let numbers: Vec<String> = invoices.iter().map(|(n, _, _)| n.clone()).collect();
-                let cx = recoup_domain::call::CallContext {
-                    currency: cur,
-                    time_zone,
-                    invoice_numbers: &numbers,
-                    promises: &policy.promises,
-                    now,
-                };
-                let mut violations = call.validate(&cx);
-                if let Some(c) = &call.correction {
-                    let target: Option<(i64, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        "SELECT c.account_id, {CURRENT} FROM calls c WHERE c.id = $1"
-                    )))
-                    .bind(c.call_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match target {
-                        Some((a, true)) if a == account_id => {}
-                        Some((a, false)) if a == account_id => violations.push(
-                            "corrects",
-                            "that record was already corrected: correct its latest version",
-                        ),
-                        _ => violations.push(
-                            "corrects",
-                            format!("accounts/{account_id} has no call {}", c.call_id),
-                        ),
-                    }
-                }
-                if !violations.is_empty() {
-                    return Err(StoreError::Invalid(violations));
-                }
-
-                // The contact rules, for an outbound call made on our initiative; a correction restates
-                // a call already judged, and a supervisor's override sets the rules aside.
-                if call.direction == Direction::Outbound
-                    && by.override_by.is_none()
-                    && call.correction.is_none()
-                {
-                    let sql = format!(
-                        "SELECT start_time FROM calls c WHERE c.account_id = $1 \
-                         AND c.direction = 'outbound' AND {CURRENT} \
-                         ORDER BY c.start_time DESC, c.id DESC LIMIT {RULE_HISTORY}"
-                    );
-                    let outbound: Vec<DateTime<Utc>> =
-                        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                            .bind(account_id)
-                            .fetch_all(&mut *tx)
-                            .await?;
-                    let sql = format!(
-                        "SELECT callback_time FROM calls c WHERE c.account_id = $1 \
-                         AND c.start_time < $2 AND {CURRENT} \
-                         ORDER BY c.start_time DESC, c.id DESC LIMIT 1"
-                    );
-                    let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(account_id);
-                    let q = if pg {
-                        q.bind(start)
-                    } else {
-                        q.bind(sqlite_time(start))
-                    };
-                    let callback: Option<Option<DateTime<Utc>>> =
-                        q.fetch_optional(&mut *tx).await?;
-                    let callback = callback.flatten();
-                    let quiet = crate::plans::active_plan_quiet!(
-                        tx,
-                        account_id,
-                        cur,
-                        start.with_timezone(&time_zone).date_naive(),
-                        &policy.plans
-                    );
-                    let facts = ContactFacts::new(
-                        status,
-                        cease_calls,
-                        time_zone,
-                        invoices
-                            .iter()
-                            .map(|(_, o, d)| (Money::from_minor(*o, cur).amount(), *d)),
-                    )
-                    .with_plan_quiet_until(quiet);
-                    let history = CallHistory {
-                        outbound: &outbound,
-                        callback,
-                    };
-                    let status = contact::contact_status(&facts, &history, &policy.contact, start);
-                    if !status.may_call() {
-                        return Err(StoreError::Refused(status.blocks));
-                    }
-                }
-
-                let (promise_minor, promise_date, callback_time) = match &call.outcome {
-                    Outcome::PromiseToPay { amount, date } => {
-                        (Some(minor(*amount)?), Some(*date), None)
-                    }
-                    Outcome::CallbackRequested { time } => (None, None, Some(store_time(*time))),
-                    _ => (None, None, None),
-                };
-                let q = sqlx::query_scalar(
-                    "INSERT INTO calls (account_id, direction, start_time, duration_ms, contact_name, \
-                     right_party, outcome, details, promise_minor, promise_date, callback_time, notes, \
-                     next_step, override_reason, override_by, corrects, correction_reason, agent, \
-                     create_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                     $15, $16, $17, $18, $19) RETURNING id",
-                )
-                .bind(account_id)
-                .bind(call.direction.as_str());
-                let q = if pg {
-                    q.bind(start)
-                } else {
-                    q.bind(sqlite_time(start))
-                };
-                let q = q
-                    .bind(call.duration_ms)
-                    .bind(&call.contact_name)
-                    .bind(call.right_party_contact)
-                    .bind(call.outcome.kind())
-                    .bind(details(&call.outcome)?.to_string())
-                    .bind(promise_minor)
-                    .bind(promise_date);
-                let q = if pg {
-                    q.bind(callback_time)
-                } else {
-                    q.bind(callback_time.map(sqlite_time))
-                };
-                let id: i64 = q
-                    .bind(&call.notes)
-                    .bind(&call.next_step)
-                    .bind(
-                        call.override_reason
-                            .as_deref()
-                            .filter(|_| by.override_by.is_some()),
-                    )
-                    .bind(by.override_by)
-                    .bind(call.correction.as_ref().map(|c| c.call_id))
-                    .bind(call.correction.as_ref().map(|c| c.reason.as_str()))
-                    .bind(by.key.subject)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-
-                let mut dispute_opened = None;
-                match &call.outcome {
-                    Outcome::ReferredToAgency { .. } => {
-                        sqlx::query(
-                            "UPDATE accounts SET status = 'with_agency', update_time = $2 WHERE id = $1",
-                        )
-                        .bind(account_id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    Outcome::DisputeRaised {
-                        invoice_numbers,
-                        reason,
-                    } => {
-                        let found = crate::disputes::disputable!(
-                            tx,
-                            pg,
-                            account_id,
-                            invoice_numbers,
-                            cur
-                        );
-                        let known: Vec<Disputable> =
-                            found.iter().map(|(_, x)| x.clone()).collect();
-                        let invoice_ids: Vec<i64> =
-                            disputable_on_call(invoice_numbers, &known)
-                                .iter()
-                                .filter_map(|n| {
-                                    found.iter().find(|(_, x)| x.number == *n).map(|(i, _)| *i)
-                                })
-                                .collect();
-                        if !invoice_ids.is_empty() {
-                            let call_id = Some(id);
-                            let dispute = crate::disputes::open_dispute!(
-                                tx,
-                                pg,
-                                account_id,
-                                call_id,
-                                &invoice_ids,
-                                reason,
-                                by.key.subject,
-                                now
-                            );
-                            dispute_opened = Some(dispute);
-                        }
-                    }
-                    _ => {}
-                }
-                let resource = format!("accounts/{account_id}/calls/{id}");
-                // A call that changed the account (its status, or invoices now disputed) is also an
-                // account update, so a CRM following the feed re-reads the account.
-                let changed_account = matches!(call.outcome, Outcome::ReferredToAgency { .. })
-                    || dispute_opened.is_some();
-                sqlx::query(
-                    "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
-                     request_id) SELECT $1, 'call_recorded', $2, $3, $4, $7 \
-                     UNION ALL SELECT $1, 'dispute_changed', $2, $8, $4, $7 WHERE $8 IS NOT NULL \
-                     UNION ALL SELECT $1, 'account_updated', $2, $5, $4, $7 WHERE $6",
-                )
-                .bind(now)
-                .bind(account_id)
-                .bind(&resource)
-                .bind(by.key.subject)
-                .bind(format!("accounts/{account_id}"))
-                .bind(changed_account)
-                .bind(by.key.request_id)
-                .bind(dispute_opened.map(|d| format!("accounts/{account_id}/disputes/{d}")))
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO requests (subject, request_id, method, fingerprint, resource, \
-                     response, create_time) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
-                )
-                .bind(by.key.subject)
-                .bind(by.key.request_id)
-                .bind(METHOD)
-                .bind(fingerprint)
-                .bind(&resource)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(sqlx::AssertSqlSafe(crate::view::refresh_sql(pg)))
-                    .bind(format!("[{account_id}]"))
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(Some(StoredCall {
-                    id,
-                    account_id,
-                    call: NewCall {
-                        start_time: start,
-                        override_reason: call
-                            .override_reason
-                            .clone()
-                            .filter(|_| by.override_by.is_some()),
-                        ..call.clone()
-                    },
-                    override_by: by.override_by.map(str::to_owned),
-                    agent: by.key.subject.to_owned(),
-                    create_time: now,
-                }))
-            }
-            .await;
-            match one {
-                Err(e) if !refused_call(&e) => return Err(e),
-                r => results.push(r),
-            }
-        }
-        tx.commit().await?;
-        results
-    }))
 }
 
 /// A page of an account's calls (`$1`), newest first, at most `$2`, after (`$3`, `$4`) when `after`.

@@ -1,12 +1,13 @@
 //! The debtor category an agent sets by hand (migration 0011): in force over the derived one until
-//! cleared. One short transaction holding the account, with its ledger entry, event and view.
+//! cleared. One short transaction holding the account, ended by the write epilogue (`change`).
 
 use chrono::{DateTime, Utc};
 use recoup_domain::category::Category;
 use recoup_domain::fingerprint::Canonical;
 
+use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::RequestKey;
-use crate::{Store, StoreError, begin_write, store_time, with_writer};
+use crate::{Store, StoreError, store_time, with_writer};
 
 /// The ledger's name for SetAccountCategory.
 const METHOD: &str = "SetAccountCategory";
@@ -32,90 +33,42 @@ impl Store {
             c.finish()
         };
         let now = store_time(now);
-        let written: Result<bool, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_write!(pool, pg);
-                let lock = if pg { " FOR UPDATE" } else { "" };
-                let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT id FROM accounts WHERE id = $1{lock}"
-                )))
-                .bind(account_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if found.is_none() {
-                    return Err(StoreError::NotFound);
-                }
-                let seen: Option<(String, String)> = sqlx::query_as(
-                    "SELECT method, fingerprint FROM requests WHERE subject = $1 AND request_id = $2",
-                )
-                .bind(key.subject)
-                .bind(key.request_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some((method, seen)) = seen {
-                    return if method == METHOD && seen == fingerprint {
-                        Ok(false)
-                    } else {
-                        Err(StoreError::RequestIdReused)
-                    };
+                let mut tx = begin_change!(pool, pg, &self.feed);
+                hold_account!(tx, pg, account_id);
+                if seen!(tx, key) {
+                    return Ok(None);
                 }
                 let set = category.is_some();
                 sqlx::query(
                     "UPDATE accounts SET manual_category = $2, category_reason = $3, \
-                     category_set_by = $4, category_set_time = $5, update_time = $6 WHERE id = $1",
+                     category_set_by = $4, category_set_time = $5 WHERE id = $1",
                 )
                 .bind(account_id)
                 .bind(category.map(Category::as_str))
                 .bind(Some(reason).filter(|_| set))
                 .bind(Some(key.subject).filter(|_| set))
                 .bind(Some(now).filter(|_| set))
-                .bind(now)
                 .execute(&mut *tx)
                 .await?;
                 let resource = format!("accounts/{account_id}");
-                sqlx::query(
-                    "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
-                     request_id) VALUES ($1, 'category_set', $2, $3, $4, $5)",
-                )
-                .bind(now)
-                .bind(account_id)
-                .bind(&resource)
-                .bind(key.subject)
-                .bind(key.request_id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO requests (subject, request_id, method, fingerprint, resource, \
-                     response, create_time) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
-                )
-                .bind(key.subject)
-                .bind(key.request_id)
-                .bind(METHOD)
-                .bind(&fingerprint)
-                .bind(&resource)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(sqlx::AssertSqlSafe(crate::view::refresh_sql(pg)))
-                    .bind(format!("[{account_id}]"))
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                true
+                let mut change =
+                    Change::new(Event::by(key, now, "category_set", account_id, &resource));
+                change
+                    .request(key, METHOD, &fingerprint, &resource, now)
+                    .touch(account_id, now);
+                tx.commit(change).await?;
+                Some(resource)
             }))
         }
         .await;
-        match written {
-            Ok(true) => {
-                self.feed.committed();
-                Ok(true)
-            }
-            // A twin committed first: a retry if it was the same request.
-            Err(e) if e.is_unique_violation() => match self.find_request(key).await? {
-                Some(seen) => seen.retried_by(METHOD, &fingerprint).map(|()| false),
-                None => Err(e),
-            },
-            other => other,
-        }
+        // A retry has nothing to load: it set what the first request set.
+        let done = self
+            .settle(written, key, METHOD, &fingerprint, |_| async {
+                Ok(Some(()))
+            })
+            .await?;
+        Ok(matches!(done, Written::Recorded(())))
     }
 }

@@ -1,7 +1,7 @@
 //! Disputes (migration 0009). Raising one pauses its invoices (`invoices.disputed`); resolving it
 //! upheld writes a credit note per invoice that clears what it still owes, rejected makes them
 //! collectable again. Each change is one transaction holding the account (SQLite's write lock;
-//! PostgreSQL's row lock), with its ledger entry, events and the account's view. The database holds
+//! PostgreSQL's row lock), ended by the write epilogue (`change`). The database holds
 //! every invoice to one open dispute (a unique partial index).
 
 use chrono::{DateTime, Utc};
@@ -13,11 +13,12 @@ use recoup_domain::dispute::{
     self, Disputable, DisputeState, NewDispute, Resolution, check_invoices,
 };
 
+use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::{RequestKey, last_id};
 use crate::rows::{RowExt, currency};
 use crate::sets::{ids, int, rows};
 use crate::view::minor;
-use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, store_time, with_reader, with_writer};
 
 const RAISE: &str = "RaiseDispute";
 const RESOLVE: &str = "ResolveDispute";
@@ -62,13 +63,8 @@ impl StoredDispute {
     }
 }
 
-/// Whether a dispute change was new or a retry of an earlier request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DisputeOutcome {
-    Recorded(StoredDispute),
-    /// The request id was seen before with the same content: the dispute now, nothing written.
-    Replayed(StoredDispute),
-}
+/// A dispute change, or the retry of one.
+pub type DisputeOutcome = Written<StoredDispute>;
 
 /// The invoices of account `$1` named in the JSON array `$2`, with the open dispute holding each.
 pub(crate) fn disputable_sql(pg: bool) -> String {
@@ -166,85 +162,36 @@ macro_rules! open_dispute {
 }
 pub(crate) use open_dispute;
 
-/// Writes the events of a dispute change (`dispute_changed`, and `account_updated`: what the account
-/// owes or may be chased for changed), the ledger entry, the account's update time and view.
-macro_rules! finish_change {
-    ($tx:expr, $pg:expr, $account_id:expr, $dispute_id:expr, $key:expr, $method:expr, $fingerprint:expr, $now:expr) => {{
-        let key: RequestKey<'_> = $key;
-        let resource = format!("accounts/{}/disputes/{}", $account_id, $dispute_id);
-        sqlx::query("UPDATE accounts SET update_time = $2 WHERE id = $1")
-            .bind($account_id)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO events (create_time, event_type, account_id, resource, actor, request_id) \
-             VALUES ($1, 'dispute_changed', $2, $3, $4, $6), \
-                    ($1, 'account_updated', $2, $5, $4, $6)",
-        )
-        .bind($now)
-        .bind($account_id)
-        .bind(&resource)
-        .bind(key.subject)
-        .bind(format!("accounts/{}", $account_id))
-        .bind(key.request_id)
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO requests (subject, request_id, method, fingerprint, resource, response, \
-             create_time) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
-        )
-        .bind(key.subject)
-        .bind(key.request_id)
-        .bind($method)
-        .bind($fingerprint)
-        .bind(&resource)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(crate::view::refresh_sql($pg)))
-            .bind(format!("[{}]", $account_id))
-            .execute(&mut *$tx)
-            .await?;
-    }};
+/// The change a dispute write made: `dispute_changed`, and `account_updated` (what the account owes
+/// or may be chased for changed), with its ledger row and the account's update time and view.
+fn dispute_change(
+    key: RequestKey<'_>,
+    method: &str,
+    fingerprint: &str,
+    account_id: i64,
+    dispute_id: i64,
+    now: DateTime<Utc>,
+) -> (Change, String) {
+    let resource = format!("accounts/{account_id}/disputes/{dispute_id}");
+    let mut change = Change::new(Event::by(
+        key,
+        now,
+        "dispute_changed",
+        account_id,
+        &resource,
+    ));
+    change
+        .event(Event::by(
+            key,
+            now,
+            "account_updated",
+            account_id,
+            format!("accounts/{account_id}"),
+        ))
+        .request(key, method, fingerprint, &resource, now)
+        .touch(account_id, now);
+    (change, resource)
 }
-
-/// The account `$1` held for the transaction: its currency and time zone; `NotFound` without it.
-macro_rules! hold_account {
-    ($tx:expr, $pg:expr, $account_id:expr) => {{
-        let lock = if $pg { " FOR UPDATE" } else { "" };
-        let row: Option<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT currency_code, time_zone FROM accounts WHERE id = $1{lock}"
-        )))
-        .bind($account_id)
-        .fetch_optional(&mut *$tx)
-        .await?;
-        let Some((code, tz)) = row else {
-            return Err($crate::StoreError::NotFound);
-        };
-        let tz: chrono_tz::Tz = tz
-            .parse()
-            .map_err(|_| $crate::StoreError::Corrupt(format!("time zone '{tz}'")))?;
-        ($crate::rows::currency(&code)?, tz)
-    }};
-}
-pub(crate) use hold_account;
-
-/// Whether the ledger already holds `$key` (then the transaction writes nothing).
-macro_rules! seen {
-    ($tx:expr, $key:expr) => {{
-        let key: RequestKey<'_> = $key;
-        let seen: Option<String> = sqlx::query_scalar(
-            "SELECT fingerprint FROM requests WHERE subject = $1 AND request_id = $2",
-        )
-        .bind(key.subject)
-        .bind(key.request_id)
-        .fetch_optional(&mut *$tx)
-        .await?;
-        seen.is_some()
-    }};
-}
-pub(crate) use seen;
 
 impl Store {
     /// Raises a dispute on invoices of account `account_id`, idempotently by `key`.
@@ -264,9 +211,9 @@ impl Store {
             return Ok(DisputeOutcome::Replayed(found));
         }
         let now = store_time(now);
-        let written: Result<Option<i64>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_write!(pool, pg);
+                let mut tx = begin_change!(pool, pg, &self.feed);
                 let (cur, _) = hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
                     None
@@ -305,9 +252,10 @@ impl Store {
                         key.subject,
                         now
                     );
-                    finish_change!(tx, pg, account_id, id, key, RAISE, &fingerprint, now);
-                    tx.commit().await?;
-                    Some(id)
+                    let (change, resource) =
+                        dispute_change(key, RAISE, &fingerprint, account_id, id, now);
+                    tx.commit(change).await?;
+                    Some(resource)
                 }
             }))
         }
@@ -335,9 +283,9 @@ impl Store {
             return Ok(DisputeOutcome::Replayed(found));
         }
         let now = store_time(now);
-        let written: Result<Option<i64>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_write!(pool, pg);
+                let mut tx = begin_change!(pool, pg, &self.feed);
                 let (cur, tz) = hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
                     None
@@ -456,9 +404,10 @@ impl Store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                    finish_change!(tx, pg, account_id, dispute_id, key, RESOLVE, &fingerprint, now);
-                    tx.commit().await?;
-                    Some(dispute_id)
+                    let (change, resource) =
+                        dispute_change(key, RESOLVE, &fingerprint, account_id, dispute_id, now);
+                    tx.commit(change).await?;
+                    Some(resource)
                 }
             }))
         }
@@ -466,38 +415,17 @@ impl Store {
         self.after_write(written, key, RESOLVE, &fingerprint).await
     }
 
-    /// Answers a dispute write: the dispute it wrote, or (its key already in the ledger, or taken by
-    /// a twin that committed first) the one the first request wrote.
+    /// Answers a dispute write: the dispute it wrote, or the one the first request with its key
+    /// wrote.
     async fn after_write(
         &self,
-        written: Result<Option<i64>, StoreError>,
+        written: Result<Option<String>, StoreError>,
         key: RequestKey<'_>,
         method: &str,
         fingerprint: &str,
     ) -> Result<DisputeOutcome, StoreError> {
-        let replay = || async {
-            self.replay_dispute(key, method, fingerprint)
-                .await?
-                .map(DisputeOutcome::Replayed)
-                .ok_or_else(|| {
-                    StoreError::Corrupt("a request in the ledger lost its dispute".into())
-                })
-        };
-        match written {
-            Ok(Some(id)) => {
-                self.feed.committed();
-                self.dispute(id)
-                    .await?
-                    .map(DisputeOutcome::Recorded)
-                    .ok_or_else(|| StoreError::Corrupt(format!("dispute {id} vanished")))
-            }
-            Ok(None) => replay().await,
-            Err(e) if e.is_unique_violation() => match self.find_request(key).await? {
-                Some(_) => replay().await,
-                None => Err(e),
-            },
-            Err(e) => Err(e),
-        }
+        self.settle(written, key, method, fingerprint, |r| self.dispute_named(r))
+            .await
     }
 
     async fn replay_dispute(
@@ -506,13 +434,16 @@ impl Store {
         method: &str,
         fingerprint: &str,
     ) -> Result<Option<StoredDispute>, StoreError> {
-        let Some(seen) = self.find_request(key).await? else {
-            return Ok(None);
-        };
-        seen.retried_by(method, fingerprint)?;
-        let id = last_id(&seen.resource)
-            .ok_or_else(|| StoreError::Corrupt(format!("request resource '{}'", seen.resource)))?;
-        self.dispute(id).await
+        self.replay(key, method, fingerprint, |r| self.dispute_named(r))
+            .await
+    }
+
+    /// The dispute named by `resource` (`accounts/{a}/disputes/{id}`).
+    async fn dispute_named(&self, resource: String) -> Result<Option<StoredDispute>, StoreError> {
+        match last_id(&resource) {
+            Some(id) => self.dispute(id).await,
+            None => Ok(None),
+        }
     }
 
     /// Dispute `dispute_id` of account `account_id`.

@@ -11,13 +11,14 @@ use recoup_domain::allocation::{Allocated, release};
 use recoup_domain::{Money, Violations, fingerprint};
 use serde_json::{Value, json};
 
+use crate::change::{Change, Event, begin_change};
 use crate::disputes;
 use crate::model::{AccountSnapshot, ImportOutcome, StoredInvoice};
 use crate::requests::RequestKey;
 use crate::rows::RowExt;
 use crate::sets::{date, flag, ids, int, rows, scalar, text, time};
 use crate::view::{self, date_text, time_text};
-use crate::{Store, StoreError, begin_write, next_ids, run_all, store_time, with_writer};
+use crate::{Store, StoreError, next_ids, run_all, store_time, with_writer};
 
 /// Minor units of an amount that validation has already bounded.
 pub(crate) fn minor(m: Money) -> Result<i64, StoreError> {
@@ -231,11 +232,6 @@ struct Rows {
     /// [invoice id, reference] of recoup's credit notes the CRM now sends itself.
     notes_superseded: Vec<Value>,
     adjustments: Vec<Value>,
-    /// [account id, time] of updated accounts.
-    touched: Vec<Value>,
-    events: Vec<Value>,
-    views: Vec<Value>,
-    rebuild_views: Vec<i64>,
     /// (account, invoice, excess minor units) of invoices lowered below what was paid.
     releases: Vec<(i64, i64, i64)>,
 }
@@ -357,7 +353,7 @@ fn runs(records: &[AccountData]) -> Vec<&[AccountData]> {
 fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
     let overriding = if pg { " OVERRIDING SYSTEM VALUE" } else { "" };
     let src = rows(pg, 1);
-    let mut out = vec![
+    let out = vec![
         (
             format!(
                 "INSERT INTO accounts (id, external_ref, legal_name, debtor_type, country_code, \
@@ -496,39 +492,7 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
             ),
             Value::Array(r.adjustments),
         ),
-        (
-            format!(
-                "UPDATE accounts SET update_time = d.at FROM (SELECT {} AS id, {} AS at FROM {src}) d \
-                 WHERE accounts.id = d.id",
-                int(0),
-                time(pg, 1)
-            ),
-            Value::Array(r.touched),
-        ),
-        (
-            format!(
-                "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
-                 request_id) SELECT {}, {}, {}, 'accounts/' || {}, {}, {} FROM {src}",
-                time(pg, 0),
-                text(1),
-                int(2),
-                text(2),
-                text(3),
-                text(4)
-            ),
-            Value::Array(r.events),
-        ),
-        (
-            format!(
-                "UPDATE accounts SET view_json = d.doc FROM (SELECT {} AS id, {} AS doc FROM {src}) d \
-                 WHERE accounts.id = d.id",
-                int(0),
-                text(1)
-            ),
-            Value::Array(r.views),
-        ),
     ];
-    out.push((view::refresh_sql(pg), json!(r.rebuild_views)));
     out.into_iter()
         .filter(|(_, rows)| rows.as_array().is_some_and(|a| !a.is_empty()))
         .map(|(sql, rows)| (sql, rows.to_string()))
@@ -570,7 +534,8 @@ impl Store {
         let mut outcomes = Vec::with_capacity(records.len());
         let mut written = 0;
         with_writer!(&self.backend, |pool, pg| {
-            let mut tx = begin_write!(pool, pg);
+            let mut tx = begin_change!(pool, pg, &self.feed);
+            let mut change = None;
             for run in runs(records) {
                 let refs: Vec<&str> = run.iter().map(|r| r.external_ref.as_str()).collect();
                 let stored: HashMap<String, StoredAccount> =
@@ -682,14 +647,11 @@ impl Store {
                                 recent_payments: Vec::new(),
                                 story: Default::default(),
                             };
-                            w.views.push(json!([id, view::encode(&snapshot)?]));
-                            w.events.push(json!([
-                                at,
-                                "account_created",
-                                id,
-                                by.subject,
-                                by.request_id
-                            ]));
+                            Change::record(
+                                &mut change,
+                                Event::by(by, now, "account_created", id, format!("accounts/{id}")),
+                            )
+                            .view(id, view::encode(&snapshot)?);
                             outcomes.push(ImportOutcome::Created);
                         }
                         Decision::Update {
@@ -739,15 +701,11 @@ impl Store {
                                     }
                                 }
                             }
-                            w.touched.push(json!([id, at]));
-                            w.rebuild_views.push(id);
-                            w.events.push(json!([
-                                at,
-                                "account_updated",
-                                id,
-                                by.subject,
-                                by.request_id
-                            ]));
+                            Change::record(
+                                &mut change,
+                                Event::by(by, now, "account_updated", id, format!("accounts/{id}")),
+                            )
+                            .touch(id, now);
                             outcomes.push(ImportOutcome::Updated);
                         }
                         Decision::Unchanged => outcomes.push(ImportOutcome::Unchanged),
@@ -769,10 +727,12 @@ impl Store {
                 written += w.written();
                 run_all!(tx, pg, statements(pg, w));
             }
-            tx.commit().await?;
+            // Nothing created or updated: nothing written, and the transaction rolls back.
+            if let Some(change) = change {
+                tx.commit(change).await?;
+            }
         });
         self.imported(written);
-        self.feed.committed();
         Ok(outcomes)
     }
 }

@@ -1,12 +1,12 @@
 //! Letters (migration 0014): each one produced is kept as written (append-only), with its ledger
-//! entry and `letter_rendered` event, in one transaction holding the account.
+//! entry and `letter_rendered` event, in one transaction holding the account (`change`).
 
 use chrono::{DateTime, Utc};
 
-use crate::disputes::{hold_account, seen};
+use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::{RequestKey, last_id};
 use crate::rows::RowExt;
-use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, store_time, with_reader, with_writer};
 
 const METHOD: &str = "RenderLetter";
 
@@ -50,13 +50,8 @@ impl Store {
         key: RequestKey<'_>,
         fingerprint: &str,
     ) -> Result<Option<StoredLetter>, StoreError> {
-        let Some(seen) = self.find_request(key).await? else {
-            return Ok(None);
-        };
-        seen.retried_by(METHOD, fingerprint)?;
-        let id = last_id(&seen.resource)
-            .ok_or_else(|| StoreError::Corrupt(format!("request resource '{}'", seen.resource)))?;
-        self.letter(id).await
+        self.replay(key, METHOD, fingerprint, |r| self.letter_named(r))
+            .await
     }
 
     /// Keeps a letter produced for account `account_id`, idempotently by `key`; a retry answers
@@ -72,81 +67,57 @@ impl Store {
             return Ok(found);
         }
         let now = store_time(now);
-        let written: Result<Option<i64>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_write!(pool, pg);
+                let mut tx = begin_change!(pool, pg, &self.feed);
                 hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
-                    None
-                } else {
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO letters (account_id, kind, locale, plan_id, subject, body_text, \
-                         body_markdown, created_by, create_time) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-                    )
-                    .bind(account_id)
-                    .bind(l.kind)
-                    .bind(l.locale)
-                    .bind(l.plan_id)
-                    .bind(l.subject)
-                    .bind(l.body_text)
-                    .bind(l.body_markdown)
-                    .bind(key.subject)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let resource = format!("accounts/{account_id}/letters/{id}");
-                    sqlx::query(
-                        "INSERT INTO requests (subject, request_id, method, fingerprint, resource, \
-                         response, create_time) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
-                    )
-                    .bind(key.subject)
-                    .bind(key.request_id)
-                    .bind(METHOD)
-                    .bind(l.fingerprint)
-                    .bind(&resource)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(sqlx::AssertSqlSafe(crate::view::refresh_sql(pg)))
-                        .bind(format!("[{account_id}]"))
-                        .execute(&mut *tx)
-                        .await?;
-                    // Last in the transaction, as every writer's events are (migration 0006).
-                    sqlx::query(
-                        "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
-                         request_id) VALUES ($1, 'letter_rendered', $2, $3, $4, $5)",
-                    )
-                    .bind(now)
-                    .bind(account_id)
-                    .bind(&resource)
-                    .bind(key.subject)
-                    .bind(key.request_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    tx.commit().await?;
-                    Some(id)
+                    return Ok(None);
                 }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO letters (account_id, kind, locale, plan_id, subject, body_text, \
+                     body_markdown, created_by, create_time) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .bind(account_id)
+                .bind(l.kind)
+                .bind(l.locale)
+                .bind(l.plan_id)
+                .bind(l.subject)
+                .bind(l.body_text)
+                .bind(l.body_markdown)
+                .bind(key.subject)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let resource = format!("accounts/{account_id}/letters/{id}");
+                let mut change = Change::new(Event::by(
+                    key,
+                    now,
+                    "letter_rendered",
+                    account_id,
+                    &resource,
+                ));
+                change
+                    .request(key, METHOD, l.fingerprint, &resource, now)
+                    .rebuild(account_id);
+                tx.commit(change).await?;
+                Some(resource)
             }))
         }
         .await;
-        let replay = || async {
-            self.replay_letter(key, l.fingerprint)
-                .await?
-                .ok_or_else(|| {
-                    StoreError::Corrupt("a request in the ledger lost its letter".into())
-                })
-        };
-        match written {
-            Ok(Some(id)) => {
-                self.feed.committed();
-                self.letter(id)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("letter {id} vanished")))
-            }
-            Ok(None) => replay().await,
-            Err(e) if e.is_unique_violation() => replay().await,
-            Err(e) => Err(e),
+        self.settle(written, key, METHOD, l.fingerprint, |r| {
+            self.letter_named(r)
+        })
+        .await
+        .map(Written::into_inner)
+    }
+
+    /// The letter named by `resource` (`accounts/{a}/letters/{id}`).
+    async fn letter_named(&self, resource: String) -> Result<Option<StoredLetter>, StoreError> {
+        match last_id(&resource) {
+            Some(id) => self.letter(id).await,
+            None => Ok(None),
         }
     }
 

@@ -11,6 +11,7 @@ mod accounts;
 pub mod bulk;
 pub mod calls;
 mod categories;
+mod change;
 mod connect;
 pub mod disputes;
 mod error;
@@ -38,6 +39,7 @@ pub mod worklist;
 mod writer;
 
 pub use calls::{CallOutcome, Recorder, StoredCall};
+pub use change::Written;
 pub use connect::StoreOptions;
 pub use disputes::{DisputeOutcome, StoredDispute};
 pub use error::StoreError;
@@ -109,21 +111,8 @@ macro_rules! with_writer {
     };
 }
 
-/// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
-/// deferred transaction that reads and then writes can fail with SQLITE_BUSY, without waiting for the
-/// busy timeout, when another process holds the lock.
-macro_rules! begin_write {
-    ($pool:ident, $pg:ident) => {
-        if $pg {
-            $pool.begin().await?
-        } else {
-            $pool.begin_with("BEGIN IMMEDIATE").await?
-        }
-    };
-}
-
 pub(crate) use sets::{next_ids, run_all};
-pub(crate) use {begin_write, with_pool, with_reader, with_writer};
+pub(crate) use {with_pool, with_reader, with_writer};
 
 /// Times are stored to the microsecond (PostgreSQL's precision) so both backends read back alike.
 pub(crate) fn store_time(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {

@@ -4,7 +4,7 @@
 //! in order (so two payments to one account in a batch see each other), and all the rows are written
 //! by a fixed number of set-based statements, the touched accounts' views rebuilt last.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use recoup_domain::ageing::local_today;
@@ -14,6 +14,8 @@ use recoup_domain::{Currency, Money};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::change::{Change, Event, Written, begin_change};
+use crate::events::Feed;
 use crate::import::minor;
 use crate::model::StoredPayment;
 use crate::requests::{RequestKey, last_id};
@@ -21,21 +23,13 @@ use crate::rows::{self, NUMBER_SEPARATOR, RowExt};
 use crate::sets::{date, ids, int, rows as json_rows, text, time};
 use crate::view::{self, date_text, time_text};
 use crate::writer::{self, Job};
-use crate::{
-    Backend, Store, StoreError, begin_write, next_ids, run_all, store_time, with_reader,
-    with_writer,
-};
+use crate::{Backend, Store, StoreError, next_ids, store_time, with_reader, with_writer};
 
 /// The ledger's name for RecordPayment.
 const METHOD: &str = "RecordPayment";
 
-/// Whether a payment was new or a retry of an earlier request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaymentOutcome {
-    Recorded(StoredPayment),
-    /// The request id was seen before with the same content: the first result, nothing written.
-    Replayed(StoredPayment),
-}
+/// A payment recorded, or the retry of one (answered with the first result).
+pub type PaymentOutcome = Written<StoredPayment>;
 
 /// A payment waiting for the writer.
 pub(crate) struct PaymentJob {
@@ -99,13 +93,13 @@ impl Store {
         key: RequestKey<'_>,
         fingerprint: &str,
     ) -> Result<Option<StoredPayment>, StoreError> {
-        let Some(seen) = self.find_request(key).await? else {
-            return Ok(None);
-        };
-        seen.retried_by(METHOD, fingerprint)?;
-        let id = last_id(&seen.resource)
-            .ok_or_else(|| StoreError::Corrupt(format!("request resource '{}'", seen.resource)))?;
-        Ok(read_payments(&self.backend, &[id]).await?.pop())
+        self.replay(key, METHOD, fingerprint, |r| async move {
+            match last_id(&r) {
+                Some(id) => Ok(read_payments(&self.backend, &[id]).await?.pop()),
+                None => Ok(None),
+            }
+        })
+        .await
     }
 }
 
@@ -118,13 +112,13 @@ enum Answer {
 
 /// Applies a batch and answers every job; when the database refuses the batch, each job is
 /// applied alone so that only the job at fault fails.
-pub(crate) async fn apply(backend: &Backend, jobs: Vec<PaymentJob>) {
-    match write_batch(backend, &jobs).await {
+pub(crate) async fn apply(backend: &Backend, feed: &Feed, jobs: Vec<PaymentJob>) {
+    match write_batch(backend, feed, &jobs).await {
         Ok(answers) => answer(backend, jobs, answers).await,
         Err(e) if jobs.len() > 1 => {
             tracing::warn!(error = %e, jobs = jobs.len(), "payment batch refused; applying one by one");
             for job in jobs {
-                let single = write_batch(backend, std::slice::from_ref(&job)).await;
+                let single = write_batch(backend, feed, std::slice::from_ref(&job)).await;
                 let answers = match single {
                     Ok(a) => a,
                     Err(e) => vec![alone_failed(backend, &job, e).await],
@@ -224,7 +218,11 @@ pub(crate) fn invoices_sql(pg: bool) -> String {
 
 /// One batch in one transaction. Rule failures are answers, not errors; an `Err` means the database
 /// refused the batch, and nothing of it was written.
-async fn write_batch(backend: &Backend, jobs: &[PaymentJob]) -> Result<Vec<Answer>, StoreError> {
+async fn write_batch(
+    backend: &Backend,
+    feed: &Feed,
+    jobs: &[PaymentJob],
+) -> Result<Vec<Answer>, StoreError> {
     let account_ids: Vec<i64> = {
         let mut ids: Vec<i64> = jobs.iter().map(|j| j.account_id).collect();
         ids.sort_unstable();
@@ -236,7 +234,7 @@ async fn write_batch(backend: &Backend, jobs: &[PaymentJob]) -> Result<Vec<Answe
         .map(|j| json!([j.subject, j.request_id]))
         .collect();
     with_writer!(backend, |pool, pg| {
-        let mut tx = begin_write!(pool, pg);
+        let mut tx = begin_change!(pool, pg, feed);
         let seen: HashMap<(String, String), (String, String, String)> =
             sqlx::query(sqlx::AssertSqlSafe(seen_sql(pg)))
                 .bind(Value::Array(keys).to_string())
@@ -386,15 +384,14 @@ async fn write_batch(backend: &Backend, jobs: &[PaymentJob]) -> Result<Vec<Answe
             ));
             answers.push(None);
         }
-        if recorded.is_empty() {
-            tx.rollback().await?;
-        } else {
+        // Nothing recorded: nothing written, and the transaction rolls back as it is dropped.
+        if !recorded.is_empty() {
             let new_ids = next_ids!(tx, pg, "payments", recorded.len());
             for ((_, p), id) in recorded.iter_mut().zip(&new_ids) {
                 p.id = *id;
             }
-            run_all!(tx, pg, statements(pg, jobs, &recorded)?);
-            tx.commit().await?;
+            let (rows, change) = statements(pg, jobs, &recorded)?;
+            tx.commit_with(rows, change).await?;
         }
         let ids_by_job: HashMap<usize, i64> = recorded.iter().map(|(n, p)| (*n, p.id)).collect();
         for (n, p) in recorded {
@@ -413,24 +410,25 @@ async fn write_batch(backend: &Backend, jobs: &[PaymentJob]) -> Result<Vec<Answe
     })
 }
 
-/// The statements (and their JSON rows) that write a batch's recorded payments: payments,
-/// allocations, the invoices' running sums, the accounts' credit, events, the ledger, and last the
-/// touched accounts' views.
+/// The statements (and their JSON rows) that write a batch's recorded payments (payments,
+/// allocations, the invoices' running sums, the accounts' credit), and the batch's change: a
+/// `payment_recorded` event and a ledger row each, the touched accounts' views.
 fn statements(
     pg: bool,
     jobs: &[PaymentJob],
     recorded: &[(usize, StoredPayment)],
-) -> Result<Vec<(String, String)>, StoreError> {
+) -> Result<(Vec<(String, String)>, Change), StoreError> {
     let mut payments = Vec::new();
     let mut allocations = Vec::new();
     let mut credit: HashMap<i64, i64> = HashMap::new();
-    let mut events = Vec::new();
-    let mut ledger = Vec::new();
-    let mut touched = HashSet::new();
+    let mut change = None;
     for (n, p) in recorded {
         let job = &jobs[*n];
+        let key = RequestKey {
+            subject: &job.subject,
+            request_id: &job.request_id,
+        };
         let resource = format!("accounts/{}/payments/{}", p.account_id, p.id);
-        let at = time_text(job.now);
         payments.push(json!([
             p.id,
             p.account_id,
@@ -439,62 +437,44 @@ fn statements(
             p.reference,
             p.invoice_numbers.join(&NUMBER_SEPARATOR.to_string()),
             minor(p.unallocated)?,
-            at
+            time_text(job.now)
         ]));
         *credit.entry(p.account_id).or_default() += minor(p.unallocated)?;
-        events.push(json!([
-            at,
-            p.account_id,
-            resource,
-            job.subject,
-            job.request_id
-        ]));
-        ledger.push(json!([
-            job.subject,
-            job.request_id,
-            job.fingerprint,
-            resource,
-            at
-        ]));
-        touched.insert(p.account_id);
+        Change::record(
+            &mut change,
+            Event::by(key, job.now, "payment_recorded", p.account_id, &resource),
+        )
+        .request(key, METHOD, &job.fingerprint, &resource, job.now)
+        .rebuild(p.account_id);
         for (pos, (number, amount)) in p.allocations.iter().enumerate() {
             allocations.push(json!([p.id, pos, p.account_id, number, minor(*amount)?]));
         }
     }
-    let [
-        payments_sql,
-        allocations_sql,
-        invoices_sql,
-        credit_sql,
-        events_sql,
-        ledger_sql,
-    ] = write_sql(pg);
+    let change =
+        change.ok_or_else(|| StoreError::Corrupt("a batch that recorded nothing".into()))?;
+    let [payments_sql, allocations_sql, invoices_sql, credit_sql] = write_sql(pg);
     let exec = |sql: String, rows: Vec<Value>| (sql, Value::Array(rows).to_string());
-    Ok(vec![
-        exec(payments_sql, payments),
-        exec(allocations_sql, allocations.clone()),
-        exec(invoices_sql, allocations),
-        exec(
-            credit_sql,
-            credit
-                .into_iter()
-                .filter(|(_, c)| *c != 0)
-                .map(|(a, c)| json!([a, c]))
-                .collect(),
-        ),
-        exec(events_sql, events),
-        exec(ledger_sql, ledger),
-        (
-            view::refresh_sql(pg),
-            json!(touched.into_iter().collect::<Vec<_>>()).to_string(),
-        ),
-    ])
+    Ok((
+        vec![
+            exec(payments_sql, payments),
+            exec(allocations_sql, allocations.clone()),
+            exec(invoices_sql, allocations),
+            exec(
+                credit_sql,
+                credit
+                    .into_iter()
+                    .filter(|(_, c)| *c != 0)
+                    .map(|(a, c)| json!([a, c]))
+                    .collect(),
+            ),
+        ],
+        change,
+    ))
 }
 
 /// The statements that write a batch of payments, each taking its rows as `$1`: payments,
-/// allocations, the invoices' running sums (from the allocation rows), the accounts' credit,
-/// events, the ledger.
-pub(crate) fn write_sql(pg: bool) -> [String; 6] {
+/// allocations, the invoices' running sums (from the allocation rows), the accounts' credit.
+pub(crate) fn write_sql(pg: bool) -> [String; 4] {
     let overriding = if pg { " OVERRIDING SYSTEM VALUE" } else { "" };
     [
         format!(
@@ -539,26 +519,6 @@ pub(crate) fn write_sql(pg: bool) -> [String; 6] {
              FROM (SELECT {} AS id, {} AS amount FROM {}) d WHERE accounts.id = d.id",
             int(0),
             int(1),
-            json_rows(pg, 1)
-        ),
-        format!(
-            "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
-             request_id) SELECT {}, 'payment_recorded', {}, {}, {}, {} FROM {}",
-            time(pg, 0),
-            int(1),
-            text(2),
-            text(3),
-            text(4),
-            json_rows(pg, 1)
-        ),
-        format!(
-            "INSERT INTO requests (subject, request_id, method, fingerprint, resource, \
-             response, create_time) SELECT {}, {}, '{METHOD}', {}, {}, NULL, {} FROM {}",
-            text(0),
-            text(1),
-            text(2),
-            text(3),
-            time(pg, 4),
             json_rows(pg, 1)
         ),
     ]

@@ -1,7 +1,7 @@
 //! Payment plans (migration 0013). A plan is written once with what was agreed (`detail`) and its
 //! written agreement; later changes only move its state (approved, signed, ended) and each is one
-//! transaction holding the account, with its ledger entry, `plan_changed` event and the account's
-//! view. The database holds each account to one live plan (a unique partial index). Payments
+//! transaction holding the account, ended by the write epilogue (`change`: its ledger entry,
+//! `plan_changed` event and the account's view). The database holds each account to one live plan (a unique partial index). Payments
 //! recorded after a plan was agreed (ids above `after_payment_id`) are what it is tracked against
 //! (`recoup_domain::plan::track`), on every read.
 
@@ -15,10 +15,10 @@ use recoup_domain::{Money, Violations};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::disputes::{hold_account, seen};
+use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::{RequestKey, last_id};
 use crate::rows::{RowExt, currency};
-use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, store_time, with_reader, with_writer};
 
 const CREATE: &str = "CreatePlan";
 const APPROVE: &str = "ApprovePlan";
@@ -92,13 +92,8 @@ pub struct NewPlan<'a> {
     pub agreement: &'a (dyn Fn(&str) -> Result<String, String> + Sync),
 }
 
-/// Whether a plan change was new or a retry of an earlier request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlanOutcome {
-    Recorded(StoredPlan),
-    /// The request id was seen before with the same content: the plan now, nothing written.
-    Replayed(StoredPlan),
-}
+/// A plan change, or the retry of one (answered with the plan as it is now).
+pub type PlanOutcome = Written<StoredPlan>;
 
 /// The detail as stored: amounts in minor units of the account's currency, dates ISO 8601.
 #[derive(Serialize, Deserialize)]
@@ -274,55 +269,34 @@ pub(crate) fn parse_state(s: &str) -> Result<PlanState, StoreError> {
 
 pub(crate) const LIVE: &str = "('awaiting_approval', 'awaiting_signature', 'active')";
 
-/// Writes a plan change's events (`plan_changed` for each plan named, then `account_updated`), the
-/// ledger entry naming the plan, the account's update time and view.
-macro_rules! finish_plan_change {
-    ($tx:expr, $pg:expr, $account_id:expr, $plan_ids:expr, $key:expr, $method:expr, $fingerprint:expr, $now:expr) => {{
-        let key: RequestKey<'_> = $key;
-        let plan_ids: &[i64] = $plan_ids;
-        let account = format!("accounts/{}", $account_id);
-        sqlx::query("UPDATE accounts SET update_time = $2 WHERE id = $1")
-            .bind($account_id)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-        let mut resources: Vec<serde_json::Value> = plan_ids
-            .iter()
-            .map(|id| serde_json::json!(["plan_changed", format!("{account}/plans/{id}")]))
-            .collect();
-        resources.push(serde_json::json!(["account_updated", account.clone()]));
-        sqlx::query(
-            "INSERT INTO requests (subject, request_id, method, fingerprint, resource, response, \
-             create_time) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
-        )
-        .bind(key.subject)
-        .bind(key.request_id)
-        .bind($method)
-        .bind($fingerprint)
-        .bind(format!("{account}/plans/{}", plan_ids[0]))
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
-        // Last in the transaction, as every writer's events are (migration 0006).
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO events (create_time, event_type, account_id, resource, actor, request_id) \
-             SELECT $1, {}, $2, {}, $3, $4 FROM {}",
-            crate::sets::text(0),
-            crate::sets::text(1),
-            crate::sets::rows($pg, 5)
-        )))
-        .bind($now)
-        .bind($account_id)
-        .bind(key.subject)
-        .bind(key.request_id)
-        .bind(serde_json::Value::Array(resources).to_string())
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(crate::view::refresh_sql($pg)))
-            .bind(format!("[{}]", $account_id))
-            .execute(&mut *$tx)
-            .await?;
-    }};
+/// The change a plan write made: `plan_changed` for each plan named (the first is the one the
+/// request wrote, named in its ledger row), then `account_updated`, with the account's update time
+/// and view.
+fn plan_change(
+    key: RequestKey<'_>,
+    method: &str,
+    fingerprint: &str,
+    account_id: i64,
+    plan_ids: &[i64],
+    now: DateTime<Utc>,
+) -> (Change, String) {
+    let account = format!("accounts/{account_id}");
+    let resource = format!("{account}/plans/{}", plan_ids[0]);
+    let mut change = Change::new(Event::by(key, now, "plan_changed", account_id, &resource));
+    for id in &plan_ids[1..] {
+        change.event(Event::by(
+            key,
+            now,
+            "plan_changed",
+            account_id,
+            format!("{account}/plans/{id}"),
+        ));
+    }
+    change
+        .event(Event::by(key, now, "account_updated", account_id, account))
+        .request(key, method, fingerprint, &resource, now)
+        .touch(account_id, now);
+    (change, resource)
 }
 
 /// The payment id plans count from: the account's newest payment (0 when none).
@@ -390,13 +364,16 @@ impl Store {
         method: &str,
         fingerprint: &str,
     ) -> Result<Option<StoredPlan>, StoreError> {
-        let Some(seen) = self.find_request(key).await? else {
-            return Ok(None);
-        };
-        seen.retried_by(method, fingerprint)?;
-        let (account, id) = plan_ids(&seen.resource)
-            .ok_or_else(|| StoreError::Corrupt(format!("request resource '{}'", seen.resource)))?;
-        self.get_plan(account, id).await
+        self.replay(key, method, fingerprint, |r| self.plan_named(r))
+            .await
+    }
+
+    /// The plan named by `resource` (`accounts/{a}/plans/{p}`).
+    async fn plan_named(&self, resource: String) -> Result<Option<StoredPlan>, StoreError> {
+        match plan_ids(&resource) {
+            Some((account, id)) => self.get_plan(account, id).await,
+            None => Ok(None),
+        }
     }
 
     /// Records a plan agreed on account `account_id`, idempotently by `key`: awaiting approval when
@@ -420,9 +397,9 @@ impl Store {
         let detail = serde_json::to_string(&DetailJson::from_detail(new.detail)?)
             .map_err(|e| corrupt(&e.to_string()))?;
         let state = recoup_domain::plan::state::initial(new.approval_role.is_some());
-        let written: Result<Option<i64>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_write!(pool, pg);
+                let mut tx = begin_change!(pool, pg, &self.feed);
                 let (cur, _) = hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
                     None
@@ -494,18 +471,10 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     changed.insert(0, id);
-                    finish_plan_change!(
-                        tx,
-                        pg,
-                        account_id,
-                        &changed,
-                        key,
-                        CREATE,
-                        new.fingerprint,
-                        now
-                    );
-                    tx.commit().await?;
-                    Some(id)
+                    let (change, resource) =
+                        plan_change(key, CREATE, new.fingerprint, account_id, &changed, now);
+                    tx.commit(change).await?;
+                    Some(resource)
                 }
             }))
         }
@@ -572,9 +541,9 @@ impl Store {
             return Ok(PlanOutcome::Replayed(found));
         }
         let now = store_time(now);
-        let written: Result<Option<i64>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_write!(pool, pg);
+                let mut tx = begin_change!(pool, pg, &self.feed);
                 hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
                     None
@@ -636,18 +605,10 @@ impl Store {
                             .await?;
                         }
                     }
-                    finish_plan_change!(
-                        tx,
-                        pg,
-                        account_id,
-                        &[plan_id],
-                        key,
-                        method,
-                        fingerprint,
-                        now
-                    );
-                    tx.commit().await?;
-                    Some(plan_id)
+                    let (change, resource) =
+                        plan_change(key, method, fingerprint, account_id, &[plan_id], now);
+                    tx.commit(change).await?;
+                    Some(resource)
                 }
             }))
         }
@@ -656,41 +617,28 @@ impl Store {
             .await
     }
 
-    /// Answers a plan write: the plan it wrote, or (its key already in the ledger, or taken by a
-    /// twin that committed first) the one the first request wrote.
+    /// Answers a plan write: the plan it wrote, or the one the first request with its key wrote.
     async fn after_plan_write(
         &self,
-        written: Result<Option<i64>, StoreError>,
+        written: Result<Option<String>, StoreError>,
         account_id: i64,
         key: RequestKey<'_>,
         method: &str,
         fingerprint: &str,
     ) -> Result<PlanOutcome, StoreError> {
-        let replay = || async {
-            self.replay_plan(key, method, fingerprint)
-                .await?
-                .map(PlanOutcome::Replayed)
-                .ok_or_else(|| StoreError::Corrupt("a request in the ledger lost its plan".into()))
-        };
-        match written {
-            Ok(Some(id)) => {
-                self.feed.committed();
-                self.get_plan(account_id, id)
-                    .await?
-                    .map(PlanOutcome::Recorded)
-                    .ok_or_else(|| StoreError::Corrupt(format!("plan {id} vanished")))
-            }
-            Ok(None) => replay().await,
-            Err(e) if e.is_unique_violation() => match self.find_request(key).await? {
-                Some(_) => replay().await,
-                // A rival plan for the account committed first: the database kept one live plan.
-                None => Err(StoreError::Conflict(format!(
-                    "accounts/{account_id} got another live plan meanwhile; read it and, to \
-                     replace it, give supersede_reason"
-                ))),
-            },
-            Err(e) => Err(e),
-        }
+        self.settle(written, key, method, fingerprint, |r| self.plan_named(r))
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    // A rival plan for the account committed first: the database kept one live plan.
+                    StoreError::Conflict(format!(
+                        "accounts/{account_id} got another live plan meanwhile; read it and, to \
+                         replace it, give supersede_reason"
+                    ))
+                } else {
+                    e
+                }
+            })
     }
 
     /// Plan `plan_id` of account `account_id`, with the payments that count towards it.
@@ -797,8 +745,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = store_time(now);
         let arrears = end.arrears.map(minor).transpose()?;
-        let ended = with_writer!(&self.backend, |pool, pg| {
-            let mut tx = begin_write!(pool, pg);
+        Ok(with_writer!(&self.backend, |pool, pg| {
+            let mut tx = begin_change!(pool, pg, &self.feed);
             let last = last_payment!(tx, account_id);
             let done = sqlx::query(
                 "UPDATE plans SET state = $3, end_reason = $4, end_time = $5, end_payment_id = $6, \
@@ -818,27 +766,17 @@ impl Store {
             .rows_affected()
                 == 1;
             if done {
-                sqlx::query(sqlx::AssertSqlSafe(crate::view::refresh_sql(pg)))
-                    .bind(format!("[{account_id}]"))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
-                     request_id) VALUES ($1, 'plan_changed', $2, $3, 'recoup', '')",
-                )
-                .bind(now)
-                .bind(account_id)
-                .bind(format!("accounts/{account_id}/plans/{plan_id}"))
-                .execute(&mut *tx)
-                .await?;
+                let mut change = Change::new(Event::by_recoup(
+                    now,
+                    "plan_changed",
+                    account_id,
+                    format!("accounts/{account_id}/plans/{plan_id}"),
+                ));
+                change.rebuild(account_id);
+                tx.commit(change).await?;
             }
-            tx.commit().await?;
             done
-        });
-        if ended {
-            self.feed.committed();
-        }
-        Ok(ended)
+        }))
     }
 }
 

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use recoup_domain::promise::PromiseState;
-use serde_json::json;
 
-use crate::{Store, StoreError, begin_write, store_time, with_reader, with_writer};
+use crate::change::{Change, Event, begin_change};
+use crate::{Store, StoreError, store_time, with_reader, with_writer};
 
 /// A promise's state as stored.
 pub fn state_text(s: PromiseState) -> &'static str {
@@ -55,8 +55,8 @@ impl Store {
     ) -> Result<Vec<PromiseState>, StoreError> {
         let now = store_time(now);
         Ok(with_writer!(&self.backend, |pool, pg| {
-            let mut tx = begin_write!(pool, pg);
-            let mut changed = Vec::new();
+            let mut tx = begin_change!(pool, pg, &self.feed);
+            let mut change = None;
             let mut states_changed = Vec::new();
             for (call_id, state, paid) in states {
                 let known: Option<(String, i64)> = sqlx::query_as(
@@ -81,26 +81,21 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                changed.push(json!(format!("accounts/{account_id}/calls/{call_id}")));
+                Change::record(
+                    &mut change,
+                    Event::by_recoup(
+                        now,
+                        "promise_changed",
+                        account_id,
+                        format!("accounts/{account_id}/calls/{call_id}"),
+                    ),
+                );
                 states_changed.push(*state);
             }
-            if !changed.is_empty() {
-                // Last in the transaction, as every writer's events are (migration 0006).
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
-                     request_id) SELECT $1, 'promise_changed', $2, {}, 'recoup', '' FROM {}",
-                    crate::sets::scalar(pg),
-                    crate::sets::rows(pg, 3)
-                )))
-                .bind(now)
-                .bind(account_id)
-                .bind(serde_json::Value::Array(changed.clone()).to_string())
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            if !changed.is_empty() {
-                self.feed.committed();
+            // The view shows promises as judged from calls and payments, not these states: no
+            // view to rebuild.
+            if let Some(change) = change {
+                tx.commit(change).await?;
             }
             states_changed
         }))

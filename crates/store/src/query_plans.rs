@@ -8,8 +8,8 @@ use sqlx::Row;
 
 use crate::model::ListFilter;
 use crate::{
-    Store, StoreError, accounts, calls, events, import, maintenance, payments, plans, promises,
-    view, with_reader, worklist,
+    Store, StoreError, accounts, calls, change, events, import, maintenance, payments, plans,
+    promises, with_reader, worklist,
 };
 
 /// A parameter of an explained statement.
@@ -70,7 +70,8 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
         Arg::Int(100),
         Arg::Int(50),
     ]);
-    let [pay, allocate, settle, credit, announce, ledger] = payments::write_sql(pg);
+    let [pay, allocate, settle, credit] = payments::write_sql(pg);
+    let [touch, ledger, set_views, rebuild, announce] = change::epilogue_sql(pg);
     let allocation_rows = r#"[[1, 0, 3, "INV-0", 500]]"#;
     vec![
         (
@@ -132,23 +133,33 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
             vec![Arg::Text("[[3, 100]]")],
         ),
         (
-            "payment write: events",
-            announce,
-            vec![Arg::Text(
-                r#"[["2026-11-22T10:00:00Z", 3, "accounts/3/payments/900001", "s", "r"]]"#,
-            )],
+            "write epilogue: update times",
+            touch,
+            vec![Arg::Text(r#"[[3, "2026-11-22T10:00:00Z"]]"#)],
         ),
         (
-            "payment write: ledger",
+            "write epilogue: ledger",
             ledger,
             vec![Arg::Text(
-                r#"[["s", "r", "f", "accounts/3/payments/900001", "2026-11-22T10:00:00Z"]]"#,
+                r#"[["s", "r", "m", "f", "accounts/3/payments/900001", "2026-11-22T10:00:00Z"]]"#,
             )],
         ),
         (
-            "view refresh",
-            view::refresh_sql(pg),
+            "write epilogue: views set",
+            set_views,
+            vec![Arg::Text(r#"[[3, "{}"]]"#)],
+        ),
+        (
+            "write epilogue: views rebuilt",
+            rebuild,
             vec![Arg::Text("[3, 4]")],
+        ),
+        (
+            "write epilogue: events",
+            announce,
+            vec![Arg::Text(
+                r#"[["2026-11-22T10:00:00Z", "payment_recorded", 3, "accounts/3/payments/900001", "s", "r"]]"#,
+            )],
         ),
         (
             "import: stored accounts",

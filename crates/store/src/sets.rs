@@ -14,6 +14,19 @@ pub(crate) fn rows(pg: bool, n: usize) -> String {
     }
 }
 
+/// `rows`, with the expression that orders them as in the array (for inserts whose ids must follow
+/// it).
+pub(crate) fn ordered_rows(pg: bool, n: usize) -> (String, &'static str) {
+    if pg {
+        (
+            format!("jsonb_array_elements(CAST(${n} AS jsonb)) WITH ORDINALITY AS r(value, n)"),
+            "r.n",
+        )
+    } else {
+        (rows(pg, n), "r.key")
+    }
+}
+
 /// Element `i` of the row as an integer.
 pub(crate) fn int(i: usize) -> String {
     format!("CAST(r.value ->> {i} AS BIGINT)")

@@ -49,12 +49,10 @@ async fn run(backend: Backend, feed: Feed, mut rx: mpsc::Receiver<Job>) {
             }
         }
         if !payments.is_empty() {
-            payments::apply(&backend, payments).await;
-            feed.committed();
+            payments::apply(&backend, &feed, payments).await;
         }
         if !calls.is_empty() {
-            calls::apply(&backend, calls).await;
-            feed.committed();
+            calls::apply(&backend, &feed, calls).await;
         }
     }
 }

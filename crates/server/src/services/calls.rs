@@ -5,20 +5,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
 use recoup_domain::call::Outcome;
-use recoup_domain::contact::Block;
 use recoup_domain::policy::Policy;
 use recoup_domain::promise::TrackedPromise;
-use recoup_domain::text::{British, Formats};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_service_server::CallService;
-use recoup_store::{AccountKey, CallOutcome, Recorder, RequestKey, Store, StoreError};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use recoup_store::{AccountKey, CallOutcome, Recorder, RequestKey, Store};
+use tonic::{Request, Response, Status};
 
 use crate::assess::Assessment;
 use crate::auth::{self, Role};
 use crate::clock::SharedClock;
-use crate::convert::block_reason_out;
 use crate::convert::call::{call_in, call_out};
 use crate::names;
 use crate::paging::{decode_position, encode_position, page_size};
@@ -53,30 +49,6 @@ impl Calls {
         };
         Ok(Assessment::of(&a, &self.policy, self.clock.now()).promises)
     }
-}
-
-/// FAILED_PRECONDITION naming every contact rule the call, made at `at`, breaks.
-fn refused(account: &str, at: DateTime<Utc>, blocks: &[Block]) -> Status {
-    let mut details = ErrorDetails::new();
-    for b in blocks {
-        details.add_precondition_failure_violation(
-            "CONTACT_RULE",
-            block_reason_out(b.reason).as_str_name(),
-            &b.description,
-        );
-    }
-    let summary: Vec<&str> = blocks.iter().map(|b| b.description.as_str()).collect();
-    Status::with_error_details(
-        Code::FailedPrecondition,
-        format!(
-            "the contact rules forbid the call to {account} at {} {}: {}. A supervisor may \
-             record the call with a supervisor_override and a reason",
-            British.date(at.date_naive()),
-            at.format("%H:%M UTC"),
-            summary.join("; ")
-        ),
-        details,
-    )
 }
 
 /// ListCalls pages by (start time, id): the position of a page's last call, bound to its account.
@@ -146,10 +118,7 @@ impl CallService for Calls {
             .store
             .record_call(by, account, &call, &self.policy, self.clock.now())
             .await
-            .map_err(|e| match e {
-                StoreError::Refused(blocks) => refused(&req.parent, call.start_time, &blocks),
-                e => from_store(e, "call", || format!("{} does not exist", req.parent)),
-            })?;
+            .map_err(|e| from_store(e, "call", || format!("{} does not exist", req.parent)))?;
         let stored = match outcome {
             CallOutcome::Recorded(c) => {
                 metrics::counter!(

@@ -1,0 +1,474 @@
+//! Recording calls. The store's writer task (`writer.rs`) hands over the calls queued meanwhile and
+//! they share one transaction and one fsync. Each call is recorded in named steps, with its account
+//! held (SQLite's write lock; PostgreSQL's row lock) and against every call committed or recorded
+//! earlier in the batch, so two agents cannot both take the day's last call:
+//!
+//! 1. `held_account!`: the account and its invoices;
+//! 2. the ledger: a key seen before, or earlier in the batch, writes nothing (the first record is
+//!    the answer);
+//! 3. `checked!`: the call against the account (its fields, and the record it corrects);
+//! 4. `contact_rules!`: an outbound call made on our initiative, against the calls before it;
+//! 5. `insert_call!`;
+//! 6. `apply_outcome!`: what the outcome changes on the account (a referral, a dispute);
+//! 7. its part of the batch's `Change`: events, ledger row, the account's view.
+//!
+//! A call that breaks a rule is answered with its error and writes nothing (every check comes
+//! before the first write); when the database refuses the batch, each call is written alone, so
+//! that only the call at fault fails.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use recoup_domain::account::AccountStatus;
+use recoup_domain::call::{Direction, NewCall, Outcome};
+use recoup_domain::contact::{self, CallHistory, ContactFacts};
+use recoup_domain::dispute::{Disputable, disputable_on_call};
+use recoup_domain::policy::Policy;
+use recoup_domain::{Currency, Money};
+use tokio::sync::oneshot;
+
+use super::{CURRENT, METHOD, RULE_HISTORY, Recorder, StoredCall, details, sqlite_time};
+use crate::change::{Change, Event, begin_change};
+use crate::events::Feed;
+use crate::requests::RequestKey;
+use crate::rows::currency;
+use crate::view::minor;
+use crate::{Backend, StoreError, store_time, with_writer};
+
+/// A call waiting for the writer.
+pub(crate) struct CallJob {
+    pub(super) subject: String,
+    pub(super) request_id: String,
+    pub(super) override_by: Option<String>,
+    pub(super) account_id: i64,
+    pub(super) call: NewCall,
+    pub(super) fingerprint: String,
+    pub(super) policy: Arc<Policy>,
+    pub(super) now: DateTime<Utc>,
+    pub(super) reply: oneshot::Sender<Result<Option<StoredCall>, StoreError>>,
+}
+
+impl CallJob {
+    /// Whether the caller stopped waiting before the write began.
+    pub(crate) fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+
+    fn recorder(&self) -> Recorder<'_> {
+        Recorder {
+            key: RequestKey {
+                subject: &self.subject,
+                request_id: &self.request_id,
+            },
+            override_by: self.override_by.as_deref(),
+        }
+    }
+
+    /// An outbound call made on our initiative: a correction restates a call already judged, and
+    /// a supervisor's override sets the rules aside.
+    fn under_contact_rules(&self) -> bool {
+        self.call.direction == Direction::Outbound
+            && self.override_by.is_none()
+            && self.call.correction.is_none()
+    }
+}
+
+/// Writes a batch of calls in one transaction and answers each.
+pub(crate) async fn apply(backend: &Backend, feed: &Feed, jobs: Vec<CallJob>) {
+    match write_batch(backend, feed, &jobs).await {
+        Ok(results) => {
+            for (job, r) in jobs.into_iter().zip(results) {
+                let _ = job.reply.send(r);
+            }
+        }
+        Err(e) if jobs.len() > 1 => {
+            tracing::warn!(error = %e, jobs = jobs.len(), "call batch refused; writing one by one");
+            for job in jobs {
+                let r = match write_batch(backend, feed, std::slice::from_ref(&job)).await {
+                    Ok(mut one) => one.pop().expect("one result per call"),
+                    Err(e) => Err(e),
+                };
+                let _ = job.reply.send(r);
+            }
+        }
+        Err(e) => {
+            if let Some(job) = jobs.into_iter().next() {
+                let _ = job.reply.send(Err(e));
+            }
+        }
+    }
+}
+
+/// Whether an error is the call's own (answered to it alone) rather than the database's.
+fn refused_call(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::NotFound
+            | StoreError::Invalid(_)
+            | StoreError::Refused { .. }
+            | StoreError::RequestIdReused
+    )
+}
+
+/// The account a call is recorded on, as the transaction holds it.
+struct Held {
+    time_zone: chrono_tz::Tz,
+    currency: Currency,
+    status: AccountStatus,
+    cease_calls: bool,
+    /// (number, outstanding in minor units, disputed)
+    invoices: Vec<(String, i64, bool)>,
+}
+
+/// Step 1: account `$account_id` held for the transaction, with its invoices; `NotFound` without
+/// it.
+macro_rules! held_account {
+    ($tx:expr, $pg:expr, $account_id:expr) => {{
+        let lock = if $pg { " FOR UPDATE" } else { "" };
+        let account: Option<(String, String, String, bool)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT time_zone, currency_code, status, cease_calls FROM accounts \
+                 WHERE id = $1{lock}"
+            )))
+            .bind($account_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let Some((tz, code, status, cease_calls)) = account else {
+            return Err(StoreError::NotFound);
+        };
+        let invoices: Vec<(String, i64, bool)> = sqlx::query_as(
+            "SELECT number, outstanding_minor, disputed FROM invoices WHERE account_id = $1",
+        )
+        .bind($account_id)
+        .fetch_all(&mut *$tx)
+        .await?;
+        Held {
+            time_zone: tz
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("time zone '{tz}'")))?,
+            currency: currency(&code)?,
+            status: AccountStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("account status '{status}'")))?,
+            cease_calls,
+            invoices,
+        }
+    }};
+}
+
+/// Step 3: the call's fields against the account, and the record it corrects (the account's, and
+/// not corrected already); `Invalid` naming every problem.
+macro_rules! checked {
+    ($tx:expr, $job:expr, $held:expr) => {{
+        let (job, held): (&CallJob, &Held) = ($job, $held);
+        let numbers: Vec<String> = held.invoices.iter().map(|(n, _, _)| n.clone()).collect();
+        let cx = recoup_domain::call::CallContext {
+            currency: held.currency,
+            time_zone: held.time_zone,
+            invoice_numbers: &numbers,
+            promises: &job.policy.promises,
+            now: job.now,
+        };
+        let mut violations = job.call.validate(&cx);
+        if let Some(c) = &job.call.correction {
+            let target: Option<(i64, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT c.account_id, {CURRENT} FROM calls c WHERE c.id = $1"
+            )))
+            .bind(c.call_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            match target {
+                Some((a, true)) if a == job.account_id => {}
+                Some((a, false)) if a == job.account_id => violations.push(
+                    "corrects",
+                    "that record was already corrected: correct its latest version",
+                ),
+                _ => violations.push(
+                    "corrects",
+                    format!("accounts/{} has no call {}", job.account_id, c.call_id),
+                ),
+            }
+        }
+        if !violations.is_empty() {
+            return Err(StoreError::Invalid(violations));
+        }
+    }};
+}
+
+/// Step 4: the contact rules at the call's start, against the outbound calls before it, a
+/// callback asked for, and a plan on track; `Refused` with every rule it breaks.
+macro_rules! contact_rules {
+    ($tx:expr, $pg:expr, $job:expr, $held:expr, $start:expr) => {{
+        let (job, held, start): (&CallJob, &Held, DateTime<Utc>) = ($job, $held, $start);
+        let sql = format!(
+            "SELECT start_time FROM calls c WHERE c.account_id = $1 \
+             AND c.direction = 'outbound' AND {CURRENT} \
+             ORDER BY c.start_time DESC, c.id DESC LIMIT {RULE_HISTORY}"
+        );
+        let outbound: Vec<DateTime<Utc>> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(job.account_id)
+            .fetch_all(&mut *$tx)
+            .await?;
+        let sql = format!(
+            "SELECT callback_time FROM calls c WHERE c.account_id = $1 \
+             AND c.start_time < $2 AND {CURRENT} \
+             ORDER BY c.start_time DESC, c.id DESC LIMIT 1"
+        );
+        let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(job.account_id);
+        let q = if $pg {
+            q.bind(start)
+        } else {
+            q.bind(sqlite_time(start))
+        };
+        let callback: Option<Option<DateTime<Utc>>> = q.fetch_optional(&mut *$tx).await?;
+        let quiet = crate::plans::active_plan_quiet!(
+            $tx,
+            job.account_id,
+            held.currency,
+            start.with_timezone(&held.time_zone).date_naive(),
+            &job.policy.plans
+        );
+        let facts = ContactFacts::new(
+            held.status,
+            held.cease_calls,
+            held.time_zone,
+            held.invoices
+                .iter()
+                .map(|(_, o, d)| (Money::from_minor(*o, held.currency).amount(), *d)),
+        )
+        .with_plan_quiet_until(quiet);
+        let history = CallHistory {
+            outbound: &outbound,
+            callback: callback.flatten(),
+        };
+        let status = contact::contact_status(&facts, &history, &job.policy.contact, start);
+        if !status.may_call() {
+            return Err(StoreError::Refused {
+                account_id: job.account_id,
+                at: start,
+                blocks: status.blocks,
+            });
+        }
+    }};
+}
+
+/// Step 5: the call row; evaluates to its id.
+macro_rules! insert_call {
+    ($tx:expr, $pg:expr, $job:expr, $start:expr) => {{
+        let (job, start): (&CallJob, DateTime<Utc>) = ($job, $start);
+        let (call, by) = (&job.call, job.recorder());
+        let (promise_minor, promise_date, callback_time) = match &call.outcome {
+            Outcome::PromiseToPay { amount, date } => (Some(minor(*amount)?), Some(*date), None),
+            Outcome::CallbackRequested { time } => (None, None, Some(store_time(*time))),
+            _ => (None, None, None),
+        };
+        let q = sqlx::query_scalar(
+            "INSERT INTO calls (account_id, direction, start_time, duration_ms, contact_name, \
+             right_party, outcome, details, promise_minor, promise_date, callback_time, notes, \
+             next_step, override_reason, override_by, corrects, correction_reason, agent, \
+             create_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15, $16, $17, $18, $19) RETURNING id",
+        )
+        .bind(job.account_id)
+        .bind(call.direction.as_str());
+        let q = if $pg {
+            q.bind(start)
+        } else {
+            q.bind(sqlite_time(start))
+        };
+        let q = q
+            .bind(call.duration_ms)
+            .bind(&call.contact_name)
+            .bind(call.right_party_contact)
+            .bind(call.outcome.kind())
+            .bind(details(&call.outcome)?.to_string())
+            .bind(promise_minor)
+            .bind(promise_date);
+        let q = if $pg {
+            q.bind(callback_time)
+        } else {
+            q.bind(callback_time.map(sqlite_time))
+        };
+        let id: i64 = q
+            .bind(&call.notes)
+            .bind(&call.next_step)
+            .bind(
+                call.override_reason
+                    .as_deref()
+                    .filter(|_| by.override_by.is_some()),
+            )
+            .bind(by.override_by)
+            .bind(call.correction.as_ref().map(|c| c.call_id))
+            .bind(call.correction.as_ref().map(|c| c.reason.as_str()))
+            .bind(by.key.subject)
+            .bind(job.now)
+            .fetch_one(&mut *$tx)
+            .await?;
+        id
+    }};
+}
+
+/// Step 6: what the outcome of call `$call_id` changes on the account: a referral puts it with the
+/// agency; a dispute raised pauses the invoices it names that may be disputed. Evaluates to
+/// (whether the account changed, the dispute opened).
+macro_rules! apply_outcome {
+    ($tx:expr, $pg:expr, $job:expr, $held:expr, $call_id:expr) => {{
+        let (job, held): (&CallJob, &Held) = ($job, $held);
+        match &job.call.outcome {
+            Outcome::ReferredToAgency { .. } => {
+                sqlx::query("UPDATE accounts SET status = 'with_agency' WHERE id = $1")
+                    .bind(job.account_id)
+                    .execute(&mut *$tx)
+                    .await?;
+                (true, None)
+            }
+            Outcome::DisputeRaised {
+                invoice_numbers,
+                reason,
+            } => {
+                let found = crate::disputes::disputable!(
+                    $tx,
+                    $pg,
+                    job.account_id,
+                    invoice_numbers,
+                    held.currency
+                );
+                let known: Vec<Disputable> = found.iter().map(|(_, x)| x.clone()).collect();
+                let invoice_ids: Vec<i64> = disputable_on_call(invoice_numbers, &known)
+                    .iter()
+                    .filter_map(|n| found.iter().find(|(_, x)| x.number == *n).map(|(i, _)| *i))
+                    .collect();
+                if invoice_ids.is_empty() {
+                    (false, None)
+                } else {
+                    let call_id = Some($call_id);
+                    let dispute = crate::disputes::open_dispute!(
+                        $tx,
+                        $pg,
+                        job.account_id,
+                        call_id,
+                        &invoice_ids,
+                        reason,
+                        job.subject.as_str(),
+                        job.now
+                    );
+                    (true, Some(dispute))
+                }
+            }
+            _ => (false, None),
+        }
+    }};
+}
+
+/// Step 7: call `id`'s part of the batch's change: `call_recorded`, `dispute_changed` for a dispute
+/// it opened, and `account_updated` when it changed the account (so a CRM following the feed
+/// re-reads it); its ledger row; the account's view, and its update time when it changed.
+fn record_change(
+    slot: &mut Option<Change>,
+    job: &CallJob,
+    id: i64,
+    changed_account: bool,
+    dispute: Option<i64>,
+) {
+    let (key, now, account_id) = (job.recorder().key, job.now, job.account_id);
+    let resource = format!("accounts/{account_id}/calls/{id}");
+    let change = Change::record(
+        slot,
+        Event::by(key, now, "call_recorded", account_id, &resource),
+    );
+    if let Some(d) = dispute {
+        change.event(Event::by(
+            key,
+            now,
+            "dispute_changed",
+            account_id,
+            format!("accounts/{account_id}/disputes/{d}"),
+        ));
+    }
+    if changed_account {
+        change
+            .event(Event::by(
+                key,
+                now,
+                "account_updated",
+                account_id,
+                format!("accounts/{account_id}"),
+            ))
+            .touch(account_id, now);
+    }
+    change
+        .request(key, METHOD, &job.fingerprint, &resource, now)
+        .rebuild(account_id);
+}
+
+/// One transaction for the batch; per call `Ok(None)` when the ledger already holds its key. An
+/// error of the database itself fails the whole batch (rolled back).
+async fn write_batch(
+    backend: &Backend,
+    feed: &Feed,
+    jobs: &[CallJob],
+) -> Result<Vec<Result<Option<StoredCall>, StoreError>>, StoreError> {
+    Ok(with_writer!(backend, |pool, pg| {
+        let mut tx = begin_change!(pool, pg, feed);
+        if pg {
+            // Accounts are held in id order, as payment batches hold them, so batches never
+            // wait on each other in a cycle.
+            let mut ids: Vec<i64> = jobs.iter().map(|j| j.account_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id FROM accounts WHERE id IN ({}) ORDER BY id FOR UPDATE",
+                crate::sets::ids(pg, 1)
+            )))
+            .bind(serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .fetch_all(&mut *tx)
+            .await?;
+        }
+        let mut change: Option<Change> = None;
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let one = async {
+                let key = job.recorder().key;
+                let held = held_account!(tx, pg, job.account_id);
+                if crate::change::seen!(tx, key)
+                    || change.as_ref().is_some_and(|c| c.has_request(key))
+                {
+                    return Ok(None);
+                }
+                checked!(tx, job, &held);
+                let start = store_time(job.call.start_time);
+                if job.under_contact_rules() {
+                    contact_rules!(tx, pg, job, &held, start);
+                }
+                let id = insert_call!(tx, pg, job, start);
+                let (changed_account, dispute) = apply_outcome!(tx, pg, job, &held, id);
+                record_change(&mut change, job, id, changed_account, dispute);
+                let by = job.recorder();
+                Ok(Some(StoredCall {
+                    id,
+                    account_id: job.account_id,
+                    call: NewCall {
+                        start_time: start,
+                        override_reason: job
+                            .call
+                            .override_reason
+                            .clone()
+                            .filter(|_| by.override_by.is_some()),
+                        ..job.call.clone()
+                    },
+                    override_by: by.override_by.map(str::to_owned),
+                    agent: by.key.subject.to_owned(),
+                    create_time: job.now,
+                }))
+            }
+            .await;
+            match one {
+                Err(e) if !refused_call(&e) => return Err(e),
+                r => results.push(r),
+            }
+        }
+        if let Some(change) = change {
+            tx.commit(change).await?;
+        }
+        results
+    }))
+}
