@@ -83,7 +83,11 @@ impl Store {
                 request_id: by.key.request_id.to_owned(),
                 override_by: by.override_by.map(str::to_owned),
                 account_id,
-                call: call.clone(),
+                // Judged and kept to the microsecond, as stored, like `now`.
+                call: NewCall {
+                    start_time: store_time(call.start_time),
+                    ..call.clone()
+                },
                 fingerprint: fingerprint.clone(),
                 policy: policy.clone(),
                 now: store_time(now),

@@ -2,9 +2,16 @@
 //! must give the same answers.
 
 mod accounts;
+mod calls;
+mod categories;
+mod disputes;
+mod letters;
 mod migrations;
 mod payments;
+mod plans;
 mod scale;
+mod views;
+mod worklist;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use recoup_domain::Currency;
@@ -77,4 +84,58 @@ fn account(external_ref: &str, code: &str, invoices: Vec<InvoiceData>) -> Accoun
         }],
         invoices,
     }
+}
+
+/// A request key of the test subject.
+fn key(request_id: &str) -> recoup_store::RequestKey<'_> {
+    recoup_store::RequestKey {
+        subject: "test",
+        request_id,
+    }
+}
+
+/// Imports one GBP account with two overdue invoices (INV-1 £1,000.00, INV-2 £500.00) and returns
+/// its id.
+async fn one_account(store: &Store, external_ref: &str) -> i64 {
+    let rec = account(
+        external_ref,
+        "GBP",
+        vec![
+            invoice("INV-1", "2026-09-01", 100_000, "GBP"),
+            invoice("INV-2", "2026-10-01", 50_000, "GBP"),
+        ],
+    );
+    store.import_batch(&[rec], TEST_KEY, now()).await.unwrap();
+    store
+        .get_account(recoup_store::AccountKey::ExternalRef(external_ref))
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// What every write must leave behind: at least one event on the change feed for `account_id` after
+/// position `before`, and every stored view equal to the document the rows give (a write that
+/// skipped its view, or a missing invalidation trigger, fails here). Returns the feed's position.
+async fn announced(store: &Store, backend: &str, what: &str, before: i64, account_id: i64) -> i64 {
+    let events = store.events_after(before, &[], 1_000).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.account_id == account_id),
+        "{backend}: {what} put no event on the feed"
+    );
+    assert_eq!(
+        store.stale_views().await.unwrap(),
+        [],
+        "{backend}: {what} left a view unlike its rows"
+    );
+    store.last_event().await.unwrap()
+}
+
+/// A write that was refused or answered as a retry wrote nothing: no event after `before`.
+async fn silent(store: &Store, backend: &str, what: &str, before: i64) {
+    assert_eq!(
+        store.last_event().await.unwrap(),
+        before,
+        "{backend}: {what} put an event on the feed"
+    );
 }

@@ -1,14 +1,7 @@
 use recoup_domain::payment::NewPayment;
-use recoup_store::{AccountKey, PaymentOutcome, RequestKey, StoreError};
+use recoup_store::{AccountKey, PaymentOutcome, StoreError};
 
-use crate::{TEST_KEY, account, date, each_backend, invoice, money, now};
-
-fn key(request_id: &str) -> RequestKey<'_> {
-    RequestKey {
-        subject: "test",
-        request_id,
-    }
-}
+use crate::{TEST_KEY, account, date, each_backend, invoice, key, money, now};
 
 fn payment(minor: i64, named: &[&str]) -> NewPayment {
     NewPayment {
