@@ -1,9 +1,40 @@
 //! The house rules an operator sets in the policy file, as the rules use them. The defaults are the
-//! practice in DOMAIN.md; the file's format, its validation and its precedence live in the server.
+//! practice in DOMAIN.md; what makes a policy valid is `validate`; the file's format and its
+//! precedence live in the server.
 
 use std::collections::BTreeSet;
 
 use chrono::{Datelike, NaiveDate, NaiveTime};
+
+mod validate;
+pub use validate::NOT_A_PERCENTAGE;
+
+/// The largest values a valid policy may set where something else must be sized for them: the
+/// stored account view keeps enough of each history for any valid policy (the store checks its
+/// windows against these when it is built).
+pub mod limits {
+    /// Outbound calls a day.
+    pub const MAX_CALLS_PER_DAY: u32 = 20;
+    /// Outbound calls in a rolling window.
+    pub const MAX_ROLLING_CALLS: u32 = 100;
+    /// The most outbound calls the contact rules count back over.
+    pub const MOST_CALLS_COUNTED: u32 = if MAX_ROLLING_CALLS > MAX_CALLS_PER_DAY {
+        MAX_ROLLING_CALLS
+    } else {
+        MAX_CALLS_PER_DAY
+    };
+    /// Latest calls in a row without an answer that make an avoider.
+    pub const MAX_UNANSWERED_CALLS: u32 = 10;
+    /// Broken promises that make an avoider.
+    pub const MAX_BROKEN_PROMISES: u32 = 20;
+    /// Paid invoices the category looks back over.
+    pub const MAX_HISTORY_INVOICES: u32 = 50;
+    /// The creditor's name as written agreements give it.
+    pub const MAX_CREDITOR_NAME_CHARS: usize = 200;
+    /// Reference rates, percent a year.
+    pub const MIN_RATE_PERCENT: i64 = -5;
+    pub const MAX_RATE_PERCENT: i64 = 50;
+}
 
 /// Every rule family's settings. Later capabilities (plans, categories, interest) add a field each.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

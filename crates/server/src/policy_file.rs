@@ -1,8 +1,10 @@
 //! The policy file (`--config FILE` or `RECOUP_CONFIG`): the house rules, one `[policy.*]` section
 //! per rule family. Precedence: built-in defaults < the file < `RECOUP_POLICY__*` environment
 //! variables (`RECOUP_POLICY__CONTACT__MAX_CALLS_PER_DAY=2` sets `policy.contact.max_calls_per_day`).
-//! Unknown keys and invalid values are refused naming the key path and the reason, so a typo stops
-//! the start instead of silently leaving a default in force. `recoup.example.toml` documents every key.
+//! Unknown keys and values that are not what the key takes are refused here, and the policy read is
+//! then held to the domain's rules (`Policy::validated`); either way the key path and the reason are
+//! named (and the environment variable, when one set it), so a typo stops the start instead of
+//! silently leaving a default in force. `recoup.example.toml` documents every key.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -54,17 +56,31 @@ pub fn load(
             .map_err(|reason| PolicyError(format!("{name}: {reason}")))?;
         from_env.push((path.join("."), name));
     }
+    let source = |path: &str| {
+        from_env
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, name)| format!(" (set by {name})"))
+            .unwrap_or_default()
+    };
     let parsed: FileDoc =
         serde_path_to_error::deserialize(toml::Value::Table(doc)).map_err(|e| {
             let path = e.path().to_string();
-            let source = from_env
-                .iter()
-                .find(|(p, _)| *p == path)
-                .map(|(_, name)| format!(" (set by {name})"))
-                .unwrap_or_default();
+            let source = source(&path);
             PolicyError(format!("{path}: {}{source}", e.into_inner().message()))
         })?;
-    parsed.policy.into_domain()
+    parsed.policy.into_domain()?.validated().map_err(|v| {
+        PolicyError(
+            v.iter()
+                .map(|x| {
+                    let path = format!("policy.{}", x.field);
+                    let source = source(&path);
+                    format!("{path}: {}{source}", x.description)
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
 }
 
 /// The effective policy as a policy file, every key written out (what `recoupd check-config` prints).
@@ -140,11 +156,11 @@ impl PolicyDoc {
     fn into_domain(self) -> Result<Policy, PolicyError> {
         Ok(Policy {
             contact: self.contact.into_domain()?,
-            promises: self.promises.into_domain()?,
+            promises: self.promises.into_domain(),
             interest: self.interest.into_domain()?,
-            category: self.category.into_domain()?,
+            category: self.category.into_domain(),
             plans: self.plans.into_domain()?,
-            guidance: self.guidance.into_domain()?,
+            guidance: self.guidance.into_domain(),
         })
     }
 }
@@ -293,49 +309,14 @@ impl ContactDoc {
     }
 
     fn into_domain(self) -> Result<ContactPolicy, PolicyError> {
-        const AT: &str = "policy.contact";
-        if !(1..=20).contains(&self.max_calls_per_day) {
-            return Err(invalid(
-                AT,
-                "max_calls_per_day",
-                self.max_calls_per_day,
-                "must be from 1 to 20",
-            ));
-        }
-        if let Some(r) = &self.rolling_limit {
-            if !(1..=100).contains(&r.max_calls) {
-                return Err(invalid(
-                    AT,
-                    "rolling_limit.max_calls",
-                    r.max_calls,
-                    "must be from 1 to 100",
-                ));
-            }
-            if !(1..=366).contains(&r.days) {
-                return Err(invalid(
-                    AT,
-                    "rolling_limit.days",
-                    r.days,
-                    "must be from 1 to 366",
-                ));
-            }
-        }
-        if self.callback_window_minutes > 24 * 60 {
-            return Err(invalid(
-                AT,
-                "callback_window_minutes",
-                self.callback_window_minutes,
-                "must be at most 1440 (a day)",
-            ));
-        }
         let h = &self.calling_hours;
-        check_span(
-            "policy.contact.calling_hours",
-            DayDoc {
-                start: h.start,
-                end: h.end,
-            },
-        )?;
+        // The days that share these hours would each be refused; say it of the keys written.
+        if h.start.0 >= h.end.0 {
+            return Err(PolicyError(format!(
+                "policy.contact.calling_hours.end: \"{}\" is not after start \"{}\"",
+                h.end, h.start
+            )));
+        }
         let mut hours = [None; 7];
         for day in &h.days {
             hours[day.0.num_days_from_monday() as usize] = Some(DayHours {
@@ -345,22 +326,11 @@ impl ContactDoc {
         }
         for (i, own) in h.overrides().into_iter().enumerate() {
             if let Some(own) = own {
-                check_span(
-                    &format!("policy.contact.calling_hours.{}", WEEKDAY_KEYS[i]),
-                    own,
-                )?;
                 hours[i] = Some(DayHours {
                     start: own.start.0,
                     end: own.end.0,
                 });
             }
-        }
-        if hours.iter().all(Option::is_none) {
-            return Err(PolicyError(
-                "policy.contact.calling_hours.days: no day has calling hours, so no account could \
-                 ever be called"
-                    .into(),
-            ));
         }
         Ok(ContactPolicy {
             max_calls_per_day: self.max_calls_per_day,
@@ -377,16 +347,6 @@ impl ContactDoc {
             callback_window_minutes: self.callback_window_minutes,
         })
     }
-}
-
-fn check_span(at: &str, span: DayDoc) -> Result<(), PolicyError> {
-    if span.start.0 >= span.end.0 {
-        return Err(PolicyError(format!(
-            "{at}.end: \"{}\" is not after start \"{}\"",
-            span.end, span.start
-        )));
-    }
-    Ok(())
 }
 
 fn invalid(section: &str, key: &str, value: impl fmt::Display, why: &str) -> PolicyError {
@@ -428,37 +388,12 @@ impl PromisesDoc {
         }
     }
 
-    fn into_domain(self) -> Result<PromisePolicy, PolicyError> {
-        const AT: &str = "policy.promises";
-        if self.grace_days > 60 {
-            return Err(invalid(
-                AT,
-                "grace_days",
-                self.grace_days,
-                "must be at most 60",
-            ));
-        }
-        if !(1..=3660).contains(&self.broken_window_days) {
-            return Err(invalid(
-                AT,
-                "broken_window_days",
-                self.broken_window_days,
-                "must be from 1 to 3660",
-            ));
-        }
-        if !(1..=366).contains(&self.max_days_ahead) {
-            return Err(invalid(
-                AT,
-                "max_days_ahead",
-                self.max_days_ahead,
-                "must be from 1 to 366",
-            ));
-        }
-        Ok(PromisePolicy {
+    fn into_domain(self) -> PromisePolicy {
+        PromisePolicy {
             grace_days: self.grace_days,
             broken_window_days: self.broken_window_days,
             max_days_ahead: self.max_days_ahead,
-        })
+        }
     }
 }
 

@@ -24,9 +24,8 @@ use crate::{Store, StoreError, store_time, with_reader};
 
 /// The ledger's name for RecordCallOutcome.
 const METHOD: &str = "RecordCallOutcome";
-/// Outbound calls the contact rules look back over: enough for any valid policy (at most 20 a day,
-/// at most 100 in a rolling window).
-pub const RULE_HISTORY: i64 = 100;
+/// Outbound calls the contact rules look back over: enough for any valid policy.
+pub const RULE_HISTORY: i64 = recoup_domain::policy::limits::MOST_CALLS_COUNTED as i64;
 
 /// A call as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use recoup_domain::account::{AccountData, AccountStatus, InvoiceData};
 use recoup_domain::call::Outcome;
 use recoup_domain::category::{Category, PaidInvoice};
+use recoup_domain::policy::limits;
 use recoup_domain::promise::{Promise, Received};
 use recoup_domain::{Money, Violations};
 
@@ -125,16 +126,20 @@ impl Story {
 
 /// Payments a full read returns per account.
 pub const RECENT_PAYMENTS: i64 = 10;
-/// Calls a full read returns per account.
+/// Calls a full read returns per account (the category counts unanswered ones among them).
 pub const RECENT_CALLS: i64 = 10;
 /// Paid invoices a full read returns per account (the most `policy.category.history_invoices` may ask).
-pub const PAID_HISTORY: i64 = 50;
+pub const PAID_HISTORY: i64 = limits::MAX_HISTORY_INVOICES as i64;
 /// Letters a full read returns per account.
 pub const RECENT_LETTERS: i64 = 10;
 /// Plans a full read returns per account (the live one is always the newest).
 pub const RECENT_PLANS: i64 = 5;
-/// Promises a full read judges per account.
+/// Promises a full read judges per account (the category counts broken ones among them).
 pub const RECENT_PROMISES: i64 = 20;
+
+// The view must hold as much history as any valid policy's category rules look back over.
+const _: () = assert!(RECENT_CALLS >= limits::MAX_UNANSWERED_CALLS as i64);
+const _: () = assert!(RECENT_PROMISES >= limits::MAX_BROKEN_PROMISES as i64);
 
 /// What one imported record did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,6 @@
 use recoup_domain::category::CategoryPolicy;
 use serde::{Deserialize, Serialize};
 
-use super::{PolicyError, invalid};
-
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct CategoryDoc {
@@ -34,53 +32,14 @@ impl CategoryDoc {
         }
     }
 
-    pub(super) fn into_domain(self) -> Result<CategoryPolicy, PolicyError> {
-        const AT: &str = "policy.category";
-        let checks = [
-            (
-                "avoider_unanswered_calls",
-                self.avoider_unanswered_calls,
-                1,
-                10,
-            ),
-            (
-                "avoider_broken_promises",
-                self.avoider_broken_promises,
-                1,
-                20,
-            ),
-            ("late_days", self.late_days, 1, 365),
-            ("history_invoices", self.history_invoices, 1, 50),
-            (
-                "habitual_late_invoices",
-                self.habitual_late_invoices,
-                1,
-                self.history_invoices,
-            ),
-            (
-                "oversight_max_days_overdue",
-                self.oversight_max_days_overdue,
-                1,
-                365,
-            ),
-        ];
-        for (key, value, lo, hi) in checks {
-            if !(lo..=hi).contains(&value) {
-                let range = if key == "habitual_late_invoices" {
-                    format!("must be from 1 to history_invoices ({hi})")
-                } else {
-                    format!("must be from {lo} to {hi}")
-                };
-                return Err(invalid(AT, key, value, &range));
-            }
-        }
-        Ok(CategoryPolicy {
+    pub(super) fn into_domain(self) -> CategoryPolicy {
+        CategoryPolicy {
             avoider_unanswered_calls: self.avoider_unanswered_calls,
             avoider_broken_promises: self.avoider_broken_promises,
             late_days: self.late_days,
             habitual_late_invoices: self.habitual_late_invoices,
             history_invoices: self.history_invoices,
             oversight_max_days_overdue: self.oversight_max_days_overdue,
-        })
+        }
     }
 }

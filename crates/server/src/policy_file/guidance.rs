@@ -3,8 +3,6 @@
 use recoup_domain::policy::GuidancePolicy;
 use serde::{Deserialize, Serialize};
 
-use super::{PolicyError, invalid};
-
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct GuidanceDoc {
@@ -30,25 +28,11 @@ impl GuidanceDoc {
         }
     }
 
-    pub(super) fn into_domain(self) -> Result<GuidancePolicy, PolicyError> {
-        for (key, value) in [
-            ("final_notice_days", self.final_notice_days),
-            ("firm_deadline_days", self.firm_deadline_days),
-            ("recent_payment_days", self.recent_payment_days),
-        ] {
-            if !(1..=90).contains(&value) {
-                return Err(invalid(
-                    "policy.guidance",
-                    key,
-                    value,
-                    "must be from 1 to 90",
-                ));
-            }
-        }
-        Ok(GuidancePolicy {
+    pub(super) fn into_domain(self) -> GuidancePolicy {
+        GuidancePolicy {
             final_notice_days: self.final_notice_days,
             firm_deadline_days: self.firm_deadline_days,
             recent_payment_days: self.recent_payment_days,
-        })
+        }
     }
 }

@@ -48,19 +48,14 @@ fn amend(
 ) -> Result<(), PolicyError> {
     let mut parsed = Vec::with_capacity(changes.len());
     for (i, c) in changes.into_iter().enumerate() {
-        let rate: Decimal = c
-            .percent
-            .parse()
-            .ok()
-            .filter(|r: &Decimal| (Decimal::from(-5)..=Decimal::from(50)).contains(r))
-            .ok_or_else(|| {
-                invalid(
-                    "policy.interest",
-                    &format!("{key}[{i}].percent"),
-                    format!("\"{}\"", c.percent),
-                    "is not a rate in percent a year from -5 to 50 (e.g. \"4.75\")",
-                )
-            })?;
+        let rate: Decimal = c.percent.parse().map_err(|_| {
+            invalid(
+                "policy.interest",
+                &format!("{key}[{i}].percent"),
+                format!("\"{}\"", c.percent),
+                "is not a rate in percent a year from -5 to 50 (e.g. \"4.75\")",
+            )
+        })?;
         parsed.push((c.from.0, rate));
     }
     history.amend(parsed);

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use recoup_domain::Currency;
 use recoup_domain::plan::PlanPolicy;
+use recoup_domain::policy::NOT_A_PERCENTAGE;
 use recoup_domain::schedule::Frequency;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -75,46 +75,28 @@ fn text_or_whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
         })
 }
 
-/// A percentage from 0 to 100, written as a decimal string ("12.5").
+/// A percentage written as a decimal string ("12.5"); its range is the domain's to check.
 fn percent(key: &str, text: &str) -> Result<Decimal, PolicyError> {
     text.parse::<Decimal>()
-        .ok()
-        .filter(|p| (Decimal::ZERO..=Decimal::ONE_HUNDRED).contains(p))
-        .ok_or_else(|| {
-            invalid(
-                AT,
-                key,
-                format!("\"{text}\""),
-                "is not a percentage from 0 to 100 (e.g. \"12.5\")",
-            )
-        })
+        .map_err(|_| invalid(AT, key, format!("\"{text}\""), NOT_A_PERCENTAGE))
 }
 
-/// Amounts by ISO 4217 code, each a non-negative decimal string in that currency's precision.
+/// Amounts by currency code, each written as a decimal string; the codes and the amounts' range and
+/// precision are the domain's to check.
 fn amounts(
     key: &str,
     table: BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Decimal>, PolicyError> {
     let mut out = BTreeMap::new();
     for (code, text) in table {
-        let at = format!("{key}.{code}");
-        let currency = Currency::from_code(&code)
-            .map_err(|_| invalid(AT, &at, &code, "is not an ISO 4217 currency code"))?;
-        let amount = text
-            .parse::<Decimal>()
-            .ok()
-            .filter(|a| !a.is_sign_negative() && a.scale() <= currency.exponent())
-            .ok_or_else(|| {
-                invalid(
-                    AT,
-                    &at,
-                    format!("\"{text}\""),
-                    &format!(
-                        "is not an amount of {code} (at least 0, at most {} decimals)",
-                        currency.exponent()
-                    ),
-                )
-            })?;
+        let amount = text.parse::<Decimal>().map_err(|_| {
+            invalid(
+                AT,
+                &format!("{key}.{code}"),
+                format!("\"{text}\""),
+                "is not an amount (a decimal string, e.g. \"50.00\")",
+            )
+        })?;
         out.insert(code, amount);
     }
     Ok(out)
@@ -152,36 +134,9 @@ impl PlansDoc {
     }
 
     pub(super) fn into_domain(self) -> Result<PlanPolicy, PolicyError> {
-        for (key, value, hi) in [
-            ("max_months", self.max_months, 120),
-            ("max_first_payment_days", self.max_first_payment_days, 366),
-            ("max_extension_days", self.max_extension_days, 366),
-            (
-                "settlement_min_days_overdue",
-                self.settlement_min_days_overdue,
-                3660,
-            ),
-            ("grace_days", self.grace_days, 60),
-            ("misses_to_break", self.misses_to_break, 24),
-            ("courtesy_days", self.courtesy_days, 31),
-            ("after_broken_max_months", self.after_broken_max_months, 120),
-        ] {
-            let lo = u32::from(matches!(
-                key,
-                "max_months" | "misses_to_break" | "after_broken_max_months"
-            ));
-            if !(lo..=hi).contains(&value) {
-                return Err(invalid(
-                    AT,
-                    key,
-                    value,
-                    &format!("must be from {lo} to {hi}"),
-                ));
-            }
-        }
         let mut frequencies = Vec::new();
         for (i, name) in self.frequencies.iter().enumerate() {
-            let f = match name.to_ascii_lowercase().as_str() {
+            frequencies.push(match name.to_ascii_lowercase().as_str() {
                 "weekly" => Frequency::Weekly,
                 "fortnightly" => Frequency::Fortnightly,
                 "monthly" => Frequency::Monthly,
@@ -193,51 +148,7 @@ impl PlansDoc {
                         "is not a frequency (weekly, fortnightly, monthly)",
                     ));
                 }
-            };
-            if !frequencies.contains(&f) {
-                frequencies.push(f);
-            }
-        }
-        if frequencies.is_empty() {
-            return Err(invalid(
-                AT,
-                "frequencies",
-                "[]",
-                "must allow at least one frequency",
-            ));
-        }
-        let agent = percent(
-            "agent_max_discount_percent",
-            &self.agent_max_discount_percent,
-        )?;
-        let supervisor = percent(
-            "supervisor_max_discount_percent",
-            &self.supervisor_max_discount_percent,
-        )?;
-        if supervisor < agent {
-            return Err(invalid(
-                AT,
-                "supervisor_max_discount_percent",
-                format!("\"{supervisor}\""),
-                &format!("is below agent_max_discount_percent (\"{agent}\")"),
-            ));
-        }
-        if supervisor >= Decimal::ONE_HUNDRED {
-            return Err(invalid(
-                AT,
-                "supervisor_max_discount_percent",
-                format!("\"{supervisor}\""),
-                "must be below 100",
-            ));
-        }
-        let creditor_name = self.creditor_name.trim();
-        if creditor_name.is_empty() || creditor_name.chars().count() > 200 {
-            return Err(invalid(
-                AT,
-                "creditor_name",
-                format!("\"{}\"", self.creditor_name),
-                "must be 1 to 200 characters (the creditor as agreements name it)",
-            ));
+            });
         }
         Ok(PlanPolicy {
             interest_in_balance: self.interest_in_balance,
@@ -249,7 +160,7 @@ impl PlansDoc {
                 &self.after_broken_down_payment_percent,
             )?,
             after_broken_max_months: self.after_broken_max_months,
-            creditor_name: creditor_name.to_owned(),
+            creditor_name: self.creditor_name,
             instalment_floor: amounts("instalment_floor", self.instalment_floor)?,
             instalment_floor_percent: percent(
                 "instalment_floor_percent",
@@ -265,8 +176,14 @@ impl PlansDoc {
             max_extension_days: self.max_extension_days,
             settlement_min_balance: amounts("settlement_min_balance", self.settlement_min_balance)?,
             settlement_min_days_overdue: self.settlement_min_days_overdue,
-            agent_max_discount_percent: agent,
-            supervisor_max_discount_percent: supervisor,
+            agent_max_discount_percent: percent(
+                "agent_max_discount_percent",
+                &self.agent_max_discount_percent,
+            )?,
+            supervisor_max_discount_percent: percent(
+                "supervisor_max_discount_percent",
+                &self.supervisor_max_discount_percent,
+            )?,
         })
     }
 }
