@@ -155,9 +155,7 @@ impl Store {
                 q = q.bind(status.as_str());
             }
             if let Some(min) = filter.min_overdue {
-                q = q
-                    .bind(min.currency().code())
-                    .bind(crate::import::minor(min)?);
+                q = q.bind(min.currency().code()).bind(crate::minor(min)?);
             }
             q.bind(i64::from(limit)).fetch_all(pool).await?
         });

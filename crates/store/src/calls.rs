@@ -16,9 +16,9 @@ use recoup_domain::{Currency, Money};
 use serde_json::{Value, json};
 
 use crate::change::Written;
+use crate::minor;
 use crate::requests::{RequestKey, last_id};
 use crate::rows::currency;
-use crate::view::minor;
 use crate::writer::{self, Job};
 use crate::{Store, StoreError, store_time, with_reader};
 

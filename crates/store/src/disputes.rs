@@ -14,10 +14,10 @@ use recoup_domain::dispute::{
 };
 
 use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
+use crate::minor;
 use crate::requests::{RequestKey, last_id};
 use crate::rows::{RowExt, currency};
 use crate::sets::{ids, int, rows};
-use crate::view::minor;
 use crate::{Store, StoreError, store_time, with_reader, with_writer};
 
 const RAISE: &str = "RaiseDispute";

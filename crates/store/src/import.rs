@@ -18,16 +18,7 @@ use crate::requests::RequestKey;
 use crate::rows::RowExt;
 use crate::sets::{date, flag, ids, int, rows, scalar, text, time};
 use crate::view::{self, date_text, time_text};
-use crate::{Store, StoreError, next_ids, run_all, store_time, with_writer};
-
-/// Minor units of an amount that validation has already bounded.
-pub(crate) fn minor(m: Money) -> Result<i64, StoreError> {
-    m.to_minor().map_err(|e| {
-        let mut v = Violations::new();
-        v.push("amount", e.to_string());
-        StoreError::Invalid(v)
-    })
-}
+use crate::{Store, StoreError, minor, next_ids, run_all, store_time, with_writer};
 
 /// Takes `excess` (minor units) back from the allocations to invoice `invoice_id`, newest payment
 /// first (`allocation::release`), and adds it to those payments' and the account's credit. Rare:

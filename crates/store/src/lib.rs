@@ -120,6 +120,16 @@ pub(crate) fn store_time(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<c
     t.trunc_subsecs(6)
 }
 
+/// An amount as it is kept: in minor units. Amounts reach the store validated, so an amount
+/// finer than its currency's minor unit (or too large) is refused as input naming it.
+pub(crate) fn minor(m: recoup_domain::Money) -> Result<i64, StoreError> {
+    m.to_minor().map_err(|e| {
+        let mut v = recoup_domain::Violations::new();
+        v.push("amount", e.to_string());
+        StoreError::Invalid(v)
+    })
+}
+
 impl Store {
     /// What the store is carrying now, for metrics: (idle pool connections, connections in use,
     /// jobs waiting for the writer). On SQLite the pool is the readers' (the writer is one connection).

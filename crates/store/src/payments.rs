@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::change::{Change, Event, Written, begin_change};
 use crate::events::Feed;
-use crate::import::minor;
+use crate::minor;
 use crate::model::StoredPayment;
 use crate::requests::{RequestKey, last_id};
 use crate::rows::{self, NUMBER_SEPARATOR, RowExt};

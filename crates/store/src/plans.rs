@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::{RequestKey, last_id};
 use crate::rows::{RowExt, currency};
-use crate::{Store, StoreError, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, minor, store_time, with_reader, with_writer};
 
 const CREATE: &str = "CreatePlan";
 const APPROVE: &str = "ApprovePlan";
@@ -120,10 +120,6 @@ pub(crate) struct DetailJson {
     total: i64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     discount: Option<i64>,
-}
-
-fn minor(m: Money) -> Result<i64, StoreError> {
-    crate::view::minor(m)
 }
 
 fn frequency_text(f: Frequency) -> &'static str {

@@ -30,9 +30,9 @@ use tokio::sync::oneshot;
 use super::{CURRENT, METHOD, RULE_HISTORY, Recorder, StoredCall, details, sqlite_time};
 use crate::change::{Change, Event, begin_change};
 use crate::events::Feed;
+use crate::minor;
 use crate::requests::RequestKey;
 use crate::rows::currency;
-use crate::view::minor;
 use crate::{Backend, StoreError, store_time, with_writer};
 
 /// A call waiting for the writer.
