@@ -1,5 +1,6 @@
-//! recoup's pure rules: money, the account model, ageing, payment allocation, contact rules and
-//! the policy they follow.
+//! recoup's pure rules: money, the account model, ageing, payment allocation, calls and the contact
+//! rules, promises, disputes, categories, statutory interest, plans and their schedules, the
+//! worklist's ranking, and the policy they follow (with what makes one valid).
 //! No I/O, no protobuf, no SQL: every other crate builds on this one.
 
 pub mod account;

@@ -1,6 +1,6 @@
-//! What call guidance and letters are drawn from: the account's FULL view (category, contact status,
-//! promises, plans, disputes, statutory interest) turned into the script crate's text models, the
-//! tone's facts, and the negotiation box of pre-validated options. Every figure is written in the
+//! What call guidance and letters are drawn from: the account's assessment (`crate::assess`: category,
+//! contact status, promises, plans, disputes, statutory interest) turned into the script crate's
+//! text models, the tone's facts, and the negotiation box of pre-validated options. Every figure is written in the
 //! caller's locale format (`Formats`).
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
