@@ -69,6 +69,18 @@ impl Default for GuidancePolicy {
     }
 }
 
+/// The days of the week as a policy names them (`contact.calling_hours.friday`), Monday first, in
+/// the order of `ContactPolicy::hours`.
+pub const DAY_KEYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
 /// Calling hours on one day in the debtor's local time: from `start` (inclusive) to `end`
 /// (exclusive); `start < end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,9 @@ use std::fmt;
 use std::path::Path;
 
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
-use recoup_domain::policy::{ContactPolicy, DayHours, Policy, PromisePolicy, RollingLimit};
+use recoup_domain::policy::{
+    ContactPolicy, DAY_KEYS, DayHours, Policy, PromisePolicy, RollingLimit,
+};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Prefix of the environment variables that override file keys; `__` separates key segments.
@@ -219,16 +221,6 @@ struct DayDoc {
     start: TimeOfDay,
     end: TimeOfDay,
 }
-
-const WEEKDAY_KEYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 
 impl HoursDoc {
     fn overrides(&self) -> [Option<DayDoc>; 7] {
@@ -480,7 +472,7 @@ struct Day(Weekday);
 
 impl Serialize for Day {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&WEEKDAY_KEYS[self.0.num_days_from_monday() as usize][..3])
+        s.serialize_str(&DAY_KEYS[self.0.num_days_from_monday() as usize][..3])
     }
 }
 

@@ -17,16 +17,6 @@ use crate::plan::PlanPolicy;
 /// that is not a number).
 pub const NOT_A_PERCENTAGE: &str = "is not a percentage from 0 to 100 (e.g. \"12.5\")";
 
-const DAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
 impl Policy {
     /// The policy with its settings normalised (the creditor's name trimmed, each plan frequency
     /// once), or every rule it breaks.
@@ -90,7 +80,7 @@ fn contact(v: &mut Violations, p: &ContactPolicy) {
             format!("{} must be at most 1440 (a day)", p.callback_window_minutes),
         );
     }
-    for (day, hours) in DAYS.iter().zip(&p.hours) {
+    for (day, hours) in super::DAY_KEYS.iter().zip(&p.hours) {
         if let Some(h) = hours
             && h.start >= h.end
         {
