@@ -15,7 +15,8 @@ const REDACTED: [&str; 6] = [
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = [
-        "account", "call", "common", "event", "guidance", "letter", "plan",
+        "account", "call", "claim", "common", "contact", "event", "floor", "guidance", "letter",
+        "plan",
     ]
     .map(|f| root.join(format!("recoup/v1/{f}.proto")));
     for f in &files {

@@ -137,13 +137,36 @@ pub struct AccountData {
     pub cease_calls: bool,
     /// Statutory late-payment interest is not shown for this account (e.g. waived by agreement).
     pub interest_waived: bool,
+    /// The queue the account is worked in (`DEFAULT_QUEUE` unless the CRM says).
+    pub queue: String,
     pub contacts: Vec<Contact>,
     pub invoices: Vec<InvoiceData>,
 }
 
+/// The queue of an account the CRM puts in none.
+pub const DEFAULT_QUEUE: &str = "default";
+/// Longest queue name.
+pub const MAX_QUEUE_CHARS: usize = 64;
+
+/// Whether `q` is a queue name: lower-case ASCII letters, digits, `-` and `_`, at most
+/// `MAX_QUEUE_CHARS`, so it can be typed, put in a key's limits and logged as it is.
+pub fn is_queue_name(q: &str) -> bool {
+    !q.is_empty()
+        && q.len() <= MAX_QUEUE_CHARS
+        && q.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// What makes `q` not a queue name, for a violation.
+pub const QUEUE_RULE: &str =
+    "must be 1 to 64 lower-case letters, digits, '-' or '_' (e.g. \"emea-gbp\")";
+
 /// Every rule an account record breaks, with field paths relative to the record.
 pub fn validate_account(a: &AccountData) -> Violations {
     let mut v = validate_profile(&a.external_ref, &a.legal_name, &a.country_code, &a.contacts);
+    if !is_queue_name(&a.queue) {
+        v.push("queue", QUEUE_RULE);
+    }
     validate_invoices(&mut v, &a.invoices, a.currency);
     v
 }
@@ -362,6 +385,7 @@ mod tests {
             status: AccountStatus::Active,
             cease_calls: false,
             interest_waived: false,
+            queue: DEFAULT_QUEUE.into(),
             contacts: vec![Contact {
                 display_name: "Pat".into(),
                 role: "AP".into(),

@@ -23,6 +23,8 @@ pub const MAX_RESEND_TO_CHARS: usize = 254;
 pub const MAX_LISTED: usize = 100;
 /// The furthest ahead a callback may be arranged.
 pub const MAX_CALLBACK_DAYS: i64 = 90;
+/// Longest CRM id of an imported call or letter.
+pub const MAX_CRM_ID_CHARS: usize = 64;
 /// The longest a call may have lasted.
 pub const MAX_CALL_HOURS: i64 = 12;
 
@@ -129,6 +131,21 @@ pub struct NewCall {
     pub override_reason: Option<String>,
     /// The record this one corrects, and why.
     pub correction: Option<Correction>,
+    /// The claim it was made under (`floor`): the agent's reservation of the account.
+    pub claim_id: Option<i64>,
+    /// The debtor asked not to be called again, in its words: a lasting cease-contact block.
+    pub asked_not_to_call: Option<String>,
+    /// Set when the call comes from the creditor's CRM history rather than an agent of recoup.
+    pub imported: Option<ImportedCall>,
+}
+
+/// A past call brought in from the creditor's CRM: never judged for breaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedCall {
+    /// The CRM's id for the call; a second import of it writes nothing.
+    pub crm_id: String,
+    /// The agent as the CRM names them.
+    pub agent: String,
 }
 
 /// Names, notes and what the debtor said are personal data: Debug shows the shape only, so a stray
@@ -143,6 +160,9 @@ impl std::fmt::Debug for NewCall {
             .field("notes_chars", &self.notes.chars().count())
             .field("overridden", &self.override_reason.is_some())
             .field("corrects", &self.correction.as_ref().map(|c| c.call_id))
+            .field("claim_id", &self.claim_id)
+            .field("asked_not_to_call", &self.asked_not_to_call.is_some())
+            .field("imported", &self.imported.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -162,6 +182,8 @@ pub struct CallContext<'a> {
     /// The numbers of the account's invoices.
     pub invoice_numbers: &'a [String],
     pub promises: &'a PromisePolicy,
+    /// How many days back an agent may record a call; `None` for history a CRM imports.
+    pub max_record_age_days: Option<u32>,
     pub now: DateTime<Utc>,
 }
 
@@ -171,6 +193,21 @@ impl NewCall {
         let mut v = Violations::new();
         if self.start_time > cx.now {
             v.push("start_time", "is in the future");
+        }
+        if let Some(days) = cx.max_record_age_days
+            && self.start_time < cx.now - Duration::days(i64::from(days))
+        {
+            v.push(
+                "start_time",
+                format!("is more than {days} days ago: past calls come in with ImportHistory"),
+            );
+        }
+        if let Some(words) = &self.asked_not_to_call {
+            v.required_text("asked_not_to_call.words", words, MAX_OUTCOME_TEXT_CHARS);
+        }
+        if let Some(i) = &self.imported {
+            v.required_text("crm_call_id", &i.crm_id, MAX_CRM_ID_CHARS);
+            v.optional_text("agent", &i.agent, MAX_SHORT_TEXT_CHARS);
         }
         if let Some(ms) = self.duration_ms
             && !(0..=MAX_CALL_HOURS * 3_600_000).contains(&ms)
@@ -203,7 +240,8 @@ impl NewCall {
                 v.push(field, format!("at most {MAX_LISTED} invoices"));
             }
             for (i, n) in numbers.iter().enumerate() {
-                if !cx.invoice_numbers.contains(n) {
+                // History may name invoices long since paid or gone from the CRM.
+                if self.imported.is_none() && !cx.invoice_numbers.contains(n) {
                     v.push(
                         format!("{field}[{i}]"),
                         format!("'{n}' is not an invoice of this account"),
@@ -301,6 +339,14 @@ impl NewCall {
             Outcome::RefusedToPay { reason } => {
                 v.optional_text("refused_to_pay.reason", reason, MAX_OUTCOME_TEXT_CHARS)
             }
+            Outcome::CallbackRequested { time } if self.imported.is_some() => {
+                if *time <= self.start_time {
+                    v.push(
+                        "callback_requested.callback_time",
+                        "must be after the call's start",
+                    );
+                }
+            }
             Outcome::CallbackRequested { time } => {
                 if *time <= cx.now {
                     v.push("callback_requested.callback_time", "must be in the future");
@@ -339,11 +385,14 @@ mod tests {
             next_step: String::new(),
             override_reason: None,
             correction: None,
+            claim_id: None,
+            asked_not_to_call: Some("never ring Zebedee again".into()),
+            imported: None,
         };
         let shown = format!("{call:?}");
         assert!(shown.contains("hardship_claimed"), "{shown}");
         assert!(
-            !shown.contains("Zebedee") && !shown.contains("bank"),
+            !shown.contains("Zebedee") && !shown.contains("bank") && !shown.contains("ring"),
             "{shown}"
         );
     }

@@ -67,6 +67,9 @@ pub fn profile(a: &AccountData) -> String {
     if a.interest_waived {
         c.text("interest_waived");
     }
+    if a.queue != crate::account::DEFAULT_QUEUE {
+        c.text("queue").text(&a.queue);
+    }
     for k in &a.contacts {
         c.text(&k.display_name)
             .text(&k.role)

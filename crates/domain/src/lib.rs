@@ -11,6 +11,7 @@ pub mod category;
 pub mod contact;
 pub mod dispute;
 pub mod fingerprint;
+pub mod floor;
 pub mod interest;
 pub mod money;
 pub mod payment;

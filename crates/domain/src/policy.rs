@@ -45,6 +45,32 @@ pub struct Policy {
     pub category: crate::category::CategoryPolicy,
     pub plans: crate::plan::PlanPolicy,
     pub guidance: GuidancePolicy,
+    pub floor: FloorPolicy,
+}
+
+/// How agents share the book: claims (an account reserved for one agent while the call is
+/// prepared and made) and how late a call may be recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FloorPolicy {
+    /// Minutes a claim holds an account, from the claim or its latest extension.
+    pub claim_minutes: u32,
+    /// Minutes at most one claim may hold an account in all, extensions included.
+    pub max_claim_minutes: u32,
+    /// Claims one agent may hold at once.
+    pub max_claims_per_agent: u32,
+    /// Days back a call's start may be when an agent records it (imports of history are not bound).
+    pub max_record_age_days: u32,
+}
+
+impl Default for FloorPolicy {
+    fn default() -> Self {
+        Self {
+            claim_minutes: 5,
+            max_claim_minutes: 30,
+            max_claims_per_agent: 1,
+            max_record_age_days: 7,
+        }
+    }
 }
 
 /// What call guidance and letters say about time.

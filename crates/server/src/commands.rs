@@ -280,6 +280,7 @@ pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, Box
             role,
             subject,
             expires,
+            queues,
         } => {
             let subject = subject.trim();
             if subject.is_empty() || subject.chars().count() > 100 {
@@ -289,14 +290,20 @@ pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, Box
                 .map(|d| chrono::Duration::from_std(d).map(|d| now + d))
                 .transpose()
                 .map_err(|_| "--expires is too long")?;
-            let key = keys::issue(&store, role, subject, expire_time, now).await?;
+            let limited = (!queues.is_empty()).then(|| queues.clone());
+            let key = keys::issue_limited(&store, role, subject, expire_time, limited, now).await?;
             format!(
-                "created key {} for {subject} ({role}){}\n\n  {}\n\nThis secret is shown once; recoup keeps only its digest.\n\
+                "created key {} for {subject} ({role}){}{}\n\n  {}\n\nThis secret is shown once; recoup keeps only its digest.\n\
                  Clients send it as the header: authorization: Bearer {}",
                 key.key_id,
                 expire_time
                     .map(|t| format!(", expires {}", t.to_rfc3339()))
                     .unwrap_or_default(),
+                if queues.is_empty() {
+                    String::new()
+                } else {
+                    format!(", queues {}", queues.join(", "))
+                },
                 key.secret,
                 key.secret
             )

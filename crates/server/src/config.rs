@@ -118,6 +118,10 @@ pub enum KeysCommand {
         /// How long until it expires, e.g. "90d", "12h" (default: never).
         #[arg(long, value_parser = positive_duration)]
         expires: Option<std::time::Duration>,
+        /// Limit the key to a queue (repeatable): ClaimNextAccount and GetWorklist then work only
+        /// these queues (default: every queue).
+        #[arg(long = "queue", value_parser = queue_name)]
+        queues: Vec<String>,
     },
     /// List keys: id, role, subject, created, expires, state. Secrets are never shown.
     List,
@@ -126,6 +130,15 @@ pub enum KeysCommand {
         /// The key id.
         key_id: String,
     },
+}
+
+/// A queue name for `--queue`.
+fn queue_name(s: &str) -> Result<String, String> {
+    if recoup_domain::account::is_queue_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(recoup_domain::account::QUEUE_RULE.to_owned())
+    }
 }
 
 /// A duration for `--expires`: humantime syntax, and more than zero (a key that expires at once

@@ -193,6 +193,14 @@ pub fn account_in(a: &pb::Account) -> Result<AccountData, Violations> {
         "",
         validate_profile(&a.external_ref, &a.legal_name, &a.country_code, &contacts),
     );
+    let queue = if a.queue.is_empty() {
+        recoup_domain::account::DEFAULT_QUEUE.to_owned()
+    } else {
+        a.queue.clone()
+    };
+    if !recoup_domain::account::is_queue_name(&queue) {
+        v.push("queue", recoup_domain::account::QUEUE_RULE);
+    }
     let invoices = invoices.into_iter().collect::<Option<Vec<_>>>();
     if let (Some(currency), Some(invoices)) = (currency, &invoices) {
         validate_invoices(&mut v, invoices, currency);
@@ -209,6 +217,7 @@ pub fn account_in(a: &pb::Account) -> Result<AccountData, Violations> {
                 status,
                 cease_calls: a.cease_calls,
                 interest_waived: a.statutory_interest_waived,
+                queue,
                 contacts,
                 invoices,
             }),
@@ -463,6 +472,8 @@ pub fn basic_out(a: &AccountSnapshot, b: &ageing::Balance) -> pb::Account {
             .collect(),
         cease_calls: d.cease_calls,
         statutory_interest_waived: d.interest_waived,
+        queue: d.queue.clone(),
+        held_blocks: crate::services::history::held_out(a.held),
         create_time: Some(time_out(a.create_time)),
         update_time: Some(time_out(a.update_time)),
         balance: Some(balance),

@@ -14,6 +14,7 @@ use recoup_domain::account::{
     AccountData, AccountStatus, Adjustment, AdjustmentKind, Contact, DebtorType, InvoiceData,
 };
 use recoup_domain::ageing::local_today;
+use recoup_domain::call::{ImportedCall, NewCall};
 use recoup_domain::payment::NewPayment;
 use recoup_domain::policy::Policy;
 use recoup_domain::{Currency, Money};
@@ -585,6 +586,7 @@ fn account(d: &Demo, today: NaiveDate) -> Result<AccountData, BoxError> {
         status: d.status,
         cease_calls: d.cease_calls,
         interest_waived: false,
+        queue: recoup_domain::account::DEFAULT_QUEUE.into(),
         contacts: vec![Contact {
             display_name: name.into(),
             role: role.into(),
@@ -639,8 +641,16 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
         };
         let today = local_today(d.tz, now);
         for (n, past) in history.iter().enumerate() {
-            let call = calls::new_call(past, d.tz, today, account.data.currency, now);
             let request_id = format!("demo-call-{}-{n}", d.external_ref);
+            // The book's calls are its history, as a CRM would bring it in: never judged for
+            // breaches.
+            let call = NewCall {
+                imported: Some(ImportedCall {
+                    crm_id: request_id.clone(),
+                    agent: DEMO_ACTOR.into(),
+                }),
+                ..calls::new_call(past, d.tz, today, account.data.currency, now)
+            };
             let by = Recorder {
                 key: RequestKey {
                     subject: DEMO_ACTOR,

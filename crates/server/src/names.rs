@@ -35,6 +35,11 @@ pub fn dispute_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i
     child_id(v, field, name, "disputes", "dispute")
 }
 
+/// The (account id, claim id) in `accounts/{account_id}/claims/{claim_id}`, or a violation.
+pub fn claim_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
+    child_id(v, field, name, "claims", "claim")
+}
+
 /// The (account id, plan id) in `accounts/{account_id}/plans/{plan_id}`, or a violation.
 pub fn plan_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
     child_id(v, field, name, "plans", "plan")

@@ -135,6 +135,7 @@ struct PolicyDoc {
     category: category::CategoryDoc,
     plans: plans::PlansDoc,
     guidance: guidance::GuidanceDoc,
+    floor: floor::FloorDoc,
 }
 
 impl Default for PolicyDoc {
@@ -152,6 +153,7 @@ impl PolicyDoc {
             category: category::CategoryDoc::from_domain(&policy.category),
             plans: plans::PlansDoc::from_domain(&policy.plans),
             guidance: guidance::GuidanceDoc::from_domain(&policy.guidance),
+            floor: floor::FloorDoc::from_domain(&policy.floor),
         }
     }
 
@@ -163,6 +165,7 @@ impl PolicyDoc {
             category: self.category.into_domain(),
             plans: self.plans.into_domain()?,
             guidance: self.guidance.into_domain(),
+            floor: self.floor.into_domain(),
         })
     }
 }
@@ -488,6 +491,7 @@ impl<'de> Deserialize<'de> for Day {
 }
 
 mod category;
+mod floor;
 mod guidance;
 mod interest;
 mod plans;

@@ -8,6 +8,7 @@ use recoup_domain::policy::Policy;
 use recoup_proto::v1::account_service_server::AccountServiceServer;
 use recoup_proto::v1::call_service_server::CallServiceServer;
 use recoup_proto::v1::event_service_server::EventServiceServer;
+use recoup_proto::v1::floor_service_server::FloorServiceServer;
 use recoup_proto::v1::guidance_service_server::GuidanceServiceServer;
 use recoup_proto::v1::plan_service_server::PlanServiceServer;
 use recoup_script::Templates;
@@ -27,6 +28,7 @@ use crate::config::LimitArgs;
 use crate::services::accounts::Accounts;
 use crate::services::calls::Calls;
 use crate::services::events::Events;
+use crate::services::floor::Floor;
 use crate::services::guidance::Guidance;
 use crate::services::plans::Plans;
 
@@ -222,6 +224,16 @@ pub async fn start(
         .add_service(
             EventServiceServer::new(Events::new(store.clone(), closed))
                 .max_decoding_message_size(limit),
+        )
+        .add_service(
+            FloorServiceServer::new(Floor::new(
+                store.clone(),
+                options.policy.clone(),
+                options.templates.clone(),
+                options.limits.max_page_size,
+                clock.clone(),
+            ))
+            .max_decoding_message_size(limit),
         );
     // Without TCP_NODELAY, responses that span several segments wait ~40 ms on delayed ACKs.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

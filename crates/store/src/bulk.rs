@@ -227,9 +227,10 @@ pub async fn load_scale_book(url: &str, accounts: u64) -> Result<(), StoreError>
          UPDATE invoices SET paid_minor = 5000, outstanding_minor = outstanding_minor - 5000
          WHERE number = 'INV-0' AND account_id % 3 = 0;
          INSERT INTO calls (account_id, direction, start_time, duration_ms, contact_name, \
-             right_party, outcome, details, notes, next_step, agent, create_time)
+             right_party, outcome, details, notes, next_step, agent, create_time, breaches)
          SELECT id, 'outbound', {first}, 60000, 'Contact', {no}, 'no_answer', '{{}}', '', '', \
-             'bulk', {now} FROM accounts;
+             'bulk', {now}, CASE WHEN id % 50 = 0 THEN '[[\"unclaimed\", \"no claim\"]]' END \
+         FROM accounts;
          INSERT INTO calls (account_id, direction, start_time, duration_ms, contact_name, \
              right_party, outcome, details, notes, next_step, agent, create_time, promise_minor, \
              promise_date)
@@ -246,6 +247,10 @@ pub async fn load_scale_book(url: &str, accounts: u64) -> Result<(), StoreError>
              create_time)
          SELECT 'bulk', 'call-' || id, 'RecordCallOutcome', 'f', \
              'accounts/' || account_id || '/calls/' || id, NULL, {now} FROM calls;
+         INSERT INTO claims (account_id, agent, claim_time, expire_time, end_time, end_reason)
+         SELECT id, 'agent-' || (id % 64), {first}, {first}, {first}, 'recorded' FROM accounts;
+         INSERT INTO claims (account_id, agent, claim_time, expire_time)
+         SELECT id, 'agent-' || id, {from}, {until} FROM accounts WHERE id <= 64;
          UPDATE accounts SET view_json = '{{}}';
          UPDATE worklist SET stale = {no}, version = version + 1,
              score = CASE WHEN account_id % 5 = 0 THEN NULL ELSE (account_id * 7919) % 100000 END,

@@ -8,9 +8,10 @@ pub(crate) use record::{CallJob, apply};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use recoup_domain::call::{Correction, Direction, NewCall, Outcome};
+use recoup_domain::call::{Correction, Direction, ImportedCall, NewCall, Outcome};
 use recoup_domain::contact::Block;
 use recoup_domain::fingerprint::Canonical;
+use recoup_domain::floor::{Breach, Rule};
 use recoup_domain::policy::Policy;
 use recoup_domain::{Currency, Money};
 use serde_json::{Value, json};
@@ -37,6 +38,8 @@ pub struct StoredCall {
     pub override_by: Option<String>,
     pub agent: String,
     pub create_time: DateTime<Utc>,
+    /// The rules it broke, judged at its start (outbound calls of recoup's own only).
+    pub breaches: Vec<Breach>,
 }
 
 /// A call recorded, or the retry of one (answered with the first record).
@@ -53,10 +56,10 @@ pub struct Recorder<'a> {
 /// Columns of `calls`, in the order `call_from_row` reads them.
 const COLUMNS: &str = "id, account_id, direction, start_time, duration_ms, contact_name, \
      right_party, outcome, details, notes, next_step, override_reason, override_by, corrects, \
-     correction_reason, agent, create_time";
+     correction_reason, agent, create_time, claim_id, breaches, origin, crm_id, asked_not_to_call";
 
 /// A call row has not been replaced by a correction.
-const CURRENT: &str = "NOT EXISTS (SELECT 1 FROM calls x WHERE x.corrects = c.id)";
+pub(crate) const CURRENT: &str = "NOT EXISTS (SELECT 1 FROM calls x WHERE x.corrects = c.id)";
 
 impl Store {
     /// Records a call on account `account_id`, idempotently by the recorder's key, under `policy`.
@@ -77,7 +80,7 @@ impl Store {
             return Ok(CallOutcome::Replayed(c));
         }
         let written = writer::submit(&self.writer, |reply| {
-            Job::Call(CallJob {
+            Job::Call(Box::new(CallJob {
                 subject: by.key.subject.to_owned(),
                 request_id: by.key.request_id.to_owned(),
                 override_by: by.override_by.map(str::to_owned),
@@ -91,7 +94,7 @@ impl Store {
                 policy: policy.clone(),
                 now: store_time(now),
                 reply,
-            })
+            }))
         })
         .await;
         match written {
@@ -191,6 +194,62 @@ impl Store {
     }
 }
 
+/// Calls that broke a rule, newest recorded first, at most `$1`, by agent `$2` when `by_agent`,
+/// before call id `$2`/`$3` when `before`; each with its account's currency. A walk of the partial
+/// index `calls_breached`.
+pub(crate) fn breaches_sql(by_agent: bool, before: bool) -> String {
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    let agent = if by_agent {
+        format!("AND c.agent = ${}", next())
+    } else {
+        String::new()
+    };
+    let before = if before {
+        format!("AND c.id < ${}", next())
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT c.*, (SELECT a.currency_code FROM accounts a WHERE a.id = c.account_id) \
+         AS currency_code FROM calls c WHERE c.breaches IS NOT NULL {agent} {before} \
+         ORDER BY c.id DESC LIMIT $1"
+    )
+}
+
+impl Store {
+    /// Calls that broke a rule, newest recorded first: by `agent` when given, before call id
+    /// `before`, at most `limit`.
+    pub async fn list_breaches(
+        &self,
+        agent: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<StoredCall>, StoreError> {
+        let sql = breaches_sql(agent.is_some(), before.is_some());
+        Ok(with_reader!(&self.backend, |pool, pg| {
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(limit);
+            let q = match agent {
+                Some(a) => q.bind(a.to_owned()),
+                None => q,
+            };
+            let q = match before {
+                Some(b) => q.bind(b),
+                None => q,
+            };
+            let mut out = Vec::new();
+            for r in q.fetch_all(pool).await? {
+                let cur = currency(&sqlx::Row::try_get::<String, _>(&r, "currency_code")?)?;
+                out.push(call_from_row(&r)?.resolve(cur)?);
+            }
+            out
+        }))
+    }
+}
+
 /// A page of an account's calls (`$1`), newest first, at most `$2`, after (`$3`, `$4`) when `after`.
 /// The row-value comparison keeps the page on the index (account_id, start_time, id).
 pub(crate) fn list_sql(after: bool) -> String {
@@ -206,7 +265,7 @@ pub(crate) fn list_sql(after: bool) -> String {
 }
 
 /// SQLite keeps call times as fixed-width RFC 3339 text, so that text order is time order.
-fn sqlite_time(t: DateTime<Utc>) -> String {
+pub(crate) fn sqlite_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -231,6 +290,13 @@ fn fingerprint(account_id: i64, call: &NewCall, overridden: bool) -> String {
     c.display(i64::from(overridden));
     c.display(call.correction.as_ref().map_or(0, |c| c.call_id));
     c.text(call.correction.as_ref().map_or("", |c| c.reason.as_str()));
+    // Only when set, so the digests of calls recorded before them stay as they were.
+    if let Some(claim) = call.claim_id {
+        c.text("claim").display(claim);
+    }
+    if let Some(words) = &call.asked_not_to_call {
+        c.text("asked_not_to_call").text(words);
+    }
     c.finish()
 }
 
@@ -363,6 +429,11 @@ pub(crate) struct CallRow {
     pub(crate) correction_reason: Option<String>,
     pub(crate) agent: String,
     pub(crate) create_time: DateTime<Utc>,
+    pub(crate) claim_id: Option<i64>,
+    pub(crate) breaches: Option<String>,
+    pub(crate) origin: String,
+    pub(crate) crm_id: Option<String>,
+    pub(crate) asked_not_to_call: Option<String>,
 }
 
 fn call_from_row<R>(row: &R) -> Result<CallRow, StoreError>
@@ -394,6 +465,11 @@ where
         correction_reason: row.try_get("correction_reason")?,
         agent: row.try_get("agent")?,
         create_time: row.try_get("create_time")?,
+        claim_id: row.try_get("claim_id")?,
+        breaches: row.try_get("breaches")?,
+        origin: row.try_get("origin")?,
+        crm_id: row.try_get("crm_id")?,
+        asked_not_to_call: row.try_get("asked_not_to_call")?,
     })
 }
 
@@ -428,12 +504,52 @@ impl CallRow {
                     call_id,
                     reason: self.correction_reason.unwrap_or_default(),
                 }),
+                claim_id: self.claim_id,
+                asked_not_to_call: self.asked_not_to_call,
+                imported: match (self.origin.as_str(), self.crm_id) {
+                    ("import", Some(crm_id)) => Some(ImportedCall {
+                        crm_id,
+                        agent: self.agent.clone(),
+                    }),
+                    _ => None,
+                },
             },
             override_by: self.override_by,
             agent: self.agent,
             create_time: self.create_time,
+            breaches: breaches_from(self.breaches.as_deref(), self.start_time)?,
         })
     }
+}
+
+/// A call's breaches as stored: a JSON array of `[rule, detail]`, or NULL for none.
+pub(crate) fn breaches_json(breaches: &[Breach]) -> Option<String> {
+    (!breaches.is_empty()).then(|| {
+        Value::Array(
+            breaches
+                .iter()
+                .map(|b| json!([b.rule.as_str(), b.detail]))
+                .collect(),
+        )
+        .to_string()
+    })
+}
+
+fn breaches_from(stored: Option<&str>, start: DateTime<Utc>) -> Result<Vec<Breach>, StoreError> {
+    let Some(stored) = stored else {
+        return Ok(Vec::new());
+    };
+    let bad = || StoreError::Corrupt(format!("call breaches: {stored}"));
+    let rows: Vec<(String, String)> = serde_json::from_str(stored).map_err(|_| bad())?;
+    rows.into_iter()
+        .map(|(rule, detail)| {
+            Ok(Breach {
+                rule: Rule::parse(&rule).ok_or_else(bad)?,
+                detail,
+                at: start,
+            })
+        })
+        .collect()
 }
 
 /// Blocks as a plain list, for the error a refused call carries.

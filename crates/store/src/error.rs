@@ -9,14 +9,9 @@ pub enum StoreError {
     NotFound,
     #[error("invalid input")]
     Invalid(Violations),
-    /// An outbound call on account `account_id` at `at` that the contact rules forbid: every
-    /// reason.
-    #[error("the contact rules forbid this call")]
-    Refused {
-        account_id: i64,
-        at: chrono::DateTime<chrono::Utc>,
-        blocks: Vec<recoup_domain::contact::Block>,
-    },
+    /// A claim that may not be made, extended or released, or that does not cover a call.
+    #[error("claim refused")]
+    Claim(Box<crate::claims::ClaimProblem>),
     /// The resource is not in a state that allows the change (e.g. a dispute already resolved);
     /// the text says why.
     #[error("{0}")]

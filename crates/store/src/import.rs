@@ -240,7 +240,8 @@ fn profile_row(id: i64, r: &AccountData, now: &str) -> Value {
         r.cease_calls,
         fingerprint::profile(r),
         now,
-        r.interest_waived
+        r.interest_waived,
+        r.queue
     ])
 }
 
@@ -349,8 +350,9 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
             format!(
                 "INSERT INTO accounts (id, external_ref, legal_name, debtor_type, country_code, \
                  time_zone, currency_code, status, cease_calls, credit_minor, profile_hash, \
-                 create_time, update_time, interest_waived){overriding} \
-                 SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {}, {} FROM {src}",
+                 create_time, update_time, interest_waived, queue, crm_status, \
+                 crm_cease_calls){overriding} \
+                 SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {}, {}, {}, {}, {} FROM {src}",
                 int(0),
                 text(1),
                 text(2),
@@ -363,19 +365,30 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
                 text(9),
                 time(pg, 10),
                 time(pg, 10),
-                flag(pg, 11)
+                flag(pg, 11),
+                text(12),
+                text(7),
+                flag(pg, 8)
             ),
             Value::Array(r.new_accounts),
         ),
         (
+            // The CRM's status and cease_calls are kept as sent; those in force keep recoup's
+            // lasting blocks over them (a referral or a stop-calling request from a call), which
+            // only LiftContactBlock lifts.
             format!(
                 "UPDATE accounts SET legal_name = d.legal_name, debtor_type = d.debtor_type, \
                  country_code = d.country_code, time_zone = d.time_zone, \
-                 currency_code = d.currency_code, status = d.status, cease_calls = d.cease_calls, \
-                 profile_hash = d.profile_hash, interest_waived = d.interest_waived \
+                 currency_code = d.currency_code, crm_status = d.status, \
+                 crm_cease_calls = d.cease_calls, \
+                 status = CASE WHEN accounts.held_agency THEN 'with_agency' ELSE d.status END, \
+                 cease_calls = (d.cease_calls OR accounts.held_cease), \
+                 profile_hash = d.profile_hash, interest_waived = d.interest_waived, \
+                 queue = d.queue \
                  FROM (SELECT {} AS id, {} AS legal_name, {} AS debtor_type, {} AS country_code, \
                  {} AS time_zone, {} AS currency_code, {} AS status, {} AS cease_calls, \
-                 {} AS profile_hash, {} AS interest_waived FROM {src}) d WHERE accounts.id = d.id",
+                 {} AS profile_hash, {} AS interest_waived, {} AS queue FROM {src}) d \
+                 WHERE accounts.id = d.id",
                 int(0),
                 text(2),
                 text(3),
@@ -385,7 +398,8 @@ fn statements(pg: bool, r: Rows) -> Vec<(String, String)> {
                 text(7),
                 flag(pg, 8),
                 text(9),
-                flag(pg, 11)
+                flag(pg, 11),
+                text(12)
             ),
             Value::Array(r.profiles),
         ),
@@ -632,6 +646,7 @@ impl Store {
                                     ..rec.clone()
                                 },
                                 credit: Money::zero(rec.currency),
+                                held: Default::default(),
                                 create_time: now,
                                 update_time: now,
                                 open_invoices: open,

@@ -16,6 +16,8 @@ pub struct StoredKey {
     pub create_time: DateTime<Utc>,
     pub expire_time: Option<DateTime<Utc>>,
     pub revoke_time: Option<DateTime<Utc>>,
+    /// The queues the key may work (FloorService, GetWorklist); `None` means every queue.
+    pub queues: Option<Vec<String>>,
 }
 
 fn key(r: &impl RowExt) -> Result<StoredKey, StoreError> {
@@ -27,17 +29,22 @@ fn key(r: &impl RowExt) -> Result<StoredKey, StoreError> {
         create_time: r.time("create_time")?,
         expire_time: r.opt_time("expire_time")?,
         revoke_time: r.opt_time("revoke_time")?,
+        queues: r
+            .opt_text("queues")?
+            .map(|q| serde_json::from_str(&q))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("key queues: {e}")))?,
     })
 }
 
-const KEY_COLUMNS: &str = "SELECT key_id, secret_hash, role, subject, create_time, expire_time, revoke_time FROM api_keys";
+const KEY_COLUMNS: &str = "SELECT key_id, secret_hash, role, subject, create_time, expire_time, revoke_time, queues FROM api_keys";
 
 impl Store {
     pub async fn create_key(&self, k: &StoredKey) -> Result<(), StoreError> {
         with_writer!(&self.backend, |pool, pg| {
             sqlx::query(
-                "INSERT INTO api_keys (key_id, secret_hash, role, subject, create_time, expire_time, revoke_time) \
-                 VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+                "INSERT INTO api_keys (key_id, secret_hash, role, subject, create_time, expire_time, revoke_time, queues) \
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
             )
             .bind(&k.key_id)
             .bind(&k.secret_hash)
@@ -45,6 +52,11 @@ impl Store {
             .bind(&k.subject)
             .bind(store_time(k.create_time))
             .bind(k.expire_time.map(store_time))
+            .bind(
+                k.queues
+                    .as_ref()
+                    .map(|q| serde_json::to_string(q).expect("strings serialise")),
+            )
             .execute(pool)
             .await?;
         });

@@ -7,15 +7,19 @@
 //! our own writers) and a separate pool of readers (WAL lets them run beside the writer).
 
 mod accounts;
+mod blocks;
 #[cfg(feature = "testkit")]
 pub mod bulk;
 pub mod calls;
 mod categories;
 mod change;
+mod claims;
 mod connect;
+mod contact_rules;
 pub mod disputes;
 mod error;
 mod events;
+mod history;
 mod import;
 mod keys;
 pub mod letters;
@@ -38,16 +42,19 @@ mod view;
 pub mod worklist;
 mod writer;
 
+pub use blocks::HeldBlock;
 pub use calls::{CallOutcome, Recorder, StoredCall};
 pub use change::Written;
+pub use claims::{ClaimOp, ClaimProblem};
 pub use connect::StoreOptions;
 pub use disputes::{DisputeOutcome, StoredDispute};
 pub use error::StoreError;
 pub use events::StoredEvent;
+pub use history::{PastLetter, PastOutcome, PastRecord};
 pub use keys::StoredKey;
 pub use letters::{NewLetter, StoredLetter};
 pub use model::{
-    AccountKey, AccountSnapshot, ImportOutcome, ListFilter, ManualCategory, SentLetter,
+    AccountKey, AccountSnapshot, HeldBlocks, ImportOutcome, ListFilter, ManualCategory, SentLetter,
     StoredInvoice, StoredPayment, Story,
 };
 pub use plans::{NewPlan, PlanDetail, PlanEnd, PlanOutcome, StoredPlan};

@@ -56,12 +56,24 @@ pub struct AccountSnapshot {
     pub credit: Money,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+    /// The lasting contact blocks recoup set from a call, which an import never lifts.
+    pub held: HeldBlocks,
     /// Outstanding (non-zero) invoices, oldest due first.
     pub open_invoices: Vec<StoredInvoice>,
     /// Newest first, at most `RECENT_PAYMENTS`; empty unless a full read.
     pub recent_payments: Vec<StoredPayment>,
     /// Calls and promises; empty unless a full read.
     pub story: Story,
+}
+
+/// Lasting contact blocks recoup set from a call: laid over what the CRM imports (`data.status` and
+/// `data.cease_calls` are the values in force) until lifted with a reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeldBlocks {
+    /// A referral to an agency recorded on a call.
+    pub agency: bool,
+    /// The debtor asked on a call not to be called again.
+    pub cease: bool,
 }
 
 /// What has happened on an account's calls, as far as the view and the rules need it. Only current

@@ -8,8 +8,8 @@ use sqlx::Row;
 
 use crate::model::ListFilter;
 use crate::{
-    Store, StoreError, accounts, calls, change, events, import, maintenance, payments, plans,
-    promises, with_reader, worklist,
+    Store, StoreError, accounts, calls, change, claims, events, import, maintenance, payments,
+    plans, promises, with_reader, worklist,
 };
 
 /// A parameter of an explained statement.
@@ -183,12 +183,32 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
         ),
         (
             "worklist, first page",
-            worklist::page_sql(pg, false),
+            worklist::page_sql(pg, false, None),
             vec![Arg::Time(AT), Arg::Int(50)],
         ),
         (
+            "worklist of one queue",
+            worklist::page_sql(pg, false, Some(1)),
+            vec![Arg::Time(AT), Arg::Int(50), Arg::Text("default")],
+        ),
+        (
+            "claim next: candidates",
+            claims::candidates_sql(pg, None, false),
+            vec![Arg::Time(AT), Arg::Int(16)],
+        ),
+        (
+            "claim next: candidates in a queue",
+            claims::candidates_sql(pg, Some(1), false),
+            vec![Arg::Time(AT), Arg::Int(16), Arg::Text("default")],
+        ),
+        (
+            "rule breaches, first page",
+            calls::breaches_sql(false, false),
+            vec![Arg::Int(50)],
+        ),
+        (
             "worklist, next page",
-            worklist::page_sql(pg, true),
+            worklist::page_sql(pg, true, None),
             vec![
                 Arg::Time(AT),
                 Arg::Int(50),

@@ -187,13 +187,13 @@ pub(crate) fn document(pg: bool) -> String {
                   AND lp.state IN {LIVE})"
             ),
         ),
-        // The newest letters sent (on letters_account).
+        // The newest letters sent, by when they were sent (a CRM's past letters come in late).
         letters: agg(
             &arr(LetterJson::COLUMNS, &[]),
-            "lt.id DESC",
+            "lt.create_time DESC, lt.id DESC",
             &format!(
                 "FROM (SELECT id, kind, subject, create_time FROM letters WHERE account_id = a.id \
-                 ORDER BY id DESC LIMIT {RECENT_LETTERS}) lt"
+                 ORDER BY create_time DESC, id DESC LIMIT {RECENT_LETTERS}) lt"
             ),
         ),
     };

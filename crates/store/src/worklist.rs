@@ -34,12 +34,13 @@ pub struct Place {
     pub callable_until: DateTime<Utc>,
 }
 
-/// An entry as listed, with its account as GetAccount reads it.
+/// An entry as listed, with its account as GetAccount reads it and the live claim on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedEntry {
     pub account: AccountSnapshot,
     pub score: i64,
     pub reasons: Vec<String>,
+    pub claim: Option<recoup_domain::floor::Claim>,
 }
 
 /// Worklist times as fixed-width RFC 3339 text (SQLite compares them as text), or TIMESTAMPTZ.
@@ -149,13 +150,20 @@ impl Store {
         now: DateTime<Utc>,
         after: Option<(i64, i64)>,
         limit: i64,
+        queues: Option<&[String]>,
     ) -> Result<Vec<ListedEntry>, StoreError> {
         let rows = with_reader!(&self.backend, |pool, pg| {
-            let q = sqlx::query(sqlx::AssertSqlSafe(page_sql(pg, after.is_some())));
+            let sql = page_sql(pg, after.is_some(), queues.map(<[String]>::len));
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql));
             let q = if pg { q.bind(now) } else { q.bind(stamp(now)) };
             let q = q.bind(limit);
             let q = match after {
                 Some((score, id)) => q.bind(score).bind(id),
+                None => q,
+            };
+            let q = match queues {
+                Some([one]) => q.bind(one.clone()),
+                Some(many) => q.bind(serde_json::to_string(many).expect("strings serialise")),
                 None => q,
             };
             q.fetch_all(pool)
@@ -168,6 +176,10 @@ impl Store {
                         account: crate::view::decode(&r.text("doc")?)?,
                         score: r.int("score")?,
                         reasons,
+                        claim: match r.opt_int("k_id")? {
+                            Some(_) => Some(crate::claims::claim_from_row(r, "k_")?),
+                            None => None,
+                        },
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?
@@ -176,20 +188,48 @@ impl Store {
     }
 }
 
-/// The listing query, each entry with its account's view document (by primary key): `$1` now, `$2`
-/// the page size, and after the last entry of the previous page (`$3` score, `$4` account id) when
-/// `after`.
-pub(crate) fn page_sql(pg: bool, after: bool) -> String {
-    let after = if after {
-        "AND (w.score, w.account_id) < ($3, $4)"
+/// The listing query, each entry with its account's view document (by primary key) and the live
+/// claim on it: `$1` now, `$2` the page size, after the last entry of the previous page (`$3`
+/// score, `$4` account id) when `after`, then the queue (one) or queues (a JSON array) when
+/// `queues` says how many.
+pub(crate) fn page_sql(pg: bool, after: bool, queues: Option<usize>) -> String {
+    let (after, next) = if after {
+        ("AND (w.score, w.account_id) < ($3, $4)", 5)
     } else {
-        ""
+        ("", 3)
+    };
+    let queue = match queues {
+        None => String::new(),
+        Some(1) => format!("AND w.queue = ${next}"),
+        Some(_) if pg => {
+            format!("AND w.queue IN (SELECT jsonb_array_elements_text(CAST(${next} AS jsonb)))")
+        }
+        Some(_) => format!("AND w.queue IN (SELECT r.value FROM jsonb_each(${next}) AS r)"),
     };
     format!(
-        "SELECT w.account_id, w.score, w.reasons, {} AS doc FROM worklist w \
-         JOIN accounts a ON a.id = w.account_id \
+        "SELECT w.account_id, w.score, w.reasons, {} AS doc, k.id AS k_id, \
+         k.account_id AS k_account_id, k.agent AS k_agent, k.claim_time AS k_claim_time, \
+         k.expire_time AS k_expire_time, k.end_time AS k_end_time, \
+         k.end_reason AS k_end_reason, k.override_reason AS k_override_reason \
+         FROM worklist w JOIN accounts a ON a.id = w.account_id \
+         LEFT JOIN claims k ON k.account_id = w.account_id AND k.end_time IS NULL \
+         AND k.expire_time > $1 \
          WHERE NOT w.stale AND w.score IS NOT NULL AND w.callable_from <= $1 \
-         AND w.callable_until > $1 {after} ORDER BY w.score DESC, w.account_id DESC LIMIT $2",
+         AND w.callable_until > $1 {after} {queue} \
+         ORDER BY w.score DESC, w.account_id DESC LIMIT $2",
         crate::view::stored_or_built(pg)
     )
+}
+
+impl Store {
+    /// Whether any account is in queue `q`.
+    pub async fn queue_exists(&self, q: &str) -> Result<bool, StoreError> {
+        Ok(with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM accounts WHERE queue = $1 LIMIT 1")
+                .bind(q)
+                .fetch_optional(pool)
+                .await?
+                .is_some()
+        }))
+    }
 }

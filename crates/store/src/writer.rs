@@ -10,6 +10,7 @@
 use tokio::sync::{mpsc, oneshot};
 
 use crate::calls::{self, CallJob};
+use crate::claims::{self, ClaimJob};
 use crate::events::Feed;
 use crate::payments::{self, PaymentJob};
 use crate::{Backend, StoreError};
@@ -22,7 +23,8 @@ const QUEUE: usize = 4096;
 /// A write request and where its answer goes.
 pub(crate) enum Job {
     Payment(PaymentJob),
-    Call(CallJob),
+    Call(Box<CallJob>),
+    Claim(ClaimJob),
 }
 
 /// The sending side, held by every clone of the store; the task ends when the last one goes.
@@ -40,12 +42,15 @@ async fn run(backend: Backend, feed: Feed, mut rx: mpsc::Receiver<Job>) {
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut payments = Vec::with_capacity(batch.len());
         let mut calls = Vec::new();
+        let mut claims = Vec::new();
         for job in batch.drain(..) {
             match job {
                 Job::Payment(p) if p.abandoned() => {}
                 Job::Payment(p) => payments.push(p),
                 Job::Call(c) if c.abandoned() => {}
-                Job::Call(c) => calls.push(c),
+                Job::Call(c) => calls.push(*c),
+                Job::Claim(c) if c.abandoned() => {}
+                Job::Claim(c) => claims.push(c),
             }
         }
         if !payments.is_empty() {
@@ -53,6 +58,10 @@ async fn run(backend: Backend, feed: Feed, mut rx: mpsc::Receiver<Job>) {
         }
         if !calls.is_empty() {
             calls::apply(&backend, &feed, calls).await;
+        }
+        // After the calls: a call recorded under a claim ends it before the agent's next claim.
+        if !claims.is_empty() {
+            claims::apply(&backend, claims).await;
         }
     }
 }

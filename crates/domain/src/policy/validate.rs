@@ -6,7 +6,7 @@
 use rust_decimal::Decimal;
 
 use super::limits::*;
-use super::{ContactPolicy, GuidancePolicy, Policy, PromisePolicy};
+use super::{ContactPolicy, FloorPolicy, GuidancePolicy, Policy, PromisePolicy};
 use crate::Violations;
 use crate::category::CategoryPolicy;
 use crate::interest::{InterestPolicy, RateHistory};
@@ -45,6 +45,7 @@ impl Policy {
         category(&mut v, &self.category);
         plans(&mut v, &self.plans);
         guidance(&mut v, &self.guidance);
+        floor(&mut v, &self.floor);
         v
     }
 }
@@ -275,6 +276,25 @@ fn guidance(v: &mut Violations, p: &GuidancePolicy) {
     ] {
         within(v, &format!("guidance.{key}"), value, 1, 90);
     }
+}
+
+fn floor(v: &mut Violations, p: &FloorPolicy) {
+    within(v, "floor.claim_minutes", p.claim_minutes, 1, 120);
+    within(v, "floor.max_claim_minutes", p.max_claim_minutes, 1, 480);
+    if p.max_claim_minutes < p.claim_minutes {
+        v.push(
+            "floor.max_claim_minutes",
+            format!("must be at least floor.claim_minutes ({})", p.claim_minutes),
+        );
+    }
+    within(
+        v,
+        "floor.max_claims_per_agent",
+        p.max_claims_per_agent,
+        1,
+        50,
+    );
+    within(v, "floor.max_record_age_days", p.max_record_age_days, 1, 90);
 }
 
 #[cfg(test)]

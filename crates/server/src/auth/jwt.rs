@@ -135,6 +135,10 @@ impl JwtVerifier {
         let subject = text(&self.subject_claim)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| format!("claim {} is missing", self.subject_claim))?;
-        Ok(Identity { role, subject })
+        Ok(Identity {
+            role,
+            subject,
+            queues: None,
+        })
     }
 }

@@ -35,12 +35,24 @@ pub struct IssuedKey {
     pub stored: StoredKey,
 }
 
-/// Creates and stores a key.
+/// Creates and stores a key for every queue.
 pub async fn issue(
     store: &Store,
     role: Role,
     subject: &str,
     expire_time: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<IssuedKey, StoreError> {
+    issue_limited(store, role, subject, expire_time, None, now).await
+}
+
+/// Creates and stores a key limited to `queues` (`None`: every queue).
+pub async fn issue_limited(
+    store: &Store,
+    role: Role,
+    subject: &str,
+    expire_time: Option<DateTime<Utc>>,
+    queues: Option<Vec<String>>,
     now: DateTime<Utc>,
 ) -> Result<IssuedKey, StoreError> {
     let key_id = random_hex(8);
@@ -53,6 +65,7 @@ pub async fn issue(
         create_time: now,
         expire_time,
         revoke_time: None,
+        queues,
     };
     store.create_key(&stored).await?;
     Ok(IssuedKey {
@@ -183,6 +196,7 @@ pub async fn verify(
     let identity = Identity {
         role,
         subject: key.subject,
+        queues: key.queues,
     };
     if !ttl.is_zero() {
         remember(

@@ -56,6 +56,8 @@ pub struct Identity {
     pub role: Role,
     /// Who: the key's subject or the token's subject claim.
     pub subject: String,
+    /// The queues the credential may work (`keys create --queue`); `None` means every queue.
+    pub queues: Option<Vec<String>>,
 }
 
 /// A role's settlement authority: a supervisor's, or an agent's (every other role).

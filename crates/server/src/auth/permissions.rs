@@ -23,6 +23,11 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.AccountService/SetAccountCategory", CALLERS),
     ("/recoup.v1.AccountService/RaiseDispute", CALLERS),
     ("/recoup.v1.AccountService/ResolveDispute", &[Supervisor]),
+    (
+        "/recoup.v1.AccountService/LiftContactBlock",
+        &[Supervisor, Integration],
+    ),
+    ("/recoup.v1.AccountService/ImportHistory", &[Integration]),
     ("/recoup.v1.CallService/RecordCallOutcome", CALLERS),
     ("/recoup.v1.CallService/ListCalls", READERS),
     ("/recoup.v1.PlanService/ValidatePlan", CALLERS),
@@ -34,6 +39,12 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.GuidanceService/GetCallGuidance", CALLERS),
     ("/recoup.v1.GuidanceService/RenderLetter", CALLERS),
     ("/recoup.v1.EventService/WatchEvents", &[Integration]),
+    ("/recoup.v1.FloorService/ClaimNextAccount", CALLERS),
+    ("/recoup.v1.FloorService/ClaimAccount", CALLERS),
+    ("/recoup.v1.FloorService/ExtendClaim", CALLERS),
+    ("/recoup.v1.FloorService/ReleaseClaim", CALLERS),
+    ("/recoup.v1.FloorService/PrepareCall", CALLERS),
+    ("/recoup.v1.FloorService/ListRuleBreaches", &[Supervisor]),
 ];
 
 /// The roles that may call `path`, or None for a path the matrix does not list: the gate answers

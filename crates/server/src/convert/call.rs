@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
 use recoup_domain::call::{Correction, Direction, NewCall, Outcome};
+use recoup_domain::floor::Rule;
 use recoup_domain::promise::{PromiseState, TrackedPromise};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_record::Outcome as PbOutcome;
@@ -80,6 +81,20 @@ pub fn call_in(v: &mut Violations, c: &pb::CallRecord, account_id: Option<i64>) 
         }
     };
     let override_reason = c.supervisor_override.as_ref().map(|o| o.reason.clone());
+    let claim_id = if c.claim.is_empty() {
+        None
+    } else {
+        match names::claim_id(v, "claim", &c.claim) {
+            Some((account, claim)) => {
+                if account_id.is_some_and(|a| a != account) {
+                    v.push("claim", "must name a claim on the call's account");
+                }
+                Some(claim)
+            }
+            None => None,
+        }
+    };
+    let asked_not_to_call = c.asked_not_to_call.as_ref().map(|a| a.words.clone());
     Some(NewCall {
         direction: direction?,
         start_time: start_time?,
@@ -91,6 +106,9 @@ pub fn call_in(v: &mut Violations, c: &pb::CallRecord, account_id: Option<i64>) 
         next_step: c.next_step.clone(),
         override_reason,
         correction,
+        claim_id,
+        asked_not_to_call,
+        imported: None,
     })
 }
 
@@ -201,6 +219,45 @@ pub fn call_out(s: &StoredCall, promise: Option<&TrackedPromise>) -> pb::CallRec
             .unwrap_or_default(),
         agent: s.agent.clone(),
         create_time: Some(time_out(s.create_time)),
+        claim: c
+            .claim_id
+            .map(|k| claim_name(s.account_id, k))
+            .unwrap_or_default(),
+        rule_breaches: s
+            .breaches
+            .iter()
+            .map(|b| pb::RuleBreach {
+                rule: rule_out(b.rule) as i32,
+                detail: b.detail.clone(),
+                time: Some(time_out(b.at)),
+            })
+            .collect(),
+        origin: if c.imported.is_some() {
+            pb::CallOrigin::Import
+        } else {
+            pb::CallOrigin::Live
+        } as i32,
+        crm_call_id: c
+            .imported
+            .as_ref()
+            .map(|i| i.crm_id.clone())
+            .unwrap_or_default(),
+        asked_not_to_call: c
+            .asked_not_to_call
+            .as_ref()
+            .map(|w| pb::AskedNotToCall { words: w.clone() }),
+    }
+}
+
+pub fn claim_name(account_id: i64, claim_id: i64) -> String {
+    format!("accounts/{account_id}/claims/{claim_id}")
+}
+
+/// A breached rule as the contract names it.
+pub fn rule_out(rule: Rule) -> pb::ContactBlockReason {
+    match rule {
+        Rule::Contact(reason) => super::block_reason_out(reason),
+        Rule::Unclaimed => pb::ContactBlockReason::Unclaimed,
     }
 }
 

@@ -184,5 +184,8 @@ pub(super) fn new_call(
         next_step: String::new(),
         override_reason: None,
         correction: None,
+        claim_id: None,
+        asked_not_to_call: None,
+        imported: None,
     }
 }

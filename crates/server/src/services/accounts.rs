@@ -265,9 +265,18 @@ impl AccountService for Accounts {
         &self,
         request: Request<pb::GetWorklistRequest>,
     ) -> Result<Response<pb::GetWorklistResponse>, Status> {
+        let identity = auth::identity(&request)?.clone();
         let req = request.into_inner();
         let size = page_size(req.page_size, self.max_page_size)?;
-        let (after, ranked) = match decode_position(&req.page_token, WORKLIST)? {
+        let queues = super::floor::queues_for(&self.store, &identity, &req.queue).await?;
+        // A page token is bound to the queues it was issued for.
+        let worklist = format!(
+            "{WORKLIST} of {}",
+            queues
+                .as_deref()
+                .map_or("every queue".into(), |q| q.join(","))
+        );
+        let (after, ranked) = match decode_position(&req.page_token, &worklist)? {
             Some(p) => {
                 let bad = || invalid_field("page_token", "is not a token this server issued");
                 let mut parts = p.split(':').map(|x| x.parse::<i64>().map_err(|_| bad()));
@@ -281,7 +290,7 @@ impl AccountService for Accounts {
         let now = self.clock.now();
         let listed = self
             .store
-            .worklist_page(now, after, i64::from(size) + 1)
+            .worklist_page(now, after, i64::from(size) + 1, queues.as_deref())
             .await
             .map_err(|e| internal(&e))?;
         let more = listed.len() > size as usize;
@@ -301,12 +310,13 @@ impl AccountService for Accounts {
                 account: Some(basic_out(&a, &x.balance)),
                 rank: i32::try_from(ranked + entries.len() as i64 + 1).unwrap_or(i32::MAX),
                 reasons: e.reasons,
+                claim: e.claim.map(|c| super::floor::claim_out(&c, now)),
             });
         }
         let next_page_token = match (more, last) {
             (true, Some((score, id))) => encode_position(
                 &format!("{score}:{id}:{}", ranked + entries.len() as i64),
-                WORKLIST,
+                &worklist,
             ),
             _ => String::new(),
         };
@@ -460,6 +470,31 @@ impl AccountService for Accounts {
             }
         };
         Ok(Response::new(payment_out(&stored)))
+    }
+
+    async fn lift_contact_block(
+        &self,
+        request: Request<pb::LiftContactBlockRequest>,
+    ) -> Result<Response<pb::Account>, Status> {
+        let account = super::history::lift(&self.store, self.clock.now(), request).await?;
+        let stored = self
+            .store
+            .get_account(AccountKey::Id(account))
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| Status::not_found(format!("accounts/{account} does not exist")))?;
+        Ok(Response::new(account_out(
+            &stored,
+            self.view(true),
+            self.clock.now(),
+        )))
+    }
+
+    async fn import_history(
+        &self,
+        request: Request<Streaming<pb::ImportHistoryRequest>>,
+    ) -> Result<Response<pb::ImportHistoryResponse>, Status> {
+        super::history::import(&self.store, &self.policy, || self.clock.now(), request).await
     }
 
     async fn set_account_category(

@@ -48,6 +48,8 @@ fn stored_type(t: pb::EventType) -> Option<&'static str> {
         pb::EventType::PlanChanged => "plan_changed",
         pb::EventType::LetterRendered => "letter_rendered",
         pb::EventType::CategorySet => "category_set",
+        pb::EventType::ContactRuleBreached => "contact_rule_breached",
+        pb::EventType::ContactBlockLifted => "contact_block_lifted",
         _ => return None,
     })
 }
@@ -63,6 +65,8 @@ fn type_out(stored: &str) -> pb::EventType {
         "plan_changed" => pb::EventType::PlanChanged,
         "letter_rendered" => pb::EventType::LetterRendered,
         "category_set" => pb::EventType::CategorySet,
+        "contact_rule_breached" => pb::EventType::ContactRuleBreached,
+        "contact_block_lifted" => pb::EventType::ContactBlockLifted,
         _ => pb::EventType::Unspecified,
     }
 }
@@ -98,7 +102,7 @@ async fn event_out(store: &Store, e: &StoredEvent) -> Result<pb::Event, StoreErr
                 .map(|p| pb::event::Data::Payment(payment_out(&p))),
             None => None,
         },
-        "call_recorded" => match last_id(&e.resource) {
+        "call_recorded" | "contact_rule_breached" => match last_id(&e.resource) {
             Some(id) => store
                 .get_call(id)
                 .await?

@@ -47,24 +47,72 @@ impl Guidance {
     async fn account(&self, id: i64, name: &str) -> Result<AccountSnapshot, Status> {
         super::account_or_not_found(&self.store, id, name).await
     }
+}
 
-    /// The locale asked for, or the default; a violation when recoup has neither templates nor a
-    /// format for it.
-    fn locale<'a>(&self, v: &mut Violations, field: &str, asked: &'a str) -> &'a str {
-        if asked.is_empty() {
-            return DEFAULT_LOCALE;
-        }
-        if !self.templates.locales().iter().any(|l| l == asked) {
-            v.push(
-                field,
-                format!(
-                    "is not a locale recoup has templates or a format for; known locales: {}",
-                    self.templates.locales().join(", ")
-                ),
-            );
-        }
-        asked
+/// The guidance for the account `x` judges, in `locale`, for a caller with `asker`'s authority:
+/// GetCallGuidance's answer, and PrepareCall's.
+pub(crate) fn compose(
+    templates: &Templates,
+    x: &Assessment<'_>,
+    asker: recoup_domain::plan::Authority,
+    locale: &str,
+) -> Result<pb::CallGuidance, Status> {
+    let briefing = brief(x, asker, templates.format(locale));
+    let g = templates
+        .guidance(locale, &briefing.context, briefing.tone)
+        .map_err(|e| internal(&e))?;
+    metrics::counter!("recoup_guidance_total", "tone" => briefing.tone.key()).increment(1);
+    tracing::info!(
+        account_id = x.account.id,
+        tone = briefing.tone.key(),
+        "guidance drawn"
+    );
+    Ok(pb::CallGuidance {
+        tone: tone_out(briefing.tone) as i32,
+        tone_reasons: briefing.context.tone_reasons,
+        category: briefing.view.category,
+        contact_status: briefing.view.contact_status,
+        before_you_dial: g.before_you_dial,
+        opening: g.opening,
+        talking_points: g.talking_points,
+        questions: g.questions,
+        objections: g
+            .objections
+            .into_iter()
+            .map(|o| pb::ObjectionAnswer {
+                objection: o.objection,
+                answer: o.answer,
+            })
+            .collect(),
+        negotiation: Some(briefing.negotiation),
+        must_not: g.must_not,
+        closing: g.closing,
+        rendered_text: g.text,
+        rendered_markdown: g.markdown,
+    })
+}
+
+/// The locale asked for, or the default; a violation when recoup has neither templates nor a
+/// format for it.
+pub(crate) fn locale<'a>(
+    templates: &Templates,
+    v: &mut Violations,
+    field: &str,
+    asked: &'a str,
+) -> &'a str {
+    if asked.is_empty() {
+        return DEFAULT_LOCALE;
     }
+    if !templates.locales().iter().any(|l| l == asked) {
+        v.push(
+            field,
+            format!(
+                "is not a locale recoup has templates or a format for; known locales: {}",
+                templates.locales().join(", ")
+            ),
+        );
+    }
+    asked
 }
 
 fn tone_out(t: Tone) -> pb::Tone {
@@ -79,7 +127,7 @@ fn tone_out(t: Tone) -> pb::Tone {
     }
 }
 
-fn kind_in(v: &mut Violations, raw: i32) -> Option<LetterKind> {
+pub(crate) fn kind_in(v: &mut Violations, raw: i32) -> Option<LetterKind> {
     enum_in(v, "kind", raw, None, |k: pb::LetterKind| match k {
         pb::LetterKind::Unspecified => None,
         pb::LetterKind::PreCallStatement => Some(LetterKind::PreCallStatement),
@@ -113,46 +161,13 @@ impl GuidanceService for Guidance {
         let req = request.into_inner();
         let mut v = Violations::new();
         let account = names::account_id(&mut v, "account", &req.account);
-        let locale = self.locale(&mut v, "locale", &req.locale);
+        let locale = locale(&self.templates, &mut v, "locale", &req.locale);
         let Some(account) = account.filter(|_| v.is_empty()) else {
             return Err(invalid(v));
         };
         let a = self.account(account, &req.account).await?;
         let x = Assessment::of(&a, &self.policy, self.clock.now());
-        let briefing = brief(&x, asker, self.templates.format(locale));
-        let g = self
-            .templates
-            .guidance(locale, &briefing.context, briefing.tone)
-            .map_err(|e| internal(&e))?;
-        metrics::counter!("recoup_guidance_total", "tone" => briefing.tone.key()).increment(1);
-        tracing::info!(
-            account_id = account,
-            tone = briefing.tone.key(),
-            "guidance drawn"
-        );
-        Ok(Response::new(pb::CallGuidance {
-            tone: tone_out(briefing.tone) as i32,
-            tone_reasons: briefing.context.tone_reasons,
-            category: briefing.view.category,
-            contact_status: briefing.view.contact_status,
-            before_you_dial: g.before_you_dial,
-            opening: g.opening,
-            talking_points: g.talking_points,
-            questions: g.questions,
-            objections: g
-                .objections
-                .into_iter()
-                .map(|o| pb::ObjectionAnswer {
-                    objection: o.objection,
-                    answer: o.answer,
-                })
-                .collect(),
-            negotiation: Some(briefing.negotiation),
-            must_not: g.must_not,
-            closing: g.closing,
-            rendered_text: g.text,
-            rendered_markdown: g.markdown,
-        }))
+        Ok(Response::new(compose(&self.templates, &x, asker, locale)?))
     }
 
     async fn render_letter(
@@ -166,7 +181,7 @@ impl GuidanceService for Guidance {
         names::request_id(&mut v, "request_id", &req.request_id);
         let account = names::account_id(&mut v, "parent", &req.parent);
         let kind = kind_in(&mut v, req.kind);
-        let locale = self.locale(&mut v, "locale", &req.locale);
+        let locale = locale(&self.templates, &mut v, "locale", &req.locale);
         let plan = match (kind, req.plan.is_empty()) {
             (Some(LetterKind::PlanAgreement), true) => {
                 v.push("plan", "is required for a plan agreement");

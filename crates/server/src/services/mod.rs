@@ -3,7 +3,9 @@
 pub mod accounts;
 pub mod calls;
 pub mod events;
+pub mod floor;
 pub mod guidance;
+pub mod history;
 pub mod plans;
 
 /// Account `id` as stored, or NOT_FOUND naming `name` as the caller wrote it.

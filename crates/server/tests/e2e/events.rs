@@ -343,7 +343,7 @@ async fn promise_state_changes_are_announced_once() {
             let a = crate::get(&mut client, "PROMISE-1").await;
             a.name
         };
-        // A promise made ten days ago for six days ago (grace 3): broken already; one made now: open.
+        // A promise made six days ago for that day (grace 3): broken already; one made now: open.
         let record = |request_id: &'static str, ago: i64, due_in: i64| {
             let (channel, parent) = (server.as_role(Role::Agent), parent.clone());
             async move {
@@ -371,7 +371,7 @@ async fn promise_state_changes_are_announced_once() {
                     .into_inner()
             }
         };
-        let old = record("promise-old", 10, 4).await;
+        let old = record("promise-old", 6, 0).await;
         let first = next(&mut stream).await;
         assert_eq!(first.resource, old.name, "{backend}");
         assert_eq!(first.actor, "recoup");

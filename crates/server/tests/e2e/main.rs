@@ -12,6 +12,7 @@ mod credit;
 mod deploy_files;
 mod disputes;
 mod events;
+mod floor;
 mod guidance;
 mod health;
 mod idempotency;
@@ -236,6 +237,32 @@ pub fn account(external_ref: &str, invoices: Vec<pb::Invoice>) -> pb::Account {
 }
 
 /// Imports records in one stream.
+/// Brings one past call in on account `parent` (its name) through ImportHistory.
+pub async fn import_past_call(
+    server: &TestServer,
+    parent: &str,
+    call: pb::CallRecord,
+) -> pb::ImportHistoryResponse {
+    let mut client = server.accounts();
+    let external_ref = client
+        .get_account(pb::GetAccountRequest {
+            account: Some(pb::get_account_request::Account::Name(parent.into())),
+            view: pb::AccountView::Basic as i32,
+        })
+        .await
+        .expect("the account")
+        .into_inner()
+        .external_ref;
+    client
+        .import_history(tokio_stream::iter([pb::ImportHistoryRequest {
+            external_ref,
+            record: Some(pb::import_history_request::Record::Call(call)),
+        }]))
+        .await
+        .expect("ImportHistory")
+        .into_inner()
+}
+
 pub async fn import(
     client: &mut Client,
     request_id: &str,

@@ -30,6 +30,9 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         // Nothing required is missing: an empty list, and an import of one (rejected) record.
         // WatchEvents: the feed opens (and would stay open; `call` looks at the start only).
         "ListAccounts" | "ImportAccounts" | "WatchEvents" | "GetWorklist" => Code::Ok,
+        // History: one (rejected) record. The floor: nothing to claim in an empty book, and no
+        // calls that broke a rule.
+        "ImportHistory" | "ClaimNextAccount" | "ListRuleBreaches" => Code::Ok,
         "GetAccount"
         | "RecordPayment"
         | "RecordCallOutcome"
@@ -44,7 +47,12 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         | "ApprovePlan"
         | "RecordPlanSignature"
         | "GetCallGuidance"
-        | "RenderLetter" => Code::InvalidArgument,
+        | "RenderLetter"
+        | "LiftContactBlock"
+        | "ClaimAccount"
+        | "ExtendClaim"
+        | "ReleaseClaim"
+        | "PrepareCall" => Code::InvalidArgument,
         other => panic!("{other}: no expected answer to an empty request"),
     }
 }

@@ -120,7 +120,8 @@ async fn two_replicas_on_one_database_behave_as_one_service() {
         .into_inner();
     assert_eq!(listed.calls.len(), 1);
 
-    // A second outbound call today, through the other replica: the contact rules see the first.
+    // A second outbound call today, through the other replica: recorded, and judged against the
+    // first (the daily limit).
     let second = CallServiceClient::new(channel(&b, &agent))
         .record_call_outcome(pb::RecordCallOutcomeRequest {
             request_id: "two-call-2".into(),
@@ -128,8 +129,13 @@ async fn two_replicas_on_one_database_behave_as_one_service() {
             call: Some(outbound(Utc::now())),
         })
         .await
-        .unwrap_err();
-    assert_eq!(second.code(), tonic::Code::FailedPrecondition, "{second:?}");
+        .unwrap()
+        .into_inner();
+    let rules: Vec<_> = second.rule_breaches.iter().map(|b| b.rule()).collect();
+    assert!(
+        rules.contains(&pb::ContactBlockReason::CallLimitReached),
+        "{rules:?}"
+    );
 
     // A payment through A, then the feed on B: the import, the call, the payment, in order, once.
     AccountServiceClient::new(channel(&a, &crm))
@@ -146,7 +152,7 @@ async fn two_replicas_on_one_database_behave_as_one_service() {
         .await
         .unwrap();
     let mut seen = Vec::new();
-    while seen.len() < 3 {
+    while seen.len() < 6 {
         let e = tokio::time::timeout(std::time::Duration::from_secs(10), feed.message())
             .await
             .expect("the feed on B delivers within the poll interval")
@@ -160,6 +166,9 @@ async fn two_replicas_on_one_database_behave_as_one_service() {
         [
             (pb::EventType::AccountCreated, "two-import"),
             (pb::EventType::CallRecorded, "two-call-1"),
+            (pb::EventType::ContactRuleBreached, "two-call-1"),
+            (pb::EventType::CallRecorded, "two-call-2"),
+            (pb::EventType::ContactRuleBreached, "two-call-2"),
             (pb::EventType::PaymentRecorded, "two-pay-1"),
         ]
     );

@@ -10,7 +10,6 @@ use proptest::test_runner::{Config, TestRunner};
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
-use recoup_proto::v1::call_service_client::CallServiceClient;
 use recoup_server::auth::Role;
 use recoup_server::clock::Clock;
 use recoup_server::server::ServeOptions;
@@ -32,7 +31,7 @@ async fn start(db: TestDb, policy: &Policy) -> TestServer {
     TestServer::start_with(db, &options).await
 }
 
-/// Records a call as a supervisor with an override, so that setting up a history is never refused.
+/// Brings a past outbound call in as the CRM's history (never judged by the rules).
 async fn call(
     server: &TestServer,
     parent: &str,
@@ -40,23 +39,19 @@ async fn call(
     start: DateTime<Utc>,
     outcome: pb::call_record::Outcome,
 ) {
-    CallServiceClient::new(server.as_role(Role::Supervisor))
-        .record_call_outcome(pb::RecordCallOutcomeRequest {
-            request_id: id.into(),
-            parent: parent.into(),
-            call: Some(pb::CallRecord {
-                direction: pb::CallDirection::Outbound as i32,
-                start_time: Some(ts(start)),
-                outcome: Some(outcome),
-                supervisor_override: Some(pb::SupervisorOverride {
-                    reason: "setting up the history".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("call {id}: {e:?}"));
+    let summary = crate::import_past_call(
+        server,
+        parent,
+        pb::CallRecord {
+            crm_call_id: id.into(),
+            direction: pb::CallDirection::Outbound as i32,
+            start_time: Some(ts(start)),
+            outcome: Some(outcome),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(summary.created, 1, "call {id}: {summary:?}");
 }
 
 async fn worklist(server: &TestServer, page_size: i32, token: &str) -> pb::GetWorklistResponse {
@@ -64,6 +59,7 @@ async fn worklist(server: &TestServer, page_size: i32, token: &str) -> pb::GetWo
         .get_worklist(pb::GetWorklistRequest {
             page_size,
             page_token: token.into(),
+            ..Default::default()
         })
         .await
         .unwrap()

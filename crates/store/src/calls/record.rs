@@ -6,33 +6,35 @@
 //! 1. `held_account!`: the account and its invoices;
 //! 2. the ledger: a key seen before, or earlier in the batch, writes nothing (the first record is
 //!    the answer);
-//! 3. `checked!`: the call against the account (its fields, and the record it corrects);
-//! 4. `contact_rules!`: an outbound call made on our initiative, against the calls before it;
-//! 5. `insert_call!`;
-//! 6. `apply_outcome!`: what the outcome changes on the account (a referral, a dispute);
+//! 3. `checked!`: the call against the account (its fields, the record it corrects, the claim it
+//!    names);
+//! 4. `breaches!`: an outbound call made on our initiative, judged against the calls before it
+//!    and its claim — a call that happened is recorded whatever it broke, with what it broke;
+//! 5. `insert_call!`, and the claim it was made under ended;
+//! 6. `apply_outcome!`: what the outcome changes on the account (a referral, a dispute, a request
+//!    not to be called);
 //! 7. its part of the batch's `Change`: events, ledger row, the account's view.
 //!
-//! A call that breaks a rule is answered with its error and writes nothing (every check comes
+//! A call whose request is wrong is answered with its error and writes nothing (every check comes
 //! before the first write); when the database refuses the batch, each call is written alone, so
 //! that only the call at fault fails.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use recoup_domain::account::AccountStatus;
 use recoup_domain::call::{Direction, NewCall, Outcome};
-use recoup_domain::contact::{self, CallHistory, ContactFacts};
 use recoup_domain::dispute::{Disputable, disputable_on_call};
+use recoup_domain::floor::{self, Breach, Claim};
 use recoup_domain::policy::Policy;
-use recoup_domain::{Currency, Money};
 use tokio::sync::oneshot;
 
-use super::{CURRENT, METHOD, RULE_HISTORY, Recorder, StoredCall, details, sqlite_time};
+use super::{CURRENT, METHOD, Recorder, StoredCall, details, sqlite_time};
 use crate::change::{Change, Event, begin_change};
+use crate::claims::{ClaimProblem, problem};
+use crate::contact_rules::{Held, contact_status, held_account};
 use crate::events::Feed;
 use crate::minor;
 use crate::requests::RequestKey;
-use crate::rows::currency;
 use crate::{Backend, StoreError, store_time, with_writer};
 
 /// A call waiting for the writer.
@@ -62,14 +64,6 @@ impl CallJob {
             },
             override_by: self.override_by.as_deref(),
         }
-    }
-
-    /// An outbound call made on our initiative: a correction restates a call already judged, and
-    /// a supervisor's override sets the rules aside.
-    fn under_contact_rules(&self) -> bool {
-        self.call.direction == Direction::Outbound
-            && self.override_by.is_none()
-            && self.call.correction.is_none()
     }
 }
 
@@ -105,54 +99,9 @@ fn refused_call(e: &StoreError) -> bool {
         e,
         StoreError::NotFound
             | StoreError::Invalid(_)
-            | StoreError::Refused { .. }
+            | StoreError::Claim(_)
             | StoreError::RequestIdReused
     )
-}
-
-/// The account a call is recorded on, as the transaction holds it.
-struct Held {
-    time_zone: chrono_tz::Tz,
-    currency: Currency,
-    status: AccountStatus,
-    cease_calls: bool,
-    /// (number, outstanding in minor units, disputed)
-    invoices: Vec<(String, i64, bool)>,
-}
-
-/// Step 1: account `$account_id` held for the transaction, with its invoices; `NotFound` without
-/// it.
-macro_rules! held_account {
-    ($tx:expr, $pg:expr, $account_id:expr) => {{
-        let lock = if $pg { " FOR UPDATE" } else { "" };
-        let account: Option<(String, String, String, bool)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT time_zone, currency_code, status, cease_calls FROM accounts \
-                 WHERE id = $1{lock}"
-            )))
-            .bind($account_id)
-            .fetch_optional(&mut *$tx)
-            .await?;
-        let Some((tz, code, status, cease_calls)) = account else {
-            return Err(StoreError::NotFound);
-        };
-        let invoices: Vec<(String, i64, bool)> = sqlx::query_as(
-            "SELECT number, outstanding_minor, disputed FROM invoices WHERE account_id = $1",
-        )
-        .bind($account_id)
-        .fetch_all(&mut *$tx)
-        .await?;
-        Held {
-            time_zone: tz
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("time zone '{tz}'")))?,
-            currency: currency(&code)?,
-            status: AccountStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("account status '{status}'")))?,
-            cease_calls,
-            invoices,
-        }
-    }};
 }
 
 /// Step 3: the call's fields against the account, and the record it corrects (the account's, and
@@ -166,6 +115,11 @@ macro_rules! checked {
             time_zone: held.time_zone,
             invoice_numbers: &numbers,
             promises: &job.policy.promises,
+            max_record_age_days: job
+                .call
+                .imported
+                .is_none()
+                .then_some(job.policy.floor.max_record_age_days),
             now: job.now,
         };
         let mut violations = job.call.validate(&cx);
@@ -191,70 +145,65 @@ macro_rules! checked {
         if !violations.is_empty() {
             return Err(StoreError::Invalid(violations));
         }
-    }};
-}
-
-/// Step 4: the contact rules at the call's start, against the outbound calls before it, a
-/// callback asked for, and a plan on track; `Refused` with every rule it breaks.
-macro_rules! contact_rules {
-    ($tx:expr, $pg:expr, $job:expr, $held:expr, $start:expr) => {{
-        let (job, held, start): (&CallJob, &Held, DateTime<Utc>) = ($job, $held, $start);
-        let sql = format!(
-            "SELECT start_time FROM calls c WHERE c.account_id = $1 \
-             AND c.direction = 'outbound' AND {CURRENT} \
-             ORDER BY c.start_time DESC, c.id DESC LIMIT {RULE_HISTORY}"
-        );
-        let outbound: Vec<DateTime<Utc>> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(job.account_id)
-            .fetch_all(&mut *$tx)
-            .await?;
-        let sql = format!(
-            "SELECT callback_time FROM calls c WHERE c.account_id = $1 \
-             AND c.start_time < $2 AND {CURRENT} \
-             ORDER BY c.start_time DESC, c.id DESC LIMIT 1"
-        );
-        let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(job.account_id);
-        let q = if $pg {
-            q.bind(start)
-        } else {
-            q.bind(sqlite_time(start))
-        };
-        let callback: Option<Option<DateTime<Utc>>> = q.fetch_optional(&mut *$tx).await?;
-        let quiet = crate::plans::active_plan_quiet!(
-            $tx,
-            job.account_id,
-            held.currency,
-            start.with_timezone(&held.time_zone).date_naive(),
-            &job.policy.plans
-        );
-        let facts = ContactFacts::new(
-            held.status,
-            held.cease_calls,
-            held.time_zone,
-            held.invoices
-                .iter()
-                .map(|(_, o, d)| (Money::from_minor(*o, held.currency).amount(), *d)),
-        )
-        .with_plan_quiet_until(quiet);
-        let history = CallHistory {
-            outbound: &outbound,
-            callback: callback.flatten(),
-        };
-        let status = contact::contact_status(&facts, &history, &job.policy.contact, start);
-        if !status.may_call() {
-            return Err(StoreError::Refused {
-                account_id: job.account_id,
-                at: start,
-                blocks: status.blocks,
-            });
+        match job.call.claim_id {
+            None => None,
+            Some(id) => {
+                let claim = crate::claims::claim_by_id!($tx, id);
+                match claim {
+                    Some(c) if c.account_id == job.account_id => {
+                        if let Err(why) =
+                            floor::covers(&c, &job.subject, job.call.start_time, CLAIM_SKEW)
+                        {
+                            return Err(problem(ClaimProblem::NotCovered { claim: c, why }));
+                        }
+                        Some(c)
+                    }
+                    _ => {
+                        let mut v = recoup_domain::Violations::new();
+                        v.push(
+                            "claim",
+                            format!("accounts/{} has no claim {id}", job.account_id),
+                        );
+                        return Err(StoreError::Invalid(v));
+                    }
+                }
+            }
         }
     }};
 }
 
-/// Step 5: the call row; evaluates to its id.
+/// How far a call's start may fall outside its claim by the desktop's clock.
+const CLAIM_SKEW: chrono::Duration = chrono::Duration::minutes(2);
+
+/// Step 4: what an outbound call of recoup's own broke, judged at its start against the calls
+/// before it, a callback asked for, a plan on track, and the claim it was made under: each
+/// contact rule in force (a supervisor's override, on the call or on its claim, sets aside the
+/// lapsing ones), and `Unclaimed` without a claim. Inbound calls, corrections (the record they
+/// correct was judged) and imported history are not judged.
+macro_rules! breaches {
+    ($tx:expr, $pg:expr, $job:expr, $held:expr, $start:expr, $claim:expr) => {{
+        let (job, held, start, claim): (&CallJob, &Held, DateTime<Utc>, Option<&Claim>) =
+            ($job, $held, $start, $claim);
+        if job.call.direction == Direction::Outbound
+            && job.call.correction.is_none()
+            && job.call.imported.is_none()
+        {
+            let status = contact_status!($tx, $pg, job.account_id, held, &job.policy, start);
+            let overridden =
+                job.override_by.is_some() || claim.is_some_and(|c| c.override_reason.is_some());
+            floor::breaches(&status, overridden, claim.is_some(), start)
+        } else {
+            Vec::new()
+        }
+    }};
+}
+
+/// Step 5: the call row with what it broke, and the claim it was made under ended; evaluates to
+/// its id.
 macro_rules! insert_call {
-    ($tx:expr, $pg:expr, $job:expr, $start:expr) => {{
-        let (job, start): (&CallJob, DateTime<Utc>) = ($job, $start);
+    ($tx:expr, $pg:expr, $job:expr, $start:expr, $breaches:expr) => {{
+        let (job, start, breaches): (&CallJob, DateTime<Utc>, &[Breach]) =
+            ($job, $start, $breaches);
         let (call, by) = (&job.call, job.recorder());
         let (promise_minor, promise_date, callback_time) = match &call.outcome {
             Outcome::PromiseToPay { amount, date } => (Some(minor(*amount)?), Some(*date), None),
@@ -265,8 +214,9 @@ macro_rules! insert_call {
             "INSERT INTO calls (account_id, direction, start_time, duration_ms, contact_name, \
              right_party, outcome, details, promise_minor, promise_date, callback_time, notes, \
              next_step, override_reason, override_by, corrects, correction_reason, agent, \
-             create_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18, $19) RETURNING id",
+             create_time, claim_id, breaches, origin, crm_id, asked_not_to_call) VALUES ($1, $2, \
+             $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21, $22, $23, $24) RETURNING id",
         )
         .bind(job.account_id)
         .bind(call.direction.as_str());
@@ -299,26 +249,55 @@ macro_rules! insert_call {
             .bind(by.override_by)
             .bind(call.correction.as_ref().map(|c| c.call_id))
             .bind(call.correction.as_ref().map(|c| c.reason.as_str()))
-            .bind(by.key.subject)
+            .bind(
+                call.imported
+                    .as_ref()
+                    .map_or(by.key.subject, |i| i.agent.as_str()),
+            )
             .bind(job.now)
+            .bind(call.claim_id)
+            .bind(super::breaches_json(breaches))
+            .bind(if call.imported.is_some() {
+                "import"
+            } else {
+                "live"
+            })
+            .bind(call.imported.as_ref().map(|i| i.crm_id.as_str()))
+            .bind(call.asked_not_to_call.as_deref())
             .fetch_one(&mut *$tx)
             .await?;
+        if let Some(claim) = call.claim_id {
+            crate::claims::end_claim!($tx, $pg, claim, "recorded", Some(id), job.now);
+        }
         id
     }};
 }
 
 /// Step 6: what the outcome of call `$call_id` changes on the account: a referral puts it with the
-/// agency; a dispute raised pauses the invoices it names that may be disputed. Evaluates to
-/// (whether the account changed, the dispute opened).
+/// agency and a request not to be called sets cease-calls, both as recoup's own lasting blocks
+/// (an import never lifts them); a dispute raised pauses the invoices it names that may be
+/// disputed. Evaluates to (whether the account changed, the dispute opened).
 macro_rules! apply_outcome {
     ($tx:expr, $pg:expr, $job:expr, $held:expr, $call_id:expr) => {{
         let (job, held): (&CallJob, &Held) = ($job, $held);
-        match &job.call.outcome {
-            Outcome::ReferredToAgency { .. } => {
-                sqlx::query("UPDATE accounts SET status = 'with_agency' WHERE id = $1")
-                    .bind(job.account_id)
-                    .execute(&mut *$tx)
-                    .await?;
+        let ceased = if job.call.asked_not_to_call.is_some() && job.call.imported.is_none() {
+            sqlx::query("UPDATE accounts SET cease_calls = TRUE, held_cease = TRUE WHERE id = $1")
+                .bind(job.account_id)
+                .execute(&mut *$tx)
+                .await?;
+            true
+        } else {
+            false
+        };
+        let (changed, dispute) = match &job.call.outcome {
+            // A referral in the CRM's history is in the status the CRM imports already.
+            Outcome::ReferredToAgency { .. } if job.call.imported.is_none() => {
+                sqlx::query(
+                    "UPDATE accounts SET status = 'with_agency', held_agency = TRUE WHERE id = $1",
+                )
+                .bind(job.account_id)
+                .execute(&mut *$tx)
+                .await?;
                 (true, None)
             }
             Outcome::DisputeRaised {
@@ -355,11 +334,13 @@ macro_rules! apply_outcome {
                 }
             }
             _ => (false, None),
-        }
+        };
+        (changed || ceased, dispute)
     }};
 }
 
-/// Step 7: call `id`'s part of the batch's change: `call_recorded`, `dispute_changed` for a dispute
+/// Step 7: call `id`'s part of the batch's change: `call_recorded`, `contact_rule_breached` when it
+/// broke a rule, `dispute_changed` for a dispute
 /// it opened, and `account_updated` when it changed the account (so a CRM following the feed
 /// re-reads it); its ledger row; the account's view, and its update time when it changed.
 fn record_change(
@@ -368,6 +349,7 @@ fn record_change(
     id: i64,
     changed_account: bool,
     dispute: Option<i64>,
+    breached: bool,
 ) {
     let (key, now, account_id) = (job.recorder().key, job.now, job.account_id);
     let resource = format!("accounts/{account_id}/calls/{id}");
@@ -375,6 +357,15 @@ fn record_change(
         slot,
         Event::by(key, now, "call_recorded", account_id, &resource),
     );
+    if breached {
+        change.event(Event::by(
+            key,
+            now,
+            "contact_rule_breached",
+            account_id,
+            &resource,
+        ));
+    }
     if let Some(d) = dispute {
         change.event(Event::by(
             key,
@@ -434,14 +425,19 @@ async fn write_batch(
                 {
                     return Ok(None);
                 }
-                checked!(tx, job, &held);
+                let claim = checked!(tx, job, &held);
                 let start = store_time(job.call.start_time);
-                if job.under_contact_rules() {
-                    contact_rules!(tx, pg, job, &held, start);
-                }
-                let id = insert_call!(tx, pg, job, start);
+                let breaches = breaches!(tx, pg, job, &held, start, claim.as_ref());
+                let id = insert_call!(tx, pg, job, start, &breaches);
                 let (changed_account, dispute) = apply_outcome!(tx, pg, job, &held, id);
-                record_change(&mut change, job, id, changed_account, dispute);
+                record_change(
+                    &mut change,
+                    job,
+                    id,
+                    changed_account,
+                    dispute,
+                    !breaches.is_empty(),
+                );
                 let by = job.recorder();
                 Ok(Some(StoredCall {
                     id,
@@ -456,8 +452,13 @@ async fn write_batch(
                         ..job.call.clone()
                     },
                     override_by: by.override_by.map(str::to_owned),
-                    agent: by.key.subject.to_owned(),
+                    agent: job
+                        .call
+                        .imported
+                        .as_ref()
+                        .map_or_else(|| by.key.subject.to_owned(), |i| i.agent.clone()),
                     create_time: job.now,
+                    breaches,
                 }))
             }
             .await;

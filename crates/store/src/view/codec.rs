@@ -111,6 +111,8 @@ pub(crate) fn encode(s: &AccountSnapshot) -> Result<String, StoreError> {
             create_time: time_text(s.create_time),
             update_time: time_text(s.update_time),
             interest_waived: i64::from(d.interest_waived),
+            queue: d.queue.clone(),
+            held: i64::from(s.held.agency) + 2 * i64::from(s.held.cease),
         },
         contacts: d
             .contacts
@@ -250,6 +252,11 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
                     correction_reason: c.correction_reason,
                     agent: c.agent,
                     create_time: time(&c.create_time)?,
+                    claim_id: c.claim_id,
+                    breaches: c.breaches,
+                    origin: c.origin,
+                    crm_id: c.crm_id,
+                    asked_not_to_call: c.asked_not_to_call,
                 }
                 .resolve(cur)
             })
@@ -389,12 +396,21 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
             status: AccountStatus::parse(&a.status).ok_or_else(|| corrupt("status", &a.status))?,
             cease_calls: a.cease_calls != 0,
             interest_waived: a.interest_waived != 0,
+            queue: if a.queue.is_empty() {
+                recoup_domain::account::DEFAULT_QUEUE.to_owned()
+            } else {
+                a.queue
+            },
             contacts,
             invoices: Vec::new(),
         },
         credit: money(a.credit),
         create_time: time(&a.create_time)?,
         update_time: time(&a.update_time)?,
+        held: crate::model::HeldBlocks {
+            agency: a.held & 1 != 0,
+            cease: a.held & 2 != 0,
+        },
         open_invoices,
         recent_payments,
         story,

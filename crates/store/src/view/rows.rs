@@ -79,6 +79,11 @@ row!(
         create_time: String = "a.create_time",
         update_time: String = "a.update_time",
         interest_waived: i64 = "CASE WHEN a.interest_waived THEN 1 ELSE 0 END",
+        #[serde(default)]
+        queue: String = "a.queue",
+        /// recoup's lasting blocks: 1 the agency referral, 2 the debtor's request not to call.
+        #[serde(default)]
+        held: i64 = "(CASE WHEN a.held_agency THEN 1 ELSE 0 END) + (CASE WHEN a.held_cease THEN 2 ELSE 0 END)",
     }
 );
 
@@ -149,6 +154,16 @@ row!(
         correction_reason: Option<String> = "n.correction_reason",
         agent: String = "n.agent",
         create_time: String = "n.create_time",
+        #[serde(default)]
+        claim_id: Option<i64> = "n.claim_id",
+        #[serde(default)]
+        breaches: Option<String> = "n.breaches",
+        #[serde(default)]
+        origin: String = "n.origin",
+        #[serde(default)]
+        crm_id: Option<String> = "n.crm_id",
+        #[serde(default)]
+        asked_not_to_call: Option<String> = "n.asked_not_to_call",
     }
 );
 

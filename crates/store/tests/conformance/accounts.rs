@@ -309,6 +309,9 @@ async fn stored_views_match_the_rows_after_every_write() {
             next_step: String::new(),
             override_reason: None,
             correction: None,
+            claim_id: None,
+            asked_not_to_call: None,
+            imported: None,
         };
         let first = store
             .record_call(key("v-call-1"), 1, &promise, &policy, now())

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use recoup_domain::call::{Correction, Direction, NewCall, Outcome};
 use recoup_domain::contact::BlockReason;
+use recoup_domain::floor::Rule;
 use recoup_domain::policy::Policy;
 use recoup_store::{CallOutcome, Recorder, Store, StoreError};
 
@@ -28,6 +29,9 @@ fn call(direction: Direction, start: DateTime<Utc>, outcome: Outcome) -> NewCall
         next_step: String::new(),
         override_reason: None,
         correction: None,
+        claim_id: None,
+        asked_not_to_call: None,
+        imported: None,
     }
 }
 
@@ -96,50 +100,79 @@ async fn a_call_is_recorded_once_and_a_reused_key_is_refused() {
 }
 
 #[tokio::test]
-async fn the_contact_rules_refuse_a_call_and_nothing_is_written() {
+async fn a_call_that_broke_the_rules_is_recorded_with_what_it_broke() {
     each_backend(|store, backend| async move {
         let id = one_account(&store, "C-2").await;
         let at = store.last_event().await.unwrap();
-        // Sunday: no calling hours.
+        let rules = |c: &recoup_store::StoredCall| -> Vec<Rule> {
+            c.breaches.iter().map(|b| b.rule).collect()
+        };
+        // Sunday: no calling hours; and no claim held the account.
         let sunday = call(Direction::Outbound, now(), Outcome::NoAnswer);
-        match record(&store, "out-1", id, &sunday).await {
-            Err(StoreError::Refused {
-                account_id, blocks, ..
-            }) => {
-                assert_eq!(account_id, id, "{backend}");
-                let reasons: Vec<BlockReason> = blocks.iter().map(|b| b.reason).collect();
-                assert_eq!(reasons, [BlockReason::OutsideCallingHours], "{backend}");
-            }
-            other => panic!("{backend}: {other:?}"),
-        }
-        silent(&store, backend, "a refused call", at).await;
+        let Ok(CallOutcome::Recorded(on_sunday)) = record(&store, "out-1", id, &sunday).await
+        else {
+            panic!("{backend}: a call that happened was not recorded");
+        };
+        assert_eq!(
+            rules(&on_sunday),
+            [
+                Rule::Contact(BlockReason::OutsideCallingHours),
+                Rule::Unclaimed
+            ],
+            "{backend}"
+        );
+        let events = store.events_after(at, &[], 100).await.unwrap();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(
+            types,
+            ["call_recorded", "contact_rule_breached"],
+            "{backend}"
+        );
+        let at = announced(&store, backend, "a call that broke a rule", at, id).await;
 
-        // One outbound call a day: the second on Friday is refused, the first stands.
+        // One outbound call a day: the second on Friday breaks the daily limit; both stand.
         let first = call(Direction::Outbound, friday(), Outcome::NoAnswer);
-        assert!(matches!(
-            record(&store, "out-2", id, &first).await,
-            Ok(CallOutcome::Recorded(_))
-        ));
-        let at = announced(&store, backend, "an outbound call", at, id).await;
+        let Ok(CallOutcome::Recorded(first)) = record(&store, "out-2", id, &first).await else {
+            panic!("{backend}");
+        };
+        assert_eq!(rules(&first), [Rule::Unclaimed], "{backend}");
         let later = call(
             Direction::Outbound,
             friday() + chrono::Duration::hours(2),
             Outcome::NoAnswer,
         );
-        match record(&store, "out-3", id, &later).await {
-            Err(StoreError::Refused { blocks, .. }) => assert!(
-                blocks
-                    .iter()
-                    .any(|b| b.reason == BlockReason::CallLimitReached),
-                "{backend}: {blocks:?}"
-            ),
-            other => panic!("{backend}: {other:?}"),
-        }
-        silent(&store, backend, "a second call the same day", at).await;
+        let Ok(CallOutcome::Recorded(later)) = record(&store, "out-3", id, &later).await else {
+            panic!("{backend}");
+        };
+        assert!(
+            rules(&later).contains(&Rule::Contact(BlockReason::CallLimitReached)),
+            "{backend}: {:?}",
+            later.breaches
+        );
+        announced(&store, backend, "a second call the same day", at, id).await;
         assert_eq!(
             store.list_calls(id, None, 10).await.unwrap().unwrap().len(),
-            1
+            3
         );
+        // Supervisors list them newest first; an inbound call is never judged.
+        let inbound = call(Direction::Inbound, friday(), Outcome::NoAnswer);
+        let Ok(CallOutcome::Recorded(inbound)) = record(&store, "in-1", id, &inbound).await else {
+            panic!("{backend}");
+        };
+        assert!(inbound.breaches.is_empty(), "{backend}");
+        let listed: Vec<i64> = store
+            .list_breaches(None, None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(listed, [later.id, first.id, on_sunday.id], "{backend}");
+        let page = store
+            .list_breaches(Some("someone else"), None, 10)
+            .await
+            .unwrap();
+        assert!(page.is_empty(), "{backend}");
     })
     .await;
 }

@@ -75,6 +75,7 @@ fn account(external_ref: &str, code: &str, invoices: Vec<InvoiceData>) -> Accoun
         status: AccountStatus::Active,
         cease_calls: false,
         interest_waived: false,
+        queue: recoup_domain::account::DEFAULT_QUEUE.into(),
         contacts: vec![Contact {
             display_name: "Sam Payables".into(),
             role: "Accounts payable".into(),

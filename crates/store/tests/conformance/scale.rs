@@ -31,10 +31,12 @@ const LARGE: &[&str] = &[
     "w",
     "requests",
     "q",
+    "claims",
 ];
 
-/// Partial indexes whose every row a poll wants: walking one whole is what it is for.
-const PARTIAL: &[&str] = &["accounts_view_stale", "worklist_stale"];
+/// Partial indexes whose every row a poll wants (or a page walks in order, stopping at its
+/// size): walking one is what it is for.
+const PARTIAL: &[&str] = &["accounts_view_stale", "worklist_stale", "calls_breached"];
 
 /// The table a full-scan line of a plan names, if it is one.
 fn full_scan(backend: &str, line: &str) -> Option<String> {
@@ -42,8 +44,8 @@ fn full_scan(backend: &str, line: &str) -> Option<String> {
     let rest = if backend == "postgres" {
         line.strip_prefix("Seq Scan on ")?
     } else {
-        // The partial indexes of stale views and stale worklist entries hold just the rows
-        // wanted.
+        // The partial indexes of stale views, stale worklist entries and breached calls hold
+        // just the rows wanted.
         if PARTIAL
             .iter()
             .any(|index| line.contains(&format!("USING INDEX {index}")))

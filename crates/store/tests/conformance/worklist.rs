@@ -42,7 +42,7 @@ async fn entries_follow_their_accounts_views() {
             store.worklist_due(now(), 10).await.unwrap().is_empty(),
             "{backend}"
         );
-        let page = store.worklist_page(now(), None, 10).await.unwrap();
+        let page = store.worklist_page(now(), None, 10, None).await.unwrap();
         let ranked: Vec<(i64, i64)> = page.iter().map(|e| (e.account.id, e.score)).collect();
         assert_eq!(ranked, [(high, 20), (low, 10)], "{backend}");
         assert_eq!(page[0].reasons, ["score 20"]);
@@ -59,7 +59,7 @@ async fn entries_follow_their_accounts_views() {
             .record_payment(key("pay-1"), high, &paid, now())
             .await
             .unwrap();
-        let page = store.worklist_page(now(), None, 10).await.unwrap();
+        let page = store.worklist_page(now(), None, 10, None).await.unwrap();
         let listed: Vec<i64> = page.iter().map(|e| e.account.id).collect();
         assert_eq!(listed, [low], "{backend}");
         let again = store.worklist_due(now(), 10).await.unwrap();
@@ -79,7 +79,7 @@ async fn entries_follow_their_accounts_views() {
             next_check: now() + Duration::hours(4),
         };
         assert_eq!(store.save_worklist(&[fresh]).await.unwrap(), 1, "{backend}");
-        let page = store.worklist_page(now(), None, 10).await.unwrap();
+        let page = store.worklist_page(now(), None, 10, None).await.unwrap();
         assert_eq!(page.len(), 1, "{backend}: no place, not listed");
         // Entries due a fresh look come back when their time does.
         let later = store

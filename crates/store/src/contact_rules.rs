@@ -1,0 +1,113 @@
+//! What the contact rules read inside a write transaction: the account as the transaction sees
+//! it (`held_account!`) and its contact status at an instant against every call committed before
+//! (`contact_status!`). Recording a call judges its breaches with them; a claim is refused by them.
+
+use recoup_domain::Currency;
+use recoup_domain::account::AccountStatus;
+
+/// The account as a write transaction reads it.
+pub(crate) struct Held {
+    pub time_zone: chrono_tz::Tz,
+    pub currency: Currency,
+    pub status: AccountStatus,
+    pub cease_calls: bool,
+    /// (number, outstanding in minor units, disputed)
+    pub invoices: Vec<(String, i64, bool)>,
+}
+
+/// Account `$account_id` with its invoices, held for the transaction when `$lock` (PostgreSQL's
+/// row lock; SQLite's write lock holds it anyway); `NotFound` without it.
+macro_rules! held_account {
+    ($tx:expr, $lock:expr, $account_id:expr) => {{
+        let lock = if $lock { " FOR UPDATE" } else { "" };
+        let account: Option<(String, String, String, bool)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT time_zone, currency_code, status, cease_calls FROM accounts \
+                 WHERE id = $1{lock}"
+            )))
+            .bind($account_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let Some((tz, code, status, cease_calls)) = account else {
+            return Err($crate::StoreError::NotFound);
+        };
+        let invoices: Vec<(String, i64, bool)> = sqlx::query_as(
+            "SELECT number, outstanding_minor, disputed FROM invoices WHERE account_id = $1",
+        )
+        .bind($account_id)
+        .fetch_all(&mut *$tx)
+        .await?;
+        $crate::contact_rules::Held {
+            time_zone: tz
+                .parse()
+                .map_err(|_| $crate::StoreError::Corrupt(format!("time zone '{tz}'")))?,
+            currency: $crate::rows::currency(&code)?,
+            status: recoup_domain::account::AccountStatus::parse(&status)
+                .ok_or_else(|| $crate::StoreError::Corrupt(format!("account status '{status}'")))?,
+            cease_calls,
+            invoices,
+        }
+    }};
+}
+pub(crate) use held_account;
+
+/// The contact status of account `$account_id` (`$held`) at `$at` under `$policy` (a `Policy`):
+/// against the current outbound calls before it, a callback asked for, and a plan on track.
+macro_rules! contact_status {
+    ($tx:expr, $pg:expr, $account_id:expr, $held:expr, $policy:expr, $at:expr) => {{
+        let (held, at): (&$crate::contact_rules::Held, chrono::DateTime<chrono::Utc>) =
+            ($held, $at);
+        let policy: &recoup_domain::policy::Policy = $policy;
+        let sql = format!(
+            "SELECT start_time FROM calls c WHERE c.account_id = $1 \
+             AND c.direction = 'outbound' AND {} \
+             ORDER BY c.start_time DESC, c.id DESC LIMIT {}",
+            $crate::calls::CURRENT,
+            $crate::calls::RULE_HISTORY
+        );
+        let outbound: Vec<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind($account_id)
+                .fetch_all(&mut *$tx)
+                .await?;
+        let sql = format!(
+            "SELECT callback_time FROM calls c WHERE c.account_id = $1 \
+             AND c.start_time < $2 AND {} \
+             ORDER BY c.start_time DESC, c.id DESC LIMIT 1",
+            $crate::calls::CURRENT
+        );
+        let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind($account_id);
+        let q = if $pg {
+            q.bind(at)
+        } else {
+            q.bind($crate::calls::sqlite_time(at))
+        };
+        let callback: Option<Option<chrono::DateTime<chrono::Utc>>> =
+            q.fetch_optional(&mut *$tx).await?;
+        let quiet = $crate::plans::active_plan_quiet!(
+            $tx,
+            $account_id,
+            held.currency,
+            at.with_timezone(&held.time_zone).date_naive(),
+            &policy.plans
+        );
+        let facts = recoup_domain::contact::ContactFacts::new(
+            held.status,
+            held.cease_calls,
+            held.time_zone,
+            held.invoices.iter().map(|(_, o, d)| {
+                (
+                    recoup_domain::Money::from_minor(*o, held.currency).amount(),
+                    *d,
+                )
+            }),
+        )
+        .with_plan_quiet_until(quiet);
+        let history = recoup_domain::contact::CallHistory {
+            outbound: &outbound,
+            callback: callback.flatten(),
+        };
+        recoup_domain::contact::contact_status(&facts, &history, &policy.contact, at)
+    }};
+}
+pub(crate) use contact_status;

@@ -1,0 +1,152 @@
+//! The creditor's history brought in from its CRM (migration 0016): past calls and letters sent,
+//! each kept once by the CRM's id on its account. Imported calls are marked `import` and carry
+//! no outcome effects of their own (the CRM's status, cease flag and dispute marks come in with
+//! the accounts); they count for the category, promise and escalation rules like any other call.
+
+use chrono::{DateTime, Utc};
+use recoup_domain::call::{NewCall, Outcome};
+
+use crate::calls::{details, sqlite_time};
+use crate::change::{Change, Event, begin_change};
+use crate::requests::RequestKey;
+use crate::{Store, StoreError, minor, store_time, with_writer};
+
+/// A letter the CRM sent before recoup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastLetter {
+    pub crm_id: String,
+    /// The letter's stored kind (`first_reminder`, …).
+    pub kind: &'static str,
+    pub sent: DateTime<Utc>,
+    pub subject: String,
+}
+
+/// One record of the history, on its account.
+#[derive(Debug, Clone)]
+pub enum PastRecord {
+    /// A call with `imported` set.
+    Call(Box<NewCall>),
+    Letter(PastLetter),
+}
+
+/// What became of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PastOutcome {
+    Created,
+    /// Its CRM id was imported on the account before: nothing written.
+    Unchanged,
+}
+
+impl Store {
+    /// Writes `records` (each with its account id) in one transaction, as `by` at `now`.
+    pub async fn import_history(
+        &self,
+        by: RequestKey<'_>,
+        records: &[(i64, PastRecord)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PastOutcome>, StoreError> {
+        let now = store_time(now);
+        Ok(with_writer!(&self.backend, |pool, pg| {
+            let mut tx = begin_change!(pool, pg, &self.feed);
+            let mut change: Option<Change> = None;
+            let mut out = Vec::with_capacity(records.len());
+            for (account_id, record) in records {
+                let (kind, id): (&str, Option<i64>) = match record {
+                    PastRecord::Call(call) => {
+                        let crm = call.imported.as_ref().ok_or_else(|| {
+                            StoreError::Corrupt("a past call without its CRM id".into())
+                        })?;
+                        let start = store_time(call.start_time);
+                        let (promise_minor, promise_date, callback) = match &call.outcome {
+                            Outcome::PromiseToPay { amount, date } => {
+                                (Some(minor(*amount)?), Some(*date), None)
+                            }
+                            Outcome::CallbackRequested { time } => {
+                                (None, None, Some(store_time(*time)))
+                            }
+                            _ => (None, None, None),
+                        };
+                        let q = sqlx::query_scalar(
+                            "INSERT INTO calls (account_id, direction, start_time, duration_ms, \
+                             contact_name, right_party, outcome, details, promise_minor, \
+                             promise_date, callback_time, notes, next_step, agent, create_time, \
+                             origin, crm_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                             $11, $12, $13, $14, $15, 'import', $16) \
+                             ON CONFLICT DO NOTHING RETURNING id",
+                        )
+                        .bind(*account_id)
+                        .bind(call.direction.as_str());
+                        let q = if pg {
+                            q.bind(start)
+                        } else {
+                            q.bind(sqlite_time(start))
+                        };
+                        let q = q
+                            .bind(call.duration_ms)
+                            .bind(&call.contact_name)
+                            .bind(call.right_party_contact)
+                            .bind(call.outcome.kind())
+                            .bind(details(&call.outcome)?.to_string())
+                            .bind(promise_minor)
+                            .bind(promise_date);
+                        let q = if pg {
+                            q.bind(callback)
+                        } else {
+                            q.bind(callback.map(sqlite_time))
+                        };
+                        let id: Option<i64> = q
+                            .bind(&call.notes)
+                            .bind(&call.next_step)
+                            .bind(&crm.agent)
+                            .bind(now)
+                            .bind(&crm.crm_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        ("call", id)
+                    }
+                    PastRecord::Letter(l) => {
+                        let id: Option<i64> = sqlx::query_scalar(
+                            "INSERT INTO letters (account_id, kind, locale, plan_id, subject, \
+                             body_text, body_markdown, created_by, create_time, crm_id) \
+                             VALUES ($1, $2, '', NULL, $3, '', '', $4, $5, $6) \
+                             ON CONFLICT DO NOTHING RETURNING id",
+                        )
+                        .bind(*account_id)
+                        .bind(l.kind)
+                        .bind(&l.subject)
+                        .bind(by.subject)
+                        .bind(store_time(l.sent))
+                        .bind(&l.crm_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        ("letter", id)
+                    }
+                };
+                match id {
+                    None => out.push(PastOutcome::Unchanged),
+                    Some(id) => {
+                        let (event, resource) = match kind {
+                            "call" => {
+                                ("call_recorded", format!("accounts/{account_id}/calls/{id}"))
+                            }
+                            _ => (
+                                "letter_rendered",
+                                format!("accounts/{account_id}/letters/{id}"),
+                            ),
+                        };
+                        Change::record(
+                            &mut change,
+                            Event::by(by, now, event, *account_id, resource),
+                        )
+                        .rebuild(*account_id);
+                        out.push(PastOutcome::Created);
+                    }
+                }
+            }
+            if let Some(change) = change {
+                tx.commit(change).await?;
+            }
+            out
+        }))
+    }
+}
