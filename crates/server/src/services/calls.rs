@@ -1,4 +1,5 @@
-//! CallService: recording what happened on a call (under the contact rules), and the call history.
+//! CallService: recording what happened on a call (with what it broke of the contact rules), and
+//! the call history.
 
 use std::sync::Arc;
 
@@ -126,6 +127,21 @@ impl CallService for Calls {
                     "outcome" => c.call.outcome.kind()
                 )
                 .increment(1);
+                for b in &c.breaches {
+                    metrics::counter!(
+                        "recoup_contact_rule_breaches_total",
+                        "rule" => b.rule.as_str()
+                    )
+                    .increment(1);
+                }
+                if !c.breaches.is_empty() {
+                    tracing::warn!(
+                        call_id = c.id,
+                        account_id = account,
+                        rules = ?c.breaches.iter().map(|b| b.rule.as_str()).collect::<Vec<_>>(),
+                        "call recorded although it broke a rule"
+                    );
+                }
                 tracing::info!(
                     call_id = c.id,
                     account_id = account,

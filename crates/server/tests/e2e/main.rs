@@ -13,6 +13,7 @@ mod deploy_files;
 mod disputes;
 mod events;
 mod floor;
+mod floor_sim;
 mod guidance;
 mod health;
 mod idempotency;
