@@ -39,6 +39,46 @@ pub(crate) async fn issue_keys(url: &str) -> Result<(Store, String, String), Box
     Ok((store, agent.secret, integration.secret))
 }
 
+/// A policy file with calling hours all day, every day (the rest as built in).
+fn floor_hours() -> String {
+    use recoup_domain::policy::{ContactPolicy, DayHours, Policy};
+    let hours = Some(DayHours {
+        start: chrono::NaiveTime::MIN,
+        end: chrono::NaiveTime::from_hms_opt(23, 59, 0).expect("a time"),
+    });
+    recoup_server::policy_file::render(&Policy {
+        contact: ContactPolicy {
+            hours: [hours; 7],
+            non_working_dates: Default::default(),
+            ..ContactPolicy::default()
+        },
+        ..Policy::default()
+    })
+}
+
+/// Agent keys for the floor: one per task of the highest level measured.
+pub(crate) const FLOOR_AGENTS: usize = 256;
+
+/// Issues `FLOOR_AGENTS` agent keys on `url` (subjects `recoup-bench-agent-{n}`).
+async fn issue_floor_agents(url: &str) -> Result<Vec<String>, BoxError> {
+    let store = Store::connect(&StoreOptions {
+        url: url.into(),
+        ..StoreOptions::default()
+    })
+    .await?;
+    let mut keys_out = Vec::with_capacity(FLOOR_AGENTS);
+    for n in 0..FLOOR_AGENTS {
+        let subject = format!("{SUBJECT}-agent-{n}");
+        keys_out.push(
+            keys::issue(&store, Role::Agent, &subject, None, Utc::now())
+                .await?
+                .secret,
+        );
+    }
+    store.close().await;
+    Ok(keys_out)
+}
+
 /// Starts recoupd (this executable's `recoupd` subcommand: recoupd's own command line) on `url`.
 pub fn start_recoupd(url: &str, extra: &[String]) -> Result<Server, BoxError> {
     let mut args: Vec<String> = [
@@ -264,12 +304,25 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
         Subject::Start { url, .. } => Some(url.clone()),
         Subject::Running { .. } => None,
     };
+    // The floor claims only accounts the contact rules let us call now: with calling hours all
+    // day every day (unless the run brings its own policy), it is measured the same whenever it
+    // runs, on the whole book.
+    let floor_policy =
+        std::env::temp_dir().join(format!("recoup-bench-floor-{}.toml", std::process::id()));
     let (server, addr, agent, integration, stats) = match subject {
-        Subject::Start { url, extra } => {
+        Subject::Start { url, mut extra } => {
+            if spec.rpcs.iter().any(|r| r == "claim_next_and_record")
+                && !extra.iter().any(|a| a == "--config")
+            {
+                std::fs::write(&floor_policy, floor_hours())?;
+                extra.extend(["--config".into(), floor_policy.display().to_string()]);
+            }
             seed(&url, accounts, &extra).await?;
             let (store, agent, integration) = issue_keys(&url).await?;
             store.close().await;
             let server = start_recoupd(&url, &extra)?;
+            // Read once at start: not needed any longer.
+            let _ = std::fs::remove_file(&floor_policy);
             let addr = server.addr.clone();
             let stats = Some(server.stats());
             (Some(server), addr, agent, integration, stats)
@@ -287,11 +340,16 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
             pid.map(ServerStats::of),
         ),
     };
-    let target = Target::new(&agent, &integration, accounts)?;
+    let mut target = Target::new(&agent, &integration, accounts)?;
+    if let Some(url) = &url
+        && spec.rpcs.iter().any(|r| r == "claim_next_and_record")
+    {
+        target = target.with_floor_agents(&issue_floor_agents(url).await?)?;
+    }
     let channels = connect(&addr, spec.connections).await?;
     for name in &spec.rpcs {
         let rpc = Rpc::named(name, &target).ok_or_else(|| format!("unknown rpc {name}"))?;
-        if let ("get_worklist", Some(url)) = (name.as_str(), &url) {
+        if let ("get_worklist" | "claim_next_and_record", Some(url)) = (name.as_str(), &url) {
             settle_worklist(url).await?;
         }
         for (&level, &(_, echo_rps)) in spec.levels.iter().zip(&baseline) {

@@ -8,6 +8,7 @@ use chrono::{Days, Utc};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::call_service_client::CallServiceClient;
+use recoup_proto::v1::floor_service_client::FloorServiceClient;
 use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_proto::v1::plan_service_client::PlanServiceClient;
 use recoup_server::convert::{date_out, time_out};
@@ -30,6 +31,8 @@ pub const ALL: &[&str] = &[
     "record_call_outcome",
     "validate_plan",
     "get_call_guidance",
+    "prepare_call",
+    "claim_next_and_record",
 ];
 
 /// Adds the bearer credential to every call.
@@ -47,6 +50,9 @@ impl tonic::service::Interceptor for Bearer {
 #[derive(Clone)]
 pub struct Target {
     pub agent: Bearer,
+    /// One agent per task for the floor (a claim is its agent's, one at a time); the harness
+    /// issues them when it starts recoupd, else there is only `agent`.
+    pub floor_agents: Arc<Vec<Bearer>>,
     pub integration: Bearer,
     /// Accounts in the book (refs `BK-0000000` …).
     pub accounts: usize,
@@ -70,11 +76,29 @@ impl Target {
         let currencies = (0..accounts).map(book::currency_of).collect();
         Ok(Target {
             agent: bearer(agent)?,
+            floor_agents: Arc::new(vec![bearer(agent)?]),
             integration: bearer(integration)?,
             accounts,
             currencies: Arc::new(currencies),
             run_id: fastrand::u64(..),
             writes: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The same target with one agent key per floor task.
+    pub fn with_floor_agents(self, keys: &[String]) -> Result<Target, String> {
+        let agents = keys
+            .iter()
+            .map(|k| {
+                format!("Bearer {k}")
+                    .parse()
+                    .map(Bearer)
+                    .map_err(|_| "a key is not valid header text".to_owned())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Target {
+            floor_agents: Arc::new(agents),
+            ..self
         })
     }
 
@@ -121,6 +145,8 @@ pub enum Rpc {
     RecordCallOutcome(Target),
     ValidatePlan(Target),
     GetCallGuidance(Target),
+    PrepareCall(Target),
+    ClaimNextAndRecord(Target),
 }
 
 impl Rpc {
@@ -136,6 +162,8 @@ impl Rpc {
             "record_call_outcome" => Rpc::RecordCallOutcome(t),
             "validate_plan" => Rpc::ValidatePlan(t),
             "get_call_guidance" => Rpc::GetCallGuidance(t),
+            "prepare_call" => Rpc::PrepareCall(t),
+            "claim_next_and_record" => Rpc::ClaimNextAndRecord(t),
             _ => return None,
         })
     }
@@ -249,6 +277,52 @@ impl Call for Rpc {
                 };
                 GuidanceServiceClient::new(InterceptedService::new(channel, t.agent.clone()))
                     .get_call_guidance(request)
+                    .await?;
+            }
+            Rpc::PrepareCall(t) => {
+                // What a desktop shows before dialling: the structured guidance.
+                let request = pb::PrepareCallRequest {
+                    account: format!("accounts/{}", t.pick(task, seq) + 1),
+                    ..Default::default()
+                };
+                FloorServiceClient::new(InterceptedService::new(channel, t.agent.clone()))
+                    .prepare_call(request)
+                    .await?;
+            }
+            Rpc::ClaimNextAndRecord(t) => {
+                // One agent per task: claim the next account with its prepared call, record an
+                // inbound-style outcome under the claim (the debtor's voicemail answered), next.
+                // Inbound, so the account returns to the list once its entry is recomputed and
+                // the book never runs out however long the run.
+                let agent = t.floor_agents[task % t.floor_agents.len()].clone();
+                let prepared = FloorServiceClient::new(InterceptedService::new(
+                    channel.clone(),
+                    agent.clone(),
+                ))
+                .claim_next_account(pb::ClaimNextAccountRequest::default())
+                .await?
+                .into_inner()
+                .prepared
+                .ok_or_else(|| tonic::Status::not_found("no account may be called now"))?;
+                let claim = prepared
+                    .claim
+                    .ok_or_else(|| tonic::Status::internal("a prepared call without its claim"))?;
+                let request = pb::RecordCallOutcomeRequest {
+                    request_id: t.request_id("floor"),
+                    parent: claim.account.clone(),
+                    call: Some(pb::CallRecord {
+                        direction: pb::CallDirection::Inbound as i32,
+                        start_time: claim.claim_time,
+                        contact_name: "Bench Caller".into(),
+                        outcome: Some(pb::call_record::Outcome::LeftMessage(pb::LeftMessage {
+                            left_with: "voicemail".into(),
+                        })),
+                        claim: claim.name,
+                        ..Default::default()
+                    }),
+                };
+                CallServiceClient::new(InterceptedService::new(channel, agent))
+                    .record_call_outcome(request)
                     .await?;
             }
         }
