@@ -49,8 +49,8 @@ pub struct Policy {
 }
 
 /// How agents share the book: claims (an account reserved for one agent while the call is
-/// prepared and made) and how late a call may be recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// prepared and made), how late a call may be recorded, and the currency ranking compares in.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FloorPolicy {
     /// Minutes a claim holds an account, from the claim or its latest extension.
     pub claim_minutes: u32,
@@ -60,6 +60,25 @@ pub struct FloorPolicy {
     pub max_claims_per_agent: u32,
     /// Days back a call's start may be when an agent records it (imports of history are not bound).
     pub max_record_age_days: u32,
+    /// The currency the worklist compares overdue amounts in, with `rates`: units of it per unit
+    /// of each other currency. `None`: each account's amounts rank in its own currency, so a
+    /// queue should hold one currency.
+    pub base_currency: Option<crate::money::Currency>,
+    /// By ISO 4217 code.
+    pub rates: std::collections::BTreeMap<String, rust_decimal::Decimal>,
+}
+
+impl FloorPolicy {
+    /// Units of the base currency per unit of `c`: 1 for the base itself, the configured rate, or
+    /// `None` without a base currency or a rate for `c`.
+    pub fn rate(&self, c: crate::money::Currency) -> Option<rust_decimal::Decimal> {
+        let base = self.base_currency?;
+        if c == base {
+            Some(rust_decimal::Decimal::ONE)
+        } else {
+            self.rates.get(c.code()).copied()
+        }
+    }
 }
 
 impl Default for FloorPolicy {
@@ -69,6 +88,8 @@ impl Default for FloorPolicy {
             max_claim_minutes: 30,
             max_claims_per_agent: 1,
             max_record_age_days: 7,
+            base_currency: None,
+            rates: Default::default(),
         }
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! 1. a callback the debtor asked for that is due now;
 //! 2. promises broken in the promise window, or instalments missed on a payment plan;
-//! 3. the collectable overdue amount weighted by age (Σ amount × days overdue, in the currency's
-//!    major units), doubled for an account never called, so the never-contacted come before the
-//!    recently contacted at equal weight.
+//! 3. the collectable overdue amount weighted by age (Σ amount × days overdue, in major units of
+//!    the policy's base currency when one is set, else of the account's own currency), doubled
+//!    for an account never called, so the never-contacted come before the recently contacted at
+//!    equal weight.
 //!
 //! Each entry says why it is there, and the window of time in which the contact rules allow the call
 //! (stored with the entry so the list is one indexed read; the entry is recomputed when the window
@@ -35,6 +36,21 @@ pub struct Signals<'a> {
     pub promise_window_days: u32,
     /// Instalments missed on the payment plan in force (or the one just broken).
     pub missed_instalments: usize,
+    /// How the overdue amount is compared across accounts: in the policy's base currency at this
+    /// rate (`Some`), or in the account's own currency (`None`: no base currency set).
+    pub weigh_in: Weighing,
+}
+
+/// The currency an account's overdue amount is weighed in for ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weighing {
+    /// The account's own currency (no base currency is configured).
+    Own,
+    /// The base currency, at this many units per unit of the account's currency.
+    Base(Decimal),
+    /// A base currency is configured but no rate for the account's: ranked by its tier alone,
+    /// never by adding its amounts to another currency's.
+    NoRate,
 }
 
 /// An account's place on the worklist.
@@ -117,6 +133,17 @@ pub fn assess(
         .iter()
         .map(|(due, m)| m.amount() * Decimal::from((signals.today - *due).num_days()))
         .sum();
+    let weighted = match signals.weigh_in {
+        Weighing::Own => weighted,
+        Weighing::Base(rate) => weighted * rate,
+        Weighing::NoRate => {
+            reasons.push(format!(
+                "ranked by urgency only: no rate from {} to the base currency",
+                first.1.currency().code()
+            ));
+            Decimal::ZERO
+        }
+    };
     let mut weight = weighted
         .trunc()
         .to_i64()

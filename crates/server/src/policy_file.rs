@@ -165,7 +165,7 @@ impl PolicyDoc {
             category: self.category.into_domain(),
             plans: self.plans.into_domain()?,
             guidance: self.guidance.into_domain(),
-            floor: self.floor.into_domain(),
+            floor: self.floor.into_domain()?,
         })
     }
 }

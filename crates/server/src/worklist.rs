@@ -12,7 +12,7 @@ use recoup_domain::contact::local_instant;
 use recoup_domain::plan::state::PlanState;
 use recoup_domain::plan::track;
 use recoup_domain::policy::Policy;
-use recoup_domain::worklist::{self, Signals, WorkItem};
+use recoup_domain::worklist::{self, Signals, Weighing, WorkItem};
 use recoup_store::worklist::{ComputedEntry, Place};
 use recoup_store::{AccountKey, AccountSnapshot, Store, StoreError};
 
@@ -59,6 +59,14 @@ pub fn place(x: &Assessment<'_>) -> Option<WorkItem> {
             broken_promises: x.broken_promises,
             promise_window_days: policy.promises.broken_window_days,
             missed_instalments,
+            weigh_in: match (
+                policy.floor.base_currency,
+                policy.floor.rate(a.data.currency),
+            ) {
+                (None, _) => Weighing::Own,
+                (Some(_), Some(rate)) => Weighing::Base(rate),
+                (Some(_), None) => Weighing::NoRate,
+            },
         },
         x.now,
     )

@@ -295,6 +295,21 @@ fn floor(v: &mut Violations, p: &FloorPolicy) {
         50,
     );
     within(v, "floor.max_record_age_days", p.max_record_age_days, 1, 90);
+    if !p.rates.is_empty() && p.base_currency.is_none() {
+        v.push(
+            "floor.rates",
+            "need floor.base_currency: the currency they convert into",
+        );
+    }
+    for (code, r) in &p.rates {
+        let key = format!("floor.rates.{code}");
+        if let Err(e) = Currency::from_code(code) {
+            v.push(&key, e.to_string());
+        }
+        if !r.is_sign_positive() || r.is_zero() {
+            v.push(&key, "must be more than zero");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ fn signals<'a>(collectable: &'a [(NaiveDate, Money)], broken: usize) -> Signals<
         broken_promises: broken,
         promise_window_days: 90,
         missed_instalments: 0,
+        weigh_in: Weighing::Own,
     }
 }
 
@@ -194,4 +195,45 @@ fn a_plan_on_track_waits_for_its_courtesy_window_and_missed_instalments_rank_wit
     .unwrap();
     assert_eq!(item.score / TIER, 2);
     assert_eq!(item.reasons[0], "2 instalments missed on the payment plan");
+}
+
+#[test]
+fn amounts_in_different_currencies_rank_only_in_a_base_currency() {
+    let f = facts(AccountStatus::Active);
+    let none = CallHistory {
+        outbound: &[],
+        callback: None,
+    };
+    let policy = ContactPolicy::default();
+    let jpy = |units: i64| Money::from_minor(units, Currency::from_code("JPY").unwrap());
+    // ¥100,000 overdue 10 days against £1,000 overdue 10 days: in their own units the yen
+    // account outranks the pound one a hundredfold; at 0.0053 GBP a yen it is about half of it.
+    let yen = [(due(10), jpy(100_000))];
+    let pounds = [(due(10), gbp(1_000))];
+    let own = |owed| {
+        assess(&f, &none, &policy, &signals(owed, 0), now())
+            .unwrap()
+            .score
+    };
+    assert!(own(&yen) > own(&pounds));
+    let base = |owed, weigh_in| {
+        let s = Signals {
+            weigh_in,
+            ..signals(owed, 0)
+        };
+        assess(&f, &none, &policy, &s, now()).unwrap()
+    };
+    let rate = Decimal::new(53, 4);
+    assert!(
+        base(&yen, Weighing::Base(rate)).score < base(&pounds, Weighing::Base(Decimal::ONE)).score
+    );
+    // Without a rate, never an amount compared across currencies: its tier alone.
+    let unrated = base(&yen, Weighing::NoRate);
+    assert_eq!(unrated.score % TIER, 0);
+    assert!(
+        unrated
+            .reasons
+            .iter()
+            .any(|r| r.contains("no rate from JPY"))
+    );
 }

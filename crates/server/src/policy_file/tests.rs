@@ -256,3 +256,35 @@ fn plan_rules_are_checked_with_their_key_paths() {
         (0, 3, "Acme Supplies Ltd")
     );
 }
+
+#[test]
+fn the_floor_section_reads_claims_and_a_base_currency_with_rates() {
+    let p = from_text(
+        "[policy.floor]\nclaim_minutes = 3\nmax_claims_per_agent = 2\nbase_currency = \"GBP\"\n\
+         [policy.floor.rates]\nJPY = \"0.0053\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(p.floor.claim_minutes, 3);
+    assert_eq!(p.floor.max_claims_per_agent, 2);
+    let jpy = recoup_domain::Currency::from_code("JPY").unwrap();
+    assert_eq!(p.floor.rate(jpy).unwrap().to_string(), "0.0053");
+    let e = from_text("[policy.floor.rates]\nJPY = \"0.0053\"\n", &[]).unwrap_err();
+    assert!(e.0.contains("policy.floor.rates"), "{e}");
+    assert!(e.0.contains("base_currency"), "{e}");
+    let e = from_text(
+        "[policy.floor]\nbase_currency = \"GBP\"\n[policy.floor.rates]\nJPY = \"abc\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        e.0.starts_with("policy.floor.rates.JPY: \"abc\" is not a rate"),
+        "{e}"
+    );
+    let e = from_text(
+        "[policy.floor]\nclaim_minutes = 10\nmax_claim_minutes = 5\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.0.contains("policy.floor.max_claim_minutes"), "{e}");
+}
