@@ -276,7 +276,10 @@ pub(crate) async fn apply(backend: &Backend, jobs: Vec<ClaimJob>) {
 
 /// Whether an error is the request's own (answered to it alone) rather than the database's.
 fn refused(e: &StoreError) -> bool {
-    matches!(e, StoreError::NotFound | StoreError::Claim(_))
+    matches!(
+        e,
+        StoreError::NotFound | StoreError::Claim(_) | StoreError::Conflict(_)
+    )
 }
 
 /// The claims `agent` holds at `$now`.
