@@ -6,18 +6,20 @@
 //! transaction committed share one transaction, each judged against those before it.
 //!
 //! Claiming the next account walks the worklist's rank index from the top, skipping accounts
-//! held, and judges each candidate with the contact rules at that instant inside the transaction
-//! (the stored worklist says who may be called; the rules say so for certain). On PostgreSQL a
+//! held: a listed entry is the contact rules' judgement of the account's current view, valid for
+//! the window it names, so the first candidate not held is claimed. Claiming a named account
+//! judges it with the contact rules at that instant inside the transaction. On PostgreSQL a
 //! candidate another replica is claiming is skipped (`SKIP LOCKED`), never waited for.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use recoup_domain::contact::Block;
 use recoup_domain::floor::{self, Claim, ClaimEnd, NotCovered, Unclaimable};
 use recoup_domain::policy::Policy;
 use tokio::sync::oneshot;
 
+use crate::calls::sqlite_time;
 use crate::contact_rules::{contact_status, held_account};
 use crate::model::AccountSnapshot;
 use crate::rows::RowExt;
@@ -97,11 +99,6 @@ impl ClaimJob {
 const CANDIDATES: i64 = 16;
 const ROUNDS: usize = 8;
 
-/// Claim times as SQLite keeps them: fixed-width RFC 3339 text, so text order is time order.
-pub(crate) fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 pub(crate) const COLUMNS: &str = "id, account_id, agent, claim_time, expire_time, end_time, end_reason, \
      override_reason";
 
@@ -159,7 +156,7 @@ macro_rules! end_claim {
         let q = if $pg {
             q.bind($now)
         } else {
-            q.bind($crate::claims::stamp($now))
+            q.bind($crate::calls::sqlite_time($now))
         };
         q.bind($how)
             .bind($call)
@@ -194,26 +191,6 @@ impl Store {
         .await
     }
 
-    /// One claim of account `account_id` by id.
-    pub async fn get_claim(
-        &self,
-        account_id: i64,
-        claim_id: i64,
-    ) -> Result<Option<Claim>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM claims WHERE id = $1 AND account_id = $2");
-        Ok(with_reader!(&self.backend, |pool, pg| {
-            match sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(claim_id)
-                .bind(account_id)
-                .fetch_optional(pool)
-                .await?
-            {
-                Some(r) => Some(claim_from_row(&r, "")?),
-                None => None,
-            }
-        }))
-    }
-
     /// Account `account_id` as GetAccount reads it, with its live claim at `now` (whoever holds
     /// it), in one query; `None` when there is no such account.
     pub async fn account_with_claim(
@@ -232,7 +209,11 @@ impl Store {
                 crate::view::stored_or_built(pg)
             );
             let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id);
-            let q = if pg { q.bind(now) } else { q.bind(stamp(now)) };
+            let q = if pg {
+                q.bind(now)
+            } else {
+                q.bind(sqlite_time(now))
+            };
             match q.fetch_optional(pool).await? {
                 None => None,
                 Some(r) => {
@@ -293,7 +274,7 @@ macro_rules! held_by {
         let q = if $pg {
             q.bind($now)
         } else {
-            q.bind(stamp($now))
+            q.bind(sqlite_time($now))
         };
         q.fetch_all(&mut *$tx)
             .await?
@@ -314,7 +295,7 @@ macro_rules! live_on {
         let q = if $pg {
             q.bind($now)
         } else {
-            q.bind(stamp($now))
+            q.bind(sqlite_time($now))
         };
         match q.fetch_optional(&mut *$tx).await? {
             Some(r) => Some(claim_from_row(&r, "")?),
@@ -330,33 +311,45 @@ macro_rules! insert_claim {
         let (job, account_id): (&ClaimJob, i64) = ($job, $account_id);
         let override_reason: Option<&str> = $override;
         let expire = job.now + chrono::Duration::minutes(i64::from(job.policy.floor.claim_minutes));
-        let q = sqlx::query(
-            "UPDATE claims SET end_time = expire_time, end_reason = 'expired' \
-             WHERE account_id = $1 AND end_time IS NULL AND expire_time <= $2",
-        )
-        .bind(account_id);
-        let q = if $pg {
-            q.bind(job.now)
-        } else {
-            q.bind(stamp(job.now))
-        };
-        q.execute(&mut *$tx).await?;
-        let q = sqlx::query_scalar(
-            "INSERT INTO claims (account_id, agent, claim_time, expire_time, override_reason, \
-             override_by) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(account_id)
-        .bind(&job.agent);
-        let q = if $pg {
-            q.bind(job.now).bind(expire)
-        } else {
-            q.bind(stamp(job.now)).bind(stamp(expire))
-        };
-        let id: Option<i64> = q
-            .bind(override_reason)
-            .bind(override_reason.map(|_| job.agent.as_str()))
-            .fetch_optional(&mut *$tx)
-            .await?;
+        let mut id: Option<i64> = None;
+        // Most accounts have no claim row left live; one that expired is recorded as expired only
+        // when the insert finds it in the way.
+        for attempt in 0..2 {
+            if attempt == 1 {
+                let q = sqlx::query(
+                    "UPDATE claims SET end_time = expire_time, end_reason = 'expired' \
+                     WHERE account_id = $1 AND end_time IS NULL AND expire_time <= $2",
+                )
+                .bind(account_id);
+                let q = if $pg {
+                    q.bind(job.now)
+                } else {
+                    q.bind(sqlite_time(job.now))
+                };
+                if q.execute(&mut *$tx).await?.rows_affected() == 0 {
+                    break;
+                }
+            }
+            let q = sqlx::query_scalar(
+                "INSERT INTO claims (account_id, agent, claim_time, expire_time, override_reason, \
+                 override_by) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(account_id)
+            .bind(&job.agent);
+            let q = if $pg {
+                q.bind(job.now).bind(expire)
+            } else {
+                q.bind(sqlite_time(job.now)).bind(sqlite_time(expire))
+            };
+            id = q
+                .bind(override_reason)
+                .bind(override_reason.map(|_| job.agent.as_str()))
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if id.is_some() {
+                break;
+            }
+        }
         id.map(|id| Claim {
             id,
             account_id,
@@ -464,7 +457,7 @@ async fn write_batch(
                             let q = if pg {
                                 q.bind(job.now)
                             } else {
-                                q.bind(stamp(job.now))
+                                q.bind(sqlite_time(job.now))
                             };
                             let q = q.bind(CANDIDATES);
                             let q = match (queues.as_deref(), &queue_json) {
@@ -480,19 +473,11 @@ async fn write_batch(
                             let Some(last) = found.last().copied() else {
                                 return Ok(None);
                             };
+                            // A listed entry is the contact rules' judgement of the account's
+                            // view as it is now (an entry is saved only for the view it was
+                            // computed from, and any change makes it stale and unlisted), valid
+                            // for its window: the call is allowed now.
                             for (account_id, _) in &found {
-                                let held = held_account!(tx, false, *account_id);
-                                let status = contact_status!(
-                                    tx,
-                                    pg,
-                                    *account_id,
-                                    &held,
-                                    &job.policy,
-                                    job.now
-                                );
-                                if floor::claimable(&status, false).is_err() {
-                                    continue;
-                                }
                                 if let Some(c) = insert_claim!(tx, pg, job, *account_id, None) {
                                     return Ok(Some(c));
                                 }
@@ -571,7 +556,7 @@ async fn write_batch(
                         let q = if pg {
                             q.bind(expire)
                         } else {
-                            q.bind(stamp(expire))
+                            q.bind(sqlite_time(expire))
                         };
                         q.bind(c.id).execute(&mut *tx).await?;
                         Ok(Some(Claim {

@@ -1,7 +1,8 @@
 //! Recording calls. The store's writer task (`writer.rs`) hands over the calls queued meanwhile and
 //! they share one transaction and one fsync. Each call is recorded in named steps, with its account
-//! held (SQLite's write lock; PostgreSQL's row lock) and against every call committed or recorded
-//! earlier in the batch, so two agents cannot both take the day's last call:
+//! held (SQLite's write lock; PostgreSQL's row lock) and judged against every call committed or
+//! recorded earlier in the batch, so of two calls that took the day's last one, the second is
+//! recorded as breaking the daily limit:
 //!
 //! 1. `held_account!`: the account and its invoices;
 //! 2. the ledger: a key seen before, or earlier in the batch, writes nothing (the first record is
