@@ -330,7 +330,10 @@ pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, Box
                         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
                         .unwrap_or_else(|| "never".into()),
                     state,
-                    k.subject
+                    match &k.queues {
+                        Some(q) => format!("{} (queues {})", k.subject, q.join(", ")),
+                        None => k.subject.clone(),
+                    }
                 ));
             }
             out

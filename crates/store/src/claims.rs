@@ -11,7 +11,7 @@
 //! judges it with the contact rules at that instant inside the transaction. On PostgreSQL a
 //! candidate another replica is claiming is skipped (`SKIP LOCKED`), never waited for.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use recoup_domain::contact::Block;
@@ -167,6 +167,27 @@ macro_rules! end_claim {
 }
 pub(crate) use end_claim;
 
+/// PrepareCall's read by backend (SQLite, PostgreSQL): the account's stored view (built on the
+/// spot if missing) with its live claim at `$2`, by account id `$1`. Built once, so every call runs
+/// an already-prepared statement.
+static WITH_CLAIM_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
+    [false, true].map(|pg| {
+        format!(
+            "SELECT {} AS doc, k.id AS k_id, k.account_id AS k_account_id, k.agent AS k_agent, \
+             k.claim_time AS k_claim_time, k.expire_time AS k_expire_time, \
+             k.end_time AS k_end_time, k.end_reason AS k_end_reason, \
+             k.override_reason AS k_override_reason \
+             FROM accounts a LEFT JOIN claims k ON k.account_id = a.id \
+             AND k.end_time IS NULL AND k.expire_time > $2 WHERE a.id = $1",
+            crate::view::stored_or_built(pg)
+        )
+    })
+});
+
+pub(crate) fn with_claim_sql(pg: bool) -> &'static str {
+    &WITH_CLAIM_SQL[usize::from(pg)]
+}
+
 impl Store {
     /// Claims, extends or releases as `agent` (the credential subject) under `policy` at `now`.
     /// `Next` answers `None` when no account may be called now.
@@ -199,15 +220,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<(AccountSnapshot, Option<Claim>)>, StoreError> {
         Ok(with_reader!(&self.backend, |pool, pg| {
-            let sql = format!(
-                "SELECT {} AS doc, k.id AS k_id, k.account_id AS k_account_id, k.agent AS k_agent, \
-                 k.claim_time AS k_claim_time, k.expire_time AS k_expire_time, \
-                 k.end_time AS k_end_time, k.end_reason AS k_end_reason, \
-                 k.override_reason AS k_override_reason \
-                 FROM accounts a LEFT JOIN claims k ON k.account_id = a.id \
-                 AND k.end_time IS NULL AND k.expire_time > $2 WHERE a.id = $1",
-                crate::view::stored_or_built(pg)
-            );
+            let sql = with_claim_sql(pg);
             let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id);
             let q = if pg {
                 q.bind(now)

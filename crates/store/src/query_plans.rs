@@ -192,6 +192,11 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
             vec![Arg::Time(AT), Arg::Int(50), Arg::Text("default")],
         ),
         (
+            "prepare call: the account with its live claim",
+            claims::with_claim_sql(pg).to_owned(),
+            vec![Arg::Int(3), Arg::Time(AT)],
+        ),
+        (
             "claim next: candidates",
             claims::candidates_sql(pg, None, false),
             vec![Arg::Time(AT), Arg::Int(16)],

@@ -370,6 +370,34 @@ fn keys_are_created_listed_and_revoked_from_the_command_line() {
     }
     let (ok, listed) = run(&["--database-url", &db.url, "keys", "list"]);
     assert!(ok && listed.contains(&key_id), "{listed}");
+    // A key limited to queues says so when created and listed; a queue name must be one.
+    let (ok, created) = keys(&[
+        "create",
+        "--role",
+        "agent",
+        "--subject",
+        "Ana Ruiz",
+        "--queue",
+        "iberia",
+        "--queue",
+        "latam",
+    ]);
+    assert!(ok && created.contains("queues iberia, latam"), "{created}");
+    let (_, listed) = keys(&["list"]);
+    assert!(
+        listed.contains("Ana Ruiz (queues iberia, latam)"),
+        "{listed}"
+    );
+    let (ok, bad) = keys(&[
+        "create",
+        "--role",
+        "agent",
+        "--subject",
+        "x",
+        "--queue",
+        "North Team",
+    ]);
+    assert!(!ok && bad.contains("lower-case letters"), "{bad}");
 }
 
 /// `keys` never creates a database or a schema: in the wrong directory, or pointed at a database
