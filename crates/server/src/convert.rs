@@ -473,7 +473,7 @@ pub fn basic_out(a: &AccountSnapshot, b: &ageing::Balance) -> pb::Account {
         cease_calls: d.cease_calls,
         statutory_interest_waived: d.interest_waived,
         queue: d.queue.clone(),
-        held_blocks: crate::services::history::held_out(a.held),
+        held_blocks: held_out(a.held),
         create_time: Some(time_out(a.create_time)),
         update_time: Some(time_out(a.update_time)),
         balance: Some(balance),
@@ -630,4 +630,16 @@ pub fn contact_status_out(s: ContactStatus) -> pb::ContactStatus {
             })
             .collect(),
     }
+}
+
+/// An account's lasting blocks recoup set, as the contract names them.
+fn held_out(held: recoup_store::HeldBlocks) -> Vec<i32> {
+    let mut out = Vec::new();
+    if held.agency {
+        out.push(pb::ContactBlockReason::WithAgency as i32);
+    }
+    if held.cease {
+        out.push(pb::ContactBlockReason::CeaseCalls as i32);
+    }
+    out
 }

@@ -300,6 +300,18 @@ fn fingerprint(account_id: i64, call: &NewCall, overridden: bool) -> String {
     c.finish()
 }
 
+/// The outcome's fields the rules read, kept as columns of the call: a promise's amount (minor
+/// units) and date, a callback's time.
+pub(crate) type RuleColumns = (Option<i64>, Option<NaiveDate>, Option<DateTime<Utc>>);
+
+pub(crate) fn rule_columns(outcome: &Outcome) -> Result<RuleColumns, StoreError> {
+    Ok(match outcome {
+        Outcome::PromiseToPay { amount, date } => (Some(minor(*amount)?), Some(*date), None),
+        Outcome::CallbackRequested { time } => (None, None, Some(store_time(*time))),
+        _ => (None, None, None),
+    })
+}
+
 /// An outcome's own fields as stored (amounts in minor units; the account's currency is implied).
 pub(crate) fn details(outcome: &Outcome) -> Result<Value, StoreError> {
     let money = |m: &Option<Money>| m.map(minor).transpose();

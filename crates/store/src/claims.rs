@@ -402,16 +402,8 @@ pub(crate) fn candidates_sql(pg: bool, queues: Option<usize>, after: bool) -> St
         n
     };
     let queue = match queues {
+        Some(_) => crate::worklist::queue_filter(pg, next(), queues),
         None => String::new(),
-        Some(1) => format!("AND w.queue = ${}", next()),
-        Some(_) if pg => format!(
-            "AND w.queue IN (SELECT jsonb_array_elements_text(CAST(${} AS jsonb)))",
-            next()
-        ),
-        Some(_) => format!(
-            "AND w.queue IN (SELECT r.value FROM jsonb_each(${}) AS r)",
-            next()
-        ),
     };
     let after = if after {
         let (s, i) = (next(), next());
@@ -459,9 +451,7 @@ async fn write_batch(
                                 max: job.policy.floor.max_claims_per_agent,
                             }));
                         }
-                        let queue_json = queues
-                            .as_ref()
-                            .map(|q| serde_json::to_string(q).expect("strings serialise"));
+                        let queue = queues.as_deref().map(crate::worklist::queue_param);
                         let mut after: Option<(i64, i64)> = None;
                         for _ in 0..ROUNDS {
                             let sql =
@@ -473,10 +463,9 @@ async fn write_batch(
                                 q.bind(sqlite_time(job.now))
                             };
                             let q = q.bind(CANDIDATES);
-                            let q = match (queues.as_deref(), &queue_json) {
-                                (Some([one]), _) => q.bind(one.clone()),
-                                (Some(_), Some(json)) => q.bind(json.clone()),
-                                _ => q,
+                            let q = match &queue {
+                                Some(queue) => q.bind(queue.clone()),
+                                None => q,
                             };
                             let q = match after {
                                 Some((s, i)) => q.bind(s).bind(i),

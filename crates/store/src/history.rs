@@ -4,12 +4,12 @@
 //! the accounts); they count for the category, promise and escalation rules like any other call.
 
 use chrono::{DateTime, Utc};
-use recoup_domain::call::{NewCall, Outcome};
+use recoup_domain::call::NewCall;
 
-use crate::calls::{details, sqlite_time};
+use crate::calls::{details, rule_columns, sqlite_time};
 use crate::change::{Change, Event, begin_change};
 use crate::requests::RequestKey;
-use crate::{Store, StoreError, minor, store_time, with_writer};
+use crate::{Store, StoreError, store_time, with_writer};
 
 /// A letter the CRM sent before recoup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,15 +57,7 @@ impl Store {
                             StoreError::Corrupt("a past call without its CRM id".into())
                         })?;
                         let start = store_time(call.start_time);
-                        let (promise_minor, promise_date, callback) = match &call.outcome {
-                            Outcome::PromiseToPay { amount, date } => {
-                                (Some(minor(*amount)?), Some(*date), None)
-                            }
-                            Outcome::CallbackRequested { time } => {
-                                (None, None, Some(store_time(*time)))
-                            }
-                            _ => (None, None, None),
-                        };
+                        let (promise_minor, promise_date, callback) = rule_columns(&call.outcome)?;
                         let q = sqlx::query_scalar(
                             "INSERT INTO calls (account_id, direction, start_time, duration_ms, \
                              contact_name, right_party, outcome, details, promise_minor, \

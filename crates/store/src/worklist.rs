@@ -2,7 +2,7 @@
 //! account's view (`recoup_domain::worklist`) and saved only if the view is still the one it was
 //! computed from. Listing is one query on the partial index `worklist_rank`.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::model::AccountSnapshot;
@@ -43,9 +43,29 @@ pub struct ListedEntry {
     pub claim: Option<recoup_domain::floor::Claim>,
 }
 
-/// Worklist times as fixed-width RFC 3339 text (SQLite compares them as text), or TIMESTAMPTZ.
-fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+/// Worklist times on SQLite: the fixed-width RFC 3339 text calls and claims use too, so the
+/// listing compares them with each other as text.
+use crate::calls::sqlite_time as stamp;
+
+/// The condition limiting the worklist `w` to `count` queues bound as `$n` (one queue as its name,
+/// several as a JSON array: `queue_param`); none without `count`.
+pub(crate) fn queue_filter(pg: bool, n: usize, count: Option<usize>) -> String {
+    match count {
+        None => String::new(),
+        Some(1) => format!("AND w.queue = ${n}"),
+        Some(_) if pg => {
+            format!("AND w.queue IN (SELECT jsonb_array_elements_text(CAST(${n} AS jsonb)))")
+        }
+        Some(_) => format!("AND w.queue IN (SELECT r.value FROM jsonb_each(${n}) AS r)"),
+    }
+}
+
+/// What `queue_filter` binds for `queues`.
+pub(crate) fn queue_param(queues: &[String]) -> String {
+    match queues {
+        [one] => one.clone(),
+        many => serde_json::to_string(many).expect("strings serialise"),
+    }
 }
 
 /// Stale entries (their account changed), at most `$1`.
@@ -162,8 +182,7 @@ impl Store {
                 None => q,
             };
             let q = match queues {
-                Some([one]) => q.bind(one.clone()),
-                Some(many) => q.bind(serde_json::to_string(many).expect("strings serialise")),
+                Some(queues) => q.bind(queue_param(queues)),
                 None => q,
             };
             q.fetch_all(pool)
@@ -198,14 +217,7 @@ pub(crate) fn page_sql(pg: bool, after: bool, queues: Option<usize>) -> String {
     } else {
         ("", 3)
     };
-    let queue = match queues {
-        None => String::new(),
-        Some(1) => format!("AND w.queue = ${next}"),
-        Some(_) if pg => {
-            format!("AND w.queue IN (SELECT jsonb_array_elements_text(CAST(${next} AS jsonb)))")
-        }
-        Some(_) => format!("AND w.queue IN (SELECT r.value FROM jsonb_each(${next}) AS r)"),
-    };
+    let queue = queue_filter(pg, next, queues);
     format!(
         "SELECT w.account_id, w.score, w.reasons, {} AS doc, k.id AS k_id, \
          k.account_id AS k_account_id, k.agent AS k_agent, k.claim_time AS k_claim_time, \

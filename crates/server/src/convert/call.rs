@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
 use recoup_domain::call::{Correction, Direction, NewCall, Outcome};
-use recoup_domain::floor::Rule;
+use recoup_domain::floor::{Claim, ClaimEnd, Rule};
 use recoup_domain::promise::{PromiseState, TrackedPromise};
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_record::Outcome as PbOutcome;
 use recoup_store::StoredCall;
 
-use super::{date_in, date_out, enum_in, money_in, money_out, time_out};
+use super::{account_name, date_in, date_out, enum_in, money_in, money_out, time_out};
 use crate::names;
 
 /// A Timestamp as a time, or a violation.
@@ -251,6 +251,24 @@ pub fn call_out(s: &StoredCall, promise: Option<&TrackedPromise>) -> pb::CallRec
 
 pub fn claim_name(account_id: i64, claim_id: i64) -> String {
     format!("accounts/{account_id}/claims/{claim_id}")
+}
+
+/// A claim as the contract shows it, as it stands at `now`.
+pub fn claim_out(c: &Claim, now: DateTime<Utc>) -> pb::Claim {
+    pb::Claim {
+        name: claim_name(c.account_id, c.id),
+        account: account_name(c.account_id),
+        agent: c.agent.clone(),
+        claim_time: Some(time_out(c.claim_time)),
+        expire_time: Some(time_out(c.expire_time)),
+        state: match c.end_at(now) {
+            None => pb::ClaimState::Live,
+            Some(ClaimEnd::Recorded) => pb::ClaimState::Recorded,
+            Some(ClaimEnd::Released) => pb::ClaimState::Released,
+            Some(ClaimEnd::Expired) => pb::ClaimState::Expired,
+        } as i32,
+        override_reason: c.override_reason.clone().unwrap_or_default(),
+    }
 }
 
 /// A breached rule as the contract names it.

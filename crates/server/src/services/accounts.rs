@@ -30,8 +30,6 @@ use crate::{auth, names};
 /// Records written per import transaction: large enough to amortise commits, small enough that
 /// memory stays flat however long the stream is.
 const IMPORT_BATCH: usize = 1000;
-/// Rejections listed in an import summary (all are counted).
-const MAX_LISTED_REJECTIONS: usize = 1000;
 /// What worklist page tokens are bound to.
 const WORKLIST: &str = "worklist";
 /// The idempotency ledger's name for ImportAccounts.
@@ -86,20 +84,12 @@ struct Import {
 impl Import {
     fn reject(&mut self, index: i64, external_ref: &str, v: Violations) {
         self.summary.rejected += 1;
-        if self.summary.rejections.len() < MAX_LISTED_REJECTIONS {
+        if self.summary.rejections.len() < super::MAX_LISTED_REJECTIONS {
             let mut prefixed = Violations::new();
             prefixed.extend_prefixed("account", v);
-            self.summary.rejections.push(pb::ImportRejection {
-                index,
-                external_ref: external_ref.to_owned(),
-                violations: prefixed
-                    .into_iter()
-                    .map(|x| pb::FieldViolation {
-                        field: x.field,
-                        description: x.description,
-                    })
-                    .collect(),
-            });
+            self.summary
+                .rejections
+                .push(super::rejection(index, external_ref, prefixed));
         } else {
             self.summary.rejections_truncated = true;
         }
@@ -310,7 +300,7 @@ impl AccountService for Accounts {
                 account: Some(basic_out(&a, &x.balance)),
                 rank: i32::try_from(ranked + entries.len() as i64 + 1).unwrap_or(i32::MAX),
                 reasons: e.reasons,
-                claim: e.claim.map(|c| super::floor::claim_out(&c, now)),
+                claim: e.claim.map(|c| crate::convert::call::claim_out(&c, now)),
             });
         }
         let next_page_token = match (more, last) {

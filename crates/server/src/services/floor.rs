@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
 use recoup_domain::account::{QUEUE_RULE, is_queue_name};
 use recoup_domain::call::MAX_STEP_CHARS;
-use recoup_domain::floor::{Claim, ClaimEnd};
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::floor_service_server::FloorService;
@@ -20,8 +19,8 @@ use super::guidance::{compose, locale};
 use crate::assess::Assessment;
 use crate::auth::{self, Identity, Role};
 use crate::clock::SharedClock;
-use crate::convert::call::{call_out, claim_name};
-use crate::convert::{account_name, contact_status_out, enum_in, full_out, time_out};
+use crate::convert::call::{call_out, claim_out};
+use crate::convert::{account_name, contact_status_out, enum_in, full_out};
 use crate::names;
 use crate::paging::{decode_position, encode_position, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
@@ -37,24 +36,6 @@ pub struct Floor {
 /// What ListRuleBreaches page tokens are bound to.
 fn breaches_key(agent: &str) -> String {
     format!("rule breaches by '{agent}'")
-}
-
-/// A claim as the contract shows it, as it stands at `now`.
-pub fn claim_out(c: &Claim, now: DateTime<Utc>) -> pb::Claim {
-    pb::Claim {
-        name: claim_name(c.account_id, c.id),
-        account: account_name(c.account_id),
-        agent: c.agent.clone(),
-        claim_time: Some(time_out(c.claim_time)),
-        expire_time: Some(time_out(c.expire_time)),
-        state: match c.end_at(now) {
-            None => pb::ClaimState::Live,
-            Some(ClaimEnd::Recorded) => pb::ClaimState::Recorded,
-            Some(ClaimEnd::Released) => pb::ClaimState::Released,
-            Some(ClaimEnd::Expired) => pb::ClaimState::Expired,
-        } as i32,
-        override_reason: c.override_reason.clone().unwrap_or_default(),
-    }
 }
 
 /// The queues a request may work: the one it names (known, and within the credential's limits),
@@ -180,13 +161,38 @@ impl Floor {
         })
     }
 
-    async fn claim(&self, identity: &Identity, op: ClaimOp, what: &str) -> Result<Claim, Status> {
+    /// Claims, extends or releases for `identity`; the claim as it then stands. `what` names the
+    /// resource for NOT_FOUND.
+    async fn claim(
+        &self,
+        identity: &Identity,
+        op: ClaimOp,
+        what: &str,
+    ) -> Result<Response<pb::Claim>, Status> {
         let now = self.clock.now();
-        self.store
+        let claim = self
+            .store
             .claim(&identity.subject, op, &self.policy, now)
             .await
             .map_err(|e| from_store(e, "", || format!("{what} does not exist")))?
-            .ok_or_else(|| internal(&"a claim request answered nothing"))
+            .ok_or_else(|| internal(&"a claim request answered nothing"))?;
+        Ok(Response::new(claim_out(&claim, now)))
+    }
+
+    /// ExtendClaim and ReleaseClaim: the claim `name` names, and what to do with it.
+    async fn claim_named(
+        &self,
+        identity: &Identity,
+        name: &str,
+        op: impl FnOnce(i64, i64) -> ClaimOp,
+    ) -> Result<Response<pb::Claim>, Status> {
+        let mut v = Violations::new();
+        let Some((account_id, claim_id)) =
+            names::claim_id(&mut v, "name", name).filter(|_| v.is_empty())
+        else {
+            return Err(invalid(v));
+        };
+        self.claim(identity, op(account_id, claim_id), name).await
     }
 }
 
@@ -259,17 +265,15 @@ impl FloorService for Floor {
                 "only a supervisor's credential may claim with an override_reason",
             ));
         }
-        let claim = self
-            .claim(
-                &identity,
-                ClaimOp::Account {
-                    account_id: account,
-                    override_reason,
-                },
-                &req.account,
-            )
-            .await?;
-        Ok(Response::new(claim_out(&claim, self.clock.now())))
+        self.claim(
+            &identity,
+            ClaimOp::Account {
+                account_id: account,
+                override_reason,
+            },
+            &req.account,
+        )
+        .await
     }
 
     async fn extend_claim(
@@ -277,24 +281,12 @@ impl FloorService for Floor {
         request: Request<pb::ExtendClaimRequest>,
     ) -> Result<Response<pb::Claim>, Status> {
         let identity = auth::identity(&request)?.clone();
-        let req = request.into_inner();
-        let mut v = Violations::new();
-        let Some((account_id, claim_id)) =
-            names::claim_id(&mut v, "name", &req.name).filter(|_| v.is_empty())
-        else {
-            return Err(invalid(v));
-        };
-        let claim = self
-            .claim(
-                &identity,
-                ClaimOp::Extend {
-                    account_id,
-                    claim_id,
-                },
-                &req.name,
-            )
-            .await?;
-        Ok(Response::new(claim_out(&claim, self.clock.now())))
+        let name = request.into_inner().name;
+        self.claim_named(&identity, &name, |account_id, claim_id| ClaimOp::Extend {
+            account_id,
+            claim_id,
+        })
+        .await
     }
 
     async fn release_claim(
@@ -302,25 +294,14 @@ impl FloorService for Floor {
         request: Request<pb::ReleaseClaimRequest>,
     ) -> Result<Response<pb::Claim>, Status> {
         let identity = auth::identity(&request)?.clone();
-        let req = request.into_inner();
-        let mut v = Violations::new();
-        let Some((account_id, claim_id)) =
-            names::claim_id(&mut v, "name", &req.name).filter(|_| v.is_empty())
-        else {
-            return Err(invalid(v));
-        };
-        let claim = self
-            .claim(
-                &identity,
-                ClaimOp::Release {
-                    account_id,
-                    claim_id,
-                    by_supervisor: identity.role == Role::Supervisor,
-                },
-                &req.name,
-            )
-            .await?;
-        Ok(Response::new(claim_out(&claim, self.clock.now())))
+        let by_supervisor = identity.role == Role::Supervisor;
+        let name = request.into_inner().name;
+        self.claim_named(&identity, &name, |account_id, claim_id| ClaimOp::Release {
+            account_id,
+            claim_id,
+            by_supervisor,
+        })
+        .await
     }
 
     async fn prepare_call(

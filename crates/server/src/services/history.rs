@@ -22,8 +22,6 @@ use crate::status::{from_store, internal, invalid};
 
 /// Records written per transaction.
 const BATCH: usize = 500;
-/// Rejections listed in the summary (all are counted).
-const MAX_LISTED_REJECTIONS: usize = 1000;
 
 /// What a record is checked against: its account's id, currency, time zone and invoice numbers.
 type Known = Option<(i64, recoup_domain::Currency, chrono_tz::Tz, Vec<String>)>;
@@ -37,18 +35,10 @@ struct History {
 impl History {
     fn reject(&mut self, index: i64, external_ref: &str, v: Violations) {
         self.summary.rejected += 1;
-        if self.summary.rejections.len() < MAX_LISTED_REJECTIONS {
-            self.summary.rejections.push(pb::ImportRejection {
-                index,
-                external_ref: external_ref.to_owned(),
-                violations: v
-                    .into_iter()
-                    .map(|x| pb::FieldViolation {
-                        field: x.field,
-                        description: x.description,
-                    })
-                    .collect(),
-            });
+        if self.summary.rejections.len() < super::MAX_LISTED_REJECTIONS {
+            self.summary
+                .rejections
+                .push(super::rejection(index, external_ref, v));
         } else {
             self.summary.rejections_truncated = true;
         }
@@ -252,16 +242,4 @@ pub async fn lift(
         .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
     tracing::info!(account_id = account, block = ?block, retry = !lifted, "contact block lifted");
     Ok(account)
-}
-
-/// An account's lasting blocks recoup set, as the contract names them.
-pub fn held_out(held: recoup_store::HeldBlocks) -> Vec<i32> {
-    let mut out = Vec::new();
-    if held.agency {
-        out.push(pb::ContactBlockReason::WithAgency as i32);
-    }
-    if held.cease {
-        out.push(pb::ContactBlockReason::CeaseCalls as i32);
-    }
-    out
 }

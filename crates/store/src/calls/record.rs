@@ -34,7 +34,6 @@ use crate::change::{Change, Event, begin_change};
 use crate::claims::{ClaimProblem, problem};
 use crate::contact_rules::{Held, contact_status, held_account};
 use crate::events::Feed;
-use crate::minor;
 use crate::requests::RequestKey;
 use crate::{Backend, StoreError, store_time, with_writer};
 
@@ -206,11 +205,7 @@ macro_rules! insert_call {
         let (job, start, breaches): (&CallJob, DateTime<Utc>, &[Breach]) =
             ($job, $start, $breaches);
         let (call, by) = (&job.call, job.recorder());
-        let (promise_minor, promise_date, callback_time) = match &call.outcome {
-            Outcome::PromiseToPay { amount, date } => (Some(minor(*amount)?), Some(*date), None),
-            Outcome::CallbackRequested { time } => (None, None, Some(store_time(*time))),
-            _ => (None, None, None),
-        };
+        let (promise_minor, promise_date, callback_time) = super::rule_columns(&call.outcome)?;
         let q = sqlx::query_scalar(
             "INSERT INTO calls (account_id, direction, start_time, duration_ms, contact_name, \
              right_party, outcome, details, promise_minor, promise_date, callback_time, notes, \
