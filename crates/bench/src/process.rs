@@ -28,7 +28,10 @@ impl Server {
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .env("RECOUP_LOG", "warn")
+            .env(
+                "RECOUP_LOG",
+                std::env::var("RECOUP_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .spawn()
             .map_err(|e| format!("cannot start {args:?}: {e}"))?;
         let stdout = child.stdout.take().expect("piped stdout");

@@ -11,6 +11,7 @@
 //! judges it with the contact rules at that instant inside the transaction. On PostgreSQL a
 //! candidate another replica is claiming is skipped (`SKIP LOCKED`), never waited for.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
@@ -94,8 +95,9 @@ impl ClaimJob {
     }
 }
 
-/// Candidates read at a time when claiming the next account, and how many rounds at most: an
-/// agent is told nothing may be called rather than walk the whole list under the writer.
+/// Candidates read at a time when claiming the next account (at least), and how many reads one
+/// claim may make: an agent is told nothing may be called rather than walk the whole list under
+/// the writer.
 const CANDIDATES: i64 = 16;
 const ROUNDS: usize = 8;
 
@@ -426,6 +428,17 @@ pub(crate) fn candidates_sql(pg: bool, queues: Option<usize>, after: bool) -> St
     )
 }
 
+/// A batch's walk down the worklist for one queue selection.
+#[derive(Default)]
+struct Cursor {
+    /// Candidates read and not yet tried, in rank order.
+    ready: VecDeque<i64>,
+    /// The last candidate read (score, account id): the next read starts below it.
+    after: Option<(i64, i64)>,
+    /// The list has no more candidates.
+    walked: bool,
+}
+
 /// One transaction for the batch; a database error fails the whole batch (rolled back).
 async fn write_batch(
     backend: &Backend,
@@ -439,6 +452,15 @@ async fn write_batch(
         } else {
             pool.begin_with("BEGIN IMMEDIATE").await?
         };
+        // The batch's `Next` claims walk the worklist once per queue selection, each taking the
+        // next candidate, rather than each from the top past the accounts claimed before it.
+        let mut waiting: HashMap<&Option<Vec<String>>, usize> = HashMap::new();
+        for job in jobs {
+            if let ClaimOp::Next { queues } = &job.op {
+                *waiting.entry(queues).or_default() += 1;
+            }
+        }
+        let mut cursors: HashMap<Option<Vec<String>>, Cursor> = HashMap::new();
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs {
             let one = async {
@@ -451,43 +473,50 @@ async fn write_batch(
                                 max: job.policy.floor.max_claims_per_agent,
                             }));
                         }
+                        let cursor = cursors.entry(queues.clone()).or_default();
                         let queue = queues.as_deref().map(crate::worklist::queue_param);
-                        let mut after: Option<(i64, i64)> = None;
-                        for _ in 0..ROUNDS {
-                            let sql =
-                                candidates_sql(pg, queues.as_ref().map(Vec::len), after.is_some());
+                        for round in 0..=ROUNDS {
+                            // A listed entry is the contact rules' judgement of the account's
+                            // view as it is now (an entry is saved only for the view it was
+                            // computed from, and any change makes it stale and unlisted), valid
+                            // for its window: the call is allowed now. One taken by an earlier
+                            // request of the batch is passed over by the insert.
+                            while let Some(account_id) = cursor.ready.pop_front() {
+                                if let Some(c) = insert_claim!(tx, pg, job, account_id, None) {
+                                    return Ok(Some(c));
+                                }
+                            }
+                            if cursor.walked || round == ROUNDS {
+                                break;
+                            }
+                            let sql = candidates_sql(
+                                pg,
+                                queues.as_ref().map(Vec::len),
+                                cursor.after.is_some(),
+                            );
                             let q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
                             let q = if pg {
                                 q.bind(job.now)
                             } else {
                                 q.bind(sqlite_time(job.now))
                             };
-                            let q = q.bind(CANDIDATES);
+                            // Enough for every claim of the batch still to come in this selection.
+                            let limit = CANDIDATES.max(waiting[&queues] as i64);
+                            let q = q.bind(limit);
                             let q = match &queue {
                                 Some(queue) => q.bind(queue.clone()),
                                 None => q,
                             };
-                            let q = match after {
+                            let q = match cursor.after {
                                 Some((s, i)) => q.bind(s).bind(i),
                                 None => q,
                             };
                             let found = q.fetch_all(&mut *tx).await?;
-                            let Some(last) = found.last().copied() else {
-                                return Ok(None);
-                            };
-                            // A listed entry is the contact rules' judgement of the account's
-                            // view as it is now (an entry is saved only for the view it was
-                            // computed from, and any change makes it stale and unlisted), valid
-                            // for its window: the call is allowed now.
-                            for (account_id, _) in &found {
-                                if let Some(c) = insert_claim!(tx, pg, job, *account_id, None) {
-                                    return Ok(Some(c));
-                                }
+                            cursor.walked = (found.len() as i64) < limit;
+                            if let Some(&last) = found.last() {
+                                cursor.after = Some(last);
                             }
-                            if (found.len() as i64) < CANDIDATES {
-                                return Ok(None);
-                            }
-                            after = Some(last);
+                            cursor.ready.extend(found.iter().map(|(id, _)| *id));
                         }
                         Ok(None)
                     }
@@ -581,6 +610,11 @@ async fn write_batch(
                 }
             }
             .await;
+            if let ClaimOp::Next { queues } = &job.op
+                && let Some(n) = waiting.get_mut(queues)
+            {
+                *n -= 1;
+            }
             match one {
                 Err(e) if !refused(&e) => return Err(e),
                 r => results.push(r),

@@ -30,10 +30,25 @@ pub(crate) enum Job {
 /// The sending side, held by every clone of the store; the task ends when the last one goes.
 pub(crate) type Queue = mpsc::Sender<Job>;
 
-/// Starts the writer task for `backend`.
+/// Starts the writer task for `backend`. On SQLite it runs on a thread of its own: each statement
+/// is a hand-off to sqlx's worker thread and back, and on a runtime busy with requests the writer
+/// waited its turn after each one, so every write in the queue waited with it.
 pub(crate) fn start(backend: Backend, feed: Feed) -> Queue {
     let (tx, rx) = mpsc::channel(QUEUE);
-    tokio::spawn(run(backend, feed, rx));
+    if matches!(backend, Backend::Sqlite { .. }) {
+        std::thread::Builder::new()
+            .name("recoup-writer".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("writer runtime");
+                rt.block_on(run(backend, feed, rx));
+            })
+            .expect("writer thread");
+    } else {
+        tokio::spawn(run(backend, feed, rx));
+    }
     tx
 }
 
