@@ -46,6 +46,20 @@ pub struct Policy {
     pub plans: crate::plan::PlanPolicy,
     pub guidance: GuidancePolicy,
     pub floor: FloorPolicy,
+    pub requests: RequestsPolicy,
+}
+
+/// How long the idempotency ledger remembers a request: a retry within `keep_days` of the first
+/// request is answered with its result; past it the key is forgotten (a resend is a new request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestsPolicy {
+    pub keep_days: u32,
+}
+
+impl Default for RequestsPolicy {
+    fn default() -> Self {
+        Self { keep_days: 30 }
+    }
 }
 
 /// How agents share the book: claims (an account reserved for one agent while the call is

@@ -240,6 +240,7 @@ pub async fn serve(
         tls,
         jwt: jwt(&args.jwt)?,
         health_interval: Duration::from_secs(args.health_interval_secs),
+        watch_heartbeat: Duration::from_secs(args.watch_heartbeat_secs),
         policy,
         templates,
         ..ServeOptions::default()

@@ -242,6 +242,13 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub health_interval_secs: u64,
 
+    /// Seconds between heartbeats on an open WatchEvents stream (an event of type HEARTBEAT with
+    /// the stream's cursor), so a watcher of a few types keeps its resume point current and idle
+    /// proxies keep the stream.
+    #[arg(long, env = "RECOUP_WATCH_HEARTBEAT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub watch_heartbeat_secs: u64,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod convert;
 pub mod demo;
+pub mod ledger;
 pub mod metrics;
 pub mod names;
 pub mod paging;

@@ -136,6 +136,7 @@ struct PolicyDoc {
     plans: plans::PlansDoc,
     guidance: guidance::GuidanceDoc,
     floor: floor::FloorDoc,
+    requests: requests::RequestsDoc,
 }
 
 impl Default for PolicyDoc {
@@ -154,6 +155,7 @@ impl PolicyDoc {
             plans: plans::PlansDoc::from_domain(&policy.plans),
             guidance: guidance::GuidanceDoc::from_domain(&policy.guidance),
             floor: floor::FloorDoc::from_domain(&policy.floor),
+            requests: requests::RequestsDoc::from_domain(&policy.requests),
         }
     }
 
@@ -166,6 +168,7 @@ impl PolicyDoc {
             plans: self.plans.into_domain()?,
             guidance: self.guidance.into_domain(),
             floor: self.floor.into_domain()?,
+            requests: self.requests.into_domain(),
         })
     }
 }
@@ -495,5 +498,6 @@ mod floor;
 mod guidance;
 mod interest;
 mod plans;
+mod requests;
 #[cfg(test)]
 mod tests;

@@ -54,6 +54,7 @@ pub struct Running {
     probe: JoinHandle<()>,
     promises: JoinHandle<()>,
     worklist: JoinHandle<()>,
+    ledger: JoinHandle<()>,
     _maintenance: recoup_store::Maintenance,
 }
 
@@ -100,6 +101,11 @@ pub struct ServeOptions {
     pub promise_interval: Duration,
     /// How often worklist entries that are stale or due a fresh look are computed.
     pub worklist_interval: Duration,
+    /// How often an open WatchEvents stream sends a heartbeat.
+    pub watch_heartbeat: Duration,
+    /// How often request keys past the idempotency window (`policy.requests.keep_days`) are
+    /// forgotten.
+    pub ledger_interval: Duration,
     /// The templates guidance, letters and written agreements are rendered with.
     pub templates: Arc<Templates>,
     /// Where every decision that depends on the time reads it.
@@ -116,6 +122,8 @@ impl Default for ServeOptions {
             policy: Arc::default(),
             promise_interval: Duration::from_secs(30),
             worklist_interval: Duration::from_secs(2),
+            ledger_interval: Duration::from_secs(3600),
+            watch_heartbeat: Duration::from_secs(15),
             templates: Arc::new(Templates::new(&[]).expect("the shipped templates render")),
             clock: Arc::new(SystemClock),
         }
@@ -147,6 +155,12 @@ pub async fn start(
         store.clone(),
         options.policy.clone(),
         options.worklist_interval,
+        clock.clone(),
+    ));
+    let ledger = tokio::spawn(crate::ledger::forget_every(
+        store.clone(),
+        options.policy.clone(),
+        options.ledger_interval,
         clock.clone(),
     ));
     let probe = tokio::spawn(probe_database(
@@ -222,8 +236,13 @@ pub async fn start(
             .max_decoding_message_size(limit),
         )
         .add_service(
-            EventServiceServer::new(Events::new(store.clone(), closed))
-                .max_decoding_message_size(limit),
+            EventServiceServer::new(Events::new(
+                store.clone(),
+                closed,
+                options.watch_heartbeat,
+                clock.clone(),
+            ))
+            .max_decoding_message_size(limit),
         )
         .add_service(
             FloorServiceServer::new(Floor::new(
@@ -248,6 +267,7 @@ pub async fn start(
         probe,
         promises,
         worklist,
+        ledger,
         closing,
         _maintenance: maintenance,
     })
@@ -284,6 +304,7 @@ impl Running {
         self.probe.abort();
         self.promises.abort();
         self.worklist.abort();
+        self.ledger.abort();
         set_all(&self.health, ServingStatus::NotServing).await;
         tokio::time::sleep(drain).await;
         let _ = self.closing.send(true);

@@ -38,6 +38,28 @@ pub fn invalid_field(field: &str, description: impl Into<String>) -> Status {
     invalid(v)
 }
 
+/// The `domain` of every ErrorInfo recoup sends (AIP-193).
+pub const ERROR_DOMAIN: &str = "recoup";
+
+/// INVALID_ARGUMENT for a `request_id` the ledger holds for a different request (within
+/// `policy.requests.keep_days` of its first use), with ErrorInfo `IDEMPOTENCY_MISMATCH` so a
+/// program can tell a key clash from bad content.
+pub fn idempotency_mismatch() -> Status {
+    let description = "was already used for a different request; use a new request_id";
+    let mut details = ErrorDetails::new();
+    details.add_bad_request_violation("request_id", description);
+    details.set_error_info(
+        "IDEMPOTENCY_MISMATCH",
+        ERROR_DOMAIN,
+        std::collections::HashMap::new(),
+    );
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("invalid request: request_id: {description}"),
+        details,
+    )
+}
+
 /// Maps a store failure; `prefix` is the request path of the store's field names (e.g. "payment").
 pub fn from_store(e: StoreError, prefix: &str, not_found: impl FnOnce() -> String) -> Status {
     match e {
@@ -50,10 +72,7 @@ pub fn from_store(e: StoreError, prefix: &str, not_found: impl FnOnce() -> Strin
         StoreError::Claim(problem) => claim_refused(&problem),
         StoreError::Conflict(why) => Status::failed_precondition(why),
         StoreError::Forbidden(why) => Status::permission_denied(why),
-        StoreError::RequestIdReused => invalid_field(
-            "request_id",
-            "was already used for a different request; use a new request_id",
-        ),
+        StoreError::RequestIdReused => idempotency_mismatch(),
         other => internal(&other),
     }
 }

@@ -55,6 +55,17 @@ pub(crate) fn after_sql(types: usize) -> String {
 }
 
 impl Store {
+    /// The position of the latest committed event (0 when there is none). Every event up to it is
+    /// committed (event ids are handed out in commit order), so a reader that has read past it
+    /// has missed nothing before it.
+    pub async fn last_event_id(&self) -> Result<i64, StoreError> {
+        Ok(with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM events")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
     /// Up to `limit` events after position `after`, oldest first; only `types` when not empty.
     pub async fn events_after(
         &self,

@@ -9,7 +9,7 @@ use sqlx::Row;
 use crate::model::ListFilter;
 use crate::{
     Store, StoreError, accounts, calls, change, claims, events, import, maintenance, payments,
-    plans, promises, with_reader, worklist,
+    plans, promises, requests, with_reader, worklist,
 };
 
 /// A parameter of an explained statement.
@@ -205,6 +205,11 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
             "claim next: candidates in a queue",
             claims::candidates_sql(pg, Some(1), false),
             vec![Arg::Time(AT), Arg::Int(16), Arg::Text("default")],
+        ),
+        (
+            "idempotency ledger: forget old keys",
+            requests::forget_sql(pg).to_owned(),
+            vec![Arg::Time(AT), Arg::Int(5_000)],
         ),
         (
             "rule breaches, first page",

@@ -107,3 +107,45 @@ impl Store {
 pub(crate) fn last_id(resource: &str) -> Option<i64> {
     resource.rsplit('/').next()?.parse().ok()
 }
+
+/// Ledger rows deleted per statement when forgetting: short enough that writes queue behind it
+/// only briefly.
+const FORGET_PER_PASS: i64 = 5_000;
+
+/// Deletes up to `$2` ledger rows first used before `$1`, oldest first (in the order of the
+/// `requests_create_time` index, so each statement reads only the rows it deletes).
+pub(crate) fn forget_sql(pg: bool) -> &'static str {
+    if pg {
+        // By row address (a TID scan): joined on the key, a generic plan hashes the whole table.
+        "DELETE FROM requests WHERE ctid = ANY (ARRAY(SELECT ctid FROM requests \
+         WHERE create_time < $1 ORDER BY create_time LIMIT $2))"
+    } else {
+        "DELETE FROM requests WHERE rowid IN (SELECT rowid FROM requests \
+         WHERE create_time < $1 ORDER BY create_time LIMIT $2)"
+    }
+}
+
+impl Store {
+    /// Forgets every request key first used before `before` (the ledger's window, policy
+    /// `requests.keep_days`), a bounded number of rows per statement; how many were forgotten.
+    pub async fn forget_requests(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut forgotten = 0;
+        loop {
+            let n = crate::with_writer!(&self.backend, |pool, pg| {
+                let q = sqlx::query(forget_sql(pg));
+                let q = if pg {
+                    q.bind(before)
+                } else {
+                    // SQLite keeps the ledger's times as text in one format (`view::time_text`),
+                    // which sorts as the times do.
+                    q.bind(crate::view::time_text(before))
+                };
+                q.bind(FORGET_PER_PASS).execute(pool).await?.rows_affected()
+            });
+            forgotten += n;
+            if n < FORGET_PER_PASS as u64 {
+                return Ok(forgotten);
+            }
+        }
+    }
+}

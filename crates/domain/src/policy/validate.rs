@@ -6,7 +6,7 @@
 use rust_decimal::Decimal;
 
 use super::limits::*;
-use super::{ContactPolicy, FloorPolicy, GuidancePolicy, Policy, PromisePolicy};
+use super::{ContactPolicy, FloorPolicy, GuidancePolicy, Policy, PromisePolicy, RequestsPolicy};
 use crate::Violations;
 use crate::category::CategoryPolicy;
 use crate::interest::{InterestPolicy, RateHistory};
@@ -46,6 +46,7 @@ impl Policy {
         plans(&mut v, &self.plans);
         guidance(&mut v, &self.guidance);
         floor(&mut v, &self.floor);
+        requests(&mut v, &self.requests);
         v
     }
 }
@@ -278,6 +279,11 @@ fn guidance(v: &mut Violations, p: &GuidancePolicy) {
     }
 }
 
+fn requests(v: &mut Violations, p: &RequestsPolicy) {
+    // Retries come within minutes or hours; a day is the least a client can plan around.
+    within(v, "requests.keep_days", p.keep_days, 1, 3650);
+}
+
 fn floor(v: &mut Violations, p: &FloorPolicy) {
     within(v, "floor.claim_minutes", p.claim_minutes, 1, 120);
     within(v, "floor.max_claim_minutes", p.max_claim_minutes, 1, 480);
@@ -349,6 +355,7 @@ mod tests {
             .instalment_floor
             .insert("JPY".into(), Decimal::new(505, 1));
         p.guidance.final_notice_days = 0;
+        p.requests.keep_days = 0;
         assert_eq!(
             fields(&p),
             [
@@ -360,6 +367,7 @@ mod tests {
                 "plans.instalment_floor.GBX",
                 "plans.instalment_floor.JPY",
                 "guidance.final_notice_days",
+                "requests.keep_days",
             ]
         );
         let v = p.validate();

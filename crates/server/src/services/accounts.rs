@@ -24,7 +24,7 @@ use crate::convert::{
     required_in, status_in, view_in,
 };
 use crate::paging::{decode_position, decode_token, encode_position, encode_token, page_size};
-use crate::status::{from_store, internal, invalid, invalid_field};
+use crate::status::{from_store, idempotency_mismatch, internal, invalid, invalid_field};
 use crate::{auth, names};
 
 /// Records written per import transaction: large enough to amortise commits, small enough that
@@ -376,12 +376,7 @@ impl AccountService for Accounts {
                 .retried_by(IMPORT_METHOD, &digest)
                 .ok()
                 .and(seen.response)
-                .ok_or_else(|| {
-                    invalid_field(
-                        "request_id",
-                        "was already used for a different request; use a new request_id",
-                    )
-                })?;
+                .ok_or_else(idempotency_mismatch)?;
             let summary =
                 pb::ImportAccountsResponse::decode(summary.as_slice()).map_err(|e| internal(&e))?;
             return Ok(Response::new(summary));

@@ -13,6 +13,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::clock::SharedClock;
 use crate::convert::call::call_out;
 use crate::convert::dispute::dispute_out;
 use crate::convert::payment_out;
@@ -28,11 +29,39 @@ pub struct Events {
     store: Store,
     /// Turns true when the server begins to stop: open streams then end.
     closing: watch::Receiver<bool>,
+    /// How often a stream sends a heartbeat.
+    heartbeat: Duration,
+    clock: SharedClock,
 }
 
 impl Events {
-    pub fn new(store: Store, closing: watch::Receiver<bool>) -> Self {
-        Self { store, closing }
+    pub fn new(
+        store: Store,
+        closing: watch::Receiver<bool>,
+        heartbeat: Duration,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            closing,
+            heartbeat,
+            clock,
+        }
+    }
+}
+
+/// A heartbeat: the stream's position (every event of its types up to it was sent), so a watcher
+/// of a few types resumes past the events it never wanted, and idle proxies see traffic.
+fn heartbeat_out(after: i64, now: chrono::DateTime<chrono::Utc>) -> pb::Event {
+    pb::Event {
+        cursor: if after > 0 {
+            cursor_out(after)
+        } else {
+            String::new()
+        },
+        r#type: pb::EventType::Heartbeat as i32,
+        create_time: Some(crate::convert::time_out(now)),
+        ..Default::default()
     }
 }
 
@@ -131,23 +160,51 @@ async fn event_out(store: &Store, e: &StoredEvent) -> Result<pb::Event, StoreErr
     })
 }
 
+/// One stream's settings.
+struct Watch {
+    types: Vec<&'static str>,
+    heartbeat: Duration,
+    clock: SharedClock,
+}
+
 /// Feeds one stream until its reader goes: pages of events after `after`, then waits for the next
-/// commit (or the poll). `send` waits while the stream's queue is full, so a slow reader holds at
-/// most `PAGE` events here.
+/// commit (or the poll), sending a heartbeat every `heartbeat` while it waits. `send` waits while
+/// the stream's queue is full, so a slow reader holds at most `PAGE` events here.
 async fn feed(
     store: Store,
     mut after: i64,
-    types: Vec<&'static str>,
+    watch: Watch,
     tx: mpsc::Sender<Result<pb::Event, Status>>,
     mut closing: watch::Receiver<bool>,
 ) {
+    let Watch {
+        types,
+        heartbeat,
+        clock,
+    } = watch;
     let mut wake = store.watch_events();
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         if *closing.borrow_and_update() {
             return;
         }
         // Marked seen before reading, so a commit during the read wakes the next wait.
         wake.borrow_and_update();
+        // With a type filter, the head before the read: once the read is caught up, no event of
+        // the stream's types up to it is left unsent.
+        let head = if types.is_empty() {
+            Ok(0)
+        } else {
+            store.last_event_id().await
+        };
+        let head = match head {
+            Ok(head) => head,
+            Err(e) => {
+                let _ = tx.send(Err(internal(&e))).await;
+                return;
+            }
+        };
         let page = match store.events_after(after, &types, PAGE).await {
             Ok(page) => page,
             Err(e) => {
@@ -171,10 +228,16 @@ async fn feed(
         if page.len() as i64 == PAGE {
             continue;
         }
+        after = after.max(head);
         // A gone sender (the store or the server dropped) ends the stream too.
         tokio::select! {
             woken = wake.changed() => if woken.is_err() { return },
             _ = tokio::time::sleep(POLL) => {}
+            _ = beat.tick() => {
+                if tx.send(Ok(heartbeat_out(after, clock.now()))).await.is_err() {
+                    return;
+                }
+            }
             stopping = closing.changed() => if stopping.is_err() { return },
             _ = tx.closed() => return,
         }
@@ -207,10 +270,15 @@ impl EventService for Events {
             }
         }
         let (tx, rx) = mpsc::channel(PAGE as usize);
+        let watch = Watch {
+            types,
+            heartbeat: self.heartbeat,
+            clock: self.clock.clone(),
+        };
         tokio::spawn(feed(
             self.store.clone(),
             after,
-            types,
+            watch,
             tx,
             self.closing.clone(),
         ));

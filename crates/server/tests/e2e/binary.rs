@@ -176,6 +176,8 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_KEY_CACHE_SECS",
         "--health-interval-secs",
         "RECOUP_HEALTH_INTERVAL_SECS",
+        "--watch-heartbeat-secs",
+        "RECOUP_WATCH_HEARTBEAT_SECS",
         "--templates-dir",
         "RECOUP_TEMPLATES_DIR",
         "--metrics-addr",

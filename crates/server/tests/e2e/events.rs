@@ -387,3 +387,69 @@ async fn promise_state_changes_are_announced_once() {
         server.stop().await;
     }
 }
+
+/// The next message that is not a heartbeat.
+async fn next_change(stream: &mut Streaming<pb::Event>) -> pb::Event {
+    loop {
+        let e = next(stream).await;
+        if e.r#type() != pb::EventType::Heartbeat {
+            return e;
+        }
+    }
+}
+
+/// A watcher of one type hears a heartbeat while it waits, and the heartbeat's cursor is past the
+/// events it filtered out: resuming from it, the next change is the one it wanted.
+#[tokio::test]
+async fn heartbeats_carry_a_filtered_watchers_position_past_what_it_skipped() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let options = recoup_server::server::ServeOptions {
+            watch_heartbeat: Duration::from_millis(200),
+            ..Default::default()
+        };
+        let server = TestServer::start_with(db, &options).await;
+        let mut payments = watch(&server, "", &[pb::EventType::PaymentRecorded]).await;
+        let quiet = next(&mut payments).await;
+        assert_eq!(quiet.r#type(), pb::EventType::Heartbeat, "{backend}");
+        assert_eq!(quiet.cursor, "", "{backend}: the feed is empty");
+        assert!(quiet.create_time.is_some() && quiet.resource.is_empty());
+
+        let mut client = server.accounts();
+        let due = london_today() - Days::new(30);
+        import(
+            &mut client,
+            "beat-1",
+            (1..=3)
+                .map(|n| {
+                    account(
+                        &format!("BEAT-{n}"),
+                        vec![invoice(&format!("B-{n}"), due, money("GBP", 300, 0))],
+                    )
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+        // Heartbeats until one carries the position past the three accounts created.
+        let position = loop {
+            let e = next(&mut payments).await;
+            assert_eq!(e.r#type(), pb::EventType::Heartbeat, "{backend}: {e:?}");
+            if !e.cursor.is_empty() {
+                break e.cursor;
+            }
+        };
+        let mut resumed = watch(&server, &position, &[]).await;
+        let parent = get_full(&server, "accounts/1").await.name;
+        pay(&server, &parent, "beat-pay", 10).await;
+        let wanted = next_change(&mut payments).await;
+        assert_eq!(wanted.r#type(), pb::EventType::PaymentRecorded, "{backend}");
+        let first = next_change(&mut resumed).await;
+        assert_eq!(
+            (first.r#type(), first.cursor.as_str()),
+            (pb::EventType::PaymentRecorded, wanted.cursor.as_str()),
+            "{backend}: resuming from the heartbeat replayed what the watcher skipped"
+        );
+        server.stop().await;
+    }
+}

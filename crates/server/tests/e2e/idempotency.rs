@@ -1,13 +1,21 @@
 //! Idempotency keys belong to the caller that sent them: the same request_id from two integrations
 //! is two requests, and neither is ever answered with the other's result.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::Days;
+use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_server::auth::{Role, keys};
+use recoup_server::server::ServeOptions;
+use recoup_store::testkit::TestDb;
+use tonic_types::StatusExt;
 
 use crate::{
-    TestServer, account, date, each_backend, get, import, invoice, london_today, money, text,
+    TestServer, account, bad_fields, date, each_backend, get, import, invoice, london_today, money,
+    text,
 };
 
 fn pay(parent: &str, units: i64) -> pb::RecordPaymentRequest {
@@ -118,4 +126,87 @@ async fn import_request_ids_are_scoped_to_the_caller() {
         server
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_request_id_is_remembered_for_the_window_and_then_forgotten() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let mut policy = Policy::default();
+        policy.requests.keep_days = 10;
+        let options = ServeOptions {
+            policy: Arc::new(policy),
+            ledger_interval: Duration::from_millis(50),
+            ..ServeOptions::default()
+        };
+        let server = TestServer::start_with(db, &options).await;
+        let mut bank = integration(&server, "bank-feed").await;
+        let due = london_today() - Days::new(20);
+        import(
+            &mut bank,
+            "",
+            vec![account(
+                "WIN-1",
+                vec![invoice("A", due, money("GBP", 500, 0))],
+            )],
+        )
+        .await
+        .unwrap();
+        let name = get(&mut bank, "WIN-1").await.name;
+        let first = bank
+            .record_payment(pay(&name, 100))
+            .await
+            .unwrap()
+            .into_inner();
+
+        // Inside the window: a retry is answered with the first payment, and the key with other
+        // content is refused with a reason a program can branch on, writing nothing.
+        server.clock.advance(chrono::Duration::days(9));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let retry = bank
+            .record_payment(pay(&name, 100))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(retry.name, first.name, "{backend}");
+        let clash = bank
+            .record_payment(pay(&name, 70))
+            .await
+            .expect_err("the key was used for another payment");
+        assert_eq!(bad_fields(&clash), ["request_id"], "{backend}");
+        let info = clash.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("IDEMPOTENCY_MISMATCH", "recoup"),
+            "{backend}"
+        );
+
+        // Past it, the key is forgotten by the background pass: the same request is a new one.
+        server.clock.advance(chrono::Duration::days(2));
+        let mut waited = 0;
+        let again = loop {
+            let again = bank
+                .record_payment(pay(&name, 100))
+                .await
+                .unwrap()
+                .into_inner();
+            if again.name != first.name || waited == 100 {
+                break again;
+            }
+            waited += 1;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_ne!(
+            again.name, first.name,
+            "{backend}: the key outlived its window"
+        );
+        // ... and is remembered again from its new first use.
+        let retry = bank
+            .record_payment(pay(&name, 100))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(retry.name, again.name, "{backend}");
+        server.stop().await;
+    }
 }
