@@ -1,6 +1,11 @@
 //! How failures reach clients: bad input as INVALID_ARGUMENT with google.rpc.BadRequest naming every
 //! field; a claim the contact rules or another agent's claim forbid as FAILED_PRECONDITION with a
 //! PreconditionFailure per reason; storage failures as INTERNAL with no driver or SQL text (that goes to the log only).
+//! Every non-OK status carries a google.rpc.ErrorInfo (domain `recoup`, a reason from the proto's
+//! `ErrorReason`): the specific ones are set where the status is made, the rest by its code as
+//! the gate passes the response out (`response_with_reason`).
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
@@ -41,6 +46,49 @@ pub fn invalid_field(field: &str, description: impl Into<String>) -> Status {
 /// The `domain` of every ErrorInfo recoup sends (AIP-193).
 pub const ERROR_DOMAIN: &str = "recoup";
 
+/// The ErrorInfo reason (proto `ErrorReason`, without its prefix) of a status made without a more
+/// specific one.
+fn reason_for(code: Code) -> &'static str {
+    match code {
+        Code::InvalidArgument | Code::OutOfRange => "BAD_REQUEST",
+        Code::NotFound => "RESOURCE_NOT_FOUND",
+        Code::Unauthenticated => "CREDENTIALS_REFUSED",
+        Code::PermissionDenied => "NOT_ALLOWED",
+        Code::ResourceExhausted => "OVERLOADED",
+        Code::DeadlineExceeded => "CALL_TIMEOUT",
+        Code::FailedPrecondition | Code::Aborted | Code::AlreadyExists => "CONFLICT",
+        Code::Unimplemented => "METHOD_UNKNOWN",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::Internal | Code::DataLoss | Code::Unknown => "INTERNAL",
+        _ => "OTHER",
+    }
+}
+
+/// `status` with an ErrorInfo: its own when it has one, else the reason its code implies.
+pub fn with_reason(status: Status) -> Status {
+    if status.code() == Code::Ok || status.get_details_error_info().is_some() {
+        return status;
+    }
+    let mut details = status.get_error_details();
+    details.set_error_info(reason_for(status.code()), ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(status.code(), status.message(), details)
+}
+
+/// A gRPC response whose status travels in its headers (every unary failure) given an ErrorInfo
+/// when it lacks one, so every non-OK status a program sees carries a reason.
+pub fn response_with_reason<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    if status.code() == Code::Ok || status.get_details_error_info().is_some() {
+        return response;
+    }
+    if let Err(e) = with_reason(status).add_header(response.headers_mut()) {
+        tracing::warn!(error = %e, "could not add an error reason to a response");
+    }
+    response
+}
+
 /// INVALID_ARGUMENT for a `request_id` the ledger holds for a different request (within
 /// `policy.requests.keep_days` of its first use), with ErrorInfo `IDEMPOTENCY_MISMATCH` so a
 /// program can tell a key clash from bad content.
@@ -48,11 +96,7 @@ pub fn idempotency_mismatch() -> Status {
     let description = "was already used for a different request; use a new request_id";
     let mut details = ErrorDetails::new();
     details.add_bad_request_violation("request_id", description);
-    details.set_error_info(
-        "IDEMPOTENCY_MISMATCH",
-        ERROR_DOMAIN,
-        std::collections::HashMap::new(),
-    );
+    details.set_error_info("IDEMPOTENCY_MISMATCH", ERROR_DOMAIN, HashMap::new());
     Status::with_error_details(
         Code::InvalidArgument,
         format!("invalid request: request_id: {description}"),
@@ -92,6 +136,32 @@ pub fn claim_refused(p: &ClaimProblem) -> Status {
         )
     };
     let name = |c: &Claim| claim_name(c.account_id, c.id);
+    let (reason, key, subject) = match p {
+        ClaimProblem::Rules { account_id, .. } => {
+            ("CONTACT_RULE", "account", account_name(*account_id))
+        }
+        ClaimProblem::Held(c) | ClaimProblem::NotYours(c) => ("CLAIM_HELD", "claim", name(c)),
+        ClaimProblem::Limit { held, .. } => (
+            "CLAIM_LIMIT",
+            "claim",
+            held.first().map(name).unwrap_or_default(),
+        ),
+        ClaimProblem::Ended(c, _) => ("CLAIM_ENDED", "claim", name(c)),
+        ClaimProblem::MaxHold { claim, .. } => ("CLAIM_MAX_HOLD", "claim", name(claim)),
+        ClaimProblem::NotCovered { claim, why } => (
+            match why {
+                NotCovered::NotYours { .. } => "CLAIM_HELD",
+                _ => "CLAIM_ENDED",
+            },
+            "claim",
+            name(claim),
+        ),
+    };
+    details.set_error_info(
+        reason,
+        ERROR_DOMAIN,
+        HashMap::from([(key.to_owned(), subject)]),
+    );
     let message = match p {
         ClaimProblem::Rules {
             account_id,
@@ -191,4 +261,37 @@ fn ended_words(how: ClaimEnd) -> &'static str {
 pub fn internal(e: &dyn std::fmt::Display) -> Status {
     tracing::error!(error = %e, "internal error");
     Status::internal("internal error; the server log has the details")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use recoup_proto::v1 as pb;
+
+    /// Every reason a status can be given by its code is one the proto documents.
+    #[test]
+    fn every_reason_by_code_is_documented() {
+        for code in (0..=16).map(Code::from_i32).filter(|c| *c != Code::Ok) {
+            let status = with_reason(Status::new(code, "x"));
+            let info = status.get_details_error_info().expect("ErrorInfo");
+            assert_eq!(info.domain, ERROR_DOMAIN);
+            assert!(
+                pb::ErrorReason::from_str_name(&format!("ERROR_REASON_{}", info.reason)).is_some(),
+                "{code:?}: {} is not in ErrorReason",
+                info.reason
+            );
+        }
+        let kept = with_reason(idempotency_mismatch());
+        assert_eq!(
+            kept.get_details_error_info().unwrap().reason,
+            "IDEMPOTENCY_MISMATCH"
+        );
+        assert_eq!(
+            kept.get_details_bad_request()
+                .unwrap()
+                .field_violations
+                .len(),
+            1
+        );
+    }
 }

@@ -100,14 +100,20 @@ async fn record(
         .map(|r| r.into_inner())
 }
 
+/// The refusal's PreconditionFailure as (type, subject); its ErrorInfo reason is the first type.
 fn precondition(e: &tonic::Status) -> Vec<(String, String)> {
     assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
-    e.get_details_precondition_failure()
+    let found: Vec<(String, String)> = e
+        .get_details_precondition_failure()
         .expect("PreconditionFailure")
         .violations
         .into_iter()
         .map(|v| (v.r#type, v.subject))
-        .collect()
+        .collect();
+    let info = e.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.domain, "recoup");
+    assert_eq!(Some(&info.reason), found.first().map(|(t, _)| t), "{e:?}");
+    found
 }
 
 #[tokio::test]

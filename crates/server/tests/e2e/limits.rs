@@ -63,6 +63,7 @@ async fn calls_beyond_the_concurrency_limit_are_shed() {
         .await
         .unwrap_err();
     assert_eq!(shed.code(), Code::ResourceExhausted, "{shed:?}");
+    assert_eq!(crate::errors::reason(&shed), "OVERLOADED");
     drop(tx);
     assert_eq!(open.await.unwrap().unwrap().into_inner().created, 1);
     reader
@@ -110,6 +111,7 @@ async fn slow_calls_hit_the_call_timeout_and_write_nothing() {
             "{}: {err:?}",
             server.db.backend
         );
+        assert_eq!(crate::errors::reason(&err), "CALL_TIMEOUT");
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "answered at the limit, not after the lock"

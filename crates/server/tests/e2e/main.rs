@@ -11,6 +11,7 @@ mod contact;
 mod credit;
 mod deploy_files;
 mod disputes;
+mod errors;
 mod events;
 mod floor;
 mod floor_sim;
