@@ -30,6 +30,11 @@ pub fn call_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)
     child_id(v, field, name, "calls", "call")
 }
 
+/// The (account id, payment id) in `accounts/{account_id}/payments/{payment_id}`, or a violation.
+pub fn payment_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
+    child_id(v, field, name, "payments", "payment")
+}
+
 /// The (account id, dispute id) in `accounts/{account_id}/disputes/{dispute_id}`, or a violation.
 pub fn dispute_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
     child_id(v, field, name, "disputes", "dispute")

@@ -23,6 +23,8 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.AccountService/SetAccountCategory", CALLERS),
     ("/recoup.v1.AccountService/RaiseDispute", CALLERS),
     ("/recoup.v1.AccountService/ResolveDispute", &[Supervisor]),
+    ("/recoup.v1.AccountService/GetPayment", READERS),
+    ("/recoup.v1.AccountService/GetDispute", READERS),
     (
         "/recoup.v1.AccountService/LiftContactBlock",
         &[Supervisor, Integration],
@@ -30,6 +32,7 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.AccountService/ImportHistory", &[Integration]),
     ("/recoup.v1.CallService/RecordCallOutcome", CALLERS),
     ("/recoup.v1.CallService/ListCalls", READERS),
+    ("/recoup.v1.CallService/GetCall", READERS),
     ("/recoup.v1.PlanService/ValidatePlan", CALLERS),
     ("/recoup.v1.PlanService/CreatePlan", CALLERS),
     ("/recoup.v1.PlanService/GetPlan", READERS),

@@ -552,6 +552,43 @@ impl AccountService for Accounts {
         Ok(Response::new(dispute_answer(outcome, "raised")))
     }
 
+    async fn get_payment(
+        &self,
+        request: Request<pb::GetPaymentRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let Some((account, id)) = names::payment_id(&mut v, "name", &req.name) else {
+            return Err(invalid(v));
+        };
+        let payment = self
+            .store
+            .get_payment(id)
+            .await
+            .map_err(|e| internal(&e))?
+            .filter(|p| p.account_id == account)
+            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+        Ok(Response::new(payment_out(&payment)))
+    }
+
+    async fn get_dispute(
+        &self,
+        request: Request<pb::GetDisputeRequest>,
+    ) -> Result<Response<pb::Dispute>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let Some((account, id)) = names::dispute_id(&mut v, "name", &req.name) else {
+            return Err(invalid(v));
+        };
+        let dispute = self
+            .store
+            .get_dispute(account, id)
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+        Ok(Response::new(dispute_out(&dispute)))
+    }
+
     async fn resolve_dispute(
         &self,
         request: Request<pb::ResolveDisputeRequest>,

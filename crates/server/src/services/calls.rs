@@ -164,6 +164,31 @@ impl CallService for Calls {
         Ok(Response::new(call_out(&stored, judgement)))
     }
 
+    async fn get_call(
+        &self,
+        request: Request<pb::GetCallRequest>,
+    ) -> Result<Response<pb::CallRecord>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let Some((account, id)) = names::call_id(&mut v, "name", &req.name) else {
+            return Err(invalid(v));
+        };
+        let call = self
+            .store
+            .get_call(id)
+            .await
+            .map_err(|e| internal(&e))?
+            .filter(|c| c.account_id == account)
+            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+        let judged = if matches!(call.call.outcome, Outcome::PromiseToPay { .. }) {
+            self.judged_promises(account).await?
+        } else {
+            Vec::new()
+        };
+        let judgement = judged.iter().find(|j| j.promise.call_id == call.id);
+        Ok(Response::new(call_out(&call, judgement)))
+    }
+
     async fn list_calls(
         &self,
         request: Request<pb::ListCallsRequest>,

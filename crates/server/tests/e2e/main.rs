@@ -30,6 +30,7 @@ mod plan_records;
 mod plans;
 mod privacy;
 mod rates;
+mod reads;
 mod replicas;
 mod service;
 mod tls;

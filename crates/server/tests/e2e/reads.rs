@@ -1,0 +1,147 @@
+//! A read for every resource the API names: a payment, a call and a dispute are each read back by
+//! their name exactly as the RPC that made them answered, and only under their own account.
+
+use recoup_proto::v1 as pb;
+use recoup_proto::v1::account_service_client::AccountServiceClient;
+use recoup_proto::v1::call_service_client::CallServiceClient;
+use recoup_server::auth::Role;
+use recoup_store::testkit::TestDb;
+use tonic::Code;
+
+use crate::{
+    TestServer, account, bad_fields, date, get, import, invoice, london_today, money, now,
+};
+
+#[tokio::test]
+async fn payments_calls_and_disputes_are_read_back_by_name() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let mut crm = server.accounts();
+        let due = london_today() - chrono::Days::new(40);
+        import(
+            &mut crm,
+            "",
+            vec![
+                account(
+                    "READ-1",
+                    vec![
+                        invoice("R-1", due, money("GBP", 400, 0)),
+                        invoice("R-2", due, money("GBP", 250, 0)),
+                    ],
+                ),
+                account("READ-2", vec![invoice("S-1", due, money("GBP", 90, 0))]),
+            ],
+        )
+        .await
+        .unwrap();
+        let parent = get(&mut crm, "READ-1").await.name;
+        let other = get(&mut crm, "READ-2").await.name;
+
+        let payment = crm
+            .record_payment(pb::RecordPaymentRequest {
+                request_id: "read-pay".into(),
+                parent: parent.clone(),
+                payment: Some(pb::Payment {
+                    amount: Some(money("GBP", 150, 50_000_000)),
+                    payment_date: Some(date(london_today())),
+                    reference: "BACS 1".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut agent = AccountServiceClient::new(server.as_role(Role::Agent));
+        let dispute = agent
+            .raise_dispute(pb::RaiseDisputeRequest {
+                request_id: "read-dispute".into(),
+                parent: parent.clone(),
+                dispute: Some(pb::Dispute {
+                    invoice_numbers: vec!["R-2".into()],
+                    reason: "price differs from the quote".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut calls = CallServiceClient::new(server.as_role(Role::Agent));
+        let call = calls
+            .record_call_outcome(pb::RecordCallOutcomeRequest {
+                request_id: "read-call".into(),
+                parent: parent.clone(),
+                call: Some(pb::CallRecord {
+                    direction: pb::CallDirection::Inbound as i32,
+                    start_time: Some(recoup_server::convert::time_out(now())),
+                    contact_name: "Dana Hale".into(),
+                    outcome: Some(pb::call_record::Outcome::LeftMessage(pb::LeftMessage {
+                        left_with: "reception".into(),
+                    })),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+
+        // Each role that reads: the integration, the agent.
+        let mut reader = AccountServiceClient::new(server.as_role(Role::Integration));
+        let read = reader
+            .get_payment(pb::GetPaymentRequest {
+                name: payment.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(read, payment, "{backend}");
+        let read = agent
+            .get_dispute(pb::GetDisputeRequest {
+                name: dispute.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(read, dispute, "{backend}");
+        let read = CallServiceClient::new(server.as_role(Role::Integration))
+            .get_call(pb::GetCallRequest {
+                name: call.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(read, call, "{backend}");
+
+        // Under another account, or not there at all: NOT_FOUND; a malformed name names the field.
+        let elsewhere = |name: &str| name.replacen(&parent, &other, 1);
+        let e = reader
+            .get_payment(pb::GetPaymentRequest {
+                name: elsewhere(&payment.name),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{backend}: {e:?}");
+        let e = agent
+            .get_dispute(pb::GetDisputeRequest {
+                name: elsewhere(&dispute.name),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{backend}: {e:?}");
+        let e = calls
+            .get_call(pb::GetCallRequest {
+                name: elsewhere(&call.name),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{backend}: {e:?}");
+        let e = reader
+            .get_payment(pb::GetPaymentRequest {
+                name: format!("{parent}/calls/1"),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(bad_fields(&e), ["name"], "{backend}");
+        server.stop().await;
+    }
+}
