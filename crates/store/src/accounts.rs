@@ -29,6 +29,31 @@ pub(crate) fn get_sql(pg: bool, by_ref: bool) -> &'static str {
     &GET_SQL[usize::from(pg) * 2 + usize::from(by_ref)]
 }
 
+/// BatchGetAccounts' SQL by (PostgreSQL, by external ref): GetAccount's read for every account
+/// whose id (or external ref) is in the JSON array `$1`, one indexed probe each.
+static BATCH_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut all = Vec::with_capacity(4);
+    for pg in [false, true] {
+        let ids = crate::sets::ids(pg, 1);
+        let refs = format!(
+            "SELECT {} FROM {}",
+            crate::sets::scalar(pg),
+            crate::sets::rows(pg, 1)
+        );
+        for (column, set) in [("a.id", &ids), ("a.external_ref", &refs)] {
+            all.push(format!(
+                "SELECT {} FROM accounts a WHERE {column} IN ({set})",
+                view::stored_or_built(pg)
+            ));
+        }
+    }
+    all
+});
+
+pub(crate) fn batch_sql(pg: bool, by_ref: bool) -> &'static str {
+    &BATCH_SQL[usize::from(pg) * 2 + usize::from(by_ref)]
+}
+
 /// The distinct time zones of all accounts, read as a loose scan of the `accounts_time_zone` index
 /// (one probe per zone, not one row per account).
 pub(crate) const ZONES_SQL: &str = "WITH RECURSIVE z(tz) AS ( \
@@ -109,6 +134,39 @@ impl Store {
             }
         });
         text.as_deref().map(view::decode).transpose()
+    }
+
+    /// The accounts with these ids (`by_ref`: these external refs), as GetAccount reads each, in
+    /// one query; those that exist, in no particular order.
+    pub async fn get_accounts(
+        &self,
+        keys: &[AccountKey<'_>],
+    ) -> Result<Vec<AccountSnapshot>, StoreError> {
+        let mut ids = Vec::new();
+        let mut refs = Vec::new();
+        for key in keys {
+            match key {
+                AccountKey::Id(id) => ids.push(*id),
+                AccountKey::ExternalRef(r) => refs.push(*r),
+            }
+        }
+        let mut texts: Vec<String> = Vec::new();
+        for (by_ref, set) in [
+            (false, serde_json::to_string(&ids)),
+            (true, serde_json::to_string(&refs)),
+        ] {
+            if (by_ref && refs.is_empty()) || (!by_ref && ids.is_empty()) {
+                continue;
+            }
+            let set = set.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            texts.extend(with_reader!(&self.backend, |pool, pg| {
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(batch_sql(pg, by_ref)))
+                    .bind(set)
+                    .fetch_all(pool)
+                    .await?
+            }));
+        }
+        texts.iter().map(|t| view::decode(t)).collect()
     }
 
     /// A page of accounts after `after_id` in id order, at most `limit`, each as GetAccount reads it.

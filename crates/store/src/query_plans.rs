@@ -207,6 +207,16 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
             vec![Arg::Time(AT), Arg::Int(16), Arg::Text("default")],
         ),
         (
+            "batch get accounts by name",
+            accounts::batch_sql(pg, false).to_owned(),
+            vec![Arg::Text("[3, 4, 5]")],
+        ),
+        (
+            "batch get accounts by external ref",
+            accounts::batch_sql(pg, true).to_owned(),
+            vec![Arg::Text("[\"A-3\", \"A-4\"]")],
+        ),
+        (
             "idempotency ledger: forget old keys",
             requests::forget_sql(pg).to_owned(),
             vec![Arg::Time(AT), Arg::Int(5_000)],

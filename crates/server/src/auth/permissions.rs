@@ -17,6 +17,7 @@ const CALLERS: &[Role] = &[Agent, Supervisor];
 pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.AccountService/GetAccount", READERS),
     ("/recoup.v1.AccountService/ListAccounts", READERS),
+    ("/recoup.v1.AccountService/BatchGetAccounts", READERS),
     ("/recoup.v1.AccountService/GetWorklist", CALLERS),
     ("/recoup.v1.AccountService/ImportAccounts", &[Integration]),
     ("/recoup.v1.AccountService/RecordPayment", &[Integration]),

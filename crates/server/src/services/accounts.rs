@@ -35,6 +35,9 @@ const WORKLIST: &str = "worklist";
 /// The idempotency ledger's name for ImportAccounts.
 const IMPORT_METHOD: &str = "ImportAccounts";
 
+/// Accounts one BatchGetAccounts may ask for (AIP-231's usual bound).
+const MAX_BATCH_GET: usize = 1000;
+
 pub struct Accounts {
     store: Store,
     policy: Arc<Policy>,
@@ -192,6 +195,83 @@ impl AccountService for Accounts {
             self.view(full),
             self.clock.now(),
         )))
+    }
+
+    async fn batch_get_accounts(
+        &self,
+        request: Request<pb::BatchGetAccountsRequest>,
+    ) -> Result<Response<pb::BatchGetAccountsResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let full = view_in(&mut v, req.view, true);
+        let mut keys = Vec::new();
+        match (req.names.is_empty(), req.external_refs.is_empty()) {
+            (true, true) => v.push("names", "give names or external_refs"),
+            (false, false) => v.push("external_refs", "give names or external_refs, not both"),
+            (false, true) => {
+                for (i, name) in req.names.iter().enumerate() {
+                    if let Some(id) = names::account_id(&mut v, &format!("names[{i}]"), name) {
+                        keys.push(AccountKey::Id(id));
+                    }
+                }
+            }
+            (true, false) => {
+                for (i, r) in req.external_refs.iter().enumerate() {
+                    v.identifier(&format!("external_refs[{i}]"), r, MAX_REF_CHARS);
+                    keys.push(AccountKey::ExternalRef(r.as_str()));
+                }
+            }
+        }
+        let asked = req.names.len().max(req.external_refs.len());
+        if asked > MAX_BATCH_GET {
+            let field = if req.names.is_empty() {
+                "external_refs"
+            } else {
+                "names"
+            };
+            v.push(
+                field,
+                format!("{asked} asked; at most {MAX_BATCH_GET} at once"),
+            );
+        }
+        let (Some(full), true) = (full, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let found = self
+            .store
+            .get_accounts(&keys)
+            .await
+            .map_err(|e| internal(&e))?;
+        let now = self.clock.now();
+        let view = self.view(full);
+        let mut accounts = Vec::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let hit = found.iter().find(|a| match key {
+                AccountKey::Id(id) => a.id == *id,
+                AccountKey::ExternalRef(r) => a.data.external_ref == *r,
+            });
+            match hit {
+                Some(a) => accounts.push(account_out(a, view, now)),
+                None if req.names.is_empty() => missing.push(req.external_refs[i].clone()),
+                None => missing.push(req.names[i].clone()),
+            }
+        }
+        if !missing.is_empty() {
+            let shown: Vec<&str> = missing.iter().take(10).map(String::as_str).collect();
+            let more = missing.len() - shown.len();
+            let tail = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            return Err(Status::not_found(format!(
+                "{} of the accounts asked do not exist: {}{tail}",
+                missing.len(),
+                shown.join(", ")
+            )));
+        }
+        Ok(Response::new(pb::BatchGetAccountsResponse { accounts }))
     }
 
     async fn list_accounts(

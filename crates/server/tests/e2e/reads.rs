@@ -145,3 +145,108 @@ async fn payments_calls_and_disputes_are_read_back_by_name() {
         server.stop().await;
     }
 }
+
+/// BatchGetAccounts: by names or external refs, in the order asked, all or nothing.
+#[tokio::test]
+async fn accounts_are_read_in_batches_in_the_order_asked() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let mut crm = server.accounts();
+        let due = london_today() - chrono::Days::new(10);
+        import(
+            &mut crm,
+            "",
+            (1..=5)
+                .map(|n| {
+                    account(
+                        &format!("BATCH-{n}"),
+                        vec![invoice(&format!("BI-{n}"), due, money("GBP", 100 * n, 0))],
+                    )
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+        let refs = ["BATCH-4", "BATCH-1", "BATCH-4", "BATCH-3"];
+        let by_ref = crm
+            .batch_get_accounts(pb::BatchGetAccountsRequest {
+                external_refs: refs.iter().map(|r| r.to_string()).collect(),
+                view: pb::AccountView::Basic as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .accounts;
+        let got: Vec<&str> = by_ref.iter().map(|a| a.external_ref.as_str()).collect();
+        assert_eq!(got, refs, "{backend}");
+        assert!(
+            by_ref[0].invoices.is_empty(),
+            "{backend}: BASIC carries no invoices"
+        );
+        // By name, FULL: each as GetAccount returns it.
+        let names: Vec<String> = by_ref.iter().rev().map(|a| a.name.clone()).collect();
+        let full = crm
+            .batch_get_accounts(pb::BatchGetAccountsRequest {
+                names: names.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .accounts;
+        for (a, name) in full.iter().zip(&names) {
+            let one = crate::get_full(&server, name).await;
+            assert_eq!(
+                crate::without_read_time(a.clone()),
+                crate::without_read_time(one),
+                "{backend}"
+            );
+        }
+        // All or nothing: one missing is NOT_FOUND naming it.
+        let e = crm
+            .batch_get_accounts(pb::BatchGetAccountsRequest {
+                external_refs: vec!["BATCH-2".into(), "NO-SUCH".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{backend}");
+        assert!(
+            e.message().contains("NO-SUCH"),
+            "{backend}: {}",
+            e.message()
+        );
+        // Bad requests name the field: neither list, both lists, too many, a bad name.
+        for (req, field) in [
+            (pb::BatchGetAccountsRequest::default(), "names"),
+            (
+                pb::BatchGetAccountsRequest {
+                    names: vec![names[0].clone()],
+                    external_refs: vec!["BATCH-1".into()],
+                    ..Default::default()
+                },
+                "external_refs",
+            ),
+            (
+                pb::BatchGetAccountsRequest {
+                    external_refs: vec!["BATCH-1".into(); 1001],
+                    ..Default::default()
+                },
+                "external_refs",
+            ),
+            (
+                pb::BatchGetAccountsRequest {
+                    names: vec![names[0].clone(), "accounts/x".into()],
+                    ..Default::default()
+                },
+                "names[1]",
+            ),
+        ] {
+            let e = crm.batch_get_accounts(req).await.unwrap_err();
+            assert_eq!(bad_fields(&e), [field], "{backend}");
+        }
+        server.stop().await;
+    }
+}
