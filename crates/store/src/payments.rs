@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use recoup_domain::ageing::local_today;
 use recoup_domain::allocation::{InvoiceBalance, allocate};
 use recoup_domain::payment::NewPayment;
@@ -525,6 +525,56 @@ pub(crate) fn write_sql(pg: bool) -> [String; 4] {
 }
 
 /// Payments with their allocations, newest first.
+/// An account's payment ids, newest first by payment date then id, after the position `($3, $4)`
+/// when `after`; at most `$2`.
+pub(crate) fn list_sql(after: bool) -> String {
+    let after = if after {
+        " AND (payment_date, id) < ($3, $4)"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT id FROM payments WHERE account_id = $1{after} \
+         ORDER BY payment_date DESC, id DESC LIMIT $2"
+    )
+}
+
+impl Store {
+    /// Account `account_id`'s payments, newest first, after `before` (payment date, id), at most
+    /// `limit`; `None` when there is no such account.
+    pub async fn list_payments(
+        &self,
+        account_id: i64,
+        before: Option<(NaiveDate, i64)>,
+        limit: i64,
+    ) -> Result<Option<Vec<StoredPayment>>, StoreError> {
+        let sql = list_sql(before.is_some());
+        let ids: Option<Vec<i64>> = with_reader!(&self.backend, |pool, pg| {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_optional(pool)
+                .await?;
+            match exists {
+                None => None,
+                Some(_) => {
+                    let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+                        .bind(account_id)
+                        .bind(limit);
+                    let q = match before {
+                        Some((date, id)) => q.bind(date).bind(id),
+                        None => q,
+                    };
+                    Some(q.fetch_all(pool).await?)
+                }
+            }
+        });
+        match ids {
+            None => Ok(None),
+            Some(ids) => Ok(Some(read_payments(&self.backend, &ids).await?)),
+        }
+    }
+}
+
 pub(crate) async fn read_payments(
     backend: &Backend,
     payment_ids: &[i64],

@@ -207,6 +207,16 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
             vec![Arg::Time(AT), Arg::Int(16), Arg::Text("default")],
         ),
         (
+            "payments of an account, next page",
+            payments::list_sql(true),
+            vec![
+                Arg::Int(3),
+                Arg::Int(50),
+                Arg::Date(NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date")),
+                Arg::Int(1_000_000),
+            ],
+        ),
+        (
             "batch get accounts by name",
             accounts::batch_sql(pg, false).to_owned(),
             vec![Arg::Text("[3, 4, 5]")],

@@ -25,6 +25,7 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.AccountService/RaiseDispute", CALLERS),
     ("/recoup.v1.AccountService/ResolveDispute", &[Supervisor]),
     ("/recoup.v1.AccountService/GetPayment", READERS),
+    ("/recoup.v1.AccountService/ListPayments", READERS),
     ("/recoup.v1.AccountService/GetDispute", READERS),
     (
         "/recoup.v1.AccountService/LiftContactBlock",

@@ -651,6 +651,42 @@ impl AccountService for Accounts {
         Ok(Response::new(payment_out(&payment)))
     }
 
+    async fn list_payments(
+        &self,
+        request: Request<pb::ListPaymentsRequest>,
+    ) -> Result<Response<pb::ListPaymentsResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let account = names::account_id(&mut v, "parent", &req.parent);
+        let Some(account) = account.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let size = page_size(req.page_size, self.max_page_size)?;
+        let key = format!("payments of accounts/{account}");
+        let before = decode_position(&req.page_token, &key)?
+            .map(|p| payment_position_in(&p))
+            .transpose()?;
+        let mut payments = self
+            .store
+            .list_payments(account, before, i64::from(size) + 1)
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.parent)))?;
+        let next_page_token = if payments.len() > size as usize {
+            payments.truncate(size as usize);
+            payments
+                .last()
+                .map(|p| encode_position(&format!("{}:{}", p.payment_date, p.id), &key))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListPaymentsResponse {
+            payments: payments.iter().map(payment_out).collect(),
+            next_page_token,
+        }))
+    }
+
     async fn get_dispute(
         &self,
         request: Request<pb::GetDisputeRequest>,
@@ -716,4 +752,14 @@ fn dispute_answer(outcome: DisputeOutcome, what: &str) -> pb::Dispute {
         "dispute {what}"
     );
     dispute_out(&d)
+}
+
+/// A ListPayments page position: the last payment's (payment date, id).
+fn payment_position_in(position: &str) -> Result<(chrono::NaiveDate, i64), Status> {
+    let bad = || invalid_field("page_token", "is not a token this server issued");
+    let (date, id) = position.split_once(':').ok_or_else(bad)?;
+    Ok((
+        date.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
 }

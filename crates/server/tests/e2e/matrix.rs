@@ -44,6 +44,7 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         | "CreatePlan"
         | "GetPlan"
         | "GetPayment"
+        | "ListPayments"
         | "BatchGetAccounts"
         | "GetDispute"
         | "GetCall"

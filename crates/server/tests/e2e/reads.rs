@@ -250,3 +250,88 @@ async fn accounts_are_read_in_batches_in_the_order_asked() {
         server.stop().await;
     }
 }
+
+/// ListPayments pages an account's payments newest first, each page continuing where the last
+/// ended, every payment once.
+#[tokio::test]
+async fn payments_are_listed_newest_first_page_by_page() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let mut crm = server.accounts();
+        let due = london_today() - chrono::Days::new(60);
+        import(
+            &mut crm,
+            "",
+            vec![account(
+                "LIST-1",
+                vec![invoice("L-1", due, money("GBP", 1_000, 0))],
+            )],
+        )
+        .await
+        .unwrap();
+        let parent = get(&mut crm, "LIST-1").await.name;
+        // Five payments, two on the same day, recorded out of date order.
+        let mut made = Vec::new();
+        for (n, days_ago) in [(1, 3u64), (2, 10), (3, 1), (4, 3), (5, 20)] {
+            let p = crm
+                .record_payment(pb::RecordPaymentRequest {
+                    request_id: format!("list-{n}"),
+                    parent: parent.clone(),
+                    payment: Some(pb::Payment {
+                        amount: Some(money("GBP", n, 0)),
+                        payment_date: Some(date(london_today() - chrono::Days::new(days_ago))),
+                        reference: format!("REF-{n}"),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            made.push((days_ago, p));
+        }
+        // Newest date first; the same day, the later recorded first.
+        made.sort_by_key(|(days_ago, p)| (*days_ago, std::cmp::Reverse(p.name.clone())));
+        let expected: Vec<pb::Payment> = made.into_iter().map(|(_, p)| p).collect();
+        let mut listed = Vec::new();
+        let mut token = String::new();
+        let mut pages = 0;
+        loop {
+            let page = crm
+                .list_payments(pb::ListPaymentsRequest {
+                    parent: parent.clone(),
+                    page_size: 2,
+                    page_token: token.clone(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            pages += 1;
+            listed.extend(page.payments);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        assert_eq!(pages, 3, "{backend}");
+        assert_eq!(listed, expected, "{backend}");
+        let e = crm
+            .list_payments(pb::ListPaymentsRequest {
+                parent: "accounts/987654".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{backend}");
+        let e = crm
+            .list_payments(pb::ListPaymentsRequest {
+                parent: parent.clone(),
+                page_token: "bogus".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(bad_fields(&e), ["page_token"], "{backend}");
+        server.stop().await;
+    }
+}
