@@ -52,8 +52,22 @@ pub fn decode_position(token: &str, filter_key: &str) -> Result<Option<String>, 
     Ok(Some(position.to_owned()))
 }
 
-pub fn encode_token(after_id: i64, filter_key: &str) -> String {
-    encode_position(&after_id.to_string(), filter_key)
+/// Trims `items` (read with one more than `size` asked for) to the page, and the token for the
+/// next page: the last item's `position` under `filter_key`, or empty when nothing follows.
+pub fn next_page<T>(
+    items: &mut Vec<T>,
+    size: u32,
+    filter_key: &str,
+    position: impl FnOnce(&T) -> String,
+) -> String {
+    if items.len() <= size as usize {
+        return String::new();
+    }
+    items.truncate(size as usize);
+    items
+        .last()
+        .map(|last| encode_position(&position(last), filter_key))
+        .unwrap_or_default()
 }
 
 /// The id to continue after; 0 for an empty token.
@@ -74,7 +88,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_bind_to_filters() {
-        let t = encode_token(42, "status=1");
+        let t = encode_position("42", "status=1");
         assert_eq!(decode_token(&t, "status=1").unwrap(), 42);
         assert!(decode_token(&t, "status=2").is_err());
         assert!(decode_token("garbage!", "status=1").is_err());

@@ -64,9 +64,14 @@ fn reason_for(code: Code) -> &'static str {
     }
 }
 
+/// Whether `status` is a failure without an ErrorInfo.
+fn lacks_reason(status: &Status) -> bool {
+    status.code() != Code::Ok && status.get_details_error_info().is_none()
+}
+
 /// `status` with an ErrorInfo: its own when it has one, else the reason its code implies.
-pub fn with_reason(status: Status) -> Status {
-    if status.code() == Code::Ok || status.get_details_error_info().is_some() {
+fn with_reason(status: Status) -> Status {
+    if !lacks_reason(&status) {
         return status;
     }
     let mut details = status.get_error_details();
@@ -74,15 +79,13 @@ pub fn with_reason(status: Status) -> Status {
     Status::with_error_details(status.code(), status.message(), details)
 }
 
-/// A gRPC response whose status travels in its headers (every unary failure) given an ErrorInfo
-/// when it lacks one, so every non-OK status a program sees carries a reason.
+/// A gRPC response whose status travels in its headers (every unary failure, and the gate's own
+/// refusals) given an ErrorInfo when it lacks one, so every non-OK status a program sees carries a
+/// reason.
 pub fn response_with_reason<B>(mut response: http::Response<B>) -> http::Response<B> {
-    let Some(status) = Status::from_header_map(response.headers()) else {
+    let Some(status) = Status::from_header_map(response.headers()).filter(lacks_reason) else {
         return response;
     };
-    if status.code() == Code::Ok || status.get_details_error_info().is_some() {
-        return response;
-    }
     if let Err(e) = with_reason(status).add_header(response.headers_mut()) {
         tracing::warn!(error = %e, "could not add an error reason to a response");
     }

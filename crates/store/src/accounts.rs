@@ -136,8 +136,8 @@ impl Store {
         text.as_deref().map(view::decode).transpose()
     }
 
-    /// The accounts with these ids (`by_ref`: these external refs), as GetAccount reads each, in
-    /// one query; those that exist, in no particular order.
+    /// The accounts these keys name, as GetAccount reads each: one query per kind of key. Those
+    /// that exist, in no particular order.
     pub async fn get_accounts(
         &self,
         keys: &[AccountKey<'_>],
@@ -150,18 +150,16 @@ impl Store {
                 AccountKey::ExternalRef(r) => refs.push(*r),
             }
         }
+        let sets = [
+            (false, (!ids.is_empty()).then(|| serde_json::json!(ids))),
+            (true, (!refs.is_empty()).then(|| serde_json::json!(refs))),
+        ];
         let mut texts: Vec<String> = Vec::new();
-        for (by_ref, set) in [
-            (false, serde_json::to_string(&ids)),
-            (true, serde_json::to_string(&refs)),
-        ] {
-            if (by_ref && refs.is_empty()) || (!by_ref && ids.is_empty()) {
-                continue;
-            }
-            let set = set.map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for (by_ref, set) in sets {
+            let Some(set) = set else { continue };
             texts.extend(with_reader!(&self.backend, |pool, pg| {
                 sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(batch_sql(pg, by_ref)))
-                    .bind(set)
+                    .bind(set.to_string())
                     .fetch_all(pool)
                     .await?
             }));

@@ -437,6 +437,8 @@ struct Cursor {
     after: Option<(i64, i64)>,
     /// The list has no more candidates.
     walked: bool,
+    /// The batch's claims in this selection not yet answered (this one included).
+    waiting: usize,
 }
 
 /// One transaction for the batch; a database error fails the whole batch (rolled back).
@@ -454,13 +456,12 @@ async fn write_batch(
         };
         // The batch's `Next` claims walk the worklist once per queue selection, each taking the
         // next candidate, rather than each from the top past the accounts claimed before it.
-        let mut waiting: HashMap<&Option<Vec<String>>, usize> = HashMap::new();
+        let mut cursors: HashMap<&Option<Vec<String>>, Cursor> = HashMap::new();
         for job in jobs {
             if let ClaimOp::Next { queues } = &job.op {
-                *waiting.entry(queues).or_default() += 1;
+                cursors.entry(queues).or_default().waiting += 1;
             }
         }
-        let mut cursors: HashMap<Option<Vec<String>>, Cursor> = HashMap::new();
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs {
             let one = async {
@@ -473,7 +474,7 @@ async fn write_batch(
                                 max: job.policy.floor.max_claims_per_agent,
                             }));
                         }
-                        let cursor = cursors.entry(queues.clone()).or_default();
+                        let cursor = cursors.get_mut(queues).expect("a cursor per selection");
                         let queue = queues.as_deref().map(crate::worklist::queue_param);
                         for round in 0..=ROUNDS {
                             // A listed entry is the contact rules' judgement of the account's
@@ -501,7 +502,7 @@ async fn write_batch(
                                 q.bind(sqlite_time(job.now))
                             };
                             // Enough for every claim of the batch still to come in this selection.
-                            let limit = CANDIDATES.max(waiting[&queues] as i64);
+                            let limit = CANDIDATES.max(cursor.waiting as i64);
                             let q = q.bind(limit);
                             let q = match &queue {
                                 Some(queue) => q.bind(queue.clone()),
@@ -611,9 +612,9 @@ async fn write_batch(
             }
             .await;
             if let ClaimOp::Next { queues } = &job.op
-                && let Some(n) = waiting.get_mut(queues)
+                && let Some(cursor) = cursors.get_mut(queues)
             {
-                *n -= 1;
+                cursor.waiting -= 1;
             }
             match one {
                 Err(e) if !refused(&e) => return Err(e),

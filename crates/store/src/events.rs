@@ -54,13 +54,16 @@ pub(crate) fn after_sql(types: usize) -> String {
     )
 }
 
+/// The feed's head: the latest event's position (the primary key's last entry), 0 when empty.
+pub(crate) const LAST_EVENT_SQL: &str = "SELECT COALESCE(MAX(id), 0) FROM events";
+
 impl Store {
     /// The position of the latest committed event (0 when there is none). Every event up to it is
     /// committed (event ids are handed out in commit order), so a reader that has read past it
     /// has missed nothing before it.
     pub async fn last_event_id(&self) -> Result<i64, StoreError> {
         Ok(with_reader!(&self.backend, |pool, pg| {
-            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM events")
+            sqlx::query_scalar::<_, i64>(LAST_EVENT_SQL)
                 .fetch_one(pool)
                 .await?
         }))

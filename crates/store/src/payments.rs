@@ -549,29 +549,27 @@ impl Store {
         limit: i64,
     ) -> Result<Option<Vec<StoredPayment>>, StoreError> {
         let sql = list_sql(before.is_some());
-        let ids: Option<Vec<i64>> = with_reader!(&self.backend, |pool, pg| {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
+        let ids: Vec<i64> = with_reader!(&self.backend, |pool, pg| {
+            let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(account_id)
-                .fetch_optional(pool)
-                .await?;
-            match exists {
-                None => None,
-                Some(_) => {
-                    let q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
-                        .bind(account_id)
-                        .bind(limit);
-                    let q = match before {
-                        Some((date, id)) => q.bind(date).bind(id),
-                        None => q,
-                    };
-                    Some(q.fetch_all(pool).await?)
-                }
-            }
+                .bind(limit);
+            let q = match before {
+                Some((date, id)) => q.bind(date).bind(id),
+                None => q,
+            };
+            q.fetch_all(pool).await?
         });
-        match ids {
-            None => Ok(None),
-            Some(ids) => Ok(Some(read_payments(&self.backend, &ids).await?)),
+        if ids.is_empty() {
+            // No payments (on this page), or no such account: only then is the account looked up.
+            let exists: Option<i64> = with_reader!(&self.backend, |pool, pg| {
+                sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
+                    .bind(account_id)
+                    .fetch_optional(pool)
+                    .await?
+            });
+            return Ok(exists.map(|_| Vec::new()));
         }
+        Ok(Some(read_payments(&self.backend, &ids).await?))
     }
 }
 

@@ -227,6 +227,11 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
             vec![Arg::Text("[\"A-3\", \"A-4\"]")],
         ),
         (
+            "feed: the head a filtered watcher's heartbeat reports",
+            events::LAST_EVENT_SQL.to_owned(),
+            Vec::new(),
+        ),
+        (
             "idempotency ledger: forget old keys",
             requests::forget_sql(pg).to_owned(),
             vec![Arg::Time(AT), Arg::Int(5_000)],

@@ -80,11 +80,6 @@ pub struct Gate<S> {
     state: Arc<State>,
 }
 
-/// A call the gate refuses itself, with its ErrorInfo.
-fn refusal(status: Status) -> http::Response<Body> {
-    crate::status::with_reason(status).into_http()
-}
-
 type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 impl<S> Service<http::Request<Body>> for Gate<S>
@@ -109,28 +104,31 @@ where
             return Box::pin(inner.call(req));
         }
         let state = self.state.clone();
-        Box::pin(async move {
+        let answer = async move {
             let Ok(permit) = state.permits.clone().try_acquire_owned() else {
                 tracing::warn!(method = %path, "overloaded: call refused");
-                return Ok(refusal(Status::resource_exhausted(
+                return Ok(Status::resource_exhausted(
                     "the server is at its concurrent call limit; retry with backoff",
-                )));
+                )
+                .into_http());
             };
             let identity = match authenticate(&state, req.headers()).await {
                 Ok(identity) => identity,
-                Err(status) => return Ok(refusal(status)),
+                Err(status) => return Ok(status.into_http()),
             };
             let Some(roles) = roles_for(&path) else {
-                return Ok(refusal(Status::unimplemented(format!(
+                return Ok(Status::unimplemented(format!(
                     "{path} is not a method of this server; `grpcurl list` shows the methods"
-                ))));
+                ))
+                .into_http());
             };
             if !roles.contains(&identity.role) {
                 tracing::info!(method = %path, role = %identity.role, "permission denied");
-                return Ok(refusal(Status::permission_denied(format!(
+                return Ok(Status::permission_denied(format!(
                     "the {} role may not call {path}",
                     identity.role
-                ))));
+                ))
+                .into_http());
             }
             // The caller's subject on the call's span (metrics::Measured): who, never what.
             tracing::Span::current().record("subject", identity.subject.as_str());
@@ -148,8 +146,10 @@ where
                 }
             };
             drop(permit);
-            response.map(crate::status::response_with_reason)
-        })
+            response
+        };
+        // Every failed call, refused here or by its handler, leaves with an ErrorInfo reason.
+        Box::pin(async move { answer.await.map(crate::status::response_with_reason) })
     }
 }
 

@@ -1,5 +1,6 @@
 //! AccountService.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +12,8 @@ use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_server::AccountService;
 use recoup_store::{
-    AccountKey, DisputeOutcome, ImportOutcome, ListFilter, PaymentOutcome, RequestKey, Store,
+    AccountKey, AccountSnapshot, DisputeOutcome, ImportOutcome, ListFilter, PaymentOutcome,
+    RequestKey, Store,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -23,7 +25,7 @@ use crate::convert::{
     View, account_in, account_out, basic_out, enum_in, money_in, payment_in, payment_out,
     required_in, status_in, view_in,
 };
-use crate::paging::{decode_position, decode_token, encode_position, encode_token, page_size};
+use crate::paging::{decode_position, decode_token, encode_position, next_page, page_size};
 use crate::status::{from_store, idempotency_mismatch, internal, invalid, invalid_field};
 use crate::{auth, names};
 
@@ -244,13 +246,18 @@ impl AccountService for Accounts {
             .map_err(|e| internal(&e))?;
         let now = self.clock.now();
         let view = self.view(full);
+        let by_id: HashMap<i64, &AccountSnapshot> = found.iter().map(|a| (a.id, a)).collect();
+        let by_ref: HashMap<&str, &AccountSnapshot> = found
+            .iter()
+            .map(|a| (a.data.external_ref.as_str(), a))
+            .collect();
         let mut accounts = Vec::with_capacity(keys.len());
         let mut missing = Vec::new();
         for (i, key) in keys.iter().enumerate() {
-            let hit = found.iter().find(|a| match key {
-                AccountKey::Id(id) => a.id == *id,
-                AccountKey::ExternalRef(r) => a.data.external_ref == *r,
-            });
+            let hit = match key {
+                AccountKey::Id(id) => by_id.get(id),
+                AccountKey::ExternalRef(r) => by_ref.get(r),
+            };
             match hit {
                 Some(a) => accounts.push(account_out(a, view, now)),
                 None if req.names.is_empty() => missing.push(req.external_refs[i].clone()),
@@ -315,12 +322,7 @@ impl AccountService for Accounts {
             .list_accounts(&filter, after, size + 1, self.clock.now())
             .await
             .map_err(|e| internal(&e))?;
-        let more = accounts.len() > size as usize;
-        accounts.truncate(size as usize);
-        let next_page_token = match (more, accounts.last()) {
-            (true, Some(last)) => encode_token(last.id, &filter_key),
-            _ => String::new(),
-        };
+        let next_page_token = next_page(&mut accounts, size, &filter_key, |a| a.id.to_string());
         let now = self.clock.now();
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: accounts
@@ -672,15 +674,9 @@ impl AccountService for Accounts {
             .await
             .map_err(|e| internal(&e))?
             .ok_or_else(|| Status::not_found(format!("{} does not exist", req.parent)))?;
-        let next_page_token = if payments.len() > size as usize {
-            payments.truncate(size as usize);
-            payments
-                .last()
-                .map(|p| encode_position(&format!("{}:{}", p.payment_date, p.id), &key))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = next_page(&mut payments, size, &key, |p| {
+            format!("{}:{}", p.payment_date, p.id)
+        });
         Ok(Response::new(pb::ListPaymentsResponse {
             payments: payments.iter().map(payment_out).collect(),
             next_page_token,

@@ -18,7 +18,7 @@ use crate::auth::{self, Role};
 use crate::clock::SharedClock;
 use crate::convert::call::{call_in, call_out};
 use crate::names;
-use crate::paging::{decode_position, encode_position, page_size};
+use crate::paging::{decode_position, next_page, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
 
 pub struct Calls {
@@ -209,17 +209,9 @@ impl CallService for Calls {
             .await
             .map_err(|e| internal(&e))?
             .ok_or_else(|| Status::not_found(format!("{} does not exist", req.parent)))?;
-        let next_page_token = if calls.len() > size as usize {
-            calls.truncate(size as usize);
-            calls
-                .last()
-                .map(|c| {
-                    encode_position(&position_out(c.call.start_time, c.id), &filter_key(account))
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = next_page(&mut calls, size, &filter_key(account), |c| {
+            position_out(c.call.start_time, c.id)
+        });
         // Promises on the page are shown judged, as the account view judges them (a page without
         // one needs no judging).
         let judged = if calls

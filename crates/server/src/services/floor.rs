@@ -22,7 +22,7 @@ use crate::clock::SharedClock;
 use crate::convert::call::{call_out, claim_out};
 use crate::convert::{account_name, contact_status_out, enum_in, full_out};
 use crate::names;
-use crate::paging::{decode_position, encode_position, page_size};
+use crate::paging::{decode_position, next_page, page_size};
 use crate::status::{from_store, internal, invalid, invalid_field};
 
 pub struct Floor {
@@ -342,15 +342,7 @@ impl FloorService for Floor {
             .list_breaches(agent, before, i64::from(size) + 1)
             .await
             .map_err(|e| internal(&e))?;
-        let next_page_token = if calls.len() > size as usize {
-            calls.truncate(size as usize);
-            calls
-                .last()
-                .map(|c| encode_position(&c.id.to_string(), &key))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = next_page(&mut calls, size, &key, |c| c.id.to_string());
         Ok(Response::new(pb::ListRuleBreachesResponse {
             calls: calls.iter().map(|c| call_out(c, None)).collect(),
             next_page_token,

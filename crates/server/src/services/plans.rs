@@ -392,15 +392,8 @@ impl PlanService for Plans {
             // No plans, or no such account: only then is the account read.
             self.account(account, &req.parent).await?;
         }
-        let next_page_token = if plans.len() > size as usize {
-            plans.truncate(size as usize);
-            plans
-                .last()
-                .map(|p| paging::encode_token(p.id, &req.parent))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token =
+            paging::next_page(&mut plans, size, &req.parent, |p| p.id.to_string());
         Ok(Response::new(pb::ListPlansResponse {
             plans: plans.iter().map(|p| self.out(p, false)).collect(),
             next_page_token,

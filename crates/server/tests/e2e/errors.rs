@@ -71,30 +71,24 @@ async fn every_refusal_names_its_reason() {
             (Code::Unauthenticated, "CREDENTIALS_REFUSED"),
             "{backend}"
         );
-        let agent = AccountServiceClient::new(server.as_role(Role::Agent))
-            .lift_contact_block(pb::LiftContactBlockRequest {
-                request_id: "lift-1".into(),
+        let lift = |role: Role, request_id: &str| {
+            let request = pb::LiftContactBlockRequest {
+                request_id: request_id.into(),
                 name: name.clone(),
                 block: pb::ContactBlockReason::CeaseCalls as i32,
                 reason: "asked in writing".into(),
-            })
-            .await
-            .unwrap_err();
+            };
+            let mut client = AccountServiceClient::new(server.as_role(role));
+            async move { client.lift_contact_block(request).await.unwrap_err() }
+        };
+        let agent = lift(Role::Agent, "lift-1").await;
         assert_eq!(
             (agent.code(), reason(&agent).as_str()),
             (Code::PermissionDenied, "NOT_ALLOWED"),
             "{backend}"
         );
         // Nothing recoup set from a call to lift: a conflict with the account's state.
-        let nothing = AccountServiceClient::new(server.as_role(Role::Supervisor))
-            .lift_contact_block(pb::LiftContactBlockRequest {
-                request_id: "lift-2".into(),
-                name: name.clone(),
-                block: pb::ContactBlockReason::CeaseCalls as i32,
-                reason: "asked in writing".into(),
-            })
-            .await
-            .unwrap_err();
+        let nothing = lift(Role::Supervisor, "lift-2").await;
         assert_eq!(
             (nothing.code(), reason(&nothing).as_str()),
             (Code::FailedPrecondition, "CONFLICT"),
