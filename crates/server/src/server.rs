@@ -241,6 +241,7 @@ pub async fn start(
                 closed,
                 options.watch_heartbeat,
                 clock.clone(),
+                options.policy.clone(),
             ))
             .max_decoding_message_size(limit),
         )

@@ -188,7 +188,8 @@ impl Change {
                     e.account_id,
                     e.resource,
                     e.actor,
-                    e.request_id
+                    e.request_id,
+                    crate::requests::last_id(&e.resource)
                 ])
             })
             .collect();
@@ -208,7 +209,8 @@ impl Change {
 
 /// The epilogue's statements, each taking its rows as `$1`: update times `[id, time]`, ledger rows
 /// `[subject, request_id, method, fingerprint, resource, time]`, views `[id, document]`, views to
-/// rebuild (ids), events `[time, type, account id, resource, actor, request_id]` (in order).
+/// rebuild (ids), events `[time, type, account id, resource, actor, request_id, resource id]` (in
+/// order, each with its payload: `payload_sql`).
 pub(crate) fn epilogue_sql(pg: bool) -> [String; 5] {
     let src = rows(pg, 1);
     let (ordered, order) = ordered_rows(pg, 1);
@@ -238,15 +240,32 @@ pub(crate) fn epilogue_sql(pg: bool) -> [String; 5] {
         crate::view::refresh_sql(pg),
         format!(
             "INSERT INTO events (create_time, event_type, account_id, resource, actor, \
-             request_id) SELECT {}, {}, {}, {}, {}, {} FROM {ordered} ORDER BY {order}",
+             request_id, payload) SELECT {}, {}, {}, {}, {}, {}, {} FROM {ordered} ORDER BY {order}",
             time(pg, 0),
             text(1),
             int(2),
             text(3),
             text(4),
-            text(5)
+            text(5),
+            payload_sql(pg, &text(1), &int(6))
         ),
     ]
+}
+
+/// The payload of an event of type `kind` on the resource with id `id` (SQL expressions): the
+/// resource as the change left it, read in the change's own transaction, for the resources a later
+/// change can alter — a payment (an import may take its allocations back) and a plan (its state).
+/// NULL for the rest: calls and letters are append-only, and a dispute changes once, keeping the
+/// time of each step (`StoredDispute::as_of`).
+fn payload_sql(pg: bool, kind: &str, id: &str) -> String {
+    let cast = if pg { "::text" } else { "" };
+    format!(
+        "CASE {kind} \
+         WHEN 'payment_recorded' THEN (SELECT ({}){cast} FROM payments p WHERE p.id = {id}) \
+         WHEN 'plan_changed' THEN (SELECT ({}){cast} FROM plans pl WHERE pl.id = {id}) END",
+        crate::view::payment_row(pg),
+        crate::view::plan_event_row(pg)
+    )
 }
 
 /// A write transaction on an account's data. Queries run on it as on the transaction it holds

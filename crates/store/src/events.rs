@@ -3,10 +3,15 @@
 //! migration 0006 makes event inserts take a lock held to commit), so a reader that has seen id N
 //! never later finds a smaller one: reading "after N" loses nothing and repeats nothing.
 
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use crate::{Store, StoreError, with_reader};
+use crate::model::StoredPayment;
+use crate::plans::StoredPlan;
+use crate::rows::RowExt;
+use crate::{Store, StoreError, view, with_reader};
 
 /// One change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,12 +21,26 @@ pub struct StoredEvent {
     /// `account_created`, `account_updated`, `payment_recorded`, `call_recorded`.
     pub event_type: String,
     pub account_id: i64,
+    /// The account's reference in the creditor's systems (never changes: imports match by it).
+    pub external_ref: String,
     /// The changed resource's name, e.g. `accounts/7/payments/31`.
     pub resource: String,
     pub actor: String,
     /// The request that made the change (the caller's idempotency key; may be empty for an import).
     pub request_id: String,
     pub create_time: DateTime<Utc>,
+    /// The resource as the change left it, for resources a later change can alter; `None` for the
+    /// rest, and for events written before payloads were kept.
+    pub payload: Option<Payload>,
+}
+
+/// A resource as the change that made an event left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A payment with its allocations at the time (an import may take them back later).
+    Payment(StoredPayment),
+    /// A plan with its agreement and the payments it was tracked against at the time.
+    Plan(Box<StoredPlan>),
 }
 
 /// Tells watchers in this process that events were committed. Writers in other processes (another
@@ -40,18 +59,49 @@ impl Feed {
     }
 }
 
-/// Events after `$1`, at most `$2`, of the `types` types bound from `$3` on (any type when none).
+/// Events after `$1`, at most `$2`, of the `types` types bound from `$3` on (any type when none),
+/// with what their account contributes (its reference, and the currency and time zone a payload is
+/// read in).
 pub(crate) fn after_sql(types: usize) -> String {
     let filter = if types == 0 {
         String::new()
     } else {
         let list: Vec<String> = (0..types).map(|i| format!("${}", i + 3)).collect();
-        format!("AND event_type IN ({})", list.join(", "))
+        format!("AND e.event_type IN ({})", list.join(", "))
     };
     format!(
-        "SELECT id, event_type, account_id, resource, actor, request_id, create_time FROM events \
-         WHERE id > $1 {filter} ORDER BY id LIMIT $2"
+        "SELECT e.id, e.event_type, e.account_id, e.resource, e.actor, e.request_id, \
+         e.create_time, e.payload, a.external_ref, a.currency_code, a.time_zone \
+         FROM events e JOIN accounts a ON a.id = e.account_id \
+         WHERE e.id > $1 {filter} ORDER BY e.id LIMIT $2"
     )
+}
+
+/// An event's payload, read as its type keeps it.
+fn payload(
+    event_type: &str,
+    text: Option<&str>,
+    account_id: i64,
+    currency: &str,
+    time_zone: &str,
+) -> Result<Option<Payload>, StoreError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let cur = crate::rows::currency(currency)?;
+    Ok(match event_type {
+        "payment_recorded" => Some(Payload::Payment(view::payment_payload(
+            text, account_id, cur,
+        )?)),
+        "plan_changed" => {
+            let tz = chrono_tz::Tz::from_str(time_zone)
+                .map_err(|_| StoreError::Corrupt(format!("time zone '{time_zone}'")))?;
+            Some(Payload::Plan(Box::new(view::plan_payload(
+                text, account_id, cur, tz,
+            )?)))
+        }
+        _ => None,
+    })
 }
 
 /// The feed's head: the latest event's position (the primary key's last entry), 0 when empty.
@@ -77,32 +127,39 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let sql = after_sql(types.len());
-        type Row = (i64, String, i64, String, String, String, DateTime<Utc>);
-        let rows: Vec<Row> = with_reader!(&self.backend, |pool, pg| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        let rows = with_reader!(&self.backend, |pool, pg| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(after)
                 .bind(limit);
             for t in types {
                 q = q.bind(*t);
             }
-            q.fetch_all(pool).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, event_type, account_id, resource, actor, request_id, create_time)| {
-                    StoredEvent {
-                        id,
+            q.fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    let (event_type, account_id) = (r.text("event_type")?, r.int("account_id")?);
+                    Ok(StoredEvent {
+                        id: r.int("id")?,
+                        payload: payload(
+                            &event_type,
+                            r.opt_text("payload")?.as_deref(),
+                            account_id,
+                            &r.text("currency_code")?,
+                            &r.text("time_zone")?,
+                        )?,
                         event_type,
                         account_id,
-                        resource,
-                        actor,
-                        request_id,
-                        create_time,
-                    }
-                },
-            )
-            .collect())
+                        external_ref: r.text("external_ref")?,
+                        resource: r.text("resource")?,
+                        actor: r.text("actor")?,
+                        request_id: r.text("request_id")?,
+                        create_time: r.time("create_time")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        Ok(rows)
     }
 
     /// The position of the newest event (0 when there is none).

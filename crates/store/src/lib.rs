@@ -49,7 +49,7 @@ pub use claims::{ClaimOp, ClaimProblem};
 pub use connect::StoreOptions;
 pub use disputes::{DisputeOutcome, StoredDispute};
 pub use error::StoreError;
-pub use events::StoredEvent;
+pub use events::{Payload, StoredEvent};
 pub use history::{PastLetter, PastOutcome, PastRecord};
 pub use keys::StoredKey;
 pub use letters::{NewLetter, StoredLetter};

@@ -26,42 +26,40 @@ use crate::plans::LIVE;
 mod codec;
 mod rows;
 
-pub(crate) use codec::{decode, encode, split_numbers};
+pub(crate) use codec::{decode, encode, payment_payload, plan_payload, split_numbers};
 use rows::*;
+
+/// A row's columns as one JSON array, each `{name}` in them replaced by its nested section.
+pub(crate) fn array(pg: bool, columns: &[&str], nested: &[(&str, &str)]) -> String {
+    let mut items = columns.join(", ");
+    for (name, sql) in nested {
+        items = items.replace(&format!("{{{name}}}"), sql);
+    }
+    if pg {
+        format!("json_build_array({items})")
+    } else {
+        format!("json_array({items})")
+    }
+}
+
+/// An ordered JSON array of `item` over the rows `from`; always an array, never NULL.
+pub(crate) fn list(pg: bool, item: &str, order: &str, from: &str) -> String {
+    if pg {
+        format!("COALESCE((SELECT json_agg({item} ORDER BY {order}) {from}), '[]'::json)")
+    } else {
+        // json(): a sub-select's result would otherwise be embedded as a string.
+        format!("json((SELECT json_group_array({item} ORDER BY {order}) {from}))")
+    }
+}
 
 /// The SQL expression (over `accounts a`) that builds one account's document as text.
 pub(crate) fn document(pg: bool) -> String {
-    // A row's columns as one JSON array, each `{name}` in them replaced by its nested section.
-    let arr = |columns: &[&str], nested: &[(&str, &str)]| {
-        let mut items = columns.join(", ");
-        for (name, sql) in nested {
-            items = items.replace(&format!("{{{name}}}"), sql);
-        }
-        if pg {
-            format!("json_build_array({items})")
-        } else {
-            format!("json_array({items})")
-        }
-    };
-    // An ordered array of `item` over the rows `from`; always an array, never NULL.
-    let agg = |item: &str, order: &str, from: &str| {
-        if pg {
-            format!("COALESCE((SELECT json_agg({item} ORDER BY {order}) {from}), '[]'::json)")
-        } else {
-            // json(): a sub-select's result would otherwise be embedded as a string.
-            format!("json((SELECT json_group_array({item} ORDER BY {order}) {from}))")
-        }
-    };
+    let arr = |columns: &[&str], nested: &[(&str, &str)]| array(pg, columns, nested);
+    let agg = |item: &str, order: &str, from: &str| list(pg, item, order, from);
     let adjustments = agg(
         &arr(AdjustmentJson::COLUMNS, &[]),
         "j.date, j.reference",
         "FROM invoice_adjustments j WHERE j.invoice_id = i.id",
-    );
-    let allocations = agg(
-        &arr(AllocationJson::COLUMNS, &[]),
-        "pa.position",
-        "FROM payment_allocations pa JOIN invoices v ON v.id = pa.invoice_id \
-         WHERE pa.payment_id = p.id",
     );
     // The account's story: current versions of calls only (a corrected record gives way to its
     // correction), newest first, each list bounded. `c` is the calls table, `n` the newest rows.
@@ -91,12 +89,6 @@ pub(crate) fn document(pg: bool) -> String {
         "FROM dispute_invoices di JOIN invoices dn ON dn.id = di.invoice_id \
          WHERE di.dispute_id = d.id",
     );
-    // The newest plans (on plans_account) carry their detail, not their agreements.
-    let detail = if pg {
-        "pl.detail::json"
-    } else {
-        "json(pl.detail)"
-    };
     let sections = Sections {
         account: arr(AccountJson::COLUMNS, &[]),
         contacts: agg(
@@ -110,7 +102,7 @@ pub(crate) fn document(pg: bool) -> String {
             "FROM invoices i WHERE i.account_id = a.id AND i.outstanding_minor <> 0",
         ),
         payments: agg(
-            &arr(PaymentJson::COLUMNS, &[("allocations", &allocations)]),
+            &payment_row(pg),
             "p.payment_date DESC, p.id DESC",
             &format!(
                 "FROM (SELECT * FROM payments WHERE account_id = a.id \
@@ -169,8 +161,9 @@ pub(crate) fn document(pg: bool) -> String {
             ),
         ),
         manual: arr(ManualJson::COLUMNS, &[]),
+        // The newest plans (on plans_account) carry their detail, not their agreements.
         plans: agg(
-            &arr(PlanJson::COLUMNS, &[("detail", detail)]),
+            &plan_row(pg),
             "pl.id DESC",
             &format!(
                 "FROM (SELECT * FROM plans WHERE account_id = a.id ORDER BY id DESC \
@@ -198,6 +191,45 @@ pub(crate) fn document(pg: bool) -> String {
         ),
     };
     sections.object(pg)
+}
+
+/// A payment (`p`) as a row of the document, with its allocations in order.
+pub(crate) fn payment_row(pg: bool) -> String {
+    let allocations = list(
+        pg,
+        &array(pg, AllocationJson::COLUMNS, &[]),
+        "pa.position",
+        "FROM payment_allocations pa JOIN invoices v ON v.id = pa.invoice_id \
+         WHERE pa.payment_id = p.id",
+    );
+    array(pg, PaymentJson::COLUMNS, &[("allocations", &allocations)])
+}
+
+/// A plan (`pl`) as a row of the document: its detail, not its agreement.
+pub(crate) fn plan_row(pg: bool) -> String {
+    let detail = if pg {
+        "pl.detail::json"
+    } else {
+        "json(pl.detail)"
+    };
+    array(pg, PlanJson::COLUMNS, &[("detail", detail)])
+}
+
+/// A plan (`pl`) as an event keeps it: the document's row, its agreement, and the payments it is
+/// tracked against as they stand (after it was agreed, up to its end).
+pub(crate) fn plan_event_row(pg: bool) -> String {
+    let receipts = list(
+        pg,
+        &array(pg, ReceivedJson::COLUMNS, &[]).replace("{table}", "pp"),
+        "pp.id",
+        "FROM payments pp WHERE pp.account_id = pl.account_id AND pp.id > pl.after_payment_id \
+         AND (pl.end_payment_id IS NULL OR pp.id <= pl.end_payment_id)",
+    );
+    array(
+        pg,
+        PlanEventJson::COLUMNS,
+        &[("plan", &plan_row(pg)), ("receipts", &receipts)],
+    )
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {

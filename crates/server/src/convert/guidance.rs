@@ -20,7 +20,7 @@ use recoup_script::guidance::{
 use recoup_script::letters::{LetterContext, LetterKind, PaymentRow, StatementLine};
 use recoup_script::terms;
 use recoup_script::tone::{Lasting, Step, Tone, ToneFacts};
-use recoup_store::StoredInvoice;
+use recoup_store::{StoredInvoice, StoredLetter};
 
 use super::plan::{BrokenPlan, proposal_out};
 use super::story_summary;
@@ -505,5 +505,17 @@ pub fn letter_kind_out(stored: &str) -> pb::LetterKind {
         Some(LetterKind::AgencyReferralNotice) => pb::LetterKind::AgencyReferralNotice,
         Some(LetterKind::DisputeAcknowledgement) => pb::LetterKind::DisputeAcknowledgement,
         None => pb::LetterKind::Unspecified,
+    }
+}
+
+/// A kept letter as the contract shows it.
+pub fn letter_out(l: &StoredLetter) -> pb::Letter {
+    pb::Letter {
+        name: l.name(),
+        kind: letter_kind_out(&l.kind) as i32,
+        subject: l.subject.clone(),
+        body_text: l.body_text.clone(),
+        body_markdown: l.body_markdown.clone(),
+        create_time: Some(super::time_out(l.create_time)),
     }
 }

@@ -1,13 +1,16 @@
 //! EventService: the change feed, from a cursor in commit order, then live.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use recoup_domain::ageing::local_today;
+use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::event_service_server::EventService;
-use recoup_store::{Store, StoreError, StoredEvent};
+use recoup_store::{Payload, Store, StoreError, StoredEvent};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -16,7 +19,9 @@ use tonic::{Request, Response, Status};
 use crate::clock::SharedClock;
 use crate::convert::call::call_out;
 use crate::convert::dispute::dispute_out;
+use crate::convert::guidance::letter_out;
 use crate::convert::payment_out;
+use crate::convert::plan::plan_out;
 use crate::status::{internal, invalid_field};
 
 /// Events read per query, and queued per stream at most: a slow reader holds this many, no more.
@@ -32,6 +37,8 @@ pub struct Events {
     /// How often a stream sends a heartbeat.
     heartbeat: Duration,
     clock: SharedClock,
+    /// What a plan's progress in a PLAN_CHANGED event is judged by.
+    policy: Arc<Policy>,
 }
 
 impl Events {
@@ -40,12 +47,14 @@ impl Events {
         closing: watch::Receiver<bool>,
         heartbeat: Duration,
         clock: SharedClock,
+        policy: Arc<Policy>,
     ) -> Self {
         Self {
             store,
             closing,
             heartbeat,
             clock,
+            policy,
         }
     }
 }
@@ -122,30 +131,42 @@ fn last_id(resource: &str) -> Option<i64> {
     resource.rsplit('/').next()?.parse().ok()
 }
 
-async fn event_out(store: &Store, e: &StoredEvent) -> Result<pb::Event, StoreError> {
-    let data = match e.event_type.as_str() {
-        "payment_recorded" => match last_id(&e.resource) {
-            Some(id) => store
-                .get_payment(id)
-                .await?
-                .map(|p| pb::event::Data::Payment(payment_out(&p))),
-            None => None,
-        },
-        "call_recorded" | "contact_rule_breached" => match last_id(&e.resource) {
-            Some(id) => store
-                .get_call(id)
-                .await?
-                .map(|c| pb::event::Data::Call(call_out(&c, None))),
-            None => None,
-        },
-        // A dispute changes once (open to resolved): the event shows it as that change left it.
-        "dispute_changed" => match last_id(&e.resource) {
-            Some(id) => store
-                .get_dispute(e.account_id, id)
-                .await?
-                .map(|d| pb::event::Data::Dispute(dispute_out(&d.as_of(e.create_time)))),
-            None => None,
-        },
+/// An event as the contract shows it. Payments and plans come as their event kept them; calls and
+/// letters (append-only) and disputes (one change, each step timed) are read as the change left them.
+async fn event_out(
+    store: &Store,
+    policy: &Policy,
+    e: &StoredEvent,
+) -> Result<pb::Event, StoreError> {
+    let id = last_id(&e.resource);
+    let data = match (e.event_type.as_str(), &e.payload, id) {
+        (_, Some(Payload::Payment(p)), _) => Some(pb::event::Data::Payment(payment_out(p))),
+        (_, Some(Payload::Plan(p)), _) => {
+            let today = local_today(p.time_zone, e.create_time);
+            Some(pb::event::Data::Plan(plan_out(
+                p,
+                today,
+                &policy.plans,
+                true,
+            )))
+        }
+        // Events kept before payloads were: the payment as it stands.
+        ("payment_recorded", None, Some(id)) => store
+            .get_payment(id)
+            .await?
+            .map(|p| pb::event::Data::Payment(payment_out(&p))),
+        ("call_recorded" | "contact_rule_breached", _, Some(id)) => store
+            .get_call(id)
+            .await?
+            .map(|c| pb::event::Data::Call(call_out(&c, None))),
+        ("dispute_changed", _, Some(id)) => store
+            .get_dispute(e.account_id, id)
+            .await?
+            .map(|d| pb::event::Data::Dispute(dispute_out(&d.as_of(e.create_time)))),
+        ("letter_rendered", _, Some(id)) => store
+            .letter(id)
+            .await?
+            .map(|l| pb::event::Data::Letter(letter_out(&l))),
         _ => None,
     };
     Ok(pb::Event {
@@ -153,6 +174,7 @@ async fn event_out(store: &Store, e: &StoredEvent) -> Result<pb::Event, StoreErr
         r#type: type_out(&e.event_type) as i32,
         resource: e.resource.clone(),
         account: format!("accounts/{}", e.account_id),
+        external_ref: e.external_ref.clone(),
         create_time: Some(crate::convert::time_out(e.create_time)),
         actor: e.actor.clone(),
         request_id: e.request_id.clone(),
@@ -165,6 +187,7 @@ struct Watch {
     types: Vec<&'static str>,
     heartbeat: Duration,
     clock: SharedClock,
+    policy: Arc<Policy>,
 }
 
 /// Feeds one stream until its reader goes: pages of events after `after`, then waits for the next
@@ -181,6 +204,7 @@ async fn feed(
         types,
         heartbeat,
         clock,
+        policy,
     } = watch;
     let mut wake = store.watch_events();
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
@@ -213,7 +237,7 @@ async fn feed(
             }
         };
         for e in &page {
-            let event = match event_out(&store, e).await {
+            let event = match event_out(&store, &policy, e).await {
                 Ok(event) => event,
                 Err(e) => {
                     let _ = tx.send(Err(internal(&e))).await;
@@ -274,6 +298,7 @@ impl EventService for Events {
             types,
             heartbeat: self.heartbeat,
             clock: self.clock.clone(),
+            policy: self.policy.clone(),
         };
         tokio::spawn(feed(
             self.store.clone(),

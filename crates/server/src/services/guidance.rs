@@ -11,14 +11,14 @@ use recoup_proto::v1 as pb;
 use recoup_proto::v1::guidance_service_server::GuidanceService;
 use recoup_script::letters::LetterKind;
 use recoup_script::{DEFAULT_LOCALE, Templates, Tone};
-use recoup_store::{AccountSnapshot, NewLetter, RequestKey, Store, StoredLetter};
+use recoup_store::{AccountSnapshot, NewLetter, RequestKey, Store};
 use tonic::{Request, Response, Status};
 
 use crate::assess::Assessment;
 use crate::auth;
 use crate::clock::SharedClock;
-use crate::convert::guidance::{brief, letter_context, letter_kind_out};
-use crate::convert::{enum_in, time_out};
+use crate::convert::enum_in;
+use crate::convert::guidance::{brief, letter_context, letter_out};
 use crate::names;
 use crate::status::{from_store, internal, invalid};
 
@@ -138,17 +138,6 @@ pub(crate) fn kind_in(v: &mut Violations, raw: i32) -> Option<LetterKind> {
         pb::LetterKind::AgencyReferralNotice => Some(LetterKind::AgencyReferralNotice),
         pb::LetterKind::DisputeAcknowledgement => Some(LetterKind::DisputeAcknowledgement),
     })
-}
-
-fn letter_out(l: &StoredLetter) -> pb::Letter {
-    pb::Letter {
-        name: l.name(),
-        kind: letter_kind_out(&l.kind) as i32,
-        subject: l.subject.clone(),
-        body_text: l.body_text.clone(),
-        body_markdown: l.body_markdown.clone(),
-        create_time: Some(time_out(l.create_time)),
-    }
 }
 
 #[tonic::async_trait]

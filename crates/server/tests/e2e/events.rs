@@ -7,6 +7,7 @@ use chrono::Days;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_service_client::CallServiceClient;
 use recoup_proto::v1::event_service_client::EventServiceClient;
+use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_server::auth::Role;
 use recoup_store::testkit::TestDb;
 use tonic::Streaming;
@@ -450,6 +451,85 @@ async fn heartbeats_carry_a_filtered_watchers_position_past_what_it_skipped() {
             (pb::EventType::PaymentRecorded, wanted.cursor.as_str()),
             "{backend}: resuming from the heartbeat replayed what the watcher skipped"
         );
+        server.stop().await;
+    }
+}
+
+/// An event says what its change did, whatever happens later: a payment's event keeps the
+/// allocation it was recorded with after an import takes part of it back, a letter's event carries
+/// the letter, and every event names the account by the CRM's reference too.
+#[tokio::test]
+async fn events_keep_what_their_change_left_and_name_the_crms_reference() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let due = london_today() - Days::new(20);
+        let mut client = server.accounts();
+        let owed = |units| {
+            vec![account(
+                "KEPT-1",
+                vec![invoice("K-1", due, money("GBP", units, 0))],
+            )]
+        };
+        import(&mut client, "kept-1", owed(90)).await.unwrap();
+        let parent = crate::get(&mut client, "KEPT-1").await.name;
+        pay(&server, &parent, "kept-pay", 90).await;
+        let letter = GuidanceServiceClient::new(server.as_role(Role::Agent))
+            .render_letter(pb::RenderLetterRequest {
+                request_id: "kept-letter".into(),
+                parent: parent.clone(),
+                kind: pb::LetterKind::PreCallStatement as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("letter")
+            .into_inner();
+        // The CRM now says the invoice was for £50.00: £40.00 of the payment goes back to credit.
+        import(&mut client, "kept-2", owed(50)).await.unwrap();
+        let now = server
+            .accounts()
+            .get_payment(pb::GetPaymentRequest {
+                name: format!("{parent}/payments/1"),
+            })
+            .await
+            .expect("payment")
+            .into_inner();
+        assert_eq!(crate::text(&now.unallocated), "GBP 40.00", "{backend}");
+
+        let mut stream = watch(&server, "", &[]).await;
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let e = next(&mut stream).await;
+            assert_eq!(e.external_ref, "KEPT-1", "{backend}: {e:?}");
+            seen.push(e);
+        }
+        let kinds: Vec<_> = seen.iter().map(|e| e.r#type()).collect();
+        use pb::EventType::{AccountCreated, AccountUpdated, LetterRendered, PaymentRecorded};
+        assert_eq!(
+            kinds,
+            [
+                AccountCreated,
+                PaymentRecorded,
+                LetterRendered,
+                AccountUpdated
+            ],
+            "{backend}"
+        );
+        let Some(pb::event::Data::Payment(then)) = &seen[1].data else {
+            panic!("{backend}: payment event without its payment")
+        };
+        assert_eq!(then.name, now.name);
+        assert_eq!(crate::text(&then.unallocated), "GBP 0.00", "{backend}");
+        let allocated: Vec<_> = then
+            .allocations
+            .iter()
+            .map(|a| (a.invoice_number.as_str(), crate::text(&a.amount)))
+            .collect();
+        assert_eq!(allocated, [("K-1", "GBP 90.00".to_owned())], "{backend}");
+        let Some(pb::event::Data::Letter(l)) = &seen[2].data else {
+            panic!("{backend}: letter event without its letter")
+        };
+        assert_eq!((&l.name, &l.body_text), (&letter.name, &letter.body_text));
         server.stop().await;
     }
 }

@@ -539,18 +539,27 @@ async fn missed_instalments_break_the_plan_which_returns_the_account_to_collecti
             .await
             .unwrap()
             .into_inner();
+        // Each event carries the plan as its change left it, not as it stands now (broken).
         let mut seen = Vec::new();
         for _ in 0..3 {
             let e = events.message().await.unwrap().unwrap();
-            seen.push((e.resource, e.actor));
+            assert_eq!(e.external_ref, "BROKEN", "{backend}");
+            let Some(pb::event::Data::Plan(p)) = e.data else {
+                panic!("{backend}: a plan event without its plan")
+            };
+            assert_eq!(p.name, e.resource);
+            assert_eq!(p.agreement_text, format!("agreement {}", plan.name()));
+            seen.push((e.resource, e.actor, p.state(), p.missed_count));
         }
+        use pb::PlanState::{Active, AwaitingSignature, Broken};
         assert_eq!(
             seen,
             [
-                (plan.name(), "test-agent".to_owned()),
-                (plan.name(), "test-agent".to_owned()),
-                (plan.name(), "recoup".to_owned()),
-            ]
+                (plan.name(), "test-agent".to_owned(), AwaitingSignature, 0),
+                (plan.name(), "test-agent".to_owned(), Active, 0),
+                (plan.name(), "recoup".to_owned(), Broken, 2),
+            ],
+            "{backend}"
         );
         server.stop().await;
     }

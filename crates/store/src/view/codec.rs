@@ -2,7 +2,8 @@
 
 use std::str::FromStr;
 
-use recoup_domain::Money;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 use recoup_domain::account::{
     AccountData, AccountStatus, Adjustment, AdjustmentKind, Contact, DebtorType, InvoiceData,
 };
@@ -10,6 +11,7 @@ use recoup_domain::category::{Category, PaidInvoice};
 use recoup_domain::dispute::DisputeState;
 use recoup_domain::plan::track::Receipt;
 use recoup_domain::promise::{Promise, Received};
+use recoup_domain::{Currency, Money};
 
 use super::rows::*;
 use super::{corrupt, date, date_text, time, time_text};
@@ -204,31 +206,11 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
     let recent_payments = doc
         .payments
         .into_iter()
-        .map(|p| {
-            Ok(StoredPayment {
-                id: p.id,
-                account_id: id,
-                amount: money(p.amount),
-                payment_date: date(&p.payment_date)?,
-                reference: p.reference,
-                invoice_numbers: split_numbers(&p.invoice_numbers),
-                allocations: p
-                    .allocations
-                    .into_iter()
-                    .map(|x| (x.number, money(x.amount)))
-                    .collect(),
-                unallocated: money(p.unallocated),
-                create_time: time(&p.create_time)?,
-            })
-        })
+        .map(|p| payment(p, id, cur))
         .collect::<Result<_, StoreError>>()?;
     let time_zone =
         chrono_tz::Tz::from_str(&a.time_zone).map_err(|_| corrupt("time zone", &a.time_zone))?;
-    let receipts = |rows: Vec<ReceivedJson>| {
-        rows.into_iter()
-            .map(|r| Ok((date(&r.date)?, money(r.amount))))
-            .collect::<Result<Vec<_>, StoreError>>()
-    };
+    let receipts = |rows: Vec<ReceivedJson>| received(rows, cur);
     let story = Story {
         recent_calls: doc
             .calls
@@ -350,35 +332,16 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
                     .map(|(date, amount)| Receipt { date, amount })
                     .collect::<Vec<_>>(),
             );
-            let opt_time = |t: Option<String>| t.as_deref().map(time).transpose();
             doc.plans
                 .into_iter()
                 .map(|p| {
-                    let state = parse_state(&p.state)?;
-                    Ok(StoredPlan {
-                        id: p.id,
-                        account_id: id,
-                        time_zone,
-                        state,
-                        detail: p.detail.into_detail(cur)?,
-                        agreement: String::new(),
-                        proposed_by: p.proposed_by,
-                        approval_role: p.approval_role,
-                        approved_by: p.approved_by,
-                        approve_time: opt_time(p.approve_time)?,
-                        signatory: p.signatory,
-                        sign_time: opt_time(p.sign_time)?,
-                        create_time: time(&p.create_time)?,
-                        end_reason: p.end_reason,
-                        end_time: opt_time(p.end_time)?,
-                        end_missed: p.end_missed.map(|n| n as u32),
-                        end_arrears: p.end_arrears.map(money),
-                        receipts: if state.live() {
-                            paid.take().unwrap_or_default()
-                        } else {
-                            Vec::new()
-                        },
-                    })
+                    let live = parse_state(&p.state)?.live();
+                    let receipts = if live {
+                        paid.take().unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    plan(p, id, cur, time_zone, receipts)
                 })
                 .collect::<Result<_, StoreError>>()?
         },
@@ -414,6 +377,91 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
         open_invoices,
         recent_payments,
         story,
+    })
+}
+
+fn received(rows: Vec<ReceivedJson>, cur: Currency) -> Result<Vec<(NaiveDate, Money)>, StoreError> {
+    rows.into_iter()
+        .map(|r| Ok((date(&r.date)?, Money::from_minor(r.amount, cur))))
+        .collect()
+}
+
+fn payment(p: PaymentJson, account_id: i64, cur: Currency) -> Result<StoredPayment, StoreError> {
+    let money = |minor| Money::from_minor(minor, cur);
+    Ok(StoredPayment {
+        id: p.id,
+        account_id,
+        amount: money(p.amount),
+        payment_date: date(&p.payment_date)?,
+        reference: p.reference,
+        invoice_numbers: split_numbers(&p.invoice_numbers),
+        allocations: p
+            .allocations
+            .into_iter()
+            .map(|x| (x.number, money(x.amount)))
+            .collect(),
+        unallocated: money(p.unallocated),
+        create_time: time(&p.create_time)?,
+    })
+}
+
+fn plan(
+    p: PlanJson,
+    account_id: i64,
+    cur: Currency,
+    time_zone: Tz,
+    receipts: Vec<Receipt>,
+) -> Result<StoredPlan, StoreError> {
+    let opt_time = |t: Option<String>| t.as_deref().map(time).transpose();
+    Ok(StoredPlan {
+        id: p.id,
+        account_id,
+        time_zone,
+        state: parse_state(&p.state)?,
+        detail: p.detail.into_detail(cur)?,
+        agreement: String::new(),
+        proposed_by: p.proposed_by,
+        approval_role: p.approval_role,
+        approved_by: p.approved_by,
+        approve_time: opt_time(p.approve_time)?,
+        signatory: p.signatory,
+        sign_time: opt_time(p.sign_time)?,
+        create_time: time(&p.create_time)?,
+        end_reason: p.end_reason,
+        end_time: opt_time(p.end_time)?,
+        end_missed: p.end_missed.map(|n| n as u32),
+        end_arrears: p.end_arrears.map(|m| Money::from_minor(m, cur)),
+        receipts,
+    })
+}
+
+/// A payment as its event kept it (`view::payment_row`).
+pub(crate) fn payment_payload(
+    text: &str,
+    account_id: i64,
+    cur: Currency,
+) -> Result<StoredPayment, StoreError> {
+    let p: PaymentJson = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("payment in an event: {e}")))?;
+    payment(p, account_id, cur)
+}
+
+/// A plan as its event kept it (`view::plan_event_row`).
+pub(crate) fn plan_payload(
+    text: &str,
+    account_id: i64,
+    cur: Currency,
+    time_zone: Tz,
+) -> Result<StoredPlan, StoreError> {
+    let p: PlanEventJson = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("plan in an event: {e}")))?;
+    let receipts = received(p.receipts, cur)?
+        .into_iter()
+        .map(|(date, amount)| Receipt { date, amount })
+        .collect();
+    Ok(StoredPlan {
+        agreement: p.agreement,
+        ..plan(p.plan, account_id, cur, time_zone, receipts)?
     })
 }
 

@@ -247,6 +247,15 @@ row!(
 );
 
 row!(
+    /// A plan as a change left it, kept in the change's event (not part of the document).
+    PlanEventJson {
+        plan: PlanJson = "{plan}",
+        agreement: String = "pl.agreement",
+        receipts: Vec<ReceivedJson> = "{receipts}",
+    }
+);
+
+row!(
     /// A letter sent: which, and when.
     LetterJson {
         id: i64 = "lt.id",
