@@ -184,6 +184,8 @@ impl Situation {
 pub struct Broken {
     /// Stable machine code.
     pub code: &'static str,
+    /// The request field the rule is about (`proposal.instalment_amount`): the one to change.
+    pub field: &'static str,
     pub message: String,
     pub limit: String,
     pub value: String,
@@ -219,9 +221,22 @@ pub struct Counter {
     pub why: String,
 }
 
-fn broken(code: &'static str, message: String, limit: String, value: String) -> Broken {
+// The proposal's fields the rules name, as the contract spells them.
+const AMOUNT: &str = "proposal.instalment_amount";
+const DOWN: &str = "proposal.down_payment";
+const PAY_BY: &str = "proposal.pay_by_date";
+const KIND: &str = "proposal.kind";
+
+fn broken(
+    code: &'static str,
+    field: &'static str,
+    message: String,
+    limit: String,
+    value: String,
+) -> Broken {
     Broken {
         code,
+        field,
         message,
         limit,
         value,
@@ -258,6 +273,7 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
     if !s.balance.is_positive() {
         out.push(broken(
             "NOTHING_TO_PLAN",
+            "proposal",
             "nothing collectable is owed".into(),
             "more than 0".into(),
             s.balance.to_string(),
@@ -275,9 +291,16 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
         | Proposal::Settlement { by, .. } => *by,
         Proposal::Instalments { first, .. } | Proposal::DownPayment { first, .. } => *first,
     };
+    let date_field = match proposal {
+        Proposal::Instalments { .. } | Proposal::DownPayment { .. } => {
+            "proposal.first_payment_date"
+        }
+        _ => PAY_BY,
+    };
     if first < s.today {
         out.push(broken(
             "FIRST_PAYMENT_IN_PAST",
+            date_field,
             "the first payment cannot be before today".into(),
             s.today.to_string(),
             first.to_string(),
@@ -290,6 +313,7 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
             if *by > latest {
                 out.push(broken(
                     "EXTENSION_TOO_LONG",
+                    PAY_BY,
                     format!(
                         "a short extension may run at most {} days",
                         p.max_extension_days
@@ -301,6 +325,7 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
         }
         _ if first > latest_first => out.push(broken(
             "FIRST_PAYMENT_TOO_LATE",
+            date_field,
             format!(
                 "the first payment must be within {} days",
                 p.max_first_payment_days
@@ -322,6 +347,7 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
             if s.after_broken_plan {
                 out.push(broken(
                     "DOWN_PAYMENT_REQUIRED",
+                    DOWN,
                     format!(
                         "after a broken plan, a new plan starts with a down payment of at least \
                          {}% of the balance",
@@ -344,6 +370,7 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
             if down.amount() < least.amount() {
                 out.push(broken(
                     "DOWN_PAYMENT_TOO_SMALL",
+                    DOWN,
                     if s.after_broken_plan {
                         format!(
                             "after a broken plan, a down payment must be at least {}% of the \
@@ -385,6 +412,7 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
             {
                 out.push(broken(
                     "SETTLEMENT_BALANCE_TOO_SMALL",
+                    KIND,
                     "a settlement is offered only on larger balances".into(),
                     s.balance.with_amount(*min).to_string(),
                     s.balance.to_string(),
@@ -393,6 +421,7 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
             if s.oldest_overdue_days < i64::from(p.settlement_min_days_overdue) {
                 out.push(broken(
                     "SETTLEMENT_NOT_OVERDUE_LONG_ENOUGH",
+                    KIND,
                     "a settlement is offered only on long-overdue debts".into(),
                     format!("{} days overdue", p.settlement_min_days_overdue),
                     format!("{} days overdue", s.oldest_overdue_days),
@@ -401,6 +430,7 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
             if *discount_percent > p.supervisor_max_discount_percent {
                 out.push(broken(
                     "DISCOUNT_BEYOND_POLICY",
+                    "proposal.settlement_discount_percent",
                     "no one may grant a discount this large".into(),
                     format!("{}%", p.supervisor_max_discount_percent),
                     format!("{discount_percent}%"),
@@ -419,9 +449,10 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
     let sched = match built {
         Ok(sched) => sched,
         Err(e) => {
-            let (code, message) = match e {
+            let (code, field, message) = match e {
                 ScheduleError::TooLong { payments } => (
                     "TOO_MANY_PAYMENTS",
+                    AMOUNT,
                     format!(
                         "{payments} payments; a schedule has at most {}",
                         schedule::MAX_PAYMENTS
@@ -429,11 +460,12 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
                 ),
                 ScheduleError::BadAmount | ScheduleError::NothingOwed => (
                     "AMOUNT_NOT_VALID",
+                    "proposal",
                     "an amount is not positive or is finer than the currency allows".into(),
                 ),
             };
             if !out.iter().any(|b| b.code == "INSTALMENT_BELOW_FLOOR") {
-                out.push(broken(code, message, String::new(), String::new()));
+                out.push(broken(code, field, message, String::new(), String::new()));
             }
             Vec::new()
         }
@@ -444,6 +476,7 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
         if last.due > latest {
             out.push(broken(
                 "PLAN_TOO_LONG",
+                AMOUNT,
                 if months < p.max_months {
                     format!(
                         "after a broken plan, a plan may run at most {months} months from its \
@@ -482,9 +515,16 @@ fn lump_sum_rule(out: &mut Vec<Broken>, proposal: &Proposal, first: &Payment, s:
     let Some(limit) = s.affordable_by(first.due).filter(|_| lump) else {
         return;
     };
+    // What the customer can pay grows with time: a later date is the lever, or a smaller down
+    // payment.
+    let lump_field = match proposal {
+        Proposal::DownPayment { .. } => DOWN,
+        _ => PAY_BY,
+    };
     if first.amount.amount() > limit.amount() {
         out.push(broken(
             "EXCEEDS_AFFORDABLE",
+            lump_field,
             format!(
                 "a payment of {} on {} is more than the customer says it can pay by then ({} a \
                  month): a plan it cannot keep helps nobody",
@@ -510,6 +550,7 @@ fn instalment_rules(
     if !p.frequencies.contains(&frequency) {
         out.push(broken(
             "FREQUENCY_NOT_ALLOWED",
+            "proposal.frequency",
             "instalments may not fall due this often".into(),
             format!("{:?}", p.frequencies).to_lowercase(),
             format!("{frequency:?}").to_lowercase(),
@@ -518,7 +559,7 @@ fn instalment_rules(
     let least = floor(s.balance, p);
     if amount.amount() < least.amount() {
         out.push(broken(
-            "INSTALMENT_BELOW_FLOOR",
+            "INSTALMENT_BELOW_FLOOR", AMOUNT,
             format!(
                 "an instalment must be at least {least} (the larger of the minimum and {}% of the balance)",
                 p.instalment_floor_percent
@@ -532,6 +573,7 @@ fn instalment_rules(
         if monthly > affordable.amount() {
             out.push(broken(
                 "EXCEEDS_AFFORDABLE",
+                AMOUNT,
                 "more a month than the customer says it can afford: a plan it cannot keep helps nobody".into(),
                 affordable.to_string(),
                 amount.with_amount(monthly.round_dp(amount.currency().exponent())).to_string(),

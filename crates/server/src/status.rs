@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
 use recoup_domain::floor::{Claim, ClaimEnd, NotCovered};
+use recoup_domain::plan::Broken;
 use recoup_domain::text::{British, Formats};
-use recoup_store::{ClaimProblem, StoreError};
+use recoup_store::{ClaimProblem, Conflict, ConflictKind, StoreError};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -107,21 +108,135 @@ pub fn idempotency_mismatch() -> Status {
     )
 }
 
-/// Maps a store failure; `prefix` is the request path of the store's field names (e.g. "payment").
-pub fn from_store(e: StoreError, prefix: &str, not_found: impl FnOnce() -> String) -> Status {
+/// Maps a store failure; `prefix` is the request path of the store's field names (e.g. "payment"),
+/// `missing` the resource named by the request that `NotFound` means.
+pub fn from_store(e: StoreError, prefix: &str, missing: &str) -> Status {
     match e {
-        StoreError::NotFound => Status::not_found(not_found()),
+        StoreError::NotFound => not_found(missing),
         StoreError::Invalid(v) => {
             let mut prefixed = Violations::new();
             prefixed.extend_prefixed(prefix, v);
             invalid(prefixed)
         }
         StoreError::Claim(problem) => claim_refused(&problem),
-        StoreError::Conflict(why) => Status::failed_precondition(why),
-        StoreError::Forbidden(why) => Status::permission_denied(why),
+        StoreError::Conflict(c) => conflict(&c),
         StoreError::RequestIdReused => idempotency_mismatch(),
-        other => internal(&other),
+        other => store_failed(other),
     }
+}
+
+/// A store failure that is no fault of the request: UNAVAILABLE when the database could not serve
+/// (retry with backoff), INTERNAL otherwise. Either way the detail goes to the log only.
+pub fn store_failed(e: StoreError) -> Status {
+    if e.is_outage() {
+        tracing::warn!(error = %e, "database unavailable");
+        Status::unavailable("the database cannot serve now; try again shortly")
+    } else {
+        internal(&e)
+    }
+}
+
+/// The resource type of an account in ResourceInfo.
+pub const ACCOUNT_TYPE: &str = "recoup.v1.Account";
+
+/// The resource type (AIP-193 ResourceInfo) of a resource name: its last collection's message.
+fn resource_type(name: &str) -> &'static str {
+    let collection = name
+        .rsplit('/')
+        .nth(1)
+        .filter(|_| name.contains('/'))
+        .unwrap_or("");
+    match collection {
+        "accounts" => ACCOUNT_TYPE,
+        "payments" => "recoup.v1.Payment",
+        "calls" => "recoup.v1.CallRecord",
+        "disputes" => "recoup.v1.Dispute",
+        "plans" => "recoup.v1.Plan",
+        "letters" => "recoup.v1.Letter",
+        "claims" => "recoup.v1.Claim",
+        "invoices" => "recoup.v1.Invoice",
+        _ => "",
+    }
+}
+
+/// NOT_FOUND for the resource `name`, with ResourceInfo and ErrorInfo `RESOURCE_NOT_FOUND`
+/// (metadata `resource`).
+pub fn not_found(name: &str) -> Status {
+    not_found_as(resource_type(name), name, format!("{name} does not exist"))
+}
+
+/// NOT_FOUND for a resource of `resource_type` looked up as `looked_up` (a name, or e.g.
+/// `external_ref=ACME-1`), saying `message`.
+pub fn not_found_as(resource_type: &str, looked_up: &str, message: String) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_resource_info(resource_type, looked_up, "", &message);
+    details.set_error_info(
+        "RESOURCE_NOT_FOUND",
+        ERROR_DOMAIN,
+        HashMap::from([("resource".to_owned(), looked_up.to_owned())]),
+    );
+    Status::with_error_details(Code::NotFound, message, details)
+}
+
+/// A change the stored state refuses: FAILED_PRECONDITION (ABORTED when trying again may work:
+/// the balance changed, or a concurrent change won; PERMISSION_DENIED for four eyes), with
+/// ErrorInfo (metadata `resource`) and a PreconditionFailure naming the resource.
+fn conflict(c: &Conflict) -> Status {
+    let (code, reason) = match c.kind {
+        ConflictKind::State => (Code::FailedPrecondition, "CONFLICT"),
+        ConflictKind::AlreadyResolved => (Code::FailedPrecondition, "ALREADY_RESOLVED"),
+        ConflictKind::PlanLive => (Code::FailedPrecondition, "PLAN_LIVE"),
+        ConflictKind::BalanceChanged => (Code::Aborted, "BALANCE_CHANGED"),
+        ConflictKind::SelfApproval => (Code::PermissionDenied, "SELF_APPROVAL"),
+        ConflictKind::Contended => (Code::Aborted, "CONFLICT"),
+    };
+    let mut details = ErrorDetails::new();
+    details.set_error_info(
+        reason,
+        ERROR_DOMAIN,
+        HashMap::from([("resource".to_owned(), c.resource.clone())]),
+    );
+    details.add_precondition_failure_violation(reason, &c.resource, &c.message);
+    Status::with_error_details(code, c.message.clone(), details)
+}
+
+/// ABORTED for a plan whose account's collectable balance (or statutory interest, or the plan
+/// policy) changed since it was validated: `BALANCE_CHANGED`, metadata `resource` (the account).
+pub fn balance_changed(account: &str) -> Status {
+    conflict(&Conflict {
+        kind: ConflictKind::BalanceChanged,
+        resource: account.to_owned(),
+        message: format!(
+            "{account}'s balance changed since the plan was validated; validate it again and agree \
+             the new schedule"
+        ),
+    })
+}
+
+/// INVALID_ARGUMENT for a plan proposal that breaks policy: each rule as a BadRequest violation of
+/// the field it is about (its description starts with the rule's code), and ErrorInfo `PLAN_RULE`
+/// (metadata `account`, and `rules`: the codes, comma-separated).
+pub fn plan_rules_broken(account: &str, broken: &[Broken]) -> Status {
+    let mut v = Violations::new();
+    for b in broken {
+        let mut text = format!("{}: {}", b.code, b.message);
+        if !b.limit.is_empty() {
+            text.push_str(&format!(" (limit {}, proposed {})", b.limit, b.value));
+        }
+        v.push(b.field, text);
+    }
+    let status = invalid(v);
+    let mut details = status.get_error_details();
+    let codes: Vec<&str> = broken.iter().map(|b| b.code).collect();
+    details.set_error_info(
+        "PLAN_RULE",
+        ERROR_DOMAIN,
+        HashMap::from([
+            ("account".to_owned(), account.to_owned()),
+            ("rules".to_owned(), codes.join(",")),
+        ]),
+    );
+    Status::with_error_details(status.code(), status.message(), details)
 }
 
 /// FAILED_PRECONDITION for a claim that may not be made, extended or released, or that does not

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use recoup_domain::fingerprint::Canonical;
 
+use crate::ConflictKind;
 use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::RequestKey;
 use crate::{Store, StoreError, store_time, with_writer};
@@ -74,10 +75,14 @@ impl Store {
                          cease_calls = COALESCE(crm_cease_calls, FALSE) WHERE id = $1"
                     }
                     _ => {
-                        return Err(StoreError::Conflict(format!(
-                            "accounts/{account_id} holds no {} block recoup set from a call",
-                            block.as_str()
-                        )));
+                        return Err(StoreError::conflict(
+                            ConflictKind::State,
+                            format!("accounts/{account_id}"),
+                            format!(
+                                "accounts/{account_id} holds no {} block recoup set from a call",
+                                block.as_str()
+                            ),
+                        ));
                     }
                 };
                 sqlx::query(update)

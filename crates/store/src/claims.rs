@@ -20,6 +20,7 @@ use recoup_domain::floor::{self, Claim, ClaimEnd, NotCovered, Unclaimable};
 use recoup_domain::policy::Policy;
 use tokio::sync::oneshot;
 
+use crate::ConflictKind;
 use crate::calls::sqlite_time;
 use crate::contact_rules::{contact_status, held_account};
 use crate::model::AccountSnapshot;
@@ -567,8 +568,10 @@ async fn write_batch(
                             // Another replica claimed it in the meantime.
                             None => match live_on!(tx, pg, account_id, job.now) {
                                 Some(c) => Err(problem(ClaimProblem::Held(c))),
-                                None => Err(StoreError::Conflict(
-                                    "the account was being claimed; try again".into(),
+                                None => Err(StoreError::conflict(
+                                    ConflictKind::Contended,
+                                    format!("accounts/{account_id}"),
+                                    "the account was being claimed; try again",
                                 )),
                             },
                         }

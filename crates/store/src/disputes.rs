@@ -13,6 +13,7 @@ use recoup_domain::dispute::{
     self, Disputable, DisputeState, NewDispute, Resolution, check_invoices,
 };
 
+use crate::ConflictKind;
 use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::minor;
 use crate::requests::{RequestKey, last_id};
@@ -301,10 +302,12 @@ impl Store {
                         None => return Err(StoreError::NotFound),
                         Some("open") => {}
                         Some(s) => {
-                            return Err(StoreError::Conflict(format!(
-                                "accounts/{account_id}/disputes/{dispute_id} was already \
-                                 resolved ({s})"
-                            )));
+                            let name = format!("accounts/{account_id}/disputes/{dispute_id}");
+                            return Err(StoreError::conflict(
+                                ConflictKind::AlreadyResolved,
+                                &name,
+                                format!("{name} was already resolved ({s})"),
+                            ));
                         }
                     }
                     if r.outcome == DisputeState::Upheld {
@@ -336,11 +339,15 @@ impl Store {
                             .fetch_optional(&mut *tx)
                             .await?;
                             if taken.is_some() {
-                                return Err(StoreError::Conflict(format!(
-                                    "invoice '{number}' already has an adjustment '{}'; \
-                                     credit it in the CRM instead",
-                                    note.reference
-                                )));
+                                return Err(StoreError::conflict(
+                                    ConflictKind::State,
+                                    format!("accounts/{account_id}/disputes/{dispute_id}"),
+                                    format!(
+                                        "invoice '{number}' already has an adjustment '{}'; \
+                                         credit it in the CRM instead",
+                                        note.reference
+                                    ),
+                                ));
                             }
                             let amount = minor(note.amount)?;
                             sqlx::query(

@@ -48,7 +48,7 @@ pub use change::Written;
 pub use claims::{ClaimOp, ClaimProblem};
 pub use connect::StoreOptions;
 pub use disputes::{DisputeOutcome, StoredDispute};
-pub use error::StoreError;
+pub use error::{Conflict, ConflictKind, StoreError};
 pub use events::{Payload, StoredEvent};
 pub use history::{PastLetter, PastOutcome, PastRecord};
 pub use keys::StoredKey;

@@ -15,6 +15,7 @@ use recoup_domain::{Money, Violations};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::ConflictKind;
 use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::{RequestKey, last_id};
 use crate::rows::{RowExt, currency};
@@ -408,10 +409,14 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
                     if Money::from_minor(collectable.unwrap_or(0), cur) != new.judged_balance {
-                        return Err(StoreError::Conflict(format!(
-                            "accounts/{account_id}'s balance changed while the plan was being \
-                             made; validate the plan again"
-                        )));
+                        return Err(StoreError::conflict(
+                            ConflictKind::BalanceChanged,
+                            format!("accounts/{account_id}"),
+                            format!(
+                                "accounts/{account_id}'s balance changed while the plan was being \
+                                 made; validate the plan again"
+                            ),
+                        ));
                     }
                     let live: Option<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                         "SELECT id, state FROM plans WHERE account_id = $1 AND state IN {LIVE}"
@@ -423,11 +428,15 @@ impl Store {
                     let mut changed = Vec::new();
                     if let Some((old, old_state)) = live {
                         let Some(reason) = new.supersede_reason else {
-                            return Err(StoreError::Conflict(format!(
-                                "accounts/{account_id}/plans/{old} is still live ({}); to \
-                                 replace it, give supersede_reason",
-                                old_state.replace('_', " ")
-                            )));
+                            return Err(StoreError::conflict(
+                                ConflictKind::PlanLive,
+                                format!("accounts/{account_id}/plans/{old}"),
+                                format!(
+                                    "accounts/{account_id}/plans/{old} is still live ({}); to \
+                                     replace it, give supersede_reason",
+                                    old_state.replace('_', " ")
+                                ),
+                            ));
                         };
                         sqlx::query(
                             "UPDATE plans SET state = 'cancelled', end_reason = $2, \
@@ -482,7 +491,7 @@ impl Store {
     /// Approves plan `plan_id`, idempotently by `key`; the approver (`key.subject`) may not be its
     /// proposer, and the caller checked the role. The plan then awaits the signature.
     ///
-    /// Errors: `NotFound`, `Forbidden` (own proposal), `Conflict` (not awaiting approval),
+    /// Errors: `NotFound`, `Conflict` (own proposal; not awaiting approval),
     /// `RequestIdReused`.
     pub async fn approve_plan(
         &self,
@@ -561,16 +570,24 @@ impl Store {
                             match may_approve(state, &proposer, key.subject) {
                                 Ok(()) => {}
                                 Err(ApprovalRefused::OwnProposal) => {
-                                    return Err(StoreError::Forbidden(format!(
-                                        "{name} was proposed by you: another supervisor must \
-                                         approve it"
-                                    )));
+                                    return Err(StoreError::conflict(
+                                        ConflictKind::SelfApproval,
+                                        &name,
+                                        format!(
+                                            "{name} was proposed by you: another supervisor \
+                                             must approve it"
+                                        ),
+                                    ));
                                 }
                                 Err(ApprovalRefused::NotAwaiting(s)) => {
-                                    return Err(StoreError::Conflict(format!(
-                                        "{name} does not await approval (it is {})",
-                                        s.as_str().replace('_', " ")
-                                    )));
+                                    return Err(StoreError::conflict(
+                                        ConflictKind::State,
+                                        &name,
+                                        format!(
+                                            "{name} does not await approval (it is {})",
+                                            s.as_str().replace('_', " ")
+                                        ),
+                                    ));
                                 }
                             }
                             sqlx::query(
@@ -585,10 +602,14 @@ impl Store {
                         }
                         Some((signatory, sign_time)) => {
                             if state != PlanState::AwaitingSignature {
-                                return Err(StoreError::Conflict(format!(
-                                    "{name} does not await a signature (it is {})",
-                                    state.as_str().replace('_', " ")
-                                )));
+                                return Err(StoreError::conflict(
+                                    ConflictKind::State,
+                                    &name,
+                                    format!(
+                                        "{name} does not await a signature (it is {})",
+                                        state.as_str().replace('_', " ")
+                                    ),
+                                ));
                             }
                             sqlx::query(
                                 "UPDATE plans SET state = 'active', signatory = $2, \
@@ -627,10 +648,14 @@ impl Store {
             .map_err(|e| {
                 if e.is_unique_violation() {
                     // A rival plan for the account committed first: the database kept one live plan.
-                    StoreError::Conflict(format!(
-                        "accounts/{account_id} got another live plan meanwhile; read it and, to \
-                         replace it, give supersede_reason"
-                    ))
+                    StoreError::conflict(
+                        ConflictKind::PlanLive,
+                        format!("accounts/{account_id}"),
+                        format!(
+                            "accounts/{account_id} got another live plan meanwhile; read it and, \
+                             to replace it, give supersede_reason"
+                        ),
+                    )
                 } else {
                     e
                 }

@@ -234,6 +234,32 @@ impl TestDb {
         Ok(pids.into_iter().map(|p| p as u32).collect())
     }
 
+    /// A PostgreSQL outage, or its end: while `down`, the database refuses new connections and
+    /// recoupd's sessions are ended; afterwards it lets connections in again. PostgreSQL only.
+    pub async fn outage(&self, down: bool) {
+        let name = self.pg_name.as_ref().expect("an outage needs PostgreSQL");
+        let mut conn = PgConnection::connect(&admin_url()).await.expect("connect");
+        let allow = if down { "false" } else { "true" };
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("alter database");
+        if down {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = $1 AND application_name = $2",
+            )
+            .bind(name)
+            .bind(crate::connect::APPLICATION_NAME)
+            .execute(&mut conn)
+            .await
+            .expect("end sessions");
+        }
+        let _ = conn.close().await;
+    }
+
     /// Drops a PostgreSQL test database (SQLite files go with their temporary directory).
     pub async fn cleanup(self) {
         if let Some(name) = &self.pg_name

@@ -192,6 +192,6 @@ async fn authenticate(state: &State, headers: &http::HeaderMap) -> Result<super:
                 "credentials not accepted: unknown, revoked or expired",
             ))
         }
-        Err(e) => Err(crate::status::internal(&e)),
+        Err(e) => Err(crate::status::store_failed(e)),
     }
 }

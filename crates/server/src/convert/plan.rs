@@ -212,6 +212,7 @@ fn total(s: &[Payment], cur: Currency) -> Money {
 fn violation_out(b: &Broken) -> pb::RuleViolation {
     pb::RuleViolation {
         code: b.code.to_owned(),
+        field: b.field.to_owned(),
         message: b.message.clone(),
         limit: b.limit.clone(),
         value: b.value.clone(),
@@ -224,6 +225,7 @@ pub fn validation_out(
     counters: &[Counter],
     nearest: Option<&Counter>,
     cur: Currency,
+    etag: String,
 ) -> pb::ValidatePlanResponse {
     let counter_out = |c: &Counter| pb::CounterProposal {
         proposal: Some(proposal_out(&c.proposal)),
@@ -233,6 +235,7 @@ pub fn validation_out(
         description: c.why.clone(),
     };
     pb::ValidatePlanResponse {
+        etag,
         nearest_affordable: nearest.map(counter_out),
         valid: j.valid(),
         violations: j.broken.iter().map(violation_out).collect(),

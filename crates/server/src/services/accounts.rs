@@ -22,11 +22,14 @@ use crate::clock::SharedClock;
 use crate::convert::category::category_in;
 use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
-    View, account_in, account_out, basic_out, enum_in, money_in, payment_in, payment_out,
-    required_in, status_in, view_in,
+    View, account_in, account_name, account_out, basic_out, enum_in, money_in, payment_in,
+    payment_out, required_in, status_in, view_in,
 };
 use crate::paging::{decode_position, decode_token, encode_position, next_page, page_size};
-use crate::status::{from_store, idempotency_mismatch, internal, invalid, invalid_field};
+use crate::status::{
+    ACCOUNT_TYPE, from_store, idempotency_mismatch, internal, invalid, invalid_field, not_found,
+    not_found_as, store_failed,
+};
 use crate::{auth, names};
 
 /// Records written per import transaction: large enough to amortise commits, small enough that
@@ -130,7 +133,7 @@ impl Import {
         let outcomes = write
             .await
             .map_err(|e| internal(&e))?
-            .map_err(|e| internal(&e))?;
+            .map_err(store_failed)?;
         for (outcome, (index, external_ref)) in outcomes.into_iter().zip(meta) {
             let result = match outcome {
                 ImportOutcome::Created => {
@@ -185,12 +188,14 @@ impl AccountService for Accounts {
             .store
             .get_account(key)
             .await
-            .map_err(|e| internal(&e))?
+            .map_err(store_failed)?
             .ok_or_else(|| match key {
-                AccountKey::Id(id) => Status::not_found(format!("accounts/{id} does not exist")),
-                AccountKey::ExternalRef(r) => {
-                    Status::not_found(format!("no account has external_ref '{r}'"))
-                }
+                AccountKey::Id(id) => not_found(&account_name(id)),
+                AccountKey::ExternalRef(r) => not_found_as(
+                    ACCOUNT_TYPE,
+                    &format!("external_ref={r}"),
+                    format!("no account has external_ref '{r}'"),
+                ),
             })?;
         Ok(Response::new(account_out(
             &account,
@@ -239,11 +244,7 @@ impl AccountService for Accounts {
         let (Some(full), true) = (full, v.is_empty()) else {
             return Err(invalid(v));
         };
-        let found = self
-            .store
-            .get_accounts(&keys)
-            .await
-            .map_err(|e| internal(&e))?;
+        let found = self.store.get_accounts(&keys).await.map_err(store_failed)?;
         let now = self.clock.now();
         let view = self.view(full);
         let by_id: HashMap<i64, &AccountSnapshot> = found.iter().map(|a| (a.id, a)).collect();
@@ -272,11 +273,21 @@ impl AccountService for Accounts {
             } else {
                 String::new()
             };
-            return Err(Status::not_found(format!(
-                "{} of the accounts asked do not exist: {}{tail}",
-                missing.len(),
-                shown.join(", ")
-            )));
+            // ResourceInfo names the first missing; the message lists up to ten.
+            let first = if req.names.is_empty() {
+                format!("external_ref={}", missing[0])
+            } else {
+                missing[0].clone()
+            };
+            return Err(not_found_as(
+                ACCOUNT_TYPE,
+                &first,
+                format!(
+                    "{} of the accounts asked do not exist: {}{tail}",
+                    missing.len(),
+                    shown.join(", ")
+                ),
+            ));
         }
         Ok(Response::new(pb::BatchGetAccountsResponse { accounts }))
     }
@@ -321,7 +332,7 @@ impl AccountService for Accounts {
             .store
             .list_accounts(&filter, after, size + 1, self.clock.now())
             .await
-            .map_err(|e| internal(&e))?;
+            .map_err(store_failed)?;
         let next_page_token = next_page(&mut accounts, size, &filter_key, |a| a.id.to_string());
         let now = self.clock.now();
         Ok(Response::new(pb::ListAccountsResponse {
@@ -364,7 +375,7 @@ impl AccountService for Accounts {
             .store
             .worklist_page(now, after, i64::from(size) + 1, queues.as_deref())
             .await
-            .map_err(|e| internal(&e))?;
+            .map_err(store_failed)?;
         let more = listed.len() > size as usize;
         let mut entries = Vec::with_capacity(size as usize);
         let mut last = None;
@@ -432,7 +443,7 @@ impl AccountService for Accounts {
                         request_id: &request_id,
                     })
                     .await
-                    .map_err(|e| internal(&e))?;
+                    .map_err(store_failed)?;
             }
             let record = msg.account.unwrap_or_default();
             digest.bytes(&record.encode_to_vec());
@@ -487,7 +498,7 @@ impl AccountService for Accounts {
                     self.clock.now(),
                 )
                 .await
-                .map_err(|e| internal(&e))?;
+                .map_err(store_failed)?;
         }
         tracing::info!(
             records = index,
@@ -521,7 +532,7 @@ impl AccountService for Accounts {
             .store
             .record_payment(key, account, &payment, self.clock.now())
             .await
-            .map_err(|e| from_store(e, "payment", || format!("{} does not exist", req.parent)))?;
+            .map_err(|e| from_store(e, "payment", &req.parent))?;
         let stored = match outcome {
             PaymentOutcome::Recorded(p) => {
                 tracing::info!(payment_id = p.id, account_id = account, "payment recorded");
@@ -548,8 +559,8 @@ impl AccountService for Accounts {
             .store
             .get_account(AccountKey::Id(account))
             .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("accounts/{account} does not exist")))?;
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&account_name(account)))?;
         Ok(Response::new(account_out(
             &stored,
             self.view(true),
@@ -589,7 +600,7 @@ impl AccountService for Accounts {
             .store
             .set_category(key, account, category, &req.reason, self.clock.now())
             .await
-            .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
+            .map_err(|e| from_store(e, "", &req.name))?;
         tracing::info!(
             account_id = account,
             retry = !written,
@@ -600,8 +611,8 @@ impl AccountService for Accounts {
             .store
             .get_account(AccountKey::Id(account))
             .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&req.name))?;
         Ok(Response::new(account_out(
             &stored,
             self.view(true),
@@ -630,7 +641,7 @@ impl AccountService for Accounts {
             .store
             .raise_dispute(key, account, &dispute, self.clock.now())
             .await
-            .map_err(|e| from_store(e, "dispute", || format!("{} does not exist", req.parent)))?;
+            .map_err(|e| from_store(e, "dispute", &req.parent))?;
         Ok(Response::new(dispute_answer(outcome, "raised")))
     }
 
@@ -647,9 +658,9 @@ impl AccountService for Accounts {
             .store
             .get_payment(id)
             .await
-            .map_err(|e| internal(&e))?
+            .map_err(store_failed)?
             .filter(|p| p.account_id == account)
-            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+            .ok_or_else(|| not_found(&req.name))?;
         Ok(Response::new(payment_out(&payment)))
     }
 
@@ -672,8 +683,8 @@ impl AccountService for Accounts {
             .store
             .list_payments(account, before, i64::from(size) + 1)
             .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.parent)))?;
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&req.parent))?;
         let next_page_token = next_page(&mut payments, size, &key, |p| {
             format!("{}:{}", p.payment_date, p.id)
         });
@@ -696,8 +707,8 @@ impl AccountService for Accounts {
             .store
             .get_dispute(account, id)
             .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&req.name))?;
         Ok(Response::new(dispute_out(&dispute)))
     }
 
@@ -729,7 +740,7 @@ impl AccountService for Accounts {
             .store
             .resolve_dispute(key, account, dispute, &resolution, self.clock.now())
             .await
-            .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
+            .map_err(|e| from_store(e, "", &req.name))?;
         Ok(Response::new(dispute_answer(outcome, "resolved")))
     }
 }

@@ -19,7 +19,7 @@ use crate::clock::SharedClock;
 use crate::convert::call::{call_in, call_out};
 use crate::names;
 use crate::paging::{decode_position, next_page, page_size};
-use crate::status::{from_store, internal, invalid, invalid_field};
+use crate::status::{from_store, invalid, invalid_field, not_found, store_failed};
 
 pub struct Calls {
     store: Store,
@@ -44,7 +44,7 @@ impl Calls {
             .store
             .get_account(AccountKey::Id(account))
             .await
-            .map_err(|e| internal(&e))?
+            .map_err(store_failed)?
         else {
             return Ok(Vec::new());
         };
@@ -119,7 +119,7 @@ impl CallService for Calls {
             .store
             .record_call(by, account, &call, &self.policy, self.clock.now())
             .await
-            .map_err(|e| from_store(e, "call", || format!("{} does not exist", req.parent)))?;
+            .map_err(|e| from_store(e, "call", &req.parent))?;
         let stored = match outcome {
             CallOutcome::Recorded(c) => {
                 metrics::counter!(
@@ -177,9 +177,9 @@ impl CallService for Calls {
             .store
             .get_call(id)
             .await
-            .map_err(|e| internal(&e))?
+            .map_err(store_failed)?
             .filter(|c| c.account_id == account)
-            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+            .ok_or_else(|| not_found(&req.name))?;
         let judged = if matches!(call.call.outcome, Outcome::PromiseToPay { .. }) {
             self.judged_promises(account).await?
         } else {
@@ -207,8 +207,8 @@ impl CallService for Calls {
             .store
             .list_calls(account, before, i64::from(size) + 1)
             .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.parent)))?;
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&req.parent))?;
         let next_page_token = next_page(&mut calls, size, &filter_key(account), |c| {
             position_out(c.call.start_time, c.id)
         });

@@ -22,7 +22,7 @@ use crate::convert::dispute::dispute_out;
 use crate::convert::guidance::letter_out;
 use crate::convert::payment_out;
 use crate::convert::plan::plan_out;
-use crate::status::{internal, invalid_field};
+use crate::status::{invalid_field, store_failed};
 
 /// Events read per query, and queued per stream at most: a slow reader holds this many, no more.
 const PAGE: i64 = 256;
@@ -225,14 +225,14 @@ async fn feed(
         let head = match head {
             Ok(head) => head,
             Err(e) => {
-                let _ = tx.send(Err(internal(&e))).await;
+                let _ = tx.send(Err(store_failed(e))).await;
                 return;
             }
         };
         let page = match store.events_after(after, &types, PAGE).await {
             Ok(page) => page,
             Err(e) => {
-                let _ = tx.send(Err(internal(&e))).await;
+                let _ = tx.send(Err(store_failed(e))).await;
                 return;
             }
         };
@@ -240,7 +240,7 @@ async fn feed(
             let event = match event_out(&store, &policy, e).await {
                 Ok(event) => event,
                 Err(e) => {
-                    let _ = tx.send(Err(internal(&e))).await;
+                    let _ = tx.send(Err(store_failed(e))).await;
                     return;
                 }
             };

@@ -23,7 +23,7 @@ use crate::convert::call::{call_out, claim_out};
 use crate::convert::{account_name, contact_status_out, enum_in, full_out};
 use crate::names;
 use crate::paging::{decode_position, next_page, page_size};
-use crate::status::{from_store, internal, invalid, invalid_field};
+use crate::status::{from_store, internal, invalid, invalid_field, not_found, store_failed};
 
 pub struct Floor {
     store: Store,
@@ -59,7 +59,7 @@ pub async fn queues_for(
             allowed.join(", ")
         )));
     }
-    if !store.queue_exists(asked).await.map_err(|e| internal(&e))? {
+    if !store.queue_exists(asked).await.map_err(store_failed)? {
         return Err(invalid_field(
             "queue",
             format!("no account is in queue '{asked}'"),
@@ -149,8 +149,8 @@ impl Floor {
             .store
             .account_with_claim(id, now)
             .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("{} does not exist", account_name(id))))?;
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&account_name(id)))?;
         let x = Assessment::of(&a, &self.policy, now);
         let guidance = compose(&self.templates, &x, auth::authority(role), locale)?;
         Ok(pb::PreparedCall {
@@ -174,7 +174,7 @@ impl Floor {
             .store
             .claim(&identity.subject, op, &self.policy, now)
             .await
-            .map_err(|e| from_store(e, "", || format!("{what} does not exist")))?
+            .map_err(|e| from_store(e, "", what))?
             .ok_or_else(|| internal(&"a claim request answered nothing"))?;
         Ok(Response::new(claim_out(&claim, now)))
     }
@@ -221,7 +221,7 @@ impl FloorService for Floor {
                 now,
             )
             .await
-            .map_err(|e| from_store(e, "", || "the account".into()))?;
+            .map_err(|e| from_store(e, "", "the account"))?;
         let Some(claim) = claimed else {
             metrics::counter!("recoup_claims_total", "result" => "none").increment(1);
             return Ok(Response::new(pb::ClaimNextAccountResponse {
@@ -341,7 +341,7 @@ impl FloorService for Floor {
             .store
             .list_breaches(agent, before, i64::from(size) + 1)
             .await
-            .map_err(|e| internal(&e))?;
+            .map_err(store_failed)?;
         let next_page_token = next_page(&mut calls, size, &key, |c| c.id.to_string());
         Ok(Response::new(pb::ListRuleBreachesResponse {
             calls: calls.iter().map(|c| call_out(c, None)).collect(),

@@ -20,7 +20,7 @@ use crate::clock::SharedClock;
 use crate::convert::enum_in;
 use crate::convert::guidance::{brief, letter_context, letter_out};
 use crate::names;
-use crate::status::{from_store, internal, invalid};
+use crate::status::{from_store, internal, invalid, not_found, store_failed};
 
 pub struct Guidance {
     store: Store,
@@ -203,12 +203,11 @@ impl GuidanceService for Guidance {
             .text(locale)
             .text(&req.plan);
         let fingerprint = c.finish();
-        let not_found = || format!("{} does not exist", req.parent);
         if let Some(l) = self
             .store
             .replay_letter(key, &fingerprint)
             .await
-            .map_err(|e| from_store(e, "", not_found))?
+            .map_err(|e| from_store(e, "", &req.parent))?
         {
             return Ok(Response::new(letter_out(&l)));
         }
@@ -218,8 +217,8 @@ impl GuidanceService for Guidance {
                 self.store
                     .get_plan(account, plan_id)
                     .await
-                    .map_err(|e| internal(&e))?
-                    .ok_or_else(|| Status::not_found(format!("{} does not exist", req.plan)))?
+                    .map_err(store_failed)?
+                    .ok_or_else(|| not_found(&req.plan))?
                     .agreement
             }
             None => String::new(),
@@ -250,7 +249,7 @@ impl GuidanceService for Guidance {
                 now,
             )
             .await
-            .map_err(|e| from_store(e, "", not_found))?;
+            .map_err(|e| from_store(e, "", &req.parent))?;
         metrics::counter!("recoup_letters_total", "kind" => kind.key()).increment(1);
         tracing::info!(
             letter_id = stored.id,

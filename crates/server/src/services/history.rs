@@ -18,7 +18,7 @@ use crate::auth;
 use crate::convert::call::{call_in, time_in};
 use crate::convert::enum_in;
 use crate::names;
-use crate::status::{from_store, internal, invalid};
+use crate::status::{from_store, invalid, store_failed};
 
 /// Records written per transaction.
 const BATCH: usize = 500;
@@ -56,7 +56,7 @@ impl History {
         let outcomes = store
             .import_history(by, &self.batch, now)
             .await
-            .map_err(|e| internal(&e))?;
+            .map_err(store_failed)?;
         for o in outcomes {
             match o {
                 PastOutcome::Created => self.summary.created += 1,
@@ -176,7 +176,7 @@ pub async fn import(
             let known = store
                 .get_account(AccountKey::ExternalRef(&msg.external_ref))
                 .await
-                .map_err(|e| internal(&e))?
+                .map_err(store_failed)?
                 .map(|a| {
                     let numbers = a
                         .open_invoices
@@ -239,7 +239,7 @@ pub async fn lift(
     let lifted = store
         .lift_block(key, account, block, &req.reason, now)
         .await
-        .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
+        .map_err(|e| from_store(e, "", &req.name))?;
     tracing::info!(account_id = account, block = ?block, retry = !lifted, "contact block lifted");
     Ok(account)
 }

@@ -39,6 +39,6 @@ pub(crate) async fn account_or_not_found(
     store
         .get_account(recoup_store::AccountKey::Id(id))
         .await
-        .map_err(|e| crate::status::internal(&e))?
-        .ok_or_else(|| tonic::Status::not_found(format!("{name} does not exist")))
+        .map_err(crate::status::store_failed)?
+        .ok_or_else(|| crate::status::not_found(name))
 }

@@ -28,7 +28,9 @@ use crate::convert::call::time_in;
 use crate::convert::plan::{plan_out, proposal_in, validation_out};
 use crate::names;
 use crate::paging;
-use crate::status::{from_store, internal, invalid};
+use crate::status::{
+    balance_changed, from_store, invalid, invalid_field, not_found, plan_rules_broken, store_failed,
+};
 
 /// The longest reason for replacing a live plan.
 const MAX_SUPERSEDE_REASON_CHARS: usize = 500;
@@ -38,6 +40,9 @@ const MAX_SIGNATORY_CHARS: usize = 200;
 pub struct Plans {
     store: Store,
     policy: Arc<Policy>,
+    /// A digest of `policy.plans`, part of every etag: a plan validated under other rules (another
+    /// policy file, or a replica with one) is validated again.
+    plan_policy: String,
     templates: Arc<Templates>,
     max_page_size: u32,
     clock: SharedClock,
@@ -51,13 +56,31 @@ impl Plans {
         max_page_size: u32,
         clock: SharedClock,
     ) -> Self {
+        let mut c = Canonical::new("plan-policy/v1");
+        // Debug is deterministic here: plain fields and BTreeMaps.
+        c.text(&format!("{:?}", policy.plans));
         Self {
             store,
+            plan_policy: c.finish(),
             policy,
             templates,
             max_page_size,
             clock,
         }
+    }
+
+    /// ValidatePlan's etag for `proposal` on `parent` judged as `j`: a digest of the proposal as
+    /// asked, then one of what it was judged against (the collectable balance, statutory interest,
+    /// the plan policy), each 128 bits in hex.
+    fn etag(&self, parent: &str, proposal: &pb::PlanProposal, j: &CheckedProposal) -> String {
+        let mut asked = Canonical::new("plan-etag-proposal/v1");
+        asked.text(parent).bytes(&proposal.encode_to_vec());
+        let mut against = Canonical::new("plan-etag-balance/v1");
+        against.money(j.collectable).text(&self.plan_policy);
+        if let Some(i) = j.interest {
+            against.money(i);
+        }
+        format!("{}.{}", &asked.finish()[..32], &against.finish()[..32])
     }
 
     async fn account(&self, id: i64, name: &str) -> Result<AccountSnapshot, Status> {
@@ -193,19 +216,6 @@ struct CheckedProposal {
     today: NaiveDate,
 }
 
-/// Every rule a proposal broke, as field violations of `proposal`.
-fn refused(j: &Judgement) -> Status {
-    let mut v = Violations::new();
-    for b in &j.broken {
-        let mut text = format!("{}: {}", b.code, b.message);
-        if !b.limit.is_empty() {
-            text.push_str(&format!(" (limit {}, proposed {})", b.limit, b.value));
-        }
-        v.push("proposal", text);
-    }
-    invalid(v)
-}
-
 fn fingerprint(method: &str, name: &str, parts: &[&[u8]]) -> String {
     let mut c = Canonical::new(method);
     c.text(name);
@@ -248,6 +258,7 @@ impl PlanService for Plans {
             &counters,
             nearest.as_ref(),
             a.data.currency,
+            self.etag(&req.parent, proposal, &j),
         )))
     }
 
@@ -286,12 +297,11 @@ impl PlanService for Plans {
             &req.parent,
             &[&proposal.encode_to_vec(), reason.as_bytes()],
         );
-        let not_found = || format!("{} does not exist", req.parent);
         let replayed = self
             .store
             .replay_plan(key, "CreatePlan", &fp)
             .await
-            .map_err(|e| from_store(e, "", not_found))?;
+            .map_err(|e| from_store(e, "", &req.parent))?;
         if let Some(p) = replayed {
             return Ok(Response::new(
                 self.answer(PlanOutcome::Replayed(p), "created"),
@@ -300,8 +310,26 @@ impl PlanService for Plans {
         let a = self.account(account, &req.parent).await?;
         let now = self.clock.now();
         let j = self.judge(&a, proposal, asker, now)?;
+        if !req.etag.is_empty() {
+            let now = self.etag(&req.parent, proposal, &j);
+            match (req.etag.split_once('.'), now.split_once('.')) {
+                (Some((asked, _)), Some((proposed, _))) if asked != proposed => {
+                    return Err(invalid_field(
+                        "etag",
+                        "was given by ValidatePlan for another proposal or account",
+                    ));
+                }
+                (Some((_, then)), Some((_, current))) if then != current => {
+                    return Err(balance_changed(&req.parent));
+                }
+                (None, _) => {
+                    return Err(invalid_field("etag", "is not an etag ValidatePlan gave"));
+                }
+                _ => {}
+            }
+        }
         if !j.judgement.valid() {
-            return Err(refused(&j.judgement));
+            return Err(plan_rules_broken(&req.parent, &j.judgement.broken));
         }
         let total = j
             .judgement
@@ -342,7 +370,7 @@ impl PlanService for Plans {
             .store
             .create_plan(key, account, &new, now)
             .await
-            .map_err(|e| from_store(e, "", not_found))?;
+            .map_err(|e| from_store(e, "", &req.parent))?;
         if matches!(outcome, PlanOutcome::Recorded(_)) {
             metrics::counter!("recoup_plans_created_total").increment(1);
         }
@@ -362,8 +390,8 @@ impl PlanService for Plans {
             .store
             .get_plan(account, plan)
             .await
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| Status::not_found(format!("{} does not exist", req.name)))?;
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&req.name))?;
         Ok(Response::new(self.out(&found, true)))
     }
 
@@ -387,7 +415,7 @@ impl PlanService for Plans {
             .store
             .list_plans(account, before, i64::from(size) + 1)
             .await
-            .map_err(|e| internal(&e))?;
+            .map_err(store_failed)?;
         if plans.is_empty() {
             // No plans, or no such account: only then is the account read.
             self.account(account, &req.parent).await?;
@@ -421,7 +449,7 @@ impl PlanService for Plans {
             .store
             .approve_plan(key, account, plan, &fp, self.clock.now())
             .await
-            .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
+            .map_err(|e| from_store(e, "", &req.name))?;
         Ok(Response::new(self.answer(outcome, "approved")))
     }
 
@@ -465,7 +493,7 @@ impl PlanService for Plans {
             .store
             .sign_plan(key, account, plan, (signatory, signed), &fp, now)
             .await
-            .map_err(|e| from_store(e, "", || format!("{} does not exist", req.name)))?;
+            .map_err(|e| from_store(e, "", &req.name))?;
         Ok(Response::new(self.answer(outcome, "signed")))
     }
 }

@@ -88,6 +88,7 @@ async fn create(
             parent: parent.into(),
             proposal: Some(proposal),
             supersede_reason: supersede_reason.into(),
+            etag: String::new(),
         })
         .await
         .map(|r| r.into_inner())
@@ -272,7 +273,7 @@ async fn a_plan_that_breaks_a_rule_is_refused_naming_each_rule_and_nothing_is_wr
             .map(|v| (v.field.as_str(), v.description.as_str()))
             .collect();
         assert!(
-            said.iter().any(|(f, d)| *f == "proposal"
+            said.iter().any(|(f, d)| *f == "proposal.instalment_amount"
                 && d.starts_with("INSTALMENT_BELOW_FLOOR")
                 && d.contains("limit GBP 300.00, proposed GBP 100.00")),
             "{said:?}"

@@ -419,7 +419,7 @@ async fn figures_plurals_and_plans_read_right() {
                 first_payment_date: Some(date(today)),
                 ..Default::default()
             }),
-            supersede_reason: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()

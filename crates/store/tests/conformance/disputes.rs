@@ -2,7 +2,7 @@
 //! and resolving it upheld credits what the invoices still owe.
 
 use recoup_domain::dispute::{DisputeState, NewDispute, Resolution};
-use recoup_store::{AccountKey, DisputeOutcome, StoreError};
+use recoup_store::{AccountKey, ConflictKind, DisputeOutcome, StoreError};
 
 use crate::{announced, each_backend, key, now, one_account, silent};
 
@@ -85,7 +85,10 @@ async fn raised_once_held_alone_and_resolved_once() {
             .resolve_dispute(key("v-2"), id, d.id, &upheld, now())
             .await
         {
-            Err(StoreError::Conflict(why)) => assert!(why.contains("already resolved"), "{why}"),
+            Err(StoreError::Conflict(c)) => {
+                assert_eq!(c.kind, ConflictKind::AlreadyResolved, "{c:?}");
+                assert!(c.message.contains("already resolved"), "{c:?}");
+            }
             other => panic!("{backend}: {other:?}"),
         }
         silent(&store, backend, "resolving twice", at).await;

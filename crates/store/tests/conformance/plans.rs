@@ -5,7 +5,9 @@ use chrono::Days;
 use recoup_domain::plan::Proposal;
 use recoup_domain::plan::state::PlanState;
 use recoup_domain::schedule::Payment;
-use recoup_store::{NewPlan, PlanDetail, PlanEnd, PlanOutcome, RequestKey, StoreError};
+use recoup_store::{
+    ConflictKind, NewPlan, PlanDetail, PlanEnd, PlanOutcome, RequestKey, StoreError,
+};
 
 use crate::{announced, date, each_backend, key, money, now, one_account, silent};
 
@@ -70,7 +72,10 @@ async fn a_plan_is_agreed_approved_by_another_signed_and_ended_once() {
             .create_plan(key("p-2"), id, &plan(&detail, "f-2"), now())
             .await
         {
-            Err(StoreError::Conflict(why)) => assert!(why.contains("still live"), "{why}"),
+            Err(StoreError::Conflict(c)) => {
+                assert_eq!(c.kind, ConflictKind::PlanLive, "{c:?}");
+                assert!(c.message.contains("still live"), "{c:?}");
+            }
             other => panic!("{backend}: {other:?}"),
         }
         let stale = NewPlan {
@@ -79,14 +84,17 @@ async fn a_plan_is_agreed_approved_by_another_signed_and_ended_once() {
             ..plan(&detail, "f-3")
         };
         match store.create_plan(key("p-3"), id, &stale, now()).await {
-            Err(StoreError::Conflict(why)) => assert!(why.contains("balance changed"), "{why}"),
+            Err(StoreError::Conflict(c)) => {
+                assert_eq!(c.kind, ConflictKind::BalanceChanged, "{c:?}");
+                assert!(c.message.contains("balance changed"), "{c:?}");
+            }
             other => panic!("{backend}: {other:?}"),
         }
         assert!(matches!(
             store
                 .approve_plan(key("a-1"), id, p.id, "fa-1", now())
                 .await,
-            Err(StoreError::Forbidden(_))
+            Err(StoreError::Conflict(c)) if c.kind == ConflictKind::SelfApproval
         ));
         silent(&store, backend, "a retry and refused plan changes", at).await;
 
@@ -132,7 +140,7 @@ async fn a_plan_is_agreed_approved_by_another_signed_and_ended_once() {
                     now()
                 )
                 .await,
-            Err(StoreError::Conflict(_))
+            Err(StoreError::Conflict(c)) if c.kind == ConflictKind::State
         ));
 
         let end = PlanEnd {
