@@ -366,7 +366,9 @@ pub fn adjustment_out(a: &Adjustment) -> pb::InvoiceAdjustment {
 }
 
 /// An invoice as returned; `paused_by` is the name of the open dispute holding it, if any.
-fn invoice_out(inv: &StoredInvoice, today: NaiveDate, paused_by: String) -> pb::Invoice {
+/// An invoice as the contract shows it, judged on the debtor's `today`; `paused_by` names the open
+/// dispute pausing it (empty when none).
+pub fn invoice_out(inv: &StoredInvoice, today: NaiveDate, paused_by: String) -> pb::Invoice {
     let d = &inv.data;
     let days = ageing::days_overdue(d.due_date, today);
     pb::Invoice {

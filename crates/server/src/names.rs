@@ -40,6 +40,16 @@ pub fn dispute_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i
     child_id(v, field, name, "disputes", "dispute")
 }
 
+/// The (account id, letter id) in `accounts/{account_id}/letters/{letter_id}`, or a violation.
+pub fn letter_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
+    child_id(v, field, name, "letters", "letter")
+}
+
+/// The (account id, invoice id) in `accounts/{account_id}/invoices/{invoice_id}`, or a violation.
+pub fn invoice_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
+    child_id(v, field, name, "invoices", "invoice")
+}
+
 /// The (account id, claim id) in `accounts/{account_id}/claims/{claim_id}`, or a violation.
 pub fn claim_id(v: &mut Violations, field: &str, name: &str) -> Option<(i64, i64)> {
     child_id(v, field, name, "claims", "claim")

@@ -231,6 +231,7 @@ pub async fn start(
                 store.clone(),
                 options.policy.clone(),
                 options.templates.clone(),
+                options.limits.max_page_size,
                 clock.clone(),
             ))
             .max_decoding_message_size(limit),

@@ -111,6 +111,18 @@ pub(crate) fn list_sql(pg: bool, filter: &ListFilter, zones: usize) -> String {
 }
 
 impl Store {
+    /// Whether account `account_id` exists (for lists: an empty page of one that does not is
+    /// NOT_FOUND).
+    pub(crate) async fn account_exists(&self, account_id: i64) -> Result<bool, StoreError> {
+        let found: Option<i64> = with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
     /// One account: profile, contacts, open invoices with their adjustments, recent payments. One
     /// query reading one row.
     pub async fn get_account(

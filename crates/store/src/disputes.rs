@@ -465,6 +465,35 @@ impl Store {
             .filter(|d| d.account_id == account_id))
     }
 
+    /// Account `account_id`'s disputes, open and resolved, before id `before` (all when None),
+    /// newest first, at most `limit`; None when there is no such account. A dispute is read with
+    /// its invoices in a query each: an account has a handful.
+    pub async fn list_disputes(
+        &self,
+        account_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Option<Vec<StoredDispute>>, StoreError> {
+        let ids: Vec<i64> = with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_scalar(
+                "SELECT id FROM disputes WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+            )
+            .bind(account_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        if ids.is_empty() && !self.account_exists(account_id).await? {
+            return Ok(None);
+        }
+        let mut disputes = Vec::with_capacity(ids.len());
+        for id in ids {
+            disputes.extend(self.dispute(id).await?);
+        }
+        Ok(Some(disputes))
+    }
+
     async fn dispute(&self, id: i64) -> Result<Option<StoredDispute>, StoreError> {
         with_reader!(&self.backend, |pool, pg| {
             let Some(r) = sqlx::query(

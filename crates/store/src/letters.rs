@@ -124,25 +124,54 @@ impl Store {
     /// Letter `id`.
     pub async fn letter(&self, id: i64) -> Result<Option<StoredLetter>, StoreError> {
         with_reader!(&self.backend, |pool, pg| {
-            let Some(r) = sqlx::query("SELECT * FROM letters WHERE id = $1")
+            sqlx::query("SELECT * FROM letters WHERE id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
-            else {
-                return Ok(None);
-            };
-            Ok(Some(StoredLetter {
-                id: r.int("id")?,
-                account_id: r.int("account_id")?,
-                kind: r.text("kind")?,
-                locale: r.text("locale")?,
-                plan_id: r.opt_int("plan_id")?,
-                subject: r.text("subject")?,
-                body_text: r.text("body_text")?,
-                body_markdown: r.text("body_markdown")?,
-                created_by: r.text("created_by")?,
-                create_time: r.time("create_time")?,
-            }))
+                .map(|r| letter_row(&r))
+                .transpose()
         })
     }
+
+    /// Account `account_id`'s letters before id `before` (all when None), newest first, at most
+    /// `limit`; None when there is no such account.
+    pub async fn list_letters(
+        &self,
+        account_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Option<Vec<StoredLetter>>, StoreError> {
+        let letters = with_reader!(&self.backend, |pool, pg| {
+            sqlx::query(
+                "SELECT * FROM letters WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+            )
+            .bind(account_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(letter_row)
+            .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        if letters.is_empty() && !self.account_exists(account_id).await? {
+            return Ok(None);
+        }
+        Ok(Some(letters))
+    }
+}
+
+fn letter_row<R: RowExt>(r: &R) -> Result<StoredLetter, StoreError> {
+    Ok(StoredLetter {
+        id: r.int("id")?,
+        account_id: r.int("account_id")?,
+        kind: r.text("kind")?,
+        locale: r.text("locale")?,
+        plan_id: r.opt_int("plan_id")?,
+        subject: r.text("subject")?,
+        body_text: r.text("body_text")?,
+        body_markdown: r.text("body_markdown")?,
+        created_by: r.text("created_by")?,
+        create_time: r.time("create_time")?,
+    })
 }

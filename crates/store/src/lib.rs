@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod history;
 mod import;
+mod invoices;
 mod keys;
 pub mod letters;
 mod maintenance;
@@ -51,6 +52,7 @@ pub use disputes::{DisputeOutcome, StoredDispute};
 pub use error::{Conflict, ConflictKind, StoreError};
 pub use events::{Payload, StoredEvent};
 pub use history::{PastLetter, PastOutcome, PastRecord};
+pub use invoices::InvoiceRead;
 pub use keys::StoredKey;
 pub use letters::{NewLetter, StoredLetter};
 pub use model::{

@@ -561,13 +561,7 @@ impl Store {
         });
         if ids.is_empty() {
             // No payments (on this page), or no such account: only then is the account looked up.
-            let exists: Option<i64> = with_reader!(&self.backend, |pool, pg| {
-                sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
-                    .bind(account_id)
-                    .fetch_optional(pool)
-                    .await?
-            });
-            return Ok(exists.map(|_| Vec::new()));
+            return Ok(self.account_exists(account_id).await?.then(Vec::new));
         }
         Ok(Some(read_payments(&self.backend, &ids).await?))
     }

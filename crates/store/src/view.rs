@@ -26,7 +26,9 @@ use crate::plans::LIVE;
 mod codec;
 mod rows;
 
-pub(crate) use codec::{decode, encode, payment_payload, plan_payload, split_numbers};
+pub(crate) use codec::{
+    decode, encode, invoice_payload, payment_payload, plan_payload, split_numbers,
+};
 use rows::*;
 
 /// A row's columns as one JSON array, each `{name}` in them replaced by its nested section.
@@ -56,11 +58,6 @@ pub(crate) fn list(pg: bool, item: &str, order: &str, from: &str) -> String {
 pub(crate) fn document(pg: bool) -> String {
     let arr = |columns: &[&str], nested: &[(&str, &str)]| array(pg, columns, nested);
     let agg = |item: &str, order: &str, from: &str| list(pg, item, order, from);
-    let adjustments = agg(
-        &arr(AdjustmentJson::COLUMNS, &[]),
-        "j.date, j.reference",
-        "FROM invoice_adjustments j WHERE j.invoice_id = i.id",
-    );
     // The account's story: current versions of calls only (a corrected record gives way to its
     // correction), newest first, each list bounded. `c` is the calls table, `n` the newest rows.
     let current = "NOT EXISTS (SELECT 1 FROM calls x WHERE x.corrects = c.id)";
@@ -97,7 +94,7 @@ pub(crate) fn document(pg: bool) -> String {
             "FROM contacts k WHERE k.account_id = a.id",
         ),
         invoices: agg(
-            &arr(InvoiceJson::COLUMNS, &[("adjustments", &adjustments)]),
+            &invoice_row(pg),
             "i.due_date, i.issue_date, i.number",
             "FROM invoices i WHERE i.account_id = a.id AND i.outstanding_minor <> 0",
         ),
@@ -191,6 +188,17 @@ pub(crate) fn document(pg: bool) -> String {
         ),
     };
     sections.object(pg)
+}
+
+/// An invoice (`i`) as a row of the document, with its adjustments by date and reference.
+pub(crate) fn invoice_row(pg: bool) -> String {
+    let adjustments = list(
+        pg,
+        &array(pg, AdjustmentJson::COLUMNS, &[]),
+        "j.date, j.reference",
+        "FROM invoice_adjustments j WHERE j.invoice_id = i.id",
+    );
+    array(pg, InvoiceJson::COLUMNS, &[("adjustments", &adjustments)])
 }
 
 /// A payment (`p`) as a row of the document, with its allocations in order.

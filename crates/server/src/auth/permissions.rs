@@ -27,6 +27,8 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.AccountService/GetPayment", READERS),
     ("/recoup.v1.AccountService/ListPayments", READERS),
     ("/recoup.v1.AccountService/GetDispute", READERS),
+    ("/recoup.v1.AccountService/GetInvoice", READERS),
+    ("/recoup.v1.AccountService/ListDisputes", READERS),
     (
         "/recoup.v1.AccountService/LiftContactBlock",
         &[Supervisor, Integration],
@@ -43,6 +45,8 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.PlanService/RecordPlanSignature", CALLERS),
     ("/recoup.v1.GuidanceService/GetCallGuidance", CALLERS),
     ("/recoup.v1.GuidanceService/RenderLetter", CALLERS),
+    ("/recoup.v1.GuidanceService/GetLetter", READERS),
+    ("/recoup.v1.GuidanceService/ListLetters", READERS),
     ("/recoup.v1.EventService/WatchEvents", &[Integration]),
     ("/recoup.v1.FloorService/ClaimNextAccount", CALLERS),
     ("/recoup.v1.FloorService/ClaimAccount", CALLERS),

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use prost::Message;
 use recoup_domain::Violations;
 use recoup_domain::account::{MAX_REASON_CHARS, MAX_REF_CHARS};
+use recoup_domain::ageing::local_today;
 use recoup_domain::fingerprint::Canonical;
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
@@ -22,8 +23,8 @@ use crate::clock::SharedClock;
 use crate::convert::category::category_in;
 use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
-    View, account_in, account_name, account_out, basic_out, enum_in, money_in, payment_in,
-    payment_out, required_in, status_in, view_in,
+    View, account_in, account_name, account_out, basic_out, enum_in, invoice_out, money_in,
+    payment_in, payment_out, required_in, status_in, view_in,
 };
 use crate::paging::{decode_position, decode_token, encode_position, next_page, page_size};
 use crate::status::{
@@ -690,6 +691,58 @@ impl AccountService for Accounts {
         });
         Ok(Response::new(pb::ListPaymentsResponse {
             payments: payments.iter().map(payment_out).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_invoice(
+        &self,
+        request: Request<pb::GetInvoiceRequest>,
+    ) -> Result<Response<pb::Invoice>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let Some((account, id)) = names::invoice_id(&mut v, "name", &req.name) else {
+            return Err(invalid(v));
+        };
+        let found = self
+            .store
+            .get_invoice(account, id)
+            .await
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&req.name))?;
+        let today = local_today(found.time_zone, self.clock.now());
+        let paused_by = found
+            .open_dispute
+            .map(|d| format!("{}/disputes/{d}", account_name(account)))
+            .unwrap_or_default();
+        Ok(Response::new(invoice_out(&found.invoice, today, paused_by)))
+    }
+
+    async fn list_disputes(
+        &self,
+        request: Request<pb::ListDisputesRequest>,
+    ) -> Result<Response<pb::ListDisputesResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let account = names::account_id(&mut v, "parent", &req.parent);
+        let Some(account) = account.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let size = page_size(req.page_size, self.max_page_size)?;
+        let key = format!("disputes of {}", req.parent);
+        let before = match req.page_token.as_str() {
+            "" => None,
+            token => Some(decode_token(token, &key)?),
+        };
+        let mut disputes = self
+            .store
+            .list_disputes(account, before, i64::from(size) + 1)
+            .await
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&req.parent))?;
+        let next_page_token = next_page(&mut disputes, size, &key, |d| d.id.to_string());
+        Ok(Response::new(pb::ListDisputesResponse {
+            disputes: disputes.iter().map(dispute_out).collect(),
             next_page_token,
         }))
     }

@@ -19,13 +19,14 @@ use crate::auth;
 use crate::clock::SharedClock;
 use crate::convert::enum_in;
 use crate::convert::guidance::{brief, letter_context, letter_out};
-use crate::names;
 use crate::status::{from_store, internal, invalid, not_found, store_failed};
+use crate::{names, paging};
 
 pub struct Guidance {
     store: Store,
     policy: Arc<Policy>,
     templates: Arc<Templates>,
+    max_page_size: u32,
     clock: SharedClock,
 }
 
@@ -34,12 +35,14 @@ impl Guidance {
         store: Store,
         policy: Arc<Policy>,
         templates: Arc<Templates>,
+        max_page_size: u32,
         clock: SharedClock,
     ) -> Self {
         Self {
             store,
             policy,
             templates,
+            max_page_size,
             clock,
         }
     }
@@ -258,5 +261,53 @@ impl GuidanceService for Guidance {
             "letter rendered"
         );
         Ok(Response::new(letter_out(&stored)))
+    }
+
+    async fn get_letter(
+        &self,
+        request: Request<pb::GetLetterRequest>,
+    ) -> Result<Response<pb::Letter>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let Some((account, id)) = names::letter_id(&mut v, "name", &req.name) else {
+            return Err(invalid(v));
+        };
+        let letter = self
+            .store
+            .letter(id)
+            .await
+            .map_err(store_failed)?
+            .filter(|l| l.account_id == account)
+            .ok_or_else(|| not_found(&req.name))?;
+        Ok(Response::new(letter_out(&letter)))
+    }
+
+    async fn list_letters(
+        &self,
+        request: Request<pb::ListLettersRequest>,
+    ) -> Result<Response<pb::ListLettersResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let account = names::account_id(&mut v, "parent", &req.parent);
+        let Some(account) = account.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let size = paging::page_size(req.page_size, self.max_page_size)?;
+        let key = format!("letters of {}", req.parent);
+        let before = match req.page_token.as_str() {
+            "" => None,
+            token => Some(paging::decode_token(token, &key)?),
+        };
+        let mut letters = self
+            .store
+            .list_letters(account, before, i64::from(size) + 1)
+            .await
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(&req.parent))?;
+        let next_page_token = paging::next_page(&mut letters, size, &key, |l| l.id.to_string());
+        Ok(Response::new(pb::ListLettersResponse {
+            letters: letters.iter().map(letter_out).collect(),
+            next_page_token,
+        }))
     }
 }

@@ -1,9 +1,11 @@
-//! A read for every resource the API names: a payment, a call and a dispute are each read back by
-//! their name exactly as the RPC that made them answered, and only under their own account.
+//! A read for every resource the API names: payments, calls, disputes, invoices and letters are
+//! each read back by their name exactly as the RPC that made them answered, and only under their
+//! own account; the lists page newest first.
 
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_client::AccountServiceClient;
 use recoup_proto::v1::call_service_client::CallServiceClient;
+use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_server::auth::Role;
 use recoup_store::testkit::TestDb;
 use tonic::Code;
@@ -332,6 +334,218 @@ async fn payments_are_listed_newest_first_page_by_page() {
             .await
             .unwrap_err();
         assert_eq!(bad_fields(&e), ["page_token"], "{backend}");
+        server.stop().await;
+    }
+}
+
+/// Invoices (paid or not), disputes (open or resolved) and letters read back by name and listed
+/// newest first, page by page; each only under its own account.
+#[tokio::test]
+async fn invoices_disputes_and_letters_are_read_and_listed() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let mut crm = server.accounts();
+        let due = london_today() - chrono::Days::new(40);
+        import(
+            &mut crm,
+            "",
+            vec![
+                account(
+                    "DOCS-1",
+                    vec![
+                        invoice("D-1", due, money("GBP", 100, 0)),
+                        invoice("D-2", due, money("GBP", 200, 0)),
+                        invoice("D-3", due, money("GBP", 300, 0)),
+                    ],
+                ),
+                account("DOCS-2", vec![]),
+            ],
+        )
+        .await
+        .unwrap();
+        let full = crate::get_full(&server, &get(&mut crm, "DOCS-1").await.name).await;
+        let parent = full.name.clone();
+        let other = get(&mut crm, "DOCS-2").await.name;
+        let mut reader = AccountServiceClient::new(server.as_role(Role::Integration));
+        let get_invoice = |name: &str| {
+            let mut c = reader.clone();
+            let request = pb::GetInvoiceRequest { name: name.into() };
+            async move { c.get_invoice(request).await.map(|r| r.into_inner()) }
+        };
+        // An open invoice reads as the account shows it; a paid one, no longer shown, still reads.
+        let d1 = full.invoices.iter().find(|i| i.number == "D-1").unwrap();
+        assert_eq!(&get_invoice(&d1.name).await.unwrap(), d1, "{backend}");
+        crm.record_payment(pb::RecordPaymentRequest {
+            request_id: "docs-pay".into(),
+            parent: parent.clone(),
+            payment: Some(pb::Payment {
+                amount: Some(money("GBP", 100, 0)),
+                payment_date: Some(date(london_today())),
+                reference: "D-1 in full".into(),
+                invoice_numbers: vec!["D-1".into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+        let paid = get_invoice(&d1.name).await.unwrap();
+        assert_eq!(crate::text(&paid.outstanding), "GBP 0.00", "{backend}");
+        assert_eq!(paid.number, "D-1");
+
+        let mut agent = AccountServiceClient::new(server.as_role(Role::Agent));
+        let mut disputes = Vec::new();
+        for (n, number) in ["D-2", "D-3"].iter().enumerate() {
+            let d = agent
+                .raise_dispute(pb::RaiseDisputeRequest {
+                    request_id: format!("docs-dispute-{n}"),
+                    parent: parent.clone(),
+                    dispute: Some(pb::Dispute {
+                        invoice_numbers: vec![number.to_string()],
+                        reason: "not what was ordered".into(),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            disputes.push(d);
+        }
+        let rejected = AccountServiceClient::new(server.as_role(Role::Supervisor))
+            .resolve_dispute(pb::ResolveDisputeRequest {
+                request_id: "docs-resolve".into(),
+                name: disputes[0].name.clone(),
+                outcome: pb::DisputeState::Rejected as i32,
+                resolution: "matches the order form".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        // D-3 is paused by the open dispute, and says which.
+        let d3 = full.invoices.iter().find(|i| i.number == "D-3").unwrap();
+        let d3 = get_invoice(&d3.name).await.unwrap();
+        assert_eq!((d3.disputed, &d3.dispute), (true, &disputes[1].name));
+
+        let list_disputes = |page_token: String| {
+            let mut c = reader.clone();
+            let request = pb::ListDisputesRequest {
+                parent: parent.clone(),
+                page_size: 1,
+                page_token,
+            };
+            async move { c.list_disputes(request).await.map(|r| r.into_inner()) }
+        };
+        let first = list_disputes(String::new()).await.unwrap();
+        assert_eq!(
+            first.disputes,
+            [disputes[1].clone()],
+            "{backend}: newest first"
+        );
+        let second = list_disputes(first.next_page_token).await.unwrap();
+        assert_eq!(second.disputes, [rejected], "{backend}");
+        assert!(second.next_page_token.is_empty(), "{backend}");
+
+        let mut guidance = GuidanceServiceClient::new(server.as_role(Role::Agent));
+        let mut letters = Vec::new();
+        for (n, kind) in [
+            pb::LetterKind::PreCallStatement,
+            pb::LetterKind::FirstReminder,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            letters.push(
+                guidance
+                    .render_letter(pb::RenderLetterRequest {
+                        request_id: format!("docs-letter-{n}"),
+                        parent: parent.clone(),
+                        kind: kind as i32,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner(),
+            );
+        }
+        let mut letters_reader = GuidanceServiceClient::new(server.as_role(Role::Integration));
+        let read = letters_reader
+            .get_letter(pb::GetLetterRequest {
+                name: letters[0].name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(read, letters[0], "{backend}");
+        let page = letters_reader
+            .list_letters(pb::ListLettersRequest {
+                parent: parent.clone(),
+                page_size: 1,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            page.letters,
+            [letters[1].clone()],
+            "{backend}: newest first"
+        );
+        let rest = letters_reader
+            .list_letters(pb::ListLettersRequest {
+                parent: parent.clone(),
+                page_size: 10,
+                page_token: page.next_page_token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(rest.letters, [letters[0].clone()]);
+        assert!(rest.next_page_token.is_empty());
+
+        // Under another account, or no account: NOT_FOUND; a token of another list is refused.
+        let elsewhere = |name: &str| name.replacen(&parent, &other, 1);
+        let e = get_invoice(&elsewhere(&d1.name)).await.unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{backend}: {e:?}");
+        let e = letters_reader
+            .get_letter(pb::GetLetterRequest {
+                name: elsewhere(&letters[0].name),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{backend}: {e:?}");
+        assert!(
+            reader
+                .list_disputes(pb::ListDisputesRequest {
+                    parent: other.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .disputes
+                .is_empty()
+        );
+        let e = letters_reader
+            .list_letters(pb::ListLettersRequest {
+                parent: "accounts/987654".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{backend}: {e:?}");
+        let e = reader
+            .list_disputes(pb::ListDisputesRequest {
+                parent: parent.clone(),
+                page_size: 1,
+                page_token: page.next_page_token,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            bad_fields(&e),
+            ["page_token"],
+            "{backend}: a letters token for disputes"
+        );
         server.stop().await;
     }
 }

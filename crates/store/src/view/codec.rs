@@ -166,37 +166,7 @@ pub(crate) fn decode(text: &str) -> Result<AccountSnapshot, StoreError> {
     let mut open_invoices: Vec<StoredInvoice> = doc
         .invoices
         .into_iter()
-        .map(|inv| {
-            let adjustments = inv
-                .adjustments
-                .into_iter()
-                .map(|j| {
-                    Ok(Adjustment {
-                        kind: AdjustmentKind::parse(&j.kind)
-                            .ok_or_else(|| corrupt("adjustment kind", &j.kind))?,
-                        reference: j.reference,
-                        amount: money(j.amount),
-                        date: date(&j.date)?,
-                        reason: j.reason,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?;
-            Ok(StoredInvoice {
-                id: inv.id,
-                account_id: id,
-                data: InvoiceData {
-                    number: inv.number,
-                    issue_date: date(&inv.issue_date)?,
-                    due_date: date(&inv.due_date)?,
-                    amount: money(inv.amount),
-                    adjustments,
-                    disputed: inv.disputed != 0,
-                    dispute_reason: inv.dispute_reason,
-                },
-                outstanding: money(inv.outstanding),
-                payments: Vec::new(),
-            })
-        })
+        .map(|inv| invoice(inv, id, cur))
         .collect::<Result<_, StoreError>>()?;
     for part in doc.paid_in {
         if let Some(inv) = open_invoices.iter_mut().find(|i| i.id == part.invoice_id) {
@@ -384,6 +354,50 @@ fn received(rows: Vec<ReceivedJson>, cur: Currency) -> Result<Vec<(NaiveDate, Mo
     rows.into_iter()
         .map(|r| Ok((date(&r.date)?, Money::from_minor(r.amount, cur))))
         .collect()
+}
+
+fn invoice(inv: InvoiceJson, account_id: i64, cur: Currency) -> Result<StoredInvoice, StoreError> {
+    let money = |minor| Money::from_minor(minor, cur);
+    let adjustments = inv
+        .adjustments
+        .into_iter()
+        .map(|j| {
+            Ok(Adjustment {
+                kind: AdjustmentKind::parse(&j.kind)
+                    .ok_or_else(|| corrupt("adjustment kind", &j.kind))?,
+                reference: j.reference,
+                amount: money(j.amount),
+                date: date(&j.date)?,
+                reason: j.reason,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(StoredInvoice {
+        id: inv.id,
+        account_id,
+        data: InvoiceData {
+            number: inv.number,
+            issue_date: date(&inv.issue_date)?,
+            due_date: date(&inv.due_date)?,
+            amount: money(inv.amount),
+            adjustments,
+            disputed: inv.disputed != 0,
+            dispute_reason: inv.dispute_reason,
+        },
+        outstanding: money(inv.outstanding),
+        payments: Vec::new(),
+    })
+}
+
+/// An invoice read on its own (`view::invoice_row`).
+pub(crate) fn invoice_payload(
+    text: &str,
+    account_id: i64,
+    cur: Currency,
+) -> Result<StoredInvoice, StoreError> {
+    let inv: InvoiceJson =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("invoice: {e}")))?;
+    invoice(inv, account_id, cur)
 }
 
 fn payment(p: PaymentJson, account_id: i64, cur: Currency) -> Result<StoredPayment, StoreError> {

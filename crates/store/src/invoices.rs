@@ -1,0 +1,60 @@
+//! One invoice read on its own (GetInvoice): paid or not, which the account view (open invoices
+//! only) does not hold. Its row is the view's (`view::invoice_row`), so both read it alike.
+
+use std::str::FromStr;
+
+use chrono_tz::Tz;
+
+use crate::model::StoredInvoice;
+use crate::rows::{RowExt, currency};
+use crate::{Store, StoreError, view, with_reader};
+
+/// An invoice as it stands, with what its reader needs to judge it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceRead {
+    pub invoice: StoredInvoice,
+    /// The debtor's time zone: days overdue are counted on the debtor's calendar.
+    pub time_zone: Tz,
+    /// The open dispute pausing it, if any.
+    pub open_dispute: Option<i64>,
+}
+
+impl Store {
+    /// Invoice `invoice_id` of account `account_id`, or None when the account has no such invoice.
+    pub async fn get_invoice(
+        &self,
+        account_id: i64,
+        invoice_id: i64,
+    ) -> Result<Option<InvoiceRead>, StoreError> {
+        with_reader!(&self.backend, |pool, pg| {
+            let cast = if pg { "::text" } else { "" };
+            let sql = format!(
+                "SELECT ({}){cast} AS row, a.currency_code, a.time_zone, \
+                 (SELECT d.id FROM dispute_invoices di JOIN disputes d ON d.id = di.dispute_id \
+                  WHERE di.invoice_id = i.id AND d.state = 'open') AS open_dispute \
+                 FROM invoices i JOIN accounts a ON a.id = i.account_id \
+                 WHERE i.id = $1 AND i.account_id = $2",
+                view::invoice_row(pg)
+            );
+            let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(invoice_id)
+                .bind(account_id)
+                .fetch_optional(pool)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let zone = r.text("time_zone")?;
+            Ok(Some(InvoiceRead {
+                invoice: view::invoice_payload(
+                    &r.text("row")?,
+                    account_id,
+                    currency(&r.text("currency_code")?)?,
+                )?,
+                time_zone: Tz::from_str(&zone)
+                    .map_err(|_| StoreError::Corrupt(format!("time zone '{zone}'")))?,
+                open_dispute: r.opt_int("open_dispute")?,
+            }))
+        })
+    }
+}
