@@ -243,6 +243,20 @@ fn broken(
     }
 }
 
+/// The instalment that pays `balance` in `count` instalments ("over six months"): the balance
+/// divided by the count, rounded up to the currency's minor unit, so the schedule has at most
+/// `count` payments and its last takes what is left. None for a count of 0.
+pub fn instalment_for_count(balance: Money, count: u32) -> Option<Money> {
+    if count == 0 {
+        return None;
+    }
+    let each = (balance.amount() / Decimal::from(count)).round_dp_with_strategy(
+        balance.currency().exponent(),
+        RoundingStrategy::AwayFromZero,
+    );
+    Some(balance.with_amount(each))
+}
+
 /// The smallest instalment policy accepts on `balance`: the larger of the currency's floor and the
 /// percentage of the balance (rounded up to the minor unit), never more than the balance itself.
 pub fn floor(balance: Money, p: &PlanPolicy) -> Money {

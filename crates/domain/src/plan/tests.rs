@@ -374,6 +374,39 @@ fn after_a_broken_plan_the_terms_are_stricter() {
     }
 }
 
+proptest! {
+    /// A balance spread over a count: never more payments than the count, each the same but the
+    /// last (never more than the others), and the schedule sums to the balance exactly.
+    #[test]
+    fn an_instalment_count_spreads_the_balance_exactly(
+        code in currency(),
+        balance in 1i64..100_000_000,
+        count in 1u32..=520,
+    ) {
+        let cur = Currency::from_code(code).unwrap();
+        let balance = Money::from_minor(balance, cur);
+        let each = instalment_for_count(balance, count).unwrap();
+        let sched = schedule::instalments(balance, each, Frequency::Monthly, d("2026-12-01")).unwrap();
+        prop_assert!(sched.len() <= count as usize);
+        prop_assert!(sched.iter().all(|p| p.amount.amount() <= each.amount()));
+        let total: Decimal = sched.iter().map(|p| p.amount.amount()).sum();
+        prop_assert_eq!(total, balance.amount());
+    }
+}
+
+#[test]
+fn an_instalment_count_rounds_up_to_the_minor_unit() {
+    assert_eq!(
+        instalment_for_count(m("1000.00", "GBP"), 3),
+        Some(m("333.34", "GBP"))
+    );
+    assert_eq!(
+        instalment_for_count(m("1000", "JPY"), 3),
+        Some(m("334", "JPY"))
+    );
+    assert_eq!(instalment_for_count(m("1000.00", "GBP"), 0), None);
+}
+
 fn currency() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec!["GBP", "EUR", "JPY", "KWD", "CHF"])
 }

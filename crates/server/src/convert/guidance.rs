@@ -22,7 +22,7 @@ use recoup_script::terms;
 use recoup_script::tone::{Lasting, Step, Tone, ToneFacts};
 use recoup_store::{StoredInvoice, StoredLetter};
 
-use super::plan::{BrokenPlan, proposal_out};
+use super::plan::{BrokenPlan, checked_out, proposal_out};
 use super::story_summary;
 use crate::assess::Assessment;
 
@@ -254,6 +254,13 @@ pub fn brief(x: &Assessment<'_>, asker: Authority, fmt: &dyn Formats) -> Briefin
         max_plan_months: i32::try_from(max_months).unwrap_or(i32::MAX),
         discount_authority_percent: authority.to_string(),
         options: options.iter().map(|(p, _)| proposal_out(p)).collect(),
+        checked_options: options
+            .iter()
+            .map(|(p, j)| {
+                let words = terms::describe(p, &j.schedule, fmt);
+                checked_out(p, j, s.balance.currency(), words)
+            })
+            .collect(),
         notes: notes.clone(),
         required_down_payment: s
             .after_broken_plan

@@ -3,8 +3,8 @@
 use chrono::NaiveDate;
 use recoup_domain::plan::state::PlanState;
 use recoup_domain::plan::track::{self, InstalmentState, Progress, Standing, Tracked};
-use recoup_domain::plan::{Broken, Counter, Judgement, PlanPolicy, Proposal};
-use recoup_domain::schedule::{Frequency, Payment};
+use recoup_domain::plan::{Broken, Counter, Judgement, PlanPolicy, Proposal, instalment_for_count};
+use recoup_domain::schedule::{self, Frequency, Payment};
 use recoup_domain::{Currency, Money, Violations};
 use recoup_proto::v1 as pb;
 use rust_decimal::Decimal;
@@ -31,6 +31,41 @@ fn amount(v: &mut Violations, field: &str, m: Option<&pb::Money>, cur: Currency)
     Some(money)
 }
 
+/// The instalment: `instalment_amount` as given, or `balance` spread over `instalment_count`.
+fn instalment_in(
+    v: &mut Violations,
+    p: &pb::PlanProposal,
+    cur: Currency,
+    balance: Money,
+) -> Option<Money> {
+    match (p.instalment_amount.as_ref(), p.instalment_count) {
+        (Some(_), n) if n != 0 => {
+            v.push(
+                "instalment_count",
+                "give instalment_amount or instalment_count, not both",
+            );
+            None
+        }
+        (None, n) if n < 0 || i64::from(n) > schedule::MAX_PAYMENTS => {
+            v.push(
+                "instalment_count",
+                format!("must be from 1 to {}", schedule::MAX_PAYMENTS),
+            );
+            None
+        }
+        (None, 1..) => {
+            let each = instalment_for_count(balance, p.instalment_count as u32)?;
+            if each.is_positive() {
+                Some(each)
+            } else {
+                v.push("instalment_count", "leaves nothing to pay in instalments");
+                None
+            }
+        }
+        (m, _) => amount(v, "instalment_amount", m, cur),
+    }
+}
+
 fn frequency_in(v: &mut Violations, raw: i32) -> Option<Frequency> {
     enum_in(v, "frequency", raw, None, |f: pb::Frequency| match f {
         pb::Frequency::Unspecified => None,
@@ -50,9 +85,13 @@ fn frequency_out(f: Frequency) -> pb::Frequency {
 
 /// A proposal read for an account in `cur`, with what the customer says it can afford; field paths
 /// are relative to the proposal.
+/// The proposal `p` for an account whose collectable balance is `balance` (an instalment given by
+/// count is that balance, less any down payment, spread over the count), and the monthly amount
+/// the customer says it can afford.
 pub fn proposal_in(
     p: &pb::PlanProposal,
     cur: Currency,
+    balance: Money,
 ) -> Result<(Proposal, Option<Money>), Violations> {
     let mut v = Violations::new();
     let kind = enum_in(&mut v, "kind", p.kind, None, |k: pb::PlanKind| {
@@ -73,12 +112,7 @@ pub fn proposal_in(
             Some(pb::PlanKind::Extension) => date(&mut v, "pay_by_date", p.pay_by_date.as_ref())
                 .map(|by| Proposal::Extension { by }),
             Some(pb::PlanKind::Instalments) => {
-                let a = amount(
-                    &mut v,
-                    "instalment_amount",
-                    p.instalment_amount.as_ref(),
-                    cur,
-                );
+                let a = instalment_in(&mut v, p, cur, balance);
                 let f = frequency_in(&mut v, p.frequency);
                 let first = date(&mut v, "first_payment_date", p.first_payment_date.as_ref());
                 match (a, f, first) {
@@ -92,12 +126,10 @@ pub fn proposal_in(
             }
             Some(pb::PlanKind::DownPaymentAndInstalments) => {
                 let down = amount(&mut v, "down_payment", p.down_payment.as_ref(), cur);
-                let a = amount(
-                    &mut v,
-                    "instalment_amount",
-                    p.instalment_amount.as_ref(),
-                    cur,
-                );
+                let rest = down.map_or(balance, |d| {
+                    balance.with_amount(balance.amount() - d.amount())
+                });
+                let a = instalment_in(&mut v, p, cur, rest);
                 let f = frequency_in(&mut v, p.frequency);
                 let first = date(&mut v, "first_payment_date", p.first_payment_date.as_ref());
                 match (down, a, f, first) {
@@ -135,6 +167,16 @@ pub fn proposal_in(
             }
             Some(pb::PlanKind::Unspecified) => None,
         };
+    let by_count = matches!(
+        kind,
+        Some(pb::PlanKind::Instalments | pb::PlanKind::DownPaymentAndInstalments)
+    );
+    if p.instalment_count != 0 && !by_count && kind.is_some() {
+        v.push(
+            "instalment_count",
+            "applies only to INSTALMENTS and DOWN_PAYMENT_AND_INSTALMENTS",
+        );
+    }
     match (proposal, v.is_empty()) {
         (Some(p), true) => Ok((p, affordable)),
         _ => Err(v),
@@ -219,6 +261,22 @@ fn violation_out(b: &Broken) -> pb::RuleViolation {
     }
 }
 
+/// A proposal policy accepts, with what it comes to and `description`.
+pub fn checked_out(
+    p: &Proposal,
+    j: &Judgement,
+    cur: Currency,
+    description: String,
+) -> pb::CounterProposal {
+    pb::CounterProposal {
+        proposal: Some(proposal_out(p)),
+        end_date: j.end().map(date_out),
+        payment_count: j.schedule.len() as i32,
+        total: Some(money_out(total(&j.schedule, cur))),
+        description,
+    }
+}
+
 /// ValidatePlan's answer.
 pub fn validation_out(
     j: &Judgement,
@@ -227,13 +285,7 @@ pub fn validation_out(
     cur: Currency,
     etag: String,
 ) -> pb::ValidatePlanResponse {
-    let counter_out = |c: &Counter| pb::CounterProposal {
-        proposal: Some(proposal_out(&c.proposal)),
-        end_date: c.judgement.end().map(date_out),
-        payment_count: c.judgement.schedule.len() as i32,
-        total: Some(money_out(total(&c.judgement.schedule, cur))),
-        description: c.why.clone(),
-    };
+    let counter_out = |c: &Counter| checked_out(&c.proposal, &c.judgement, cur, c.why.clone());
     pb::ValidatePlanResponse {
         etag,
         nearest_affordable: nearest.map(counter_out),

@@ -96,12 +96,14 @@ impl Plans {
         now: DateTime<Utc>,
     ) -> Result<CheckedProposal, Status> {
         let cur = a.data.currency;
-        let (proposal, affordable_monthly) = proposal_in(proposal, cur).map_err(|pv| {
+        let x = Assessment::of(a, &self.policy, now);
+        // The balance an instalment count spreads: what affordability does not change.
+        let balance = x.situation(asker, None).situation.balance;
+        let (proposal, affordable_monthly) = proposal_in(proposal, cur, balance).map_err(|pv| {
             let mut v = Violations::new();
             v.extend_prefixed("proposal", pv);
             invalid(v)
         })?;
-        let x = Assessment::of(a, &self.policy, now);
         let priced = x.situation(asker, affordable_monthly);
         let judgement = plan::judge(&proposal, &priced.situation, &self.policy.plans);
         Ok(CheckedProposal {

@@ -194,3 +194,114 @@ async fn bad_proposals_name_each_field() {
         server.stop().await;
     }
 }
+
+/// "Over six months": a proposal by instalment count spreads the collectable balance (less a down
+/// payment) in whole minor units, the last instalment taking the remainder; the negotiation box
+/// states what each option it offers comes to.
+#[tokio::test]
+async fn proposals_by_count_spread_the_balance_and_options_state_their_amounts() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let parent = book(&server).await;
+        let first = london_today() + Days::new(7);
+        let by_count = |count: i32, down: Option<i64>| pb::PlanProposal {
+            kind: if down.is_some() {
+                pb::PlanKind::DownPaymentAndInstalments
+            } else {
+                pb::PlanKind::Instalments
+            } as i32,
+            instalment_count: count,
+            down_payment: down.map(|units| money("GBP", units, 0)),
+            frequency: pb::Frequency::Monthly as i32,
+            first_payment_date: Some(date(first)),
+            ..Default::default()
+        };
+        // £6,000.00 collectable over six months: six of £1,000.00.
+        let r = validate(&server, Role::Agent, &parent, by_count(6, None))
+            .await
+            .unwrap();
+        assert!(r.valid, "{backend}: {r:?}");
+        let amounts: Vec<_> = r.schedule.iter().map(|i| text(&i.amount)).collect();
+        assert_eq!(amounts, vec!["GBP 1,000.00"; 6], "{backend}");
+        // £6,000.00 less £1,000.00 down over seven: £714.29 six times, then £714.26.
+        let r = validate(&server, Role::Agent, &parent, by_count(7, Some(1_000)))
+            .await
+            .unwrap();
+        assert!(r.valid, "{backend}: {r:?}");
+        let amounts: Vec<_> = r.schedule.iter().map(|i| text(&i.amount)).collect();
+        let mut expected = vec!["GBP 1,000.00".to_owned()];
+        expected.extend(vec!["GBP 714.29".to_owned(); 6]);
+        expected.push("GBP 714.26".to_owned());
+        assert_eq!(amounts, expected, "{backend}");
+        assert_eq!(text(&r.total), "GBP 6,000.00");
+
+        // Guidance: each option offered comes with its total and words stating its amount — the
+        // whole balance in a fortnight first.
+        let guidance = recoup_proto::v1::guidance_service_client::GuidanceServiceClient::new(
+            server.as_role(Role::Agent),
+        )
+        .get_call_guidance(pb::GetCallGuidanceRequest {
+            account: parent.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+        let negotiation = guidance.negotiation.unwrap();
+        assert_eq!(
+            negotiation.checked_options.len(),
+            negotiation.options.len(),
+            "{backend}"
+        );
+        for (checked, option) in negotiation.checked_options.iter().zip(&negotiation.options) {
+            assert_eq!(checked.proposal.as_ref(), Some(option));
+        }
+        let in_full = &negotiation.checked_options[0];
+        assert_eq!(
+            in_full.proposal.as_ref().unwrap().kind(),
+            pb::PlanKind::PayInFull,
+            "{backend}"
+        );
+        assert_eq!(text(&in_full.total), "GBP 6,000.00");
+        assert!(
+            in_full
+                .description
+                .starts_with("the whole balance, GBP 6,000.00, by "),
+            "{}",
+            in_full.description
+        );
+
+        // Recorded with the instalment it came to.
+        let plan = PlanServiceClient::new(server.as_role(Role::Agent))
+            .create_plan(pb::CreatePlanRequest {
+                request_id: "by-count".into(),
+                parent: parent.clone(),
+                proposal: Some(by_count(6, None)),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let proposal = plan.proposal.unwrap();
+        assert_eq!(
+            text(&proposal.instalment_amount),
+            "GBP 1,000.00",
+            "{backend}"
+        );
+
+        // An amount and a count, or a count out of range: the field is named.
+        let mut both = by_count(6, None);
+        both.instalment_amount = Some(money("GBP", 500, 0));
+        let e = validate(&server, Role::Agent, &parent, both)
+            .await
+            .unwrap_err();
+        assert_eq!(bad_fields(&e), ["proposal.instalment_count"], "{backend}");
+        let e = validate(&server, Role::Agent, &parent, by_count(521, None))
+            .await
+            .unwrap_err();
+        assert_eq!(bad_fields(&e), ["proposal.instalment_count"], "{backend}");
+
+        server.stop().await;
+    }
+}
