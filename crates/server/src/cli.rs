@@ -15,11 +15,16 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::commands;
 use crate::config::{Cli, Command, LogFormat};
 
+/// The most the template engine (handlebars) may log.
+const TEMPLATE_ENGINE_LOGS: &str = "handlebars=warn";
+
 /// Runs recoupd with these command-line arguments (the first is the program name).
 pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> ExitCode {
     let cli = Cli::parse_from(args);
     let filter = match EnvFilter::try_new(&cli.log) {
-        Ok(f) => f,
+        // The template engine logs the data it renders (names, invoices, amounts) at debug and
+        // trace: held at warn whatever the filter asks, so logs never carry customer data.
+        Ok(f) => f.add_directive(TEMPLATE_ENGINE_LOGS.parse().expect("a valid directive")),
         Err(e) => {
             eprintln!(
                 "recoupd: --log / RECOUP_LOG '{}' is not a valid filter: {e}",

@@ -284,8 +284,8 @@ pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, Box
             queues,
         } => {
             let subject = subject.trim();
-            if subject.is_empty() || subject.chars().count() > 100 {
-                return Err("--subject must be 1 to 100 characters".into());
+            if let Some(why) = crate::auth::subject_problem(subject) {
+                return Err(format!("--subject {why}").into());
             }
             let expire_time = expires
                 .map(|d| chrono::Duration::from_std(d).map(|d| now + d))

@@ -26,7 +26,8 @@ pub struct Cli {
     #[arg(long, env = "RECOUP_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 
-    /// Log filter, in tracing's env-filter syntax (e.g. "info", "recoup_server=debug").
+    /// Log filter, in tracing's env-filter syntax (e.g. "info", "recoup_server=debug"). The
+    /// template engine is held at warn whatever this says: it would log the data it renders.
     #[arg(long, env = "RECOUP_LOG", default_value = "info", global = true)]
     pub log: String,
 

@@ -19,15 +19,36 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::convert::call::claim_name;
 use crate::convert::{account_name, block_reason_out};
 
-/// INVALID_ARGUMENT listing every violation in the details and the first few in the message.
+/// The most text (field paths and descriptions) one error's BadRequest carries: status details
+/// travel in a trailer, and clients cap metadata (grpcio at 8 KiB, with everything else in it),
+/// so a longer list would reach them as RESOURCE_EXHAUSTED instead of the error.
+const DETAILS_BUDGET: usize = 2048;
+/// The longest description one violation carries in the details or the message.
+const DESCRIPTION_CHARS: usize = 300;
+
+/// INVALID_ARGUMENT listing the violations in the details (as many as `DETAILS_BUDGET` holds, then
+/// one saying how many more) and the first few in the message.
 pub fn invalid(v: Violations) -> Status {
     let mut details = ErrorDetails::new();
     let mut summary = Vec::new();
+    let mut spent = 0;
     for (i, x) in v.iter().enumerate() {
+        let description = clip(&x.description);
         if i < 5 {
-            summary.push(format!("{}: {}", x.field, x.description));
+            summary.push(format!("{}: {description}", x.field));
         }
-        details.add_bad_request_violation(x.field.clone(), x.description.clone());
+        spent += x.field.len() + description.len();
+        if spent > DETAILS_BUDGET && i > 0 {
+            details.add_bad_request_violation(
+                x.field.clone(),
+                format!(
+                    "and {} more problems not listed here (fix these and send again)",
+                    v.len() - i
+                ),
+            );
+            break;
+        }
+        details.add_bad_request_violation(x.field.clone(), description);
     }
     let more = v.len().saturating_sub(summary.len());
     let mut message = format!("invalid request: {}", summary.join("; "));
@@ -35,6 +56,14 @@ pub fn invalid(v: Violations) -> Status {
         message.push_str(&format!("; and {more} more (see BadRequest details)"));
     }
     Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// `text` cut to `DESCRIPTION_CHARS` characters, marked when cut.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(DESCRIPTION_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// INVALID_ARGUMENT for one field.
@@ -385,6 +414,37 @@ pub fn internal(e: &dyn std::fmt::Display) -> Status {
 mod tests {
     use super::*;
     use recoup_proto::v1 as pb;
+
+    /// However many problems a request has, its error stays small enough for any client's
+    /// metadata limit, and says how many it did not list.
+    #[test]
+    fn long_violation_lists_are_cut_to_fit_a_trailer() {
+        let mut v = Violations::new();
+        for i in 0..1000 {
+            v.push(
+                format!("payment.invoice_numbers[{i}]"),
+                format!(
+                    "no invoice 'INV-{i:06}' on this account; {}",
+                    "x".repeat(400)
+                ),
+            );
+        }
+        let status = invalid(v);
+        assert!(
+            status.details().len() < 4096,
+            "{} bytes",
+            status.details().len()
+        );
+        let listed = status.get_details_bad_request().unwrap().field_violations;
+        let last = listed.last().unwrap();
+        assert!(
+            last.description
+                .starts_with(&format!("and {} more problems", 1000 - (listed.len() - 1))),
+            "{}",
+            last.description
+        );
+        assert!(status.message().len() < 2048);
+    }
 
     /// Every reason a status can be given by its code is one the proto documents.
     #[test]

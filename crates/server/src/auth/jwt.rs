@@ -135,6 +135,9 @@ impl JwtVerifier {
         let subject = text(&self.subject_claim)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| format!("claim {} is missing", self.subject_claim))?;
+        if let Some(why) = super::subject_problem(&subject) {
+            return Err(format!("claim {} {why}", self.subject_claim));
+        }
         Ok(Identity {
             role,
             subject,

@@ -8,6 +8,26 @@ pub mod permissions;
 
 use std::fmt;
 
+/// The longest subject a credential may carry.
+pub const MAX_SUBJECT_CHARS: usize = 100;
+
+/// Why `subject` cannot name who acts, if it cannot: subjects are compared as they are (four eyes,
+/// claims, the audit trail), so they are 1 to 100 printable ASCII characters without spaces at
+/// either end. That leaves no invisible or look-alike character (a zero-width space, a Cyrillic
+/// letter) with which one person could pass for another.
+pub fn subject_problem(subject: &str) -> Option<String> {
+    if subject.is_empty() || subject.len() > MAX_SUBJECT_CHARS {
+        return Some(format!("must be 1 to {MAX_SUBJECT_CHARS} characters"));
+    }
+    if !subject.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        return Some("must be printable ASCII (letters, digits, punctuation, spaces)".into());
+    }
+    if subject.trim() != subject {
+        return Some("must not start or end with a space".into());
+    }
+    None
+}
+
 /// The role a credential acts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Role {

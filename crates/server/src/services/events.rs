@@ -24,6 +24,8 @@ use crate::convert::payment_out;
 use crate::convert::plan::plan_out;
 use crate::status::{invalid_field, store_failed};
 
+/// The longest `types` list a watcher may send: every type, with room for repeats.
+const MAX_TYPES: usize = 64;
 /// Events read per query, and queued per stream at most: a slow reader holds this many, no more.
 const PAGE: i64 = 256;
 /// How often a quiet stream looks for events written by other processes (another replica); events
@@ -280,6 +282,12 @@ impl EventService for Events {
     ) -> Result<Response<EventStream>, Status> {
         let req = request.into_inner();
         let after = cursor_in(&req.after_cursor)?;
+        if req.types.len() > MAX_TYPES {
+            return Err(invalid_field(
+                "types",
+                format!("must list at most {MAX_TYPES} types (there are fewer than that)"),
+            ));
+        }
         let mut types = Vec::new();
         for (i, raw) in req.types.iter().enumerate() {
             match pb::EventType::try_from(*raw) {
@@ -293,6 +301,9 @@ impl EventService for Events {
                 Ok(t) => types.push(stored_type(t).unwrap_or("none")),
             }
         }
+        // Each type once: every poll binds them.
+        types.sort_unstable();
+        types.dedup();
         let (tx, rx) = mpsc::channel(PAGE as usize);
         let watch = Watch {
             types,

@@ -251,7 +251,7 @@ async fn an_event_committed_late_is_not_skipped_on_postgres() {
 
 /// WatchEvents is served and refuses malformed filters before streaming.
 #[tokio::test]
-async fn unknown_event_types_are_refused() {
+async fn unknown_event_types_and_endless_type_lists_are_refused() {
     let server = TestServer::start(TestDb::sqlite()).await;
     let e = EventServiceClient::new(server.as_role(Role::Integration))
         .watch_events(pb::WatchEventsRequest {
@@ -261,6 +261,15 @@ async fn unknown_event_types_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(crate::bad_fields(&e), ["types[0]"]);
+    // A list longer than any watcher needs is refused before anything is read.
+    let e = EventServiceClient::new(server.as_role(Role::Integration))
+        .watch_events(pb::WatchEventsRequest {
+            after_cursor: String::new(),
+            types: vec![pb::EventType::PaymentRecorded as i32; 8_000],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(crate::bad_fields(&e), ["types"]);
     server.stop().await;
 }
 

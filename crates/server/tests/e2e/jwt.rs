@@ -86,7 +86,20 @@ async fn accepts_only_valid_tokens_for_this_service() {
     let mut no_expiry = claims("agent", 300);
     no_expiry.as_object_mut().unwrap().remove("exp");
     let other_key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    // Someone else's subject with an invisible or look-alike character: never the same person.
+    let passing_for = |subject: &str| {
+        let mut c = claims("supervisor", 300);
+        c["sub"] = json!(subject);
+        c["preferred_username"] = json!(subject);
+        sign(&key, None, &c)
+    };
     let cases = [
+        ("a zero-width space", passing_for("demo-supervisor\u{200B}")),
+        (
+            "a right-to-left override",
+            passing_for("\u{202E}demo-supervisor"),
+        ),
+        ("a Cyrillic e", passing_for("d\u{0435}mo-supervisor")),
         ("wrong issuer", sign(&key, None, &wrong_issuer)),
         ("wrong audience", sign(&key, None, &wrong_audience)),
         ("expired", sign(&key, None, &claims("agent", -600))),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::call_record;
 use recoup_proto::v1::call_service_client::CallServiceClient;
+use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_server::auth::Role;
 use recoup_store::testkit::TestDb;
 
@@ -138,6 +139,28 @@ async fn trace_logs_hold_no_personal_data_or_secrets() {
                 .await
                 .is_err()
         );
+        // Guidance and a letter drawn from the canary account: the template engine sees every
+        // name and amount, and must log none of them.
+        let agent = tonic::service::interceptor::InterceptedService::new(
+            channel.clone(),
+            crate::Bearer(keys[&Role::Agent].clone()),
+        );
+        GuidanceServiceClient::new(agent.clone())
+            .get_call_guidance(pb::GetCallGuidanceRequest {
+                account: got.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("guidance");
+        GuidanceServiceClient::new(agent)
+            .render_letter(pb::RenderLetterRequest {
+                request_id: "priv-letter-1".into(),
+                parent: got.name.clone(),
+                kind: pb::LetterKind::PreCallStatement as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("letter");
         for rpc in every_rpc() {
             call(&channel, &rpc, "").await;
             for role in Role::ALL {
