@@ -84,6 +84,9 @@ pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         Command::Keys { command } => commands::keys(&cli.database, command)
             .await
             .map(|out| println!("{out}")),
+        Command::Webhooks { command } => commands::webhooks(&cli.database, command)
+            .await
+            .map(|out| println!("{out}")),
         Command::Health(args) => commands::health(&args).await.map(|out| println!("{out}")),
     };
     if let Some(provider) = tracing {

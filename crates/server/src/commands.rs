@@ -4,13 +4,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use recoup_domain::policy::Policy;
 use recoup_store::{Store, StoreOptions};
 
 use crate::auth::jwt::JwtSettings;
 use crate::auth::{Role, keys};
-use crate::config::{DatabaseArgs, HealthArgs, JwtArgs, KeysCommand, ServeArgs};
+use crate::config::{DatabaseArgs, HealthArgs, JwtArgs, KeysCommand, ServeArgs, WebhooksCommand};
 use crate::server::{self, BoxError, ServeOptions, TlsPem};
 use crate::{demo, policy_file};
 use recoup_script::Templates;
@@ -241,6 +243,12 @@ pub async fn serve(
         jwt: jwt(&args.jwt)?,
         health_interval: Duration::from_secs(args.health_interval_secs),
         watch_heartbeat: Duration::from_secs(args.watch_heartbeat_secs),
+        webhooks: crate::webhooks::WebhookOptions {
+            max_attempts: args.webhook_max_attempts,
+            timeout: Duration::from_secs(args.webhook_timeout_secs),
+            first_retry: Duration::from_secs(args.webhook_first_retry_secs),
+            ..crate::webhooks::WebhookOptions::default()
+        },
         policy,
         templates,
         ..ServeOptions::default()
@@ -261,9 +269,130 @@ pub async fn serve(
     Ok(())
 }
 
-/// `recoupd keys …`: returns what to print. Works on an existing, migrated database only: a wrong
-/// directory or URL must not leave an empty database (or a stray schema) behind.
-pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, BoxError> {
+/// `recoupd webhooks …`: returns what to print. Like `keys`, on an existing, migrated database only.
+pub async fn webhooks(db: &DatabaseArgs, command: WebhooksCommand) -> Result<String, BoxError> {
+    let store = existing_store(db).await?;
+    let time = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    match command {
+        WebhooksCommand::Add { url, events } => {
+            if let Some(why) = crate::webhooks::url_problem(&url) {
+                return Err(format!("--url {why}").into());
+            }
+            let mut types: Vec<String> = Vec::new();
+            for e in &events {
+                let t = e.trim().to_ascii_lowercase();
+                if !crate::services::events::EVENT_TYPES.contains(&t.as_str()) {
+                    return Err(format!(
+                        "--event '{e}' is not an event type; one of: {}",
+                        crate::services::events::EVENT_TYPES.join(", ")
+                    )
+                    .into());
+                }
+                if !types.contains(&t) {
+                    types.push(t);
+                }
+            }
+            let mut raw = [0u8; 32];
+            getrandom::fill(&mut raw).map_err(|e| format!("no random source: {e}"))?;
+            let secret = format!("whsec_{}", URL_SAFE_NO_PAD.encode(raw));
+            let w = store
+                .add_webhook(&url, &types, &secret, "recoupd webhooks", Utc::now())
+                .await?;
+            Ok(format!(
+                "webhook {} posts {} to {} from event {} on
+signing secret (shown this once): {secret}",
+                w.id,
+                if types.is_empty() {
+                    "every event".to_owned()
+                } else {
+                    types.join(", ")
+                },
+                w.url,
+                w.position + 1
+            ))
+        }
+        WebhooksCommand::List => {
+            let mut out = format!(
+                "{:<6}  {:<10}  {:<25}  {:<40}  url
+",
+                "id", "position", "created", "events"
+            );
+            for w in store.webhooks().await? {
+                let types = if w.event_types.is_empty() {
+                    "all".to_owned()
+                } else {
+                    w.event_types.join(",")
+                };
+                out.push_str(&format!(
+                    "{:<6}  {:<10}  {:<25}  {:<40}  {}{}
+",
+                    w.id,
+                    w.position,
+                    time(w.create_time),
+                    types,
+                    w.url,
+                    if w.attempts > 0 {
+                        format!(" (next event failed {} times)", w.attempts)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            Ok(out.trim_end().to_owned())
+        }
+        WebhooksCommand::Remove { id } => {
+            if store.remove_webhook(id).await? {
+                Ok(format!("webhook {id} removed"))
+            } else {
+                Err(format!("no webhook {id}").into())
+            }
+        }
+        WebhooksCommand::Deliveries { id, limit } => {
+            let w = store
+                .webhook(id)
+                .await?
+                .ok_or_else(|| format!("no webhook {id}"))?;
+            let mut out = format!(
+                "webhook {} ({}): delivered through event {}
+",
+                w.id, w.url, w.position
+            );
+            if w.attempts > 0 {
+                out.push_str(&format!(
+                    "retrying the next event: {} failed tries, last: {}; next try {}
+",
+                    w.attempts,
+                    w.last_error.as_deref().unwrap_or(""),
+                    w.retry_time.map(time).unwrap_or_else(|| "now".into())
+                ));
+            }
+            let dead = store.dead_letters(id, limit).await?;
+            if dead.is_empty() {
+                out.push_str("no dead letters");
+            } else {
+                out.push_str(&format!(
+                    "{:<10}  {:<8}  {:<25}  last error
+",
+                    "event", "tries", "dead since"
+                ));
+                for d in dead {
+                    out.push_str(&format!(
+                        "{:<10}  {:<8}  {:<25}  {}
+",
+                        d.event_id,
+                        d.attempts,
+                        time(d.dead_time),
+                        d.last_error
+                    ));
+                }
+            }
+            Ok(out.trim_end().to_owned())
+        }
+    }
+}
+
+/// An existing, usable database (never created or migrated here).
+async fn existing_store(db: &DatabaseArgs) -> Result<Store, BoxError> {
     let options = StoreOptions {
         create_if_missing: false,
         ..db.store_options()
@@ -275,6 +404,13 @@ pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, Box
         .check()
         .await
         .map_err(|e| format!("cannot use the database: {e}"))?;
+    Ok(store)
+}
+
+/// `recoupd keys …`: returns what to print. Works on an existing, migrated database only: a wrong
+/// directory or URL must not leave an empty database (or a stray schema) behind.
+pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, BoxError> {
+    let store = existing_store(db).await?;
     let now = Utc::now();
     let out = match command {
         KeysCommand::Create {

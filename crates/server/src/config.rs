@@ -80,6 +80,13 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage webhook endpoints in an existing database: the change feed posted, signed, to CRMs
+    /// that cannot hold a stream open (add prints the signing secret once). Never creates or
+    /// migrates a database.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Ask a running recoupd whether it is serving (grpc.health.v1 Check), for container health
     /// checks and scripts: prints the status and exits 0 when SERVING, 1 otherwise (not serving,
     /// unreachable, or no answer in time).
@@ -104,6 +111,39 @@ pub struct HealthArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub timeout_secs: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Register an endpoint: it is posted every event from now on (of the types given, or all),
+    /// and the secret its posts are signed with is printed this once.
+    Add {
+        /// Where to post: https, or plain http to this machine only.
+        #[arg(long)]
+        url: String,
+        /// An event type to post (repeatable; default: every type): account_created,
+        /// account_updated, payment_recorded, call_recorded, promise_changed, dispute_changed,
+        /// plan_changed, letter_rendered, category_set, contact_rule_breached,
+        /// contact_block_lifted.
+        #[arg(long = "event")]
+        events: Vec<String>,
+    },
+    /// List the endpoints: id, URL, types, position in the feed, and a failing event's tries.
+    List,
+    /// Remove an endpoint (its dead letters go with it).
+    Remove {
+        /// The endpoint's id (from `list`).
+        id: i64,
+    },
+    /// One endpoint's deliveries: its position, the event being retried and why, and the events
+    /// dead-lettered after their last try (newest first).
+    Deliveries {
+        /// The endpoint's id (from `list`).
+        id: i64,
+        /// How many dead letters to show.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +289,23 @@ pub struct ServeArgs {
     #[arg(long, env = "RECOUP_WATCH_HEARTBEAT_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub watch_heartbeat_secs: u64,
+
+    /// Tries of one event at a webhook endpoint before it is dead-lettered for that endpoint (the
+    /// next event then follows).
+    #[arg(long, env = "RECOUP_WEBHOOK_MAX_ATTEMPTS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_max_attempts: u32,
+
+    /// Seconds a webhook post may take, connecting included, before it counts as failed.
+    #[arg(long, env = "RECOUP_WEBHOOK_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub webhook_timeout_secs: u64,
+
+    /// Seconds before the first retry of a failed webhook post; each next wait doubles (at most an
+    /// hour), less up to half at random.
+    #[arg(long, env = "RECOUP_WEBHOOK_FIRST_RETRY_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub webhook_first_retry_secs: u64,
 
     #[command(flatten)]
     pub limits: LimitArgs,

@@ -20,4 +20,5 @@ pub mod server;
 pub mod services;
 pub mod status;
 pub mod telemetry;
+pub mod webhooks;
 pub mod worklist;

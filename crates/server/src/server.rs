@@ -55,6 +55,7 @@ pub struct Running {
     promises: JoinHandle<()>,
     worklist: JoinHandle<()>,
     ledger: JoinHandle<()>,
+    webhooks: JoinHandle<()>,
     _maintenance: recoup_store::Maintenance,
 }
 
@@ -106,6 +107,8 @@ pub struct ServeOptions {
     /// How often request keys past the idempotency window (`policy.requests.keep_days`) are
     /// forgotten.
     pub ledger_interval: Duration,
+    /// How webhook endpoints are posted to.
+    pub webhooks: crate::webhooks::WebhookOptions,
     /// The templates guidance, letters and written agreements are rendered with.
     pub templates: Arc<Templates>,
     /// Where every decision that depends on the time reads it.
@@ -123,6 +126,7 @@ impl Default for ServeOptions {
             promise_interval: Duration::from_secs(30),
             worklist_interval: Duration::from_secs(2),
             ledger_interval: Duration::from_secs(3600),
+            webhooks: crate::webhooks::WebhookOptions::default(),
             watch_heartbeat: Duration::from_secs(15),
             templates: Arc::new(Templates::new(&[]).expect("the shipped templates render")),
             clock: Arc::new(SystemClock),
@@ -162,6 +166,11 @@ pub async fn start(
         options.policy.clone(),
         options.ledger_interval,
         clock.clone(),
+    ));
+    let webhooks = tokio::spawn(crate::webhooks::deliver_every(
+        store.clone(),
+        options.policy.clone(),
+        options.webhooks.clone(),
     ));
     let probe = tokio::spawn(probe_database(
         store.clone(),
@@ -270,6 +279,7 @@ pub async fn start(
         promises,
         worklist,
         ledger,
+        webhooks,
         closing,
         _maintenance: maintenance,
     })
@@ -307,6 +317,7 @@ impl Running {
         self.promises.abort();
         self.worklist.abort();
         self.ledger.abort();
+        self.webhooks.abort();
         set_all(&self.health, ServingStatus::NotServing).await;
         tokio::time::sleep(drain).await;
         let _ = self.closing.send(true);

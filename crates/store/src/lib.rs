@@ -40,6 +40,7 @@ mod sets;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod view;
+mod webhooks;
 pub mod worklist;
 mod writer;
 
@@ -61,6 +62,7 @@ pub use model::{
 };
 pub use plans::{NewPlan, PlanDetail, PlanEnd, PlanOutcome, StoredPlan};
 pub use requests::{RequestKey, SeenRequest};
+pub use webhooks::{DeadLetter, StoredWebhook};
 
 use sqlx::{PgPool, SqlitePool};
 

@@ -76,6 +76,21 @@ fn heartbeat_out(after: i64, now: chrono::DateTime<chrono::Utc>) -> pb::Event {
     }
 }
 
+/// The stored name of every event type the feed carries (webhooks are registered for these).
+pub const EVENT_TYPES: [&str; 11] = [
+    "account_created",
+    "account_updated",
+    "payment_recorded",
+    "call_recorded",
+    "promise_changed",
+    "dispute_changed",
+    "plan_changed",
+    "letter_rendered",
+    "category_set",
+    "contact_rule_breached",
+    "contact_block_lifted",
+];
+
 /// The stored name of each event type the feed carries (later capabilities add theirs).
 fn stored_type(t: pb::EventType) -> Option<&'static str> {
     Some(match t {
@@ -135,7 +150,7 @@ fn last_id(resource: &str) -> Option<i64> {
 
 /// An event as the contract shows it. Payments and plans come as their event kept them; calls and
 /// letters (append-only) and disputes (one change, each step timed) are read as the change left them.
-async fn event_out(
+pub(crate) async fn event_out(
     store: &Store,
     policy: &Policy,
     e: &StoredEvent,

@@ -288,7 +288,7 @@ async fn list_all(client: &mut crate::Client) -> pb::ListAccountsResponse {
 }
 
 /// Runs recoupd to completion: (success, stdout + stderr).
-fn run(args: &[&str]) -> (bool, String) {
+pub fn run(args: &[&str]) -> (bool, String) {
     let out = Command::new(RECOUPD)
         .args(args)
         .env("RECOUP_LOG", "info")

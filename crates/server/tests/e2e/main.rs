@@ -35,6 +35,7 @@ mod replicas;
 mod service;
 mod tls;
 mod walkthrough;
+mod webhooks;
 mod wording;
 mod words;
 mod worklist;

@@ -641,6 +641,20 @@ async fn grpcurl_integrates_like_a_crm_on_the_demo_book() {
         said.contains("google.rpc.ErrorInfo") && said.contains("\"reason\":\"RESOURCE_NOT_FOUND\""),
         "{said}"
     );
+    // A webhook to a loopback receiver, registered as an admin would, hears the payment below.
+    let (receiver, hook_url) = crate::webhooks::Receiver::start().await;
+    let (ok, added) = crate::binary::run(&[
+        "--database-url",
+        &g.server.db.url,
+        "webhooks",
+        "add",
+        "--url",
+        &hook_url,
+        "--event",
+        "payment_recorded",
+    ]);
+    assert!(ok, "{added}");
+    let secret = crate::webhooks::secret_from(&added);
     let currency = batch["accounts"][0]["currencyCode"]
         .as_str()
         .unwrap()
@@ -665,6 +679,22 @@ async fn grpcurl_integrates_like_a_crm_on_the_demo_book() {
     );
     let said = String::from_utf8_lossy(&clash.stderr);
     assert!(said.contains("IDEMPOTENCY_MISMATCH"), "{said}");
+    crate::webhooks::until("the payment at the webhook", async || {
+        !receiver.got.lock().unwrap().is_empty()
+    })
+    .await;
+    let (_, signed, body) = receiver.got.lock().unwrap()[0].clone();
+    let posted: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(posted["type"], "EVENT_TYPE_PAYMENT_RECORDED");
+    assert_eq!(posted["requestId"], "crm-pay-1");
+    let (t, v1) = signed
+        .strip_prefix("t=")
+        .and_then(|s| s.split_once(",v1="))
+        .unwrap();
+    assert_eq!(
+        v1,
+        recoup_server::webhooks::signature(&secret, t.parse().unwrap(), &body)
+    );
 
     // A watcher of one rare type still hears a heartbeat with its position.
     let watch = g.output(
