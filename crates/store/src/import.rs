@@ -18,7 +18,9 @@ use crate::requests::RequestKey;
 use crate::rows::RowExt;
 use crate::sets::{date, flag, ids, int, rows, scalar, text, time};
 use crate::view::{self, date_text, time_text};
-use crate::{Store, StoreError, minor, next_ids, run_all, store_time, with_writer};
+use crate::{
+    ConflictKind, Store, StoreError, minor, next_ids, run_all, store_time, with_reader, with_writer,
+};
 
 /// Takes `excess` (minor units) back from the allocations to invoice `invoice_id`, newest payment
 /// first (`allocation::release`), and adds it to those payments' and the account's credit. Rare:
@@ -523,6 +525,62 @@ pub(crate) fn known_invoices_sql(pg: bool) -> String {
     )
 }
 
+/// Where an import under a request id got: the index of its next record, and its summary so far
+/// (the caller's, opaque here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportProgress {
+    pub next_index: i64,
+    pub summary: Vec<u8>,
+}
+
+/// How a batch records its import's progress: where the import was before it (None: this is the
+/// import's first batch), and the progress after it, made from the batch's outcomes.
+pub struct Progress<'a> {
+    pub before: Option<i64>,
+    pub after: &'a (dyn Fn(&[ImportOutcome]) -> ImportProgress + Send + Sync),
+}
+
+/// Records `after` for the import `key`, which must still be at `before` (else another stream
+/// under the same request id moved it: `Conflict`, and the batch's transaction rolls back).
+macro_rules! record_progress {
+    ($conn:expr, $key:expr, $before:expr, $after:expr, $now:expr) => {{
+        let done = match $before {
+            None => sqlx::query(
+                "INSERT INTO import_progress (subject, request_id, next_index, summary, \
+                 update_time) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind($key.subject)
+            .bind($key.request_id)
+            .bind($after.next_index)
+            .bind(&$after.summary)
+            .bind($now)
+            .execute($conn)
+            .await?
+            .rows_affected(),
+            Some(before) => sqlx::query(
+                "UPDATE import_progress SET next_index = $3, summary = $4, update_time = $5 \
+                 WHERE subject = $1 AND request_id = $2 AND next_index = $6",
+            )
+            .bind($key.subject)
+            .bind($key.request_id)
+            .bind($after.next_index)
+            .bind(&$after.summary)
+            .bind($now)
+            .bind(before)
+            .execute($conn)
+            .await?
+            .rows_affected(),
+        };
+        if done != 1 {
+            return Err(StoreError::conflict(
+                ConflictKind::Contended,
+                format!("request_id {}", $key.request_id),
+                "another stream is importing under this request_id; when it ends, send again",
+            ));
+        }
+    }};
+}
+
 impl Store {
     /// Upserts already-validated records in one transaction, in order (a record later in the batch
     /// sees what an earlier one with the same external ref wrote). Returns one outcome per record.
@@ -533,6 +591,40 @@ impl Store {
         records: &[AccountData],
         by: RequestKey<'_>,
         now: DateTime<Utc>,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        self.import_batch_tracked(records, by, now, None).await
+    }
+
+    /// The progress recorded by import `key`'s last batch, if it recorded any.
+    pub async fn import_progress(
+        &self,
+        key: RequestKey<'_>,
+    ) -> Result<Option<ImportProgress>, StoreError> {
+        Ok(with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_as::<_, (i64, Vec<u8>)>(
+                "SELECT next_index, summary FROM import_progress \
+                 WHERE subject = $1 AND request_id = $2",
+            )
+            .bind(key.subject)
+            .bind(key.request_id)
+            .fetch_optional(pool)
+            .await?
+        })
+        .map(|(next_index, summary)| ImportProgress {
+            next_index,
+            summary,
+        }))
+    }
+
+    /// `import_batch`, recording the import's progress (`by` names it) with the batch: in its
+    /// transaction when it changed anything; otherwise on its own (a batch that changed nothing
+    /// gives the same outcomes when sent again).
+    pub async fn import_batch_tracked(
+        &self,
+        records: &[AccountData],
+        by: RequestKey<'_>,
+        now: DateTime<Utc>,
+        progress: Option<Progress<'_>>,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let now = store_time(now);
         let at = time_text(now);
@@ -733,9 +825,19 @@ impl Store {
                 written += w.written();
                 run_all!(tx, pg, statements(pg, w));
             }
+            let after = progress.as_ref().map(|p| (p.before, (p.after)(&outcomes)));
             // Nothing created or updated: nothing written, and the transaction rolls back.
-            if let Some(change) = change {
-                tx.commit(change).await?;
+            match (change, after) {
+                (Some(change), Some((before, after))) => {
+                    record_progress!(&mut *tx, by, before, after, now);
+                    tx.commit(change).await?;
+                }
+                (Some(change), None) => tx.commit(change).await?,
+                (None, Some((before, after))) => {
+                    drop(tx);
+                    record_progress!(pool, by, before, after, now);
+                }
+                (None, None) => {}
             }
         });
         self.imported(written);

@@ -53,6 +53,7 @@ pub use disputes::{DisputeOutcome, StoredDispute};
 pub use error::{Conflict, ConflictKind, StoreError};
 pub use events::{Payload, StoredEvent};
 pub use history::{PastLetter, PastOutcome, PastRecord};
+pub use import::{ImportProgress, Progress};
 pub use invoices::InvoiceRead;
 pub use keys::StoredKey;
 pub use letters::{NewLetter, StoredLetter};

@@ -144,8 +144,16 @@ impl Store {
             });
             forgotten += n;
             if n < FORGET_PER_PASS as u64 {
-                return Ok(forgotten);
+                break;
             }
         }
+        // Cut imports never resumed: one row per import, so one statement.
+        crate::with_writer!(&self.backend, |pool, pg| {
+            sqlx::query("DELETE FROM import_progress WHERE update_time < $1")
+                .bind(crate::store_time(before))
+                .execute(pool)
+                .await?;
+        });
+        Ok(forgotten)
     }
 }

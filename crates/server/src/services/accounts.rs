@@ -13,8 +13,8 @@ use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_server::AccountService;
 use recoup_store::{
-    AccountKey, AccountSnapshot, DisputeOutcome, ImportOutcome, ListFilter, PaymentOutcome,
-    RequestKey, Store,
+    AccountKey, AccountSnapshot, DisputeOutcome, ImportOutcome, ImportProgress, ListFilter,
+    PaymentOutcome, Progress, RequestKey, Store,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -88,24 +88,68 @@ struct Import {
     batch: Vec<recoup_domain::account::AccountData>,
     batch_meta: BatchMeta,
     writing: Option<(Writing, BatchMeta)>,
+    /// For an import with a request id: where its recorded progress stands (None before its
+    /// first batch), so each batch records the next step and a cut stream can be resumed.
+    progress: Option<Option<i64>>,
+}
+
+/// `v` refusing record `index`, counted in `summary` (listed while the list has room).
+fn reject(summary: &mut pb::ImportAccountsResponse, index: i64, external_ref: &str, v: Violations) {
+    summary.rejected += 1;
+    if summary.rejections.len() < super::MAX_LISTED_REJECTIONS {
+        let mut prefixed = Violations::new();
+        prefixed.extend_prefixed("account", v);
+        summary
+            .rejections
+            .push(super::rejection(index, external_ref, prefixed));
+    } else {
+        summary.rejections_truncated = true;
+    }
+}
+
+/// A batch's outcomes counted in `summary`; the name of each, for the metrics.
+fn count(
+    summary: &mut pb::ImportAccountsResponse,
+    outcomes: &[ImportOutcome],
+    meta: &BatchMeta,
+) -> Vec<&'static str> {
+    outcomes
+        .iter()
+        .zip(meta)
+        .map(|(outcome, (index, external_ref))| match outcome {
+            ImportOutcome::Created => {
+                summary.created += 1;
+                "created"
+            }
+            ImportOutcome::Updated => {
+                summary.updated += 1;
+                "updated"
+            }
+            ImportOutcome::Unchanged => {
+                summary.unchanged += 1;
+                "unchanged"
+            }
+            ImportOutcome::Rejected(v) => {
+                reject(summary, *index, external_ref, v.clone());
+                "rejected"
+            }
+        })
+        .collect()
 }
 
 impl Import {
     fn reject(&mut self, index: i64, external_ref: &str, v: Violations) {
-        self.summary.rejected += 1;
-        if self.summary.rejections.len() < super::MAX_LISTED_REJECTIONS {
-            let mut prefixed = Violations::new();
-            prefixed.extend_prefixed("account", v);
-            self.summary
-                .rejections
-                .push(super::rejection(index, external_ref, prefixed));
-        } else {
-            self.summary.rejections_truncated = true;
-        }
+        reject(&mut self.summary, index, external_ref, v);
     }
 
-    /// Starts writing the filled batch, once the one before it is written, as of `now`.
-    async fn flush(&mut self, store: &Store, now: DateTime<Utc>) -> Result<(), Status> {
+    /// Starts writing the filled batch, once the one before it is written, as of `now`;
+    /// `next_index` is the index of the first record not yet received.
+    async fn flush(
+        &mut self,
+        store: &Store,
+        next_index: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), Status> {
         self.settle().await?;
         if self.batch.is_empty() {
             return Ok(());
@@ -114,13 +158,32 @@ impl Import {
         let meta = std::mem::take(&mut self.batch_meta);
         let (store, actor, request_id) =
             (store.clone(), self.actor.clone(), self.request_id.clone());
+        // The progress after this batch: the summary so far (every record before it counted, as
+        // `settle` waited for the batch before) with this batch's outcomes.
+        let before = self.progress;
+        let (summary, counted) = (self.summary.clone(), meta.clone());
+        let after = move |outcomes: &[ImportOutcome]| {
+            let mut summary = summary.clone();
+            count(&mut summary, outcomes, &counted);
+            ImportProgress {
+                next_index,
+                summary: summary.encode_to_vec(),
+            }
+        };
+        if self.progress.is_some() {
+            self.progress = Some(Some(next_index));
+        }
         // Spawned, so a client that disconnects mid-stream cannot cut a batch's write short.
         let write = tokio::spawn(async move {
             let by = RequestKey {
                 subject: &actor,
                 request_id: &request_id,
             };
-            store.import_batch(&batch, by, now).await
+            let progress = before.map(|before| Progress {
+                before,
+                after: &after,
+            });
+            store.import_batch_tracked(&batch, by, now, progress).await
         });
         self.writing = Some((write, meta));
         Ok(())
@@ -134,26 +197,8 @@ impl Import {
         let outcomes = write
             .await
             .map_err(|e| internal(&e))?
-            .map_err(store_failed)?;
-        for (outcome, (index, external_ref)) in outcomes.into_iter().zip(meta) {
-            let result = match outcome {
-                ImportOutcome::Created => {
-                    self.summary.created += 1;
-                    "created"
-                }
-                ImportOutcome::Updated => {
-                    self.summary.updated += 1;
-                    "updated"
-                }
-                ImportOutcome::Unchanged => {
-                    self.summary.unchanged += 1;
-                    "unchanged"
-                }
-                ImportOutcome::Rejected(v) => {
-                    self.reject(index, &external_ref, v);
-                    "rejected"
-                }
-            };
+            .map_err(|e| from_store(e, "", "the import"))?;
+        for result in count(&mut self.summary, &outcomes, &meta) {
             metrics::counter!("recoup_import_records_total", "result" => result).increment(1);
         }
         Ok(())
@@ -423,7 +468,10 @@ impl AccountService for Accounts {
             batch: Vec::with_capacity(IMPORT_BATCH),
             batch_meta: Vec::with_capacity(IMPORT_BATCH),
             writing: None,
+            progress: None,
         };
+        // Records before this index were written by an earlier, cut stream of the same import.
+        let mut resume_at = 0;
         let mut request_id = String::new();
         let mut replay: Option<recoup_store::SeenRequest> = None;
         let mut digest = Canonical::new("import/v1");
@@ -437,20 +485,30 @@ impl AccountService for Accounts {
                 }
                 request_id = msg.request_id.clone();
                 import.request_id = request_id.clone();
-                replay = self
+                let key = RequestKey {
+                    subject: &actor,
+                    request_id: &request_id,
+                };
+                replay = self.store.find_request(key).await.map_err(store_failed)?;
+                let progress = self
                     .store
-                    .find_request(RequestKey {
-                        subject: &actor,
-                        request_id: &request_id,
-                    })
+                    .import_progress(key)
                     .await
                     .map_err(store_failed)?;
+                import.progress = Some(progress.as_ref().map(|p| p.next_index));
+                if let (None, Some(p)) = (&replay, progress) {
+                    resume_at = p.next_index;
+                    import.summary = pb::ImportAccountsResponse::decode(p.summary.as_slice())
+                        .map_err(|e| internal(&e))?;
+                    tracing::info!(resume_at, "import resumed after a cut stream");
+                }
             }
             let record = msg.account.unwrap_or_default();
             digest.bytes(&record.encode_to_vec());
             index += 1;
-            if replay.is_some() {
-                // A completed import's id: only read on, to tell a true repeat from another import.
+            if replay.is_some() || index <= resume_at {
+                // A completed import's id: only read on, to tell a true repeat from another
+                // import. A resumed one: records the cut stream wrote are counted already.
                 continue;
             }
             match account_in(&record) {
@@ -461,7 +519,7 @@ impl AccountService for Accounts {
                 Err(v) => import.reject(index - 1, &record.external_ref, v),
             }
             if import.batch.len() >= IMPORT_BATCH {
-                import.flush(&self.store, self.clock.now()).await?;
+                import.flush(&self.store, index, self.clock.now()).await?;
             }
         }
         let digest = digest.finish();
@@ -475,7 +533,7 @@ impl AccountService for Accounts {
                 pb::ImportAccountsResponse::decode(summary.as_slice()).map_err(|e| internal(&e))?;
             return Ok(Response::new(summary));
         }
-        import.flush(&self.store, self.clock.now()).await?;
+        import.flush(&self.store, index, self.clock.now()).await?;
         import.settle().await?;
         // A large import leaves the planner's statistics describing a smaller book: refreshed
         // before answering, so the import is done when it says. The records are committed

@@ -2,7 +2,8 @@ use chrono::Days;
 use recoup_proto::v1 as pb;
 
 use crate::{
-    account, each_backend, get, import, invoice, london_today, money, text, without_read_time,
+    TestServer, account, each_backend, get, import, invoice, london_today, money, text,
+    without_read_time,
 };
 
 #[tokio::test]
@@ -150,4 +151,106 @@ async fn a_large_stream_imports_in_batches() {
         server
     })
     .await;
+}
+
+/// A stream cut mid-way (here the client goes away after 2,100 of 2,500 records) resumes when it
+/// is sent again under its request_id: what the cut stream committed is read past, the summary
+/// covers the whole import, and every account is created once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_cut_mid_stream_resumes_and_counts_every_record_once() {
+    for db in recoup_store::testkit::TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let due = london_today() - Days::new(30);
+        let messages: Vec<pb::ImportAccountsRequest> = (0..2_500)
+            .map(|i| {
+                let mut a = account(
+                    &format!("CUT-{i:05}"),
+                    vec![invoice("C-1", due, money("GBP", 100, 0))],
+                );
+                if i == 7 || i == 2_300 {
+                    a.legal_name = String::new();
+                }
+                pb::ImportAccountsRequest {
+                    request_id: if i == 0 {
+                        "cut-1".into()
+                    } else {
+                        String::new()
+                    },
+                    account: Some(a),
+                }
+            })
+            .collect();
+        let key = recoup_store::RequestKey {
+            subject: "test-integration",
+            request_id: "cut-1",
+        };
+
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let mut client = server.accounts();
+        let cut = tokio::spawn(async move {
+            client
+                .import_accounts(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+        });
+        for m in &messages[..2_100] {
+            tx.send(m.clone()).await.unwrap();
+        }
+        crate::webhooks::until("two batches committed", async || {
+            server
+                .store
+                .import_progress(key)
+                .await
+                .unwrap()
+                .is_some_and(|p| p.next_index >= 2_000)
+        })
+        .await;
+        cut.abort();
+        drop(tx);
+        let created = |store: recoup_store::Store| async move {
+            store
+                .events_after(0, &["account_created"], 10_000)
+                .await
+                .unwrap()
+                .len()
+        };
+        let before = created(server.store.clone()).await;
+        assert!(
+            (1_999..2_100).contains(&before),
+            "{backend}: {before} written before the cut"
+        );
+
+        let mut client = server.accounts();
+        let summary = client
+            .import_accounts(tokio_stream::iter(messages.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (
+                summary.created,
+                summary.updated,
+                summary.unchanged,
+                summary.rejected
+            ),
+            (2_498, 0, 0, 2),
+            "{backend}: {summary:?}"
+        );
+        let rejected: Vec<i64> = summary.rejections.iter().map(|r| r.index).collect();
+        assert_eq!(rejected, [7, 2_300], "{backend}");
+        assert_eq!(
+            created(server.store.clone()).await,
+            2_498,
+            "{backend}: each once"
+        );
+        // The completed import, sent again: its summary, nothing written.
+        let again = client
+            .import_accounts(tokio_stream::iter(messages))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(again, summary, "{backend}");
+        assert_eq!(created(server.store.clone()).await, 2_498);
+        server.stop().await;
+    }
 }
