@@ -243,6 +243,39 @@ fn broken(
     }
 }
 
+/// The payments `proposal` makes of `balance`, and what a settlement forgoes.
+pub fn schedule_of(
+    proposal: &Proposal,
+    balance: Money,
+) -> Result<(Vec<Payment>, Option<Money>), ScheduleError> {
+    match proposal {
+        Proposal::PayInFull { by } | Proposal::Extension { by } => {
+            Ok((schedule::lump_sum(balance, *by)?, None))
+        }
+        Proposal::Instalments {
+            amount,
+            frequency,
+            first,
+        } => Ok((
+            schedule::instalments(balance, *amount, *frequency, *first)?,
+            None,
+        )),
+        Proposal::DownPayment {
+            down,
+            amount,
+            frequency,
+            first,
+        } => Ok((
+            schedule::down_payment_then_instalments(balance, *down, *amount, *frequency, *first)?,
+            None,
+        )),
+        Proposal::Settlement {
+            discount_percent,
+            by,
+        } => schedule::settlement(balance, *discount_percent, *by).map(|(s, d)| (s, Some(d))),
+    }
+}
+
 /// The instalment that pays `balance` in `count` instalments ("over six months"): the balance
 /// divided by the count, rounded up to the currency's minor unit, so the schedule has at most
 /// `count` payments and its last takes what is left. None for a count of 0.
@@ -349,14 +382,10 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
         )),
         _ => {}
     }
-    let built: Result<Vec<Payment>, ScheduleError> = match proposal {
-        Proposal::PayInFull { by } | Proposal::Extension { by } => {
-            schedule::lump_sum(s.balance, *by)
-        }
+    match proposal {
+        Proposal::PayInFull { .. } | Proposal::Extension { .. } => {}
         Proposal::Instalments {
-            amount,
-            frequency,
-            first,
+            amount, frequency, ..
         } => {
             if s.after_broken_plan {
                 out.push(broken(
@@ -372,13 +401,12 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
                 ));
             }
             instalment_rules(&mut out, *amount, *frequency, s, p);
-            schedule::instalments(s.balance, *amount, *frequency, *first)
         }
         Proposal::DownPayment {
             down,
             amount,
             frequency,
-            first,
+            ..
         } => {
             let least = s.least_down_payment(p);
             if down.amount() < least.amount() {
@@ -414,11 +442,9 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
                     p,
                 );
             }
-            schedule::down_payment_then_instalments(s.balance, *down, *amount, *frequency, *first)
         }
         Proposal::Settlement {
-            discount_percent,
-            by,
+            discount_percent, ..
         } => {
             let code = s.balance.currency().code();
             if let Some(min) = p.settlement_min_balance.get(code)
@@ -454,12 +480,12 @@ pub fn judge(proposal: &Proposal, s: &Situation, p: &PlanPolicy) -> Judgement {
                 // approves, even when the proposer is a supervisor.
                 approval = Some(Authority::Supervisor);
             }
-            schedule::settlement(s.balance, *discount_percent, *by).map(|(sched, d)| {
-                discount = Some(d);
-                sched
-            })
         }
-    };
+    }
+    let built = schedule_of(proposal, s.balance).map(|(sched, d)| {
+        discount = d;
+        sched
+    });
     let sched = match built {
         Ok(sched) => sched,
         Err(e) => {

@@ -52,7 +52,7 @@ pub use connect::StoreOptions;
 pub use disputes::{DisputeOutcome, StoredDispute};
 pub use error::{Conflict, ConflictKind, StoreError};
 pub use events::{Payload, StoredEvent};
-pub use history::{PastLetter, PastOutcome, PastRecord};
+pub use history::{PastLetter, PastOutcome, PastPlan, PastRecord};
 pub use import::{ImportProgress, Progress};
 pub use invoices::InvoiceRead;
 pub use keys::StoredKey;

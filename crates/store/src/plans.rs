@@ -136,7 +136,7 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 impl DetailJson {
-    fn from_detail(d: &PlanDetail) -> Result<DetailJson, StoreError> {
+    pub(crate) fn from_detail(d: &PlanDetail) -> Result<DetailJson, StoreError> {
         let mut j = DetailJson {
             kind: String::new(),
             amount: None,

@@ -7,16 +7,23 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use recoup_domain::Violations;
 use recoup_domain::account::{MAX_REASON_CHARS, MAX_REF_CHARS};
+use recoup_domain::ageing::local_today;
 use recoup_domain::call::{CallContext, ImportedCall, MAX_CRM_ID_CHARS, MAX_SHORT_TEXT_CHARS};
 use recoup_domain::policy::Policy;
+use recoup_domain::schedule::{self, ScheduleError};
+use recoup_domain::{Money, plan};
 use recoup_proto::v1 as pb;
-use recoup_store::{AccountKey, HeldBlock, PastLetter, PastOutcome, PastRecord, RequestKey, Store};
+use recoup_store::{
+    AccountKey, HeldBlock, PastLetter, PastOutcome, PastPlan, PastRecord, PlanDetail, RequestKey,
+    Store,
+};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::guidance::kind_in;
 use crate::auth;
 use crate::convert::call::{call_in, time_in};
-use crate::convert::enum_in;
+use crate::convert::plan::proposal_in;
+use crate::convert::{enum_in, money_in};
 use crate::names;
 use crate::status::{from_store, invalid, store_failed};
 
@@ -29,6 +36,8 @@ type Known = Option<(i64, recoup_domain::Currency, chrono_tz::Tz, Vec<String>)>;
 struct History {
     summary: pb::ImportHistoryResponse,
     batch: Vec<(i64, PastRecord)>,
+    /// Each batch record's index in the stream and external ref, for what the store refuses.
+    batch_meta: Vec<(i64, String)>,
     accounts: HashMap<String, Known>,
 }
 
@@ -57,10 +66,16 @@ impl History {
             .import_history(by, &self.batch, now)
             .await
             .map_err(store_failed)?;
-        for o in outcomes {
+        let meta = std::mem::take(&mut self.batch_meta);
+        for (o, (index, external_ref)) in outcomes.into_iter().zip(meta) {
             match o {
                 PastOutcome::Created => self.summary.created += 1,
                 PastOutcome::Unchanged => self.summary.unchanged += 1,
+                PastOutcome::Refused(why) => {
+                    let mut v = Violations::new();
+                    v.push("plan", why);
+                    self.reject(index, &external_ref, v);
+                }
             }
         }
         self.batch.clear();
@@ -87,8 +102,17 @@ fn record_in(
     };
     match &msg.record {
         None => {
-            v.push("call", "one of call or letter is required");
+            v.push("call", "one of call, letter or plan is required");
             Err(v)
+        }
+        Some(pb::import_history_request::Record::Plan(p)) => {
+            let mut pv = Violations::new();
+            let plan = plan_in(&mut pv, p, *currency, *time_zone, now);
+            v.extend_prefixed("plan", pv);
+            match (plan, v.is_empty()) {
+                (Some(plan), true) => Ok((*account_id, PastRecord::Plan(Box::new(plan)))),
+                _ => Err(v),
+            }
         }
         Some(pb::import_history_request::Record::Call(c)) => {
             let mut cv = Violations::new();
@@ -145,6 +169,98 @@ fn record_in(
     }
 }
 
+/// The longest name of who agreed a plan for the debtor.
+const MAX_SIGNATORY_CHARS: usize = 200;
+
+/// A live plan from the CRM, with its schedule made from what it covers; problems go in `v`.
+fn plan_in(
+    v: &mut Violations,
+    p: &pb::PastPlan,
+    currency: recoup_domain::Currency,
+    time_zone: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Option<PastPlan> {
+    v.required_text("crm_plan_id", &p.crm_plan_id, MAX_CRM_ID_CHARS);
+    v.optional_text("signatory", &p.signatory, MAX_SIGNATORY_CHARS);
+    let agreed = time_in(v, "agreed_time", p.agreed_time.as_ref());
+    if agreed.is_some_and(|t| t > now) {
+        v.push("agreed_time", "is in the future");
+    }
+    let total = money_in(v, "total", p.total.as_ref());
+    let total = match total {
+        Some(t) if t.currency() != currency => {
+            v.push(
+                "total",
+                format!("must be in {}, the account's currency", currency.code()),
+            );
+            None
+        }
+        Some(t) if !t.is_positive() => {
+            v.push("total", "must be more than zero");
+            None
+        }
+        other => other,
+    };
+    let proposal = match (&p.proposal, total) {
+        (None, _) => {
+            v.push("proposal", "is required");
+            None
+        }
+        (Some(proposal), Some(total)) => match proposal_in(proposal, currency, total) {
+            Ok((proposal, _)) => Some(proposal),
+            Err(pv) => {
+                v.extend_prefixed("proposal", pv);
+                None
+            }
+        },
+        (Some(_), None) => None,
+    };
+    let (Some(agreed), Some(total), Some(proposal), true) = (agreed, total, proposal, v.is_empty())
+    else {
+        return None;
+    };
+    let (schedule, discount) = match plan::schedule_of(&proposal, total) {
+        Ok(made) => made,
+        Err(e) => {
+            v.push(
+                "proposal",
+                match e {
+                    ScheduleError::TooLong { payments } => format!(
+                        "makes {payments} payments of the total; a schedule has at most {}",
+                        schedule::MAX_PAYMENTS
+                    ),
+                    ScheduleError::BadAmount | ScheduleError::NothingOwed => {
+                        "makes no schedule of the total: an amount is not positive".into()
+                    }
+                },
+            );
+            return None;
+        }
+    };
+    let paid = schedule.iter().fold(Money::zero(currency), |t, s| {
+        t.with_amount(t.amount() + s.amount.amount())
+    });
+    Some(PastPlan {
+        crm_id: p.crm_plan_id.clone(),
+        detail: PlanDetail {
+            proposal,
+            affordable_monthly: None,
+            balance: total,
+            interest: None,
+            schedule,
+            total: paid,
+            discount,
+        },
+        agreed,
+        agreed_on: local_today(time_zone, agreed),
+        signatory: if p.signatory.is_empty() {
+            "as recorded in the CRM".into()
+        } else {
+            p.signatory.clone()
+        },
+    })
+}
+
 /// ImportHistory.
 pub async fn import(
     store: &Store,
@@ -161,6 +277,7 @@ pub async fn import(
     let mut h = History {
         summary: pb::ImportHistoryResponse::default(),
         batch: Vec::with_capacity(BATCH),
+        batch_meta: Vec::with_capacity(BATCH),
         accounts: HashMap::new(),
     };
     let mut index: i64 = -1;
@@ -188,7 +305,10 @@ pub async fn import(
             h.accounts.insert(msg.external_ref.clone(), known);
         }
         match record_in(&msg, &h.accounts[&msg.external_ref], policy, now()) {
-            Ok(r) => h.batch.push(r),
+            Ok(r) => {
+                h.batch.push(r);
+                h.batch_meta.push((index, msg.external_ref.clone()));
+            }
             Err(v) => h.reject(index, &msg.external_ref, v),
         }
         if h.batch.len() >= BATCH {

@@ -565,3 +565,120 @@ async fn missed_instalments_break_the_plan_which_returns_the_account_to_collecti
         server.stop().await;
     }
 }
+
+/// A creditor moving to recoup keeps its live plans: a plan agreed in the CRM comes in through
+/// ImportHistory as the account's live plan, tracked against the payments dated from the day it was
+/// agreed (one paid, one missed: in arrears), once by its CRM id; an account with a live plan refuses
+/// another.
+#[tokio::test]
+async fn a_live_plan_from_the_crm_comes_in_with_its_arrears() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let parent = owing(&server, "MOVING").await;
+        let today = london_today();
+        // Agreed 50 days ago: £2,000.00 a month from 45 days ago; the first paid (recorded before
+        // the import), the second (15 days ago) missed.
+        let agreed = crate::now() - Duration::days(50);
+        let first = today - Days::new(45);
+        pay_on(
+            &server,
+            &parent,
+            "before-agreed",
+            500,
+            today - Days::new(60),
+        )
+        .await;
+        pay_on(
+            &server,
+            &parent,
+            "first-instalment",
+            2_000,
+            today - Days::new(44),
+        )
+        .await;
+        let plan = |crm_id: &str| pb::ImportHistoryRequest {
+            external_ref: "MOVING".into(),
+            record: Some(pb::import_history_request::Record::Plan(pb::PastPlan {
+                crm_plan_id: crm_id.into(),
+                proposal: Some(monthly(2_000, 0)).map(|mut p| {
+                    p.first_payment_date = Some(date(first));
+                    p
+                }),
+                total: Some(money("GBP", 5_500, 0)),
+                agreed_time: Some(recoup_server::convert::time_out(agreed)),
+                signatory: "Jo Bloggs, Finance Director".into(),
+            })),
+        };
+        let mut bad = plan("CRM-PLAN-BAD");
+        if let Some(pb::import_history_request::Record::Plan(p)) = &mut bad.record {
+            p.total = Some(money("EUR", 100, 0));
+        }
+        let summary = server
+            .accounts()
+            .import_history(tokio_stream::iter(vec![plan("CRM-PLAN-1"), bad]))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (summary.created, summary.rejected),
+            (1, 1),
+            "{backend}: {summary:?}"
+        );
+        assert_eq!(
+            summary.rejections[0].violations[0].field, "plan.total",
+            "{backend}"
+        );
+        let a = get_full(&server, &parent).await;
+        let live = a.active_plan.expect("the CRM's plan is live");
+        assert_eq!(live.state(), pb::PlanState::Active, "{backend}");
+        assert_eq!(live.signatory, "Jo Bloggs, Finance Director");
+        assert_eq!(text(&live.total), "GBP 5,500.00");
+        let states: Vec<_> = live.schedule.iter().map(|i| i.state()).collect();
+        assert_eq!(
+            states[0],
+            pb::InstalmentState::Paid,
+            "{backend}: {states:?}"
+        );
+        assert_eq!(
+            text(&live.schedule[0].paid),
+            "GBP 2,000.00",
+            "{backend}: the £500 before it does not count"
+        );
+        assert_eq!(
+            states[1],
+            pb::InstalmentState::Missed,
+            "{backend}: {states:?}"
+        );
+        assert_eq!(
+            (live.missed_count, text(&live.arrears)),
+            (1, "GBP 2,000.00".into())
+        );
+        assert_eq!(live.schedule.len(), 3);
+        assert_eq!(text(&live.schedule[2].amount), "GBP 1,500.00");
+
+        // Again: unchanged. Another plan from the CRM onto the account: refused, naming the live one.
+        let again = server
+            .accounts()
+            .import_history(tokio_stream::iter(vec![
+                plan("CRM-PLAN-1"),
+                plan("CRM-PLAN-2"),
+            ]))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (again.created, again.unchanged, again.rejected),
+            (0, 1, 1),
+            "{backend}"
+        );
+        assert!(
+            again.rejections[0].violations[0]
+                .description
+                .contains(&live.name),
+            "{backend}: {:?}",
+            again.rejections
+        );
+        server.stop().await;
+    }
+}
