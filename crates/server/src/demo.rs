@@ -621,7 +621,7 @@ pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<String, BoxError>
     let outcomes = store.import_batch(&records, by, now).await?;
     let created = outcomes
         .iter()
-        .filter(|o| **o == ImportOutcome::Created)
+        .filter(|o| matches!(o, ImportOutcome::Created(_)))
         .count();
     // Calls first, as they happened before the payments that came after them (a reminder a payment
     // crossed is made while something is owed). Histories are judged by the built-in contact rules

@@ -750,7 +750,7 @@ impl Store {
                                 Event::by(by, now, "account_created", id, format!("accounts/{id}")),
                             )
                             .view(id, view::encode(&snapshot)?);
-                            outcomes.push(ImportOutcome::Created);
+                            outcomes.push(ImportOutcome::Created(id));
                         }
                         Decision::Update {
                             id,
@@ -804,9 +804,17 @@ impl Store {
                                 Event::by(by, now, "account_updated", id, format!("accounts/{id}")),
                             )
                             .touch(id, now);
-                            outcomes.push(ImportOutcome::Updated);
+                            outcomes.push(ImportOutcome::Updated(id));
                         }
-                        Decision::Unchanged => outcomes.push(ImportOutcome::Unchanged),
+                        Decision::Unchanged => {
+                            let id =
+                                stored.get(&rec.external_ref).map(|s| s.id).ok_or_else(|| {
+                                    StoreError::Corrupt(
+                                        "an unchanged account that is not stored".into(),
+                                    )
+                                })?;
+                            outcomes.push(ImportOutcome::Unchanged(id));
+                        }
                         Decision::Rejected(v) => outcomes.push(ImportOutcome::Rejected(v)),
                     }
                 }

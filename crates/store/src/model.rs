@@ -156,9 +156,10 @@ const _: () = assert!(RECENT_PROMISES >= limits::MAX_BROKEN_PROMISES as i64);
 /// What one imported record did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportOutcome {
-    Created,
-    Updated,
-    Unchanged,
+    /// The account's id.
+    Created(i64),
+    Updated(i64),
+    Unchanged(i64),
     /// Refused against what is stored (e.g. a currency change under existing invoices); nothing written.
     Rejected(Violations),
 }

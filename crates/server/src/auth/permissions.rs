@@ -20,6 +20,10 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.AccountService/BatchGetAccounts", READERS),
     ("/recoup.v1.AccountService/GetWorklist", CALLERS),
     ("/recoup.v1.AccountService/ImportAccounts", &[Integration]),
+    (
+        "/recoup.v1.AccountService/ImportAccountsWithResults",
+        &[Integration],
+    ),
     ("/recoup.v1.AccountService/RecordPayment", &[Integration]),
     ("/recoup.v1.AccountService/SetAccountCategory", CALLERS),
     ("/recoup.v1.AccountService/RaiseDispute", CALLERS),

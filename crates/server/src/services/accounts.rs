@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use prost::Message;
 use recoup_domain::Violations;
 use recoup_domain::account::{MAX_REASON_CHARS, MAX_REF_CHARS};
 use recoup_domain::ageing::local_today;
@@ -13,8 +11,7 @@ use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::account_service_server::AccountService;
 use recoup_store::{
-    AccountKey, AccountSnapshot, DisputeOutcome, ImportOutcome, ImportProgress, ListFilter,
-    PaymentOutcome, Progress, RequestKey, Store,
+    AccountKey, AccountSnapshot, DisputeOutcome, ListFilter, PaymentOutcome, RequestKey, Store,
 };
 use tonic::{Request, Response, Status, Streaming};
 
@@ -23,23 +20,17 @@ use crate::clock::SharedClock;
 use crate::convert::category::category_in;
 use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
-    View, account_in, account_name, account_out, basic_out, enum_in, invoice_out, money_in,
-    payment_in, payment_out, required_in, status_in, view_in,
+    View, account_name, account_out, basic_out, enum_in, invoice_out, money_in, payment_in,
+    payment_out, required_in, status_in, view_in,
 };
 use crate::paging::{decode_position, decode_token, encode_position, next_page, page_size};
 use crate::status::{
-    ACCOUNT_TYPE, from_store, idempotency_mismatch, internal, invalid, invalid_field, not_found,
-    not_found_as, store_failed,
+    ACCOUNT_TYPE, from_store, invalid, invalid_field, not_found, not_found_as, store_failed,
 };
 use crate::{auth, names};
 
-/// Records written per import transaction: large enough to amortise commits, small enough that
-/// memory stays flat however long the stream is.
-const IMPORT_BATCH: usize = 1000;
 /// What worklist page tokens are bound to.
 const WORKLIST: &str = "worklist";
-/// The idempotency ledger's name for ImportAccounts.
-const IMPORT_METHOD: &str = "ImportAccounts";
 
 /// Accounts one BatchGetAccounts may ask for (AIP-231's usual bound).
 const MAX_BATCH_GET: usize = 1000;
@@ -67,141 +58,6 @@ impl Accounts {
         } else {
             View::Basic
         }
-    }
-}
-
-/// (stream index, external ref) of each record of a batch.
-type BatchMeta = Vec<(i64, String)>;
-
-/// A batch handed to the store, still being written.
-type Writing = tokio::task::JoinHandle<Result<Vec<ImportOutcome>, recoup_store::StoreError>>;
-
-/// An import in progress: the batch being filled, the batch being written, the running summary.
-/// Writing one batch while the next is received and validated keeps both the database and the
-/// request decoding busy; at most two batches are in memory.
-struct Import {
-    /// The caller's subject, recorded on every change.
-    actor: String,
-    /// The stream's request id (empty when it has none), recorded on every change.
-    request_id: String,
-    summary: pb::ImportAccountsResponse,
-    batch: Vec<recoup_domain::account::AccountData>,
-    batch_meta: BatchMeta,
-    writing: Option<(Writing, BatchMeta)>,
-    /// For an import with a request id: where its recorded progress stands (None before its
-    /// first batch), so each batch records the next step and a cut stream can be resumed.
-    progress: Option<Option<i64>>,
-}
-
-/// `v` refusing record `index`, counted in `summary` (listed while the list has room).
-fn reject(summary: &mut pb::ImportAccountsResponse, index: i64, external_ref: &str, v: Violations) {
-    summary.rejected += 1;
-    if summary.rejections.len() < super::MAX_LISTED_REJECTIONS {
-        let mut prefixed = Violations::new();
-        prefixed.extend_prefixed("account", v);
-        summary
-            .rejections
-            .push(super::rejection(index, external_ref, prefixed));
-    } else {
-        summary.rejections_truncated = true;
-    }
-}
-
-/// A batch's outcomes counted in `summary`; the name of each, for the metrics.
-fn count(
-    summary: &mut pb::ImportAccountsResponse,
-    outcomes: &[ImportOutcome],
-    meta: &BatchMeta,
-) -> Vec<&'static str> {
-    outcomes
-        .iter()
-        .zip(meta)
-        .map(|(outcome, (index, external_ref))| match outcome {
-            ImportOutcome::Created => {
-                summary.created += 1;
-                "created"
-            }
-            ImportOutcome::Updated => {
-                summary.updated += 1;
-                "updated"
-            }
-            ImportOutcome::Unchanged => {
-                summary.unchanged += 1;
-                "unchanged"
-            }
-            ImportOutcome::Rejected(v) => {
-                reject(summary, *index, external_ref, v.clone());
-                "rejected"
-            }
-        })
-        .collect()
-}
-
-impl Import {
-    fn reject(&mut self, index: i64, external_ref: &str, v: Violations) {
-        reject(&mut self.summary, index, external_ref, v);
-    }
-
-    /// Starts writing the filled batch, once the one before it is written, as of `now`;
-    /// `next_index` is the index of the first record not yet received.
-    async fn flush(
-        &mut self,
-        store: &Store,
-        next_index: i64,
-        now: DateTime<Utc>,
-    ) -> Result<(), Status> {
-        self.settle().await?;
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(IMPORT_BATCH));
-        let meta = std::mem::take(&mut self.batch_meta);
-        let (store, actor, request_id) =
-            (store.clone(), self.actor.clone(), self.request_id.clone());
-        // The progress after this batch: the summary so far (every record before it counted, as
-        // `settle` waited for the batch before) with this batch's outcomes.
-        let before = self.progress;
-        let (summary, counted) = (self.summary.clone(), meta.clone());
-        let after = move |outcomes: &[ImportOutcome]| {
-            let mut summary = summary.clone();
-            count(&mut summary, outcomes, &counted);
-            ImportProgress {
-                next_index,
-                summary: summary.encode_to_vec(),
-            }
-        };
-        if self.progress.is_some() {
-            self.progress = Some(Some(next_index));
-        }
-        // Spawned, so a client that disconnects mid-stream cannot cut a batch's write short.
-        let write = tokio::spawn(async move {
-            let by = RequestKey {
-                subject: &actor,
-                request_id: &request_id,
-            };
-            let progress = before.map(|before| Progress {
-                before,
-                after: &after,
-            });
-            store.import_batch_tracked(&batch, by, now, progress).await
-        });
-        self.writing = Some((write, meta));
-        Ok(())
-    }
-
-    /// Waits for the batch being written and counts its outcomes.
-    async fn settle(&mut self) -> Result<(), Status> {
-        let Some((write, meta)) = self.writing.take() else {
-            return Ok(());
-        };
-        let outcomes = write
-            .await
-            .map_err(|e| internal(&e))?
-            .map_err(|e| from_store(e, "", "the import"))?;
-        for result in count(&mut self.summary, &outcomes, &meta) {
-            metrics::counter!("recoup_import_records_total", "result" => result).increment(1);
-        }
-        Ok(())
     }
 }
 
@@ -460,114 +316,24 @@ impl AccountService for Accounts {
         request: Request<Streaming<pb::ImportAccountsRequest>>,
     ) -> Result<Response<pb::ImportAccountsResponse>, Status> {
         let actor = auth::identity(&request)?.subject.clone();
-        let mut stream = request.into_inner();
-        let mut import = Import {
-            actor: actor.clone(),
-            request_id: String::new(),
-            summary: pb::ImportAccountsResponse::default(),
-            batch: Vec::with_capacity(IMPORT_BATCH),
-            batch_meta: Vec::with_capacity(IMPORT_BATCH),
-            writing: None,
-            progress: None,
-        };
-        // Records before this index were written by an earlier, cut stream of the same import.
-        let mut resume_at = 0;
-        let mut request_id = String::new();
-        let mut replay: Option<recoup_store::SeenRequest> = None;
-        let mut digest = Canonical::new("import/v1");
-        let mut index: i64 = 0;
-        while let Some(msg) = stream.message().await? {
-            if index == 0 && !msg.request_id.is_empty() {
-                let mut v = Violations::new();
-                names::request_id(&mut v, "request_id", &msg.request_id);
-                if !v.is_empty() {
-                    return Err(invalid(v));
-                }
-                request_id = msg.request_id.clone();
-                import.request_id = request_id.clone();
-                let key = RequestKey {
-                    subject: &actor,
-                    request_id: &request_id,
-                };
-                replay = self.store.find_request(key).await.map_err(store_failed)?;
-                let progress = self
-                    .store
-                    .import_progress(key)
-                    .await
-                    .map_err(store_failed)?;
-                import.progress = Some(progress.as_ref().map(|p| p.next_index));
-                if let (None, Some(p)) = (&replay, progress) {
-                    resume_at = p.next_index;
-                    import.summary = pb::ImportAccountsResponse::decode(p.summary.as_slice())
-                        .map_err(|e| internal(&e))?;
-                    tracing::info!(resume_at, "import resumed after a cut stream");
-                }
-            }
-            let record = msg.account.unwrap_or_default();
-            digest.bytes(&record.encode_to_vec());
-            index += 1;
-            if replay.is_some() || index <= resume_at {
-                // A completed import's id: only read on, to tell a true repeat from another
-                // import. A resumed one: records the cut stream wrote are counted already.
-                continue;
-            }
-            match account_in(&record) {
-                Ok(data) => {
-                    import.batch.push(data);
-                    import.batch_meta.push((index - 1, record.external_ref));
-                }
-                Err(v) => import.reject(index - 1, &record.external_ref, v),
-            }
-            if import.batch.len() >= IMPORT_BATCH {
-                import.flush(&self.store, index, self.clock.now()).await?;
-            }
-        }
-        let digest = digest.finish();
-        if let Some(seen) = replay {
-            let summary = seen
-                .retried_by(IMPORT_METHOD, &digest)
-                .ok()
-                .and(seen.response)
-                .ok_or_else(idempotency_mismatch)?;
-            let summary =
-                pb::ImportAccountsResponse::decode(summary.as_slice()).map_err(|e| internal(&e))?;
-            return Ok(Response::new(summary));
-        }
-        import.flush(&self.store, index, self.clock.now()).await?;
-        import.settle().await?;
-        // A large import leaves the planner's statistics describing a smaller book: refreshed
-        // before answering, so the import is done when it says. The records are committed
-        // whatever happens here, so a failure is only logged.
-        if let Err(e) = self.store.import_ended().await {
-            tracing::warn!(error = %e, "refreshing planner statistics after an import failed");
-        }
-        // Rejections found by the store arrive a batch late: list them all in stream order.
-        import.summary.rejections.sort_by_key(|r| r.index);
-        if !request_id.is_empty() {
-            let key = RequestKey {
-                subject: &actor,
-                request_id: &request_id,
-            };
-            self.store
-                .save_response(
-                    key,
-                    IMPORT_METHOD,
-                    &digest,
-                    &import.summary.encode_to_vec(),
-                    self.clock.now(),
-                )
-                .await
-                .map_err(store_failed)?;
-        }
-        tracing::info!(
-            records = index,
-            created = import.summary.created,
-            updated = import.summary.updated,
-            unchanged = import.summary.unchanged,
-            rejected = import.summary.rejected,
-            "import finished"
-        );
-        Ok(Response::new(import.summary))
+        let summary =
+            super::import::run(&self.store, &self.clock, actor, request.into_inner(), None).await?;
+        Ok(Response::new(summary))
+    }
+
+    type ImportAccountsWithResultsStream = super::import::ResultStream;
+
+    async fn import_accounts_with_results(
+        &self,
+        request: Request<Streaming<pb::ImportAccountsWithResultsRequest>>,
+    ) -> Result<Response<Self::ImportAccountsWithResultsStream>, Status> {
+        let actor = auth::identity(&request)?.subject.clone();
+        Ok(Response::new(super::import::with_results(
+            self.store.clone(),
+            self.clock.clone(),
+            actor,
+            request.into_inner(),
+        )))
     }
 
     async fn record_payment(

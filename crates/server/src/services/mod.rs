@@ -6,6 +6,7 @@ pub mod events;
 pub mod floor;
 pub mod guidance;
 pub mod history;
+pub mod import;
 pub mod plans;
 
 /// Rejections listed in an import summary (all are counted).

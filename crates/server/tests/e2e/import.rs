@@ -254,3 +254,74 @@ async fn an_import_cut_mid_stream_resumes_and_counts_every_record_once() {
         server.stop().await;
     }
 }
+
+/// ImportAccountsWithResults: a result per record — the account's name and what became of it, or
+/// every bad field — for more records than the summary lists, then the summary.
+#[tokio::test]
+async fn every_record_gets_its_result_and_name() {
+    for db in recoup_store::testkit::TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let due = london_today() - Days::new(30);
+        // 1,500 records: every third refused, more than the summary's list of 1,000 rejections
+        // would hold were there more; the first also sent again later in the stream.
+        let mut records: Vec<pb::ImportAccountsWithResultsRequest> = (0..1_500)
+            .map(|i| {
+                let mut a = account(
+                    &format!("RES-{i:05}"),
+                    vec![invoice("R-1", due, money("GBP", 10, 0))],
+                );
+                if i % 3 == 2 {
+                    a.country_code = "UK".into();
+                }
+                pb::ImportAccountsWithResultsRequest {
+                    request_id: String::new(),
+                    account: Some(a),
+                }
+            })
+            .collect();
+        records.push(records[0].clone());
+        let mut results = server
+            .accounts()
+            .import_accounts_with_results(tokio_stream::iter(records))
+            .await
+            .unwrap()
+            .into_inner();
+        let mut by_index = std::collections::BTreeMap::new();
+        let mut summary = None;
+        while let Some(m) = results.message().await.unwrap() {
+            match m.result.unwrap() {
+                pb::import_accounts_result::Result::Record(r) => {
+                    assert!(
+                        by_index.insert(r.index, r).is_none(),
+                        "{backend}: one result each"
+                    );
+                }
+                pb::import_accounts_result::Result::Summary(s) => summary = Some(s),
+            }
+        }
+        let summary = summary.expect("the summary comes last");
+        assert_eq!(by_index.len(), 1_501, "{backend}");
+        assert_eq!(
+            (summary.created, summary.unchanged, summary.rejected),
+            (1_000, 1, 500)
+        );
+        use pb::ImportRecordOutcome::{Created, Rejected, Unchanged};
+        for (index, r) in &by_index {
+            match index % 3 {
+                _ if *index == 1_500 => assert_eq!(r.outcome(), Unchanged),
+                2 => {
+                    assert_eq!(r.outcome(), Rejected, "{backend}: {r:?}");
+                    assert!(r.account.is_empty());
+                    assert_eq!(r.violations[0].field, "account.country_code");
+                }
+                _ => assert_eq!(r.outcome(), Created, "{backend}: {r:?}"),
+            }
+        }
+        // Each name reads back as the account sent.
+        assert_eq!(by_index[&1_500].account, by_index[&0].account);
+        let read = crate::get(&mut server.accounts(), "RES-01000").await;
+        assert_eq!(read.name, by_index[&1_000].account, "{backend}");
+        server.stop().await;
+    }
+}

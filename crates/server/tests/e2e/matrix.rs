@@ -29,7 +29,11 @@ fn answer_to_empty_request(rpc: &str) -> Code {
     match rpc.rsplit('/').next().unwrap() {
         // Nothing required is missing: an empty list, and an import of one (rejected) record.
         // WatchEvents: the feed opens (and would stay open; `call` looks at the start only).
-        "ListAccounts" | "ImportAccounts" | "WatchEvents" | "GetWorklist" => Code::Ok,
+        "ListAccounts"
+        | "ImportAccounts"
+        | "ImportAccountsWithResults"
+        | "WatchEvents"
+        | "GetWorklist" => Code::Ok,
         // History: one (rejected) record. The floor: nothing to claim in an empty book, and no
         // calls that broke a rule.
         "ImportHistory" | "ClaimNextAccount" | "ListRuleBreaches" => Code::Ok,
@@ -76,8 +80,8 @@ pub async fn call(channel: &tonic::transport::Channel, rpc: &str, key: &str) -> 
     grpc.ready().await.unwrap();
     let path = http::uri::PathAndQuery::try_from(rpc.to_owned()).unwrap();
     let codec = tonic_prost::ProstCodec::<(), ()>::default();
-    let answer = if rpc.ends_with("/WatchEvents") {
-        // A live stream never ends: its answer is whether it opened.
+    let answer = if rpc.ends_with("/WatchEvents") || rpc.ends_with("/ImportAccountsWithResults") {
+        // An answer that is a stream: whether it opened (a live one never ends).
         grpc.server_streaming(tonic::Request::new(()), path, codec)
             .await
             .map(drop)

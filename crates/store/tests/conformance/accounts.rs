@@ -16,12 +16,18 @@ async fn import_creates_then_is_unchanged_then_updates() {
             .import_batch(std::slice::from_ref(&rec), TEST_KEY, now())
             .await
             .unwrap();
-        assert_eq!(first, [ImportOutcome::Created], "{backend}");
+        let [ImportOutcome::Created(id)] = first[..] else {
+            panic!("{backend}: {first:?}")
+        };
         let again = store
             .import_batch(std::slice::from_ref(&rec), TEST_KEY, now())
             .await
             .unwrap();
-        assert_eq!(again, [ImportOutcome::Unchanged], "{backend}");
+        assert_eq!(
+            again,
+            [ImportOutcome::Unchanged(id)],
+            "{backend}: the same account"
+        );
 
         let mut changed = rec.clone();
         changed.invoices[0].adjustments.push(Adjustment {
@@ -38,7 +44,7 @@ async fn import_creates_then_is_unchanged_then_updates() {
             .import_batch(&[changed], TEST_KEY, now())
             .await
             .unwrap();
-        assert_eq!(third, [ImportOutcome::Updated], "{backend}");
+        assert_eq!(third, [ImportOutcome::Updated(id)], "{backend}");
 
         let got = store
             .get_account(AccountKey::ExternalRef("A-1"))
