@@ -4,6 +4,7 @@
 //! and Markdown under the locale's headings (`guidance/headings.hbs`, rendered once). A section
 //! template writes one item per line; objections are `Q:` / `A:` line pairs.
 
+use crate::safe;
 use serde::Serialize;
 
 use crate::tone::Tone;
@@ -318,14 +319,31 @@ pub(crate) fn pages(
     let mut md = String::with_capacity(4096);
     for (out, markdown) in [(&mut text, false), (&mut md, true)] {
         let (strong, end_strong) = if markdown { ("**", "**") } else { ("", "") };
+        // The account's data, one line of text (in Markdown, never markup).
+        let value = |s: &str| {
+            if markdown {
+                safe::markdown(s)
+            } else {
+                safe::line(s).into_owned()
+            }
+        };
+        // Rendered template text: its values are safe already; in Markdown, its characters are
+        // text too (the templates write no markup), line by line.
+        let rendered = |s: &str| {
+            if markdown {
+                s.lines().map(safe::escape).collect::<Vec<_>>().join("\n")
+            } else {
+                s.to_owned()
+            }
+        };
         out.push_str(if markdown { "# " } else { "" });
         out.push_str(if markdown { &h.title } else { &h.title_upper });
         out.push_str(": ");
-        out.push_str(&c.debtor.legal_name);
+        out.push_str(&value(&c.debtor.legal_name));
         out.push_str(" (");
-        out.push_str(&c.debtor.external_ref);
+        out.push_str(&value(&c.debtor.external_ref));
         out.push_str(")\n");
-        for (label, value, reasons) in [
+        for (label, words, reasons) in [
             (&h.tone, &c.tone_words, &c.tone_reasons),
             (&h.category, &c.category, &c.category_reasons),
         ] {
@@ -335,11 +353,12 @@ pub(crate) fn pages(
             out.push_str(strong);
             out.push_str(label);
             out.push_str(": ");
-            out.push_str(value);
+            out.push_str(&value(words));
             out.push('.');
             out.push_str(end_strong);
             out.push(' ');
-            sentences(out, reasons);
+            let reasons: Vec<String> = reasons.iter().map(|r| value(r)).collect();
+            sentences(out, &reasons);
             out.push('\n');
         }
         if markdown {
@@ -353,7 +372,7 @@ pub(crate) fn pages(
                 out.push(' ');
                 out.push_str(&h.earliest);
                 out.push_str(": ");
-                out.push_str(&c.next_call);
+                out.push_str(&value(&c.next_call));
                 out.push('.');
             }
         }
@@ -372,13 +391,13 @@ pub(crate) fn pages(
             out.push('\n');
             match section {
                 Section::Text(t) => {
-                    out.push_str(t);
+                    out.push_str(&rendered(t));
                     out.push('\n');
                 }
                 Section::List(items) => {
                     for i in *items {
                         out.push_str("- ");
-                        out.push_str(i);
+                        out.push_str(&rendered(i));
                         out.push('\n');
                     }
                 }
@@ -386,10 +405,10 @@ pub(crate) fn pages(
                     for o in *pairs {
                         out.push_str("- ");
                         out.push_str(strong);
-                        out.push_str(&o.objection);
+                        out.push_str(&rendered(&o.objection));
                         out.push_str(end_strong);
                         out.push_str(if markdown { " " } else { "\n  " });
-                        out.push_str(&o.answer);
+                        out.push_str(&rendered(&o.answer));
                         out.push('\n');
                     }
                 }

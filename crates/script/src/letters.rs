@@ -176,6 +176,22 @@ pub(crate) fn rendering(c: &LetterContext, markdown: bool) -> Rendering<'_> {
 /// A table: Markdown's pipe table, or columns padded with spaces.
 fn table(markdown: bool, head: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut out = String::new();
+    // Cells hold the account's data (invoice numbers, references): one line each, and in
+    // Markdown text, so a `|` cannot add a column.
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|r| {
+            r.iter()
+                .map(|cell| {
+                    if markdown {
+                        crate::safe::markdown(cell)
+                    } else {
+                        crate::safe::line(cell).into_owned()
+                    }
+                })
+                .collect()
+        })
+        .collect();
     if markdown {
         out.push_str(&format!("| {} |\n", head.join(" | ")));
         out.push_str(&format!("|{}\n", "---|".repeat(head.len())));

@@ -18,6 +18,7 @@ mod agreement;
 pub mod conduct;
 pub mod guidance;
 pub mod letters;
+pub mod safe;
 pub mod terms;
 pub mod text;
 pub mod tone;
@@ -247,10 +248,7 @@ impl Templates {
     ) -> Result<Guidance, TemplateError> {
         // The context is turned into JSON once and shared by every section (handlebars would
         // otherwise convert the whole model again for each render).
-        let base = handlebars::Context::wraps(c).map_err(|e| TemplateError::Broken {
-            name: "call context".into(),
-            detail: e.to_string(),
-        })?;
+        let base = safe_context("call context", c, None, &|s| safe::line(s).into_owned())?;
         let section =
             |path: &str| self.render_in(locale, &path.replace("{tone}", tone.key()), &base);
         let before_you_dial = guidance::lines(&section(guidance::BEFORE)?);
@@ -289,8 +287,21 @@ impl Templates {
         c: &LetterContext,
     ) -> Result<Letter, TemplateError> {
         let path = kind.template();
-        let text = self.render(locale, &path, &letters::rendering(c, false))?;
-        let markdown = self.render(locale, &path, &letters::rendering(c, true))?;
+        // The account's data is in `context`; the tables beside it are built safe already.
+        let text = safe_context(
+            &path,
+            &letters::rendering(c, false),
+            Some("context"),
+            &|s| safe::line(s).into_owned(),
+        )?;
+        let text = self.render_in(locale, &path, &text)?;
+        let markdown = safe_context(
+            &path,
+            &letters::rendering(c, true),
+            Some("context"),
+            &safe::markdown,
+        )?;
+        let markdown = self.render_in(locale, &path, &markdown)?;
         let (subject, text) = letters::split(&text);
         let (_, markdown) = letters::split(&markdown);
         Ok(Letter {
@@ -307,10 +318,7 @@ impl Templates {
         path: &str,
         model: &impl serde::Serialize,
     ) -> Result<String, TemplateError> {
-        let context = handlebars::Context::wraps(model).map_err(|e| TemplateError::Broken {
-            name: path.to_owned(),
-            detail: e.to_string(),
-        })?;
+        let context = safe_context(path, model, None, &|s| safe::line(s).into_owned())?;
         self.render_in(locale, path, &context)
     }
 
@@ -347,6 +355,30 @@ impl Templates {
                 detail: e.to_string(),
             })
     }
+}
+
+/// `model` as a template's context, every string in it (or in its field `within`) made safe by
+/// `safe`: what the data says is shown as text, whatever it holds.
+fn safe_context(
+    name: &str,
+    model: &impl serde::Serialize,
+    within: Option<&str>,
+    safe: &impl Fn(&str) -> String,
+) -> Result<handlebars::Context, TemplateError> {
+    let mut context = handlebars::Context::wraps(model).map_err(|e| TemplateError::Broken {
+        name: name.to_owned(),
+        detail: e.to_string(),
+    })?;
+    let data = context.data_mut();
+    match within {
+        None => safe::each_string(data, safe),
+        Some(field) => {
+            if let Some(part) = data.get_mut(field) {
+                safe::each_string(part, safe);
+            }
+        }
+    }
+    Ok(context)
 }
 
 // `{{plural n "promise" "promises"}}`: the count with its noun ("1 promise", "2 promises").

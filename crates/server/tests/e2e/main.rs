@@ -17,6 +17,7 @@ mod floor;
 mod floor_sim;
 mod guidance;
 mod health;
+mod hostile;
 mod idempotency;
 mod import;
 mod interest;
