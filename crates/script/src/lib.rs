@@ -248,7 +248,7 @@ impl Templates {
     ) -> Result<Guidance, TemplateError> {
         // The context is turned into JSON once and shared by every section (handlebars would
         // otherwise convert the whole model again for each render).
-        let base = safe_context("call context", c, None, &|s| safe::line(s).into_owned())?;
+        let base = safe_context("call context", c, None, &safe::line)?;
         let section =
             |path: &str| self.render_in(locale, &path.replace("{tone}", tone.key()), &base);
         let before_you_dial = guidance::lines(&section(guidance::BEFORE)?);
@@ -292,14 +292,14 @@ impl Templates {
             &path,
             &letters::rendering(c, false),
             Some("context"),
-            &|s| safe::line(s).into_owned(),
+            &safe::line,
         )?;
         let text = self.render_in(locale, &path, &text)?;
         let markdown = safe_context(
             &path,
             &letters::rendering(c, true),
             Some("context"),
-            &safe::markdown,
+            &safe::markdown_cow,
         )?;
         let markdown = self.render_in(locale, &path, &markdown)?;
         let (subject, text) = letters::split(&text);
@@ -318,7 +318,7 @@ impl Templates {
         path: &str,
         model: &impl serde::Serialize,
     ) -> Result<String, TemplateError> {
-        let context = safe_context(path, model, None, &|s| safe::line(s).into_owned())?;
+        let context = safe_context(path, model, None, &safe::line)?;
         self.render_in(locale, path, &context)
     }
 
@@ -363,7 +363,7 @@ fn safe_context(
     name: &str,
     model: &impl serde::Serialize,
     within: Option<&str>,
-    safe: &impl Fn(&str) -> String,
+    safe: &impl Fn(&str) -> std::borrow::Cow<'_, str>,
 ) -> Result<handlebars::Context, TemplateError> {
     let mut context = handlebars::Context::wraps(model).map_err(|e| TemplateError::Broken {
         name: name.to_owned(),

@@ -48,13 +48,26 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 
 /// A value as one line of Markdown text.
 pub fn markdown(s: &str) -> String {
-    escape(&line(s)).into_owned()
+    markdown_cow(s).into_owned()
 }
 
-/// Every string in `v` made safe by `f`.
-pub(crate) fn each_string(v: &mut serde_json::Value, f: &impl Fn(&str) -> String) {
+/// `markdown`, borrowing `s` when it is safe as it is.
+pub(crate) fn markdown_cow(s: &str) -> Cow<'_, str> {
+    match line(s) {
+        Cow::Borrowed(b) => escape(b),
+        Cow::Owned(o) => Cow::Owned(escape(&o).into_owned()),
+    }
+}
+
+/// Every string in `v` made safe by `f` (rewritten only when it changes: most values are safe as
+/// they are, and guidance is rendered on every prepared call).
+pub(crate) fn each_string(v: &mut serde_json::Value, f: &impl Fn(&str) -> Cow<'_, str>) {
     match v {
-        serde_json::Value::String(s) => *s = f(s),
+        serde_json::Value::String(s) => {
+            if let Cow::Owned(safe) = f(s) {
+                *s = safe;
+            }
+        }
         serde_json::Value::Array(items) => items.iter_mut().for_each(|i| each_string(i, f)),
         serde_json::Value::Object(fields) => fields.values_mut().for_each(|i| each_string(i, f)),
         _ => {}
