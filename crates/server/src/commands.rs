@@ -281,10 +281,12 @@ pub async fn webhooks(db: &DatabaseArgs, command: WebhooksCommand) -> Result<Str
             let mut types: Vec<String> = Vec::new();
             for e in &events {
                 let t = e.trim().to_ascii_lowercase();
-                if !crate::services::events::EVENT_TYPES.contains(&t.as_str()) {
+                if !crate::services::events::event_type_names().any(|n| n == t) {
                     return Err(format!(
                         "--event '{e}' is not an event type; one of: {}",
-                        crate::services::events::EVENT_TYPES.join(", ")
+                        crate::services::events::event_type_names()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                     .into());
                 }

@@ -14,8 +14,13 @@ use recoup_store::{AccountSnapshot, StoredPlan};
 
 use super::{date_in, date_out, enum_in, money_in, money_out, time_out};
 
-/// An amount of the proposal, which must be in the account's currency.
-fn amount(v: &mut Violations, field: &str, m: Option<&pb::Money>, cur: Currency) -> Option<Money> {
+/// An amount of a plan, which must be positive and in the account's currency.
+pub fn amount(
+    v: &mut Violations,
+    field: &str,
+    m: Option<&pb::Money>,
+    cur: Currency,
+) -> Option<Money> {
     let money = money_in(v, field, m)?;
     if money.currency() != cur {
         v.push(

@@ -76,54 +76,35 @@ fn heartbeat_out(after: i64, now: chrono::DateTime<chrono::Utc>) -> pb::Event {
     }
 }
 
-/// The stored name of every event type the feed carries (webhooks are registered for these).
-pub const EVENT_TYPES: [&str; 11] = [
-    "account_created",
-    "account_updated",
-    "payment_recorded",
-    "call_recorded",
-    "promise_changed",
-    "dispute_changed",
-    "plan_changed",
-    "letter_rendered",
-    "category_set",
-    "contact_rule_breached",
-    "contact_block_lifted",
+/// Each event type the feed carries with its stored name (later capabilities add theirs).
+const TYPES: [(pb::EventType, &str); 11] = [
+    (pb::EventType::AccountCreated, "account_created"),
+    (pb::EventType::AccountUpdated, "account_updated"),
+    (pb::EventType::PaymentRecorded, "payment_recorded"),
+    (pb::EventType::CallRecorded, "call_recorded"),
+    (pb::EventType::PromiseChanged, "promise_changed"),
+    (pb::EventType::DisputeChanged, "dispute_changed"),
+    (pb::EventType::PlanChanged, "plan_changed"),
+    (pb::EventType::LetterRendered, "letter_rendered"),
+    (pb::EventType::CategorySet, "category_set"),
+    (pb::EventType::ContactRuleBreached, "contact_rule_breached"),
+    (pb::EventType::ContactBlockLifted, "contact_block_lifted"),
 ];
 
-/// The stored name of each event type the feed carries (later capabilities add theirs).
+/// The stored name of every event type the feed carries (webhooks are registered for these).
+pub fn event_type_names() -> impl Iterator<Item = &'static str> {
+    TYPES.iter().map(|(_, name)| *name)
+}
+
 fn stored_type(t: pb::EventType) -> Option<&'static str> {
-    Some(match t {
-        pb::EventType::AccountCreated => "account_created",
-        pb::EventType::AccountUpdated => "account_updated",
-        pb::EventType::PaymentRecorded => "payment_recorded",
-        pb::EventType::CallRecorded => "call_recorded",
-        pb::EventType::PromiseChanged => "promise_changed",
-        pb::EventType::DisputeChanged => "dispute_changed",
-        pb::EventType::PlanChanged => "plan_changed",
-        pb::EventType::LetterRendered => "letter_rendered",
-        pb::EventType::CategorySet => "category_set",
-        pb::EventType::ContactRuleBreached => "contact_rule_breached",
-        pb::EventType::ContactBlockLifted => "contact_block_lifted",
-        _ => return None,
-    })
+    TYPES.iter().find(|(k, _)| *k == t).map(|(_, name)| *name)
 }
 
 fn type_out(stored: &str) -> pb::EventType {
-    match stored {
-        "account_created" => pb::EventType::AccountCreated,
-        "account_updated" => pb::EventType::AccountUpdated,
-        "payment_recorded" => pb::EventType::PaymentRecorded,
-        "call_recorded" => pb::EventType::CallRecorded,
-        "promise_changed" => pb::EventType::PromiseChanged,
-        "dispute_changed" => pb::EventType::DisputeChanged,
-        "plan_changed" => pb::EventType::PlanChanged,
-        "letter_rendered" => pb::EventType::LetterRendered,
-        "category_set" => pb::EventType::CategorySet,
-        "contact_rule_breached" => pb::EventType::ContactRuleBreached,
-        "contact_block_lifted" => pb::EventType::ContactBlockLifted,
-        _ => pb::EventType::Unspecified,
-    }
+    TYPES
+        .iter()
+        .find(|(_, name)| *name == stored)
+        .map_or(pb::EventType::Unspecified, |(k, _)| *k)
 }
 
 fn cursor_out(id: i64) -> String {

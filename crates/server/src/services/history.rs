@@ -22,8 +22,8 @@ use tonic::{Request, Response, Status, Streaming};
 use super::guidance::kind_in;
 use crate::auth;
 use crate::convert::call::{call_in, time_in};
-use crate::convert::plan::proposal_in;
-use crate::convert::{enum_in, money_in};
+use crate::convert::enum_in;
+use crate::convert::plan::{amount, proposal_in};
 use crate::names;
 use crate::status::{from_store, invalid, store_failed};
 
@@ -186,21 +186,7 @@ fn plan_in(
     if agreed.is_some_and(|t| t > now) {
         v.push("agreed_time", "is in the future");
     }
-    let total = money_in(v, "total", p.total.as_ref());
-    let total = match total {
-        Some(t) if t.currency() != currency => {
-            v.push(
-                "total",
-                format!("must be in {}, the account's currency", currency.code()),
-            );
-            None
-        }
-        Some(t) if !t.is_positive() => {
-            v.push("total", "must be more than zero");
-            None
-        }
-        other => other,
-    };
+    let total = amount(v, "total", p.total.as_ref(), currency);
     let proposal = match (&p.proposal, total) {
         (None, _) => {
             v.push("proposal", "is required");
