@@ -411,6 +411,22 @@ async fn every_documented_reason_is_met_as_documented() {
         };
         let e = plans.create_plan(bound).await.unwrap_err();
         saw(&mut seen, &e, Code::Aborted, "BALANCE_CHANGED", backend);
+        // An etag given for another proposal, or not one ValidatePlan gave: the field is named.
+        for (etag, proposal) in [
+            (validated.etag.clone(), monthly(200)),
+            ("x".into(), monthly(100)),
+        ] {
+            let other = pb::CreatePlanRequest {
+                etag,
+                ..create(&a2, "walk-other", proposal)
+            };
+            let e = plans.create_plan(other).await.unwrap_err();
+            assert_eq!(crate::bad_fields(&e), ["etag"], "{backend}");
+        }
+        assert!(
+            crate::get_full(&server, &a2).await.active_plan.is_none(),
+            "{backend}: nothing recorded"
+        );
         let settle = pb::PlanProposal {
             kind: pb::PlanKind::Settlement as i32,
             settlement_discount_percent: "40".into(),
