@@ -9,7 +9,7 @@ use recoup_domain::fingerprint::Canonical;
 use crate::ConflictKind;
 use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::RequestKey;
-use crate::{Store, StoreError, store_time, with_writer};
+use crate::{Store, StoreError, retrying, store_time, with_writer};
 
 /// The ledger's name for LiftContactBlock.
 const METHOD: &str = "LiftContactBlock";
@@ -53,7 +53,7 @@ impl Store {
             c.finish()
         };
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = retrying!(async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 hold_account!(tx, pg, account_id);
@@ -124,8 +124,7 @@ impl Store {
                 tx.commit(change).await?;
                 Some(resource)
             }))
-        }
-        .await;
+        });
         let done = self
             .settle(written, key, METHOD, &fingerprint, |_| async {
                 Ok(Some(()))

@@ -7,7 +7,7 @@ use recoup_domain::fingerprint::Canonical;
 
 use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::RequestKey;
-use crate::{Store, StoreError, store_time, with_writer};
+use crate::{Store, StoreError, retrying, store_time, with_writer};
 
 /// The ledger's name for SetAccountCategory.
 const METHOD: &str = "SetAccountCategory";
@@ -33,7 +33,7 @@ impl Store {
             c.finish()
         };
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = retrying!(async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 hold_account!(tx, pg, account_id);
@@ -61,8 +61,7 @@ impl Store {
                 tx.commit(change).await?;
                 Some(resource)
             }))
-        }
-        .await;
+        });
         // A retry has nothing to load: it set what the first request set.
         let done = self
             .settle(written, key, METHOD, &fingerprint, |_| async {

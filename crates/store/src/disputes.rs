@@ -19,7 +19,7 @@ use crate::minor;
 use crate::requests::{RequestKey, last_id};
 use crate::rows::{RowExt, currency};
 use crate::sets::{ids, int, rows};
-use crate::{Store, StoreError, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, retrying, store_time, with_reader, with_writer};
 
 const RAISE: &str = "RaiseDispute";
 const RESOLVE: &str = "ResolveDispute";
@@ -212,7 +212,7 @@ impl Store {
             return Ok(DisputeOutcome::Replayed(found));
         }
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = retrying!(async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 let (cur, _) = hold_account!(tx, pg, account_id);
@@ -259,8 +259,7 @@ impl Store {
                     Some(resource)
                 }
             }))
-        }
-        .await;
+        });
         self.after_write(written, key, RAISE, &fingerprint).await
     }
 
@@ -284,7 +283,7 @@ impl Store {
             return Ok(DisputeOutcome::Replayed(found));
         }
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = retrying!(async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 let (cur, tz) = hold_account!(tx, pg, account_id);
@@ -417,8 +416,7 @@ impl Store {
                     Some(resource)
                 }
             }))
-        }
-        .await;
+        });
         self.after_write(written, key, RESOLVE, &fingerprint).await
     }
 

@@ -73,11 +73,13 @@ impl StoreError {
                 | sqlx::Error::Tls(_) => true,
                 sqlx::Error::Database(d) => d.code().is_some_and(|c| {
                     // PostgreSQL: connection exceptions (08), shutting down or not yet accepting
-                    // (57P01-57P03), too many connections (53300). SQLite: BUSY, LOCKED.
+                    // (57P01-57P03), too many connections (53300), the database not accepting
+                    // connections (55000, e.g. ALLOW_CONNECTIONS off for maintenance). SQLite:
+                    // BUSY, LOCKED.
                     c.starts_with("08")
                         || matches!(
                             c.as_ref(),
-                            "57P01" | "57P02" | "57P03" | "53300" | "5" | "6"
+                            "57P01" | "57P02" | "57P03" | "53300" | "55000" | "5" | "6"
                         )
                 }),
                 _ => false,

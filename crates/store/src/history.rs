@@ -10,7 +10,7 @@ use crate::calls::{details, rule_columns, sqlite_time};
 use crate::change::{Change, Event, begin_change};
 use crate::plans::{DetailJson, LIVE, PlanDetail};
 use crate::requests::RequestKey;
-use crate::{Store, StoreError, store_time, with_writer};
+use crate::{Store, StoreError, retrying, store_time, with_writer};
 
 /// The payment a plan agreed on `$2` is tracked after, on account `$1`: the one before the first
 /// payment dated from that day on, or the newest when none is.
@@ -69,19 +69,21 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<PastOutcome>, StoreError> {
         let now = store_time(now);
-        Ok(with_writer!(&self.backend, |pool, pg| {
-            let mut tx = begin_change!(pool, pg, &self.feed);
-            let mut change: Option<Change> = None;
-            let mut out = Vec::with_capacity(records.len());
-            for (account_id, record) in records {
-                let (kind, id): (&str, Option<i64>) = match record {
-                    PastRecord::Call(call) => {
-                        let crm = call.imported.as_ref().ok_or_else(|| {
-                            StoreError::Corrupt("a past call without its CRM id".into())
-                        })?;
-                        let start = store_time(call.start_time);
-                        let (promise_minor, promise_date, callback) = rule_columns(&call.outcome)?;
-                        let q = sqlx::query_scalar(
+        retrying!(async {
+            Ok(with_writer!(&self.backend, |pool, pg| {
+                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut change: Option<Change> = None;
+                let mut out = Vec::with_capacity(records.len());
+                for (account_id, record) in records {
+                    let (kind, id): (&str, Option<i64>) = match record {
+                        PastRecord::Call(call) => {
+                            let crm = call.imported.as_ref().ok_or_else(|| {
+                                StoreError::Corrupt("a past call without its CRM id".into())
+                            })?;
+                            let start = store_time(call.start_time);
+                            let (promise_minor, promise_date, callback) =
+                                rule_columns(&call.outcome)?;
+                            let q = sqlx::query_scalar(
                             "INSERT INTO calls (account_id, direction, start_time, duration_ms, \
                              contact_name, right_party, outcome, details, promise_minor, \
                              promise_date, callback_time, notes, next_step, agent, create_time, \
@@ -91,136 +93,141 @@ impl Store {
                         )
                         .bind(*account_id)
                         .bind(call.direction.as_str());
-                        let q = if pg {
-                            q.bind(start)
-                        } else {
-                            q.bind(sqlite_time(start))
-                        };
-                        let q = q
-                            .bind(call.duration_ms)
-                            .bind(&call.contact_name)
-                            .bind(call.right_party_contact)
-                            .bind(call.outcome.kind())
-                            .bind(details(&call.outcome)?.to_string())
-                            .bind(promise_minor)
-                            .bind(promise_date);
-                        let q = if pg {
-                            q.bind(callback)
-                        } else {
-                            q.bind(callback.map(sqlite_time))
-                        };
-                        let id: Option<i64> = q
-                            .bind(&call.notes)
-                            .bind(&call.next_step)
-                            .bind(&crm.agent)
-                            .bind(now)
-                            .bind(&crm.crm_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        ("call", id)
-                    }
-                    PastRecord::Letter(l) => {
-                        let id: Option<i64> = sqlx::query_scalar(
-                            "INSERT INTO letters (account_id, kind, locale, plan_id, subject, \
+                            let q = if pg {
+                                q.bind(start)
+                            } else {
+                                q.bind(sqlite_time(start))
+                            };
+                            let q = q
+                                .bind(call.duration_ms)
+                                .bind(&call.contact_name)
+                                .bind(call.right_party_contact)
+                                .bind(call.outcome.kind())
+                                .bind(details(&call.outcome)?.to_string())
+                                .bind(promise_minor)
+                                .bind(promise_date);
+                            let q = if pg {
+                                q.bind(callback)
+                            } else {
+                                q.bind(callback.map(sqlite_time))
+                            };
+                            let id: Option<i64> = q
+                                .bind(&call.notes)
+                                .bind(&call.next_step)
+                                .bind(&crm.agent)
+                                .bind(now)
+                                .bind(&crm.crm_id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            ("call", id)
+                        }
+                        PastRecord::Letter(l) => {
+                            let id: Option<i64> = sqlx::query_scalar(
+                                "INSERT INTO letters (account_id, kind, locale, plan_id, subject, \
                              body_text, body_markdown, created_by, create_time, crm_id) \
                              VALUES ($1, $2, '', NULL, $3, '', '', $4, $5, $6) \
                              ON CONFLICT DO NOTHING RETURNING id",
-                        )
-                        .bind(*account_id)
-                        .bind(l.kind)
-                        .bind(&l.subject)
-                        .bind(by.subject)
-                        .bind(store_time(l.sent))
-                        .bind(&l.crm_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        ("letter", id)
-                    }
-                    PastRecord::Plan(plan) => {
-                        let seen: Option<i64> = sqlx::query_scalar(
-                            "SELECT id FROM plans WHERE account_id = $1 AND crm_id = $2",
-                        )
-                        .bind(*account_id)
-                        .bind(&plan.crm_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        let live: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                            "SELECT id FROM plans WHERE account_id = $1 AND state IN {LIVE}"
-                        )))
-                        .bind(*account_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        match (seen, live) {
-                            (Some(_), _) => ("plan", None),
-                            (None, Some(live)) => {
-                                out.push(PastOutcome::Refused(format!(
-                                    "the account already has a live plan, \
+                            )
+                            .bind(*account_id)
+                            .bind(l.kind)
+                            .bind(&l.subject)
+                            .bind(by.subject)
+                            .bind(store_time(l.sent))
+                            .bind(&l.crm_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            ("letter", id)
+                        }
+                        PastRecord::Plan(plan) => {
+                            let seen: Option<i64> = sqlx::query_scalar(
+                                "SELECT id FROM plans WHERE account_id = $1 AND crm_id = $2",
+                            )
+                            .bind(*account_id)
+                            .bind(&plan.crm_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            let live: Option<i64> =
+                                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                                    "SELECT id FROM plans WHERE account_id = $1 AND state IN {LIVE}"
+                                )))
+                                .bind(*account_id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            match (seen, live) {
+                                (Some(_), _) => ("plan", None),
+                                (None, Some(live)) => {
+                                    out.push(PastOutcome::Refused(format!(
+                                        "the account already has a live plan, \
                                      accounts/{account_id}/plans/{live}"
-                                )));
-                                continue;
-                            }
-                            (None, None) => {
-                                let detail =
-                                    serde_json::to_string(&DetailJson::from_detail(&plan.detail)?)
-                                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                                let after: i64 = sqlx::query_scalar(PLAN_START_SQL)
-                                    .bind(*account_id)
-                                    .bind(plan.agreed_on)
-                                    .fetch_one(&mut *tx)
-                                    .await?;
-                                let agreed = store_time(plan.agreed);
-                                let id: i64 = sqlx::query_scalar(
-                                    "INSERT INTO plans (account_id, state, detail, agreement, \
+                                    )));
+                                    continue;
+                                }
+                                (None, None) => {
+                                    let detail = serde_json::to_string(&DetailJson::from_detail(
+                                        &plan.detail,
+                                    )?)
+                                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                                    let after: i64 = sqlx::query_scalar(PLAN_START_SQL)
+                                        .bind(*account_id)
+                                        .bind(plan.agreed_on)
+                                        .fetch_one(&mut *tx)
+                                        .await?;
+                                    let agreed = store_time(plan.agreed);
+                                    let id: i64 = sqlx::query_scalar(
+                                        "INSERT INTO plans (account_id, state, detail, agreement, \
                                      after_payment_id, proposed_by, signatory, sign_time, \
                                      create_time, crm_id) \
                                      VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $7, $8) \
                                      RETURNING id",
-                                )
-                                .bind(*account_id)
-                                .bind(&detail)
-                                .bind(format!(
-                                    "Agreed in the creditor's CRM (plan {}) on {}; its written \
+                                    )
+                                    .bind(*account_id)
+                                    .bind(&detail)
+                                    .bind(format!(
+                                        "Agreed in the creditor's CRM (plan {}) on {}; its written \
                                      agreement is kept there.",
-                                    plan.crm_id, plan.agreed_on
-                                ))
-                                .bind(after)
-                                .bind(by.subject)
-                                .bind(&plan.signatory)
-                                .bind(agreed)
-                                .bind(&plan.crm_id)
-                                .fetch_one(&mut *tx)
-                                .await?;
-                                ("plan", Some(id))
+                                        plan.crm_id, plan.agreed_on
+                                    ))
+                                    .bind(after)
+                                    .bind(by.subject)
+                                    .bind(&plan.signatory)
+                                    .bind(agreed)
+                                    .bind(&plan.crm_id)
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                                    ("plan", Some(id))
+                                }
                             }
                         }
-                    }
-                };
-                match id {
-                    None => out.push(PastOutcome::Unchanged),
-                    Some(id) => {
-                        let (event, resource) = match kind {
-                            "call" => {
-                                ("call_recorded", format!("accounts/{account_id}/calls/{id}"))
-                            }
-                            "plan" => ("plan_changed", format!("accounts/{account_id}/plans/{id}")),
-                            _ => (
-                                "letter_rendered",
-                                format!("accounts/{account_id}/letters/{id}"),
-                            ),
-                        };
-                        Change::record(
-                            &mut change,
-                            Event::by(by, now, event, *account_id, resource),
-                        )
-                        .rebuild(*account_id);
-                        out.push(PastOutcome::Created);
+                    };
+                    match id {
+                        None => out.push(PastOutcome::Unchanged),
+                        Some(id) => {
+                            let (event, resource) = match kind {
+                                "call" => {
+                                    ("call_recorded", format!("accounts/{account_id}/calls/{id}"))
+                                }
+                                "plan" => {
+                                    ("plan_changed", format!("accounts/{account_id}/plans/{id}"))
+                                }
+                                _ => (
+                                    "letter_rendered",
+                                    format!("accounts/{account_id}/letters/{id}"),
+                                ),
+                            };
+                            Change::record(
+                                &mut change,
+                                Event::by(by, now, event, *account_id, resource),
+                            )
+                            .rebuild(*account_id);
+                            out.push(PastOutcome::Created);
+                        }
                     }
                 }
-            }
-            if let Some(change) = change {
-                tx.commit(change).await?;
-            }
-            out
-        }))
+                if let Some(change) = change {
+                    tx.commit(change).await?;
+                }
+                out
+            }))
+        })
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::{RequestKey, last_id};
 use crate::rows::RowExt;
-use crate::{Store, StoreError, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, retrying, store_time, with_reader, with_writer};
 
 const METHOD: &str = "RenderLetter";
 
@@ -67,7 +67,7 @@ impl Store {
             return Ok(found);
         }
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = retrying!(async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 hold_account!(tx, pg, account_id);
@@ -104,8 +104,7 @@ impl Store {
                 tx.commit(change).await?;
                 Some(resource)
             }))
-        }
-        .await;
+        });
         self.settle(written, key, METHOD, l.fingerprint, |r| {
             self.letter_named(r)
         })

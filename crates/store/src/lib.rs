@@ -35,6 +35,7 @@ pub mod promises;
 mod query_plans;
 pub use payments::PaymentOutcome;
 mod requests;
+mod retry;
 mod rows;
 mod sets;
 #[cfg(feature = "testkit")]
@@ -123,6 +124,7 @@ macro_rules! with_writer {
     };
 }
 
+pub(crate) use retry::retrying;
 pub(crate) use sets::{next_ids, run_all};
 pub(crate) use {with_pool, with_reader, with_writer};
 

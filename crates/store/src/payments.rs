@@ -19,6 +19,7 @@ use crate::events::Feed;
 use crate::minor;
 use crate::model::StoredPayment;
 use crate::requests::{RequestKey, last_id};
+use crate::retrying;
 use crate::rows::{self, NUMBER_SEPARATOR, RowExt};
 use crate::sets::{date, ids, int, rows as json_rows, text, time};
 use crate::view::{self, date_text, time_text};
@@ -113,12 +114,12 @@ enum Answer {
 /// Applies a batch and answers every job; when the database refuses the batch, each job is
 /// applied alone so that only the job at fault fails.
 pub(crate) async fn apply(backend: &Backend, feed: &Feed, jobs: Vec<PaymentJob>) {
-    match write_batch(backend, feed, &jobs).await {
+    match retrying!(write_batch(backend, feed, &jobs)) {
         Ok(answers) => answer(backend, jobs, answers).await,
         Err(e) if jobs.len() > 1 => {
             tracing::warn!(error = %e, jobs = jobs.len(), "payment batch refused; applying one by one");
             for job in jobs {
-                let single = write_batch(backend, feed, std::slice::from_ref(&job)).await;
+                let single = retrying!(write_batch(backend, feed, std::slice::from_ref(&job)));
                 let answers = match single {
                     Ok(a) => a,
                     Err(e) => vec![alone_failed(backend, &job, e).await],

@@ -19,7 +19,7 @@ use crate::ConflictKind;
 use crate::change::{Change, Event, Written, begin_change, hold_account, seen};
 use crate::requests::{RequestKey, last_id};
 use crate::rows::{RowExt, currency};
-use crate::{Store, StoreError, minor, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, minor, retrying, store_time, with_reader, with_writer};
 
 const CREATE: &str = "CreatePlan";
 const APPROVE: &str = "ApprovePlan";
@@ -394,7 +394,7 @@ impl Store {
         let detail = serde_json::to_string(&DetailJson::from_detail(new.detail)?)
             .map_err(|e| corrupt(&e.to_string()))?;
         let state = recoup_domain::plan::state::initial(new.approval_role.is_some());
-        let written: Result<Option<String>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = retrying!(async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 let (cur, _) = hold_account!(tx, pg, account_id);
@@ -466,10 +466,10 @@ impl Store {
                     .await?;
                     let agreement = (new.agreement)(&format!("accounts/{account_id}/plans/{id}"))
                         .map_err(|e| {
-                            let mut v = Violations::new();
-                            v.push("proposal", format!("the written agreement failed: {e}"));
-                            StoreError::Invalid(v)
-                        })?;
+                        let mut v = Violations::new();
+                        v.push("proposal", format!("the written agreement failed: {e}"));
+                        StoreError::Invalid(v)
+                    })?;
                     sqlx::query("UPDATE plans SET agreement = $2 WHERE id = $1")
                         .bind(id)
                         .bind(agreement)
@@ -482,8 +482,7 @@ impl Store {
                     Some(resource)
                 }
             }))
-        }
-        .await;
+        });
         self.after_plan_write(written, account_id, key, CREATE, new.fingerprint)
             .await
     }
@@ -546,7 +545,7 @@ impl Store {
             return Ok(PlanOutcome::Replayed(found));
         }
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = async {
+        let written: Result<Option<String>, StoreError> = retrying!(async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 hold_account!(tx, pg, account_id);
@@ -628,8 +627,7 @@ impl Store {
                     Some(resource)
                 }
             }))
-        }
-        .await;
+        });
         self.after_plan_write(written, account_id, key, method, fingerprint)
             .await
     }
@@ -766,10 +764,11 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = store_time(now);
         let arrears = end.arrears.map(minor).transpose()?;
-        Ok(with_writer!(&self.backend, |pool, pg| {
-            let mut tx = begin_change!(pool, pg, &self.feed);
-            let last = last_payment!(tx, account_id);
-            let done = sqlx::query(
+        retrying!(async {
+            Ok(with_writer!(&self.backend, |pool, pg| {
+                let mut tx = begin_change!(pool, pg, &self.feed);
+                let last = last_payment!(tx, account_id);
+                let done = sqlx::query(
                 "UPDATE plans SET state = $3, end_reason = $4, end_time = $5, end_payment_id = $6, \
                  end_missed = $7, end_arrears_minor = $8 \
                  WHERE id = $1 AND account_id = $2 AND state = 'active'",
@@ -786,18 +785,19 @@ impl Store {
             .await?
             .rows_affected()
                 == 1;
-            if done {
-                let mut change = Change::new(Event::by_recoup(
-                    now,
-                    "plan_changed",
-                    account_id,
-                    format!("accounts/{account_id}/plans/{plan_id}"),
-                ));
-                change.rebuild(account_id);
-                tx.commit(change).await?;
-            }
-            done
-        }))
+                if done {
+                    let mut change = Change::new(Event::by_recoup(
+                        now,
+                        "plan_changed",
+                        account_id,
+                        format!("accounts/{account_id}/plans/{plan_id}"),
+                    ));
+                    change.rebuild(account_id);
+                    tx.commit(change).await?;
+                }
+                done
+            }))
+        })
     }
 }
 

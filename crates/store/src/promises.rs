@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use recoup_domain::promise::PromiseState;
 
 use crate::change::{Change, Event, begin_change};
-use crate::{Store, StoreError, store_time, with_reader, with_writer};
+use crate::{Store, StoreError, retrying, store_time, with_reader, with_writer};
 
 /// A promise's state as stored.
 pub fn state_text(s: PromiseState) -> &'static str {
@@ -54,50 +54,52 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<PromiseState>, StoreError> {
         let now = store_time(now);
-        Ok(with_writer!(&self.backend, |pool, pg| {
-            let mut tx = begin_change!(pool, pg, &self.feed);
-            let mut change = None;
-            let mut states_changed = Vec::new();
-            for (call_id, state, paid) in states {
-                let known: Option<(String, i64)> = sqlx::query_as(
-                    "SELECT state, paid_minor FROM promise_states WHERE call_id = $1",
-                )
-                .bind(call_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let text = state_text(*state);
-                if known.as_ref().is_some_and(|(s, p)| s == text && p == paid) {
-                    continue;
-                }
-                sqlx::query(
-                    "INSERT INTO promise_states (call_id, state, paid_minor, update_time) \
+        retrying!(async {
+            Ok(with_writer!(&self.backend, |pool, pg| {
+                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut change = None;
+                let mut states_changed = Vec::new();
+                for (call_id, state, paid) in states {
+                    let known: Option<(String, i64)> = sqlx::query_as(
+                        "SELECT state, paid_minor FROM promise_states WHERE call_id = $1",
+                    )
+                    .bind(call_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let text = state_text(*state);
+                    if known.as_ref().is_some_and(|(s, p)| s == text && p == paid) {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO promise_states (call_id, state, paid_minor, update_time) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (call_id) DO UPDATE SET \
                      state = excluded.state, paid_minor = excluded.paid_minor, \
                      update_time = excluded.update_time",
-                )
-                .bind(call_id)
-                .bind(text)
-                .bind(paid)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                Change::record(
-                    &mut change,
-                    Event::by_recoup(
-                        now,
-                        "promise_changed",
-                        account_id,
-                        format!("accounts/{account_id}/calls/{call_id}"),
-                    ),
-                );
-                states_changed.push(*state);
-            }
-            // The view shows promises as judged from calls and payments, not these states: no
-            // view to rebuild.
-            if let Some(change) = change {
-                tx.commit(change).await?;
-            }
-            states_changed
-        }))
+                    )
+                    .bind(call_id)
+                    .bind(text)
+                    .bind(paid)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    Change::record(
+                        &mut change,
+                        Event::by_recoup(
+                            now,
+                            "promise_changed",
+                            account_id,
+                            format!("accounts/{account_id}/calls/{call_id}"),
+                        ),
+                    );
+                    states_changed.push(*state);
+                }
+                // The view shows promises as judged from calls and payments, not these states: no
+                // view to rebuild.
+                if let Some(change) = change {
+                    tx.commit(change).await?;
+                }
+                states_changed
+            }))
+        })
     }
 }

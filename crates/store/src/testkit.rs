@@ -260,6 +260,22 @@ impl TestDb {
         let _ = conn.close().await;
     }
 
+    /// The deadlocks PostgreSQL has counted in this database (statistics lag a transaction's end
+    /// by up to a second: stop the sessions first). PostgreSQL only.
+    pub async fn deadlocks(&self) -> i64 {
+        let name = self.pg_name.as_ref().expect("deadlocks are PostgreSQL's");
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+        let mut conn = PgConnection::connect(&admin_url()).await.expect("connect");
+        let n: i64 =
+            sqlx::query_scalar("SELECT deadlocks FROM pg_stat_database WHERE datname = $1")
+                .bind(name)
+                .fetch_one(&mut conn)
+                .await
+                .expect("database statistics");
+        let _ = conn.close().await;
+        n
+    }
+
     /// Drops a PostgreSQL test database (SQLite files go with their temporary directory).
     pub async fn cleanup(self) {
         if let Some(name) = &self.pg_name

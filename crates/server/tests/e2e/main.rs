@@ -13,6 +13,7 @@ mod deploy_files;
 mod disputes;
 mod errors;
 mod events;
+mod faults;
 mod floor;
 mod floor_sim;
 mod guidance;

@@ -35,6 +35,7 @@ use crate::claims::{ClaimProblem, problem};
 use crate::contact_rules::{Held, contact_status, held_account};
 use crate::events::Feed;
 use crate::requests::RequestKey;
+use crate::retrying;
 use crate::{Backend, StoreError, store_time, with_writer};
 
 /// A call waiting for the writer.
@@ -69,7 +70,7 @@ impl CallJob {
 
 /// Writes a batch of calls in one transaction and answers each.
 pub(crate) async fn apply(backend: &Backend, feed: &Feed, jobs: Vec<CallJob>) {
-    match write_batch(backend, feed, &jobs).await {
+    match retrying!(write_batch(backend, feed, &jobs)) {
         Ok(results) => {
             for (job, r) in jobs.into_iter().zip(results) {
                 let _ = job.reply.send(r);
@@ -78,7 +79,7 @@ pub(crate) async fn apply(backend: &Backend, feed: &Feed, jobs: Vec<CallJob>) {
         Err(e) if jobs.len() > 1 => {
             tracing::warn!(error = %e, jobs = jobs.len(), "call batch refused; writing one by one");
             for job in jobs {
-                let r = match write_batch(backend, feed, std::slice::from_ref(&job)).await {
+                let r = match retrying!(write_batch(backend, feed, std::slice::from_ref(&job))) {
                     Ok(mut one) => one.pop().expect("one result per call"),
                     Err(e) => Err(e),
                 };

@@ -1,0 +1,51 @@
+//! PostgreSQL may abort a transaction that did nothing wrong: the victim of a deadlock (40P01) or
+//! a serialization failure (40001). Such a transaction is run again here, a few times with a short
+//! jittered pause, so a client never sees it; SQLite's single writer never aborts one this way.
+
+use std::time::Duration;
+
+use crate::StoreError;
+
+/// Attempts at most, the first included.
+pub(crate) const TRIES: u32 = 4;
+
+impl StoreError {
+    /// Whether the database aborted the transaction for what ran beside it, not for what it did.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(d))
+            if d.code().is_some_and(|c| matches!(c.as_ref(), "40P01" | "40001")))
+    }
+}
+
+/// The pause before attempt `tries + 1`: a few milliseconds, doubled each time, jittered so two
+/// transactions that collided do not collide again.
+pub(crate) async fn pause(tries: u32, e: &StoreError) {
+    let base = 5u64 << tries;
+    let jitter = u64::from(
+        std::process::id()
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos()),
+    ) % base;
+    tracing::info!(error = %e, attempt = tries, "transaction aborted by the database; running it again");
+    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+}
+
+/// Awaits `$attempt` (an expression making a future, evaluated afresh for each attempt) and runs
+/// it again while it fails with a transient error, at most `TRIES` times in all.
+macro_rules! retrying {
+    ($attempt:expr) => {{
+        let mut tries = 1;
+        loop {
+            let attempt: Result<_, $crate::StoreError> = $attempt.await;
+            match attempt {
+                Err(e) if e.is_transient() && tries < $crate::retry::TRIES => {
+                    $crate::retry::pause(tries, &e).await;
+                    tries += 1;
+                }
+                done => break done,
+            }
+        }
+    }};
+}
+pub(crate) use retrying;
