@@ -422,7 +422,6 @@ async fn listed(addr: &str, book: &Book, account: usize, kind: Kind) -> Vec<Stri
                         parent: parent.clone(),
                         page_size: 100,
                         page_token: token.clone(),
-                        ..Default::default()
                     })
                     .await
                     .unwrap()
