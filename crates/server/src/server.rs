@@ -121,7 +121,7 @@ impl Default for ServeOptions {
             limits: LimitArgs::default(),
             tls: None,
             jwt: None,
-            health_interval: Duration::from_secs(5),
+            health_interval: Duration::from_secs(1),
             policy: Arc::default(),
             promise_interval: Duration::from_secs(30),
             worklist_interval: Duration::from_secs(2),
@@ -291,7 +291,14 @@ async fn probe_database(store: Store, health: HealthReporter, every: Duration) {
     let mut up = true;
     loop {
         tokio::time::sleep(every).await;
-        let checked = store.check().await;
+        // A database that does not answer within the interval (at least a second) is not usable.
+        let checked =
+            match tokio::time::timeout(every.max(Duration::from_secs(1)), store.check()).await {
+                Ok(checked) => checked,
+                Err(_) => Err(recoup_store::StoreError::Unusable(
+                    "the database did not answer the health check in time".into(),
+                )),
+            };
         if checked.is_ok() != up {
             up = checked.is_ok();
             match checked {

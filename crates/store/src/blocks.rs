@@ -53,7 +53,7 @@ impl Store {
             c.finish()
         };
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = retrying!(async {
+        let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 hold_account!(tx, pg, account_id);

@@ -248,7 +248,7 @@ impl Store {
 
 /// Writes a batch of claim requests in one transaction and answers each.
 pub(crate) async fn apply(backend: &Backend, jobs: Vec<ClaimJob>) {
-    match retrying!(write_batch(backend, &jobs)) {
+    match retrying!(backend, write_batch(backend, &jobs)) {
         Ok(results) => {
             for (job, r) in jobs.into_iter().zip(results) {
                 let _ = job.reply.send(r);
@@ -257,7 +257,7 @@ pub(crate) async fn apply(backend: &Backend, jobs: Vec<ClaimJob>) {
         Err(e) if jobs.len() > 1 => {
             tracing::warn!(error = %e, jobs = jobs.len(), "claim batch refused; one by one");
             for job in jobs {
-                let r = match retrying!(write_batch(backend, std::slice::from_ref(&job))) {
+                let r = match retrying!(backend, write_batch(backend, std::slice::from_ref(&job))) {
                     Ok(mut one) => one.pop().expect("one result per claim"),
                     Err(e) => Err(e),
                 };

@@ -9,6 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use crate::failures::Failures;
 use crate::{Backend, Store, StoreError, with_pool};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -147,16 +148,23 @@ impl Store {
                 connect = connect.application_name(APPLICATION_NAME);
             }
             reach_postgres(&connect, opts.acquire_timeout).await?;
+            let failures = Failures::new();
+            let kept = failures.clone();
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.unwrap_or(8))
                 .acquire_timeout(opts.acquire_timeout)
                 // A broken connection fails its query and is replaced; a ping before every use
-                // would cost a round trip per call.
+                // would cost a round trip per call. Connections made before an outage are
+                // replaced instead of each failing a request.
                 .test_before_acquire(false)
+                .before_acquire(move |_, meta| {
+                    let keep = kept.keeps(meta.age);
+                    Box::pin(async move { Ok(keep) })
+                })
                 .after_connect(|conn, _| Box::pin(async move { session_settings(conn).await }))
                 .connect_with(connect)
                 .await?;
-            Backend::Postgres(pool)
+            Backend::Postgres(pool, failures)
         } else if opts.url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(&opts.url)?;
             refuse_in_memory(&opts.url, &connect)?;
@@ -190,6 +198,7 @@ impl Store {
                     .acquire_timeout(opts.acquire_timeout)
                     .test_before_acquire(false)
             };
+            let failures = Failures::new();
             let writer = pool(1)
                 .connect_with(
                     connect
@@ -208,6 +217,7 @@ impl Store {
                 reader,
                 writer,
                 file: SqliteFile::open(path),
+                failures,
             }
         } else {
             return Err(unusable(
@@ -227,7 +237,7 @@ impl Store {
     fn migrator(&self) -> &'static Migrator {
         match self.backend {
             Backend::Sqlite { .. } => &SQLITE_MIGRATIONS,
-            Backend::Postgres(_) => &POSTGRES_MIGRATIONS,
+            Backend::Postgres(..) => &POSTGRES_MIGRATIONS,
         }
     }
 
@@ -235,7 +245,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
-            Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Backend::Postgres(pool, _) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
@@ -246,7 +256,7 @@ impl Store {
     pub async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run_to(version, writer).await?,
-            Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run_to(version, pool).await?,
+            Backend::Postgres(pool, _) => POSTGRES_MIGRATIONS.run_to(version, pool).await?,
         }
         Ok(())
     }
@@ -255,6 +265,14 @@ impl Store {
     /// the one this build migrates to, and (SQLite) the file opened is still the one at its path.
     /// Health reports NOT_SERVING while this fails.
     pub async fn check(&self) -> Result<(), StoreError> {
+        let checked = self.check_usable().await;
+        if checked.is_err() {
+            self.backend.failures().outage();
+        }
+        checked
+    }
+
+    async fn check_usable(&self) -> Result<(), StoreError> {
         let expected = self.migrator().iter().map(|m| m.version).max().unwrap_or(0);
         if let Backend::Sqlite { file, .. } = &self.backend
             && file_id(&file.path) != file.id
@@ -288,14 +306,45 @@ impl Store {
                 }
             }
         }
+        if self.backend.failures().writes_failing() {
+            self.probe_write().await.map_err(|e| {
+                unusable(format!(
+                    "writes fail (a full disk, or the database refusing them): {e}"
+                ))
+            })?;
+            self.backend.failures().write_succeeded();
+        }
         Ok(())
+    }
+
+    /// One small write, committed: whether writes succeed again after they failed.
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        let now = crate::store_time(chrono::Utc::now());
+        crate::retrying!(&self.backend, async {
+            with_pool!(&self.backend, writer, |pool, pg| {
+                let mut tx = if pg {
+                    pool.begin().await?
+                } else {
+                    pool.begin_with("BEGIN IMMEDIATE").await?
+                };
+                sqlx::query(
+                    "INSERT INTO markers (name, create_time) VALUES ('write-probe', $1) \
+                     ON CONFLICT (name) DO UPDATE SET create_time = excluded.create_time",
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            });
+            Ok(())
+        })
     }
 
     /// "sqlite" or "postgres", for logs.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite { .. } => "sqlite",
-            Backend::Postgres(_) => "postgres",
+            Backend::Postgres(..) => "postgres",
         }
     }
 
@@ -306,7 +355,7 @@ impl Store {
                 reader.close().await;
                 writer.close().await;
             }
-            Backend::Postgres(pool) => pool.close().await,
+            Backend::Postgres(pool, _) => pool.close().await,
         }
     }
 }

@@ -212,7 +212,7 @@ impl Store {
             return Ok(DisputeOutcome::Replayed(found));
         }
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = retrying!(async {
+        let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 let (cur, _) = hold_account!(tx, pg, account_id);
@@ -283,7 +283,7 @@ impl Store {
             return Ok(DisputeOutcome::Replayed(found));
         }
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = retrying!(async {
+        let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 let (cur, tz) = hold_account!(tx, pg, account_id);

@@ -74,13 +74,17 @@ impl StoreError {
                 sqlx::Error::Database(d) => d.code().is_some_and(|c| {
                     // PostgreSQL: connection exceptions (08), shutting down or not yet accepting
                     // (57P01-57P03), too many connections (53300), the database not accepting
-                    // connections (55000, e.g. ALLOW_CONNECTIONS off for maintenance). SQLite:
-                    // BUSY, LOCKED.
+                    // connections (55000, e.g. ALLOW_CONNECTIONS off for maintenance), disk full
+                    // (53100). SQLite (extended codes; the low byte is the primary one): BUSY,
+                    // LOCKED, IOERR, FULL.
                     c.starts_with("08")
                         || matches!(
                             c.as_ref(),
-                            "57P01" | "57P02" | "57P03" | "53300" | "55000" | "5" | "6"
+                            "57P01" | "57P02" | "57P03" | "53300" | "55000" | "53100"
                         )
+                        || (c.len() < 5
+                            && c.parse::<u32>()
+                                .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13)))
                 }),
                 _ => false,
             },

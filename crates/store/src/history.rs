@@ -69,7 +69,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<PastOutcome>, StoreError> {
         let now = store_time(now);
-        retrying!(async {
+        retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 let mut change: Option<Change> = None;

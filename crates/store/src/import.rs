@@ -631,7 +631,7 @@ impl Store {
         let at = time_text(now);
         let mut outcomes = Vec::with_capacity(records.len());
         let mut written = 0;
-        retrying!(async {
+        retrying!(&self.backend, async {
             outcomes.clear();
             written = 0;
             with_writer!(&self.backend, |pool, pg| {

@@ -19,6 +19,7 @@ mod contact_rules;
 pub mod disputes;
 mod error;
 mod events;
+mod failures;
 mod history;
 mod import;
 mod invoices;
@@ -75,8 +76,17 @@ pub(crate) enum Backend {
         reader: SqlitePool,
         writer: SqlitePool,
         file: connect::SqliteFile,
+        failures: std::sync::Arc<failures::Failures>,
     },
-    Postgres(PgPool),
+    Postgres(PgPool, std::sync::Arc<failures::Failures>),
+}
+
+impl Backend {
+    pub(crate) fn failures(&self) -> &failures::Failures {
+        match self {
+            Backend::Sqlite { failures, .. } | Backend::Postgres(_, failures) => failures,
+        }
+    }
 }
 
 /// The repository. Cheap to clone: it holds pools and the writer's queue.
@@ -101,7 +111,7 @@ macro_rules! with_pool {
                 let $pg = false;
                 $body
             }
-            $crate::Backend::Postgres($pool) => {
+            $crate::Backend::Postgres($pool, _) => {
                 #[allow(unused_variables)]
                 let $pg = true;
                 $body
@@ -150,7 +160,7 @@ impl Store {
     pub fn load(&self) -> (usize, usize, usize) {
         let (size, idle) = match &self.backend {
             Backend::Sqlite { reader, .. } => (reader.size() as usize, reader.num_idle()),
-            Backend::Postgres(pool) => (pool.size() as usize, pool.num_idle()),
+            Backend::Postgres(pool, _) => (pool.size() as usize, pool.num_idle()),
         };
         let queued = self.writer.max_capacity() - self.writer.capacity();
         (idle, size.saturating_sub(idle), queued)

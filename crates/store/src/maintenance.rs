@@ -118,7 +118,7 @@ impl Store {
     /// pool replaces them (within `max_lifetime`): a read-only connection cannot reload them itself.
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Postgres(pool) => {
+            Backend::Postgres(pool, _) => {
                 let options = (*pool.connect_options())
                     .clone()
                     .log_slow_statements(tracing::log::LevelFilter::Off, Duration::MAX);

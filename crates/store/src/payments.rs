@@ -114,12 +114,15 @@ enum Answer {
 /// Applies a batch and answers every job; when the database refuses the batch, each job is
 /// applied alone so that only the job at fault fails.
 pub(crate) async fn apply(backend: &Backend, feed: &Feed, jobs: Vec<PaymentJob>) {
-    match retrying!(write_batch(backend, feed, &jobs)) {
+    match retrying!(backend, write_batch(backend, feed, &jobs)) {
         Ok(answers) => answer(backend, jobs, answers).await,
         Err(e) if jobs.len() > 1 => {
             tracing::warn!(error = %e, jobs = jobs.len(), "payment batch refused; applying one by one");
             for job in jobs {
-                let single = retrying!(write_batch(backend, feed, std::slice::from_ref(&job)));
+                let single = retrying!(
+                    backend,
+                    write_batch(backend, feed, std::slice::from_ref(&job))
+                );
                 let answers = match single {
                     Ok(a) => a,
                     Err(e) => vec![alone_failed(backend, &job, e).await],

@@ -394,7 +394,7 @@ impl Store {
         let detail = serde_json::to_string(&DetailJson::from_detail(new.detail)?)
             .map_err(|e| corrupt(&e.to_string()))?;
         let state = recoup_domain::plan::state::initial(new.approval_role.is_some());
-        let written: Result<Option<String>, StoreError> = retrying!(async {
+        let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 let (cur, _) = hold_account!(tx, pg, account_id);
@@ -545,7 +545,7 @@ impl Store {
             return Ok(PlanOutcome::Replayed(found));
         }
         let now = store_time(now);
-        let written: Result<Option<String>, StoreError> = retrying!(async {
+        let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 hold_account!(tx, pg, account_id);
@@ -764,7 +764,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = store_time(now);
         let arrears = end.arrears.map(minor).transpose()?;
-        retrying!(async {
+        retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = begin_change!(pool, pg, &self.feed);
                 let last = last_payment!(tx, account_id);

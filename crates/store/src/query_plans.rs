@@ -371,7 +371,7 @@ impl Store {
     /// The value of PostgreSQL setting `name` on each of `n` pooled connections held at once (so
     /// they are distinct connections); empty on SQLite.
     pub async fn session_settings(&self, name: &str, n: usize) -> Result<Vec<String>, StoreError> {
-        let crate::Backend::Postgres(pool) = &self.backend else {
+        let crate::Backend::Postgres(pool, _) = &self.backend else {
             return Ok(Vec::new());
         };
         let mut held = Vec::with_capacity(n);

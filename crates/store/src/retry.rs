@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::StoreError;
+use crate::{Backend, StoreError};
 
 /// Attempts at most, the first included.
 pub(crate) const TRIES: u32 = 4;
@@ -31,10 +31,30 @@ pub(crate) async fn pause(tries: u32, e: &StoreError) {
     tokio::time::sleep(Duration::from_millis(base + jitter)).await;
 }
 
+/// A write ended, with `error` if it failed: a failure for the database's reason is noted, and on
+/// SQLite the writer's connection is closed (the next write opens another), since the driver may
+/// believe a transaction SQLite already ended is still open.
+pub(crate) async fn ended(backend: &Backend, error: Option<&StoreError>) {
+    let failures = backend.failures();
+    match error {
+        None => failures.write_succeeded(),
+        Some(e) => {
+            failures.write_failed(e);
+            if let (StoreError::Database(_), Backend::Sqlite { writer, .. }) = (e, backend)
+                && let Ok(conn) = writer.acquire().await
+            {
+                tracing::warn!(error = %e, "a write failed; the writer's connection is reopened");
+                let _ = conn.close().await;
+            }
+        }
+    }
+}
+
 /// Awaits `$attempt` (an expression making a future, evaluated afresh for each attempt) and runs
-/// it again while it fails with a transient error, at most `TRIES` times in all.
+/// it again while it fails with a transient error, at most `TRIES` times in all; then tells
+/// `$backend` how the write ended (`failures`).
 macro_rules! retrying {
-    ($attempt:expr) => {{
+    ($backend:expr, $attempt:expr) => {{
         let mut tries = 1;
         loop {
             let attempt: Result<_, $crate::StoreError> = $attempt.await;
@@ -43,7 +63,10 @@ macro_rules! retrying {
                     $crate::retry::pause(tries, &e).await;
                     tries += 1;
                 }
-                done => break done,
+                done => {
+                    $crate::retry::ended($backend, done.as_ref().err()).await;
+                    break done;
+                }
             }
         }
     }};

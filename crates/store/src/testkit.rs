@@ -37,6 +37,16 @@ impl TestDb {
         }
     }
 
+    /// A new, empty SQLite file in `dir` (which the caller keeps, e.g. a small disk of its own).
+    pub fn sqlite_in(dir: &std::path::Path) -> TestDb {
+        TestDb {
+            url: format!("sqlite:{}", dir.join("recoup.db").display()),
+            backend: "sqlite",
+            pg_name: None,
+            _dir: None,
+        }
+    }
+
     /// A new, empty PostgreSQL database, or None (after a notice) when PostgreSQL is unreachable
     /// and not required.
     pub async fn postgres() -> Option<TestDb> {

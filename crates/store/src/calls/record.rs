@@ -70,7 +70,7 @@ impl CallJob {
 
 /// Writes a batch of calls in one transaction and answers each.
 pub(crate) async fn apply(backend: &Backend, feed: &Feed, jobs: Vec<CallJob>) {
-    match retrying!(write_batch(backend, feed, &jobs)) {
+    match retrying!(backend, write_batch(backend, feed, &jobs)) {
         Ok(results) => {
             for (job, r) in jobs.into_iter().zip(results) {
                 let _ = job.reply.send(r);
@@ -79,7 +79,10 @@ pub(crate) async fn apply(backend: &Backend, feed: &Feed, jobs: Vec<CallJob>) {
         Err(e) if jobs.len() > 1 => {
             tracing::warn!(error = %e, jobs = jobs.len(), "call batch refused; writing one by one");
             for job in jobs {
-                let r = match retrying!(write_batch(backend, feed, std::slice::from_ref(&job))) {
+                let r = match retrying!(
+                    backend,
+                    write_batch(backend, feed, std::slice::from_ref(&job))
+                ) {
                     Ok(mut one) => one.pop().expect("one result per call"),
                     Err(e) => Err(e),
                 };
