@@ -383,6 +383,50 @@ pub struct LimitArgs {
     #[arg(long, env = "RECOUP_MAX_CONNECTION_AGE_SECS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub max_connection_age_secs: u64,
+
+    /// Calls one caller (one credential's subject) may have in flight at once; more are refused
+    /// RESOURCE_EXHAUSTED with RetryInfo, so one key cannot take the slots of the whole floor.
+    #[arg(long, env = "RECOUP_MAX_CALLS_PER_CALLER", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_calls_per_caller: u32,
+
+    /// Calls one caller may start per second, on average (a token bucket holding
+    /// `--caller-burst`); beyond it RESOURCE_EXHAUSTED with RetryInfo saying when to retry.
+    #[arg(long, env = "RECOUP_CALLER_RATE", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub caller_rate: u32,
+
+    /// Calls one caller may start at once after being quiet (the token bucket's size).
+    #[arg(long, env = "RECOUP_CALLER_BURST", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub caller_burst: u32,
+
+    /// Client connections open at once; a connection beyond it is closed as it arrives.
+    #[arg(long, env = "RECOUP_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Calls (HTTP/2 streams) one connection may have open at once.
+    #[arg(long, env = "RECOUP_MAX_STREAMS_PER_CONNECTION", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_streams_per_connection: u32,
+
+    /// Seconds a new connection may stay silent before it is closed (a client speaks at once).
+    #[arg(long, env = "RECOUP_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub handshake_timeout_secs: u64,
+
+    /// Seconds between HTTP/2 pings the server sends on every connection; a client that does not
+    /// answer one within 20 s is disconnected, and answers keep live idle clients connected.
+    #[arg(long, env = "RECOUP_KEEPALIVE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub keepalive_secs: u64,
+
+    /// Seconds a connection may send nothing at all (not even a ping's answer) before it is
+    /// closed; keep it above `--keepalive-secs`.
+    #[arg(long, env = "RECOUP_IDLE_CONNECTION_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_connection_secs: u64,
 }
 
 impl Default for LimitArgs {
@@ -394,6 +438,14 @@ impl Default for LimitArgs {
             key_cache_secs: 10,
             max_page_size: 1000,
             max_connection_age_secs: 0,
+            max_calls_per_caller: 32,
+            caller_rate: 500,
+            caller_burst: 1000,
+            max_connections: 4096,
+            max_streams_per_connection: 128,
+            handshake_timeout_secs: 10,
+            keepalive_secs: 30,
+            idle_connection_secs: 120,
         }
     }
 }
@@ -404,6 +456,17 @@ impl LimitArgs {
             max_concurrent_calls: self.max_concurrent_calls as usize,
             call_timeout: Duration::from_secs(self.call_timeout_secs),
             key_cache_ttl: Duration::from_secs(self.key_cache_secs),
+            max_calls_per_caller: self.max_calls_per_caller as usize,
+            caller_rate: f64::from(self.caller_rate),
+            caller_burst: f64::from(self.caller_burst),
+        }
+    }
+
+    pub fn connections(&self) -> crate::connections::ConnectionLimits {
+        crate::connections::ConnectionLimits {
+            max_connections: self.max_connections as usize,
+            handshake: Duration::from_secs(self.handshake_timeout_secs),
+            idle: Duration::from_secs(self.idle_connection_secs),
         }
     }
 }

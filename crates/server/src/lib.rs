@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod connections;
 pub mod convert;
 pub mod demo;
 pub mod ledger;

@@ -16,7 +16,6 @@ use recoup_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -182,7 +181,10 @@ pub async fn start(
     let (stop, stopped) = oneshot::channel::<()>();
     let (closing, closed) = tokio::sync::watch::channel(false);
     let limit = options.limits.max_message_bytes as usize;
-    let mut builder = tonic::transport::Server::builder();
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(options.limits.max_streams_per_connection)
+        .http2_keepalive_interval(Some(Duration::from_secs(options.limits.keepalive_secs)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)));
     if options.limits.max_connection_age_secs > 0 {
         builder = builder
             .max_connection_age(Duration::from_secs(options.limits.max_connection_age_secs))
@@ -266,7 +268,7 @@ pub async fn start(
             .max_decoding_message_size(limit),
         );
     // Without TCP_NODELAY, responses that span several segments wait ~40 ms on delayed ACKs.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = crate::connections::incoming(listener, options.limits.connections());
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
     }));

@@ -1,18 +1,24 @@
-//! The gate every call passes: load shedding, authentication, the permission matrix and the call
-//! timeout, in one tower layer in front of all services. Health and reflection pass untouched.
+//! The gate every call passes: authentication, the permission matrix, the caller's own limits
+//! (`callers`), load shedding and the call timeout, in one tower layer in front of all services.
+//! A call takes a slot only once it is admitted, so neither an unauthenticated flood nor one
+//! caller can take the slots of everyone else. Health and reflection pass untouched.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use recoup_store::Store;
 use tokio::sync::Semaphore;
 use tonic::Status;
 use tonic::body::Body;
+use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
 use crate::clock::SharedClock;
 
+use super::callers::{CallerLimits, Callers, Refusal};
 use super::jwt::JwtVerifier;
 use super::keys::{self, Rejection};
 use super::permissions::{is_open, roles_for};
@@ -32,12 +38,18 @@ pub struct GateConfig {
     pub call_timeout: Duration,
     /// How long a verified API key is trusted without reading the store again.
     pub key_cache_ttl: Duration,
+    /// Calls one caller may have in flight.
+    pub max_calls_per_caller: usize,
+    /// Calls one caller may start per second on average, and at once after a quiet spell.
+    pub caller_rate: f64,
+    pub caller_burst: f64,
 }
 
 struct State {
     store: Store,
     jwt: Option<JwtVerifier>,
     permits: Arc<Semaphore>,
+    callers: Arc<Callers>,
     call_timeout: Duration,
     key_cache_ttl: Duration,
     clock: SharedClock,
@@ -57,6 +69,11 @@ impl GateLayer {
             store,
             jwt,
             permits: Arc::new(Semaphore::new(config.max_concurrent_calls)),
+            callers: Callers::new(CallerLimits {
+                max_calls: config.max_calls_per_caller,
+                rate: config.caller_rate,
+                burst: config.caller_burst,
+            }),
             call_timeout: config.call_timeout,
             key_cache_ttl: config.key_cache_ttl,
             clock,
@@ -105,13 +122,6 @@ where
         }
         let state = self.state.clone();
         let answer = async move {
-            let Ok(permit) = state.permits.clone().try_acquire_owned() else {
-                tracing::warn!(method = %path, "overloaded: call refused");
-                return Ok(Status::resource_exhausted(
-                    "the server is at its concurrent call limit; retry with backoff",
-                )
-                .into_http());
-            };
             let identity = match authenticate(&state, req.headers()).await {
                 Ok(identity) => identity,
                 Err(status) => return Ok(status.into_http()),
@@ -132,6 +142,36 @@ where
             }
             // The caller's subject on the call's span (metrics::Measured): who, never what.
             tracing::Span::current().record("subject", identity.subject.as_str());
+            let admitted = match state
+                .callers
+                .admit(&identity.subject, std::time::Instant::now())
+            {
+                Ok(admitted) => admitted,
+                Err(refusal) => {
+                    let (wait, why) = match refusal {
+                        Refusal::Busy(wait) => {
+                            (wait, "this caller has its limit of calls in flight")
+                        }
+                        Refusal::Rate(wait) => (
+                            wait,
+                            "this caller is starting calls faster than its rate limit",
+                        ),
+                    };
+                    tracing::warn!(method = %path, subject = %identity.subject, why, "caller limit: call refused");
+                    return Ok(
+                        overloaded(format!("{why}; retry after the RetryInfo delay"), wait)
+                            .into_http(),
+                    );
+                }
+            };
+            let Ok(permit) = state.permits.clone().try_acquire_owned() else {
+                tracing::warn!(method = %path, "overloaded: call refused");
+                return Ok(overloaded(
+                    "the server is at its concurrent call limit; retry with backoff".into(),
+                    Duration::from_secs(1),
+                )
+                .into_http());
+            };
             req.extensions_mut().insert(identity);
             let response = if STREAMING.contains(&path.as_str()) {
                 inner.call(req).await
@@ -145,12 +185,28 @@ where
                     .into_http()),
                 }
             };
-            drop(permit);
-            response
+            // The slot and the caller's count are held until the response has been sent in full:
+            // for a stream, until it ends.
+            let held = (permit, admitted);
+            response.map(|r| {
+                r.map(|body| {
+                    Body::new(body.map_frame(move |frame| {
+                        let _ = &held;
+                        frame
+                    }))
+                })
+            })
         };
         // Every failed call, refused here or by its handler, leaves with an ErrorInfo reason.
         Box::pin(async move { answer.await.map(crate::status::response_with_reason) })
     }
+}
+
+/// RESOURCE_EXHAUSTED with ErrorInfo OVERLOADED and RetryInfo: when trying again makes sense.
+fn overloaded(message: String, wait: Duration) -> Status {
+    let mut details = ErrorDetails::with_retry_info(Some(wait));
+    details.set_error_info("OVERLOADED", crate::status::ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(tonic::Code::ResourceExhausted, message, details)
 }
 
 /// The identity behind an `authorization: Bearer …` header, or UNAUTHENTICATED.

@@ -1,6 +1,7 @@
 //! Who is calling, and may they: API keys (and, when configured, JWTs) become an `Identity` with a
 //! role; `gate` checks every call against the permission matrix in one place.
 
+pub mod callers;
 pub mod gate;
 pub mod jwt;
 pub mod keys;

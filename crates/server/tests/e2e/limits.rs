@@ -151,3 +151,150 @@ async fn page_sizes_are_capped_by_configuration() {
     assert!(!page.next_page_token.is_empty());
     server.stop().await;
 }
+
+/// An import stream held open with nothing sent holds its call: the attack's shape.
+fn held_import(
+    server: &TestServer,
+) -> (
+    tokio::sync::mpsc::Sender<pb::ImportAccountsRequest>,
+    tokio::task::JoinHandle<Result<tonic::Response<pb::ImportAccountsResponse>, tonic::Status>>,
+) {
+    let mut importer = server.accounts();
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let open = tokio::spawn(async move {
+        importer
+            .import_accounts(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    (tx, open)
+}
+
+fn retry_delay(status: &tonic::Status) -> Duration {
+    use tonic_types::StatusExt;
+    let d = status
+        .get_error_details()
+        .retry_info()
+        .and_then(|r| r.retry_delay)
+        .unwrap_or_else(|| panic!("no RetryInfo in {status:?}"));
+    assert_eq!(crate::errors::reason(status), "OVERLOADED");
+    d
+}
+
+/// One key holding calls open takes at most its own share: the server's other callers are
+/// served, and the key's extra calls are refused RESOURCE_EXHAUSTED with RetryInfo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_caller_cannot_take_every_call_slot() {
+    let options = limited(|l| {
+        l.max_concurrent_calls = 8;
+        l.max_calls_per_caller = 3;
+    });
+    let server = TestServer::start_with(TestDb::sqlite(), &options).await;
+    import(&mut server.accounts(), "", vec![account("SLOT-1", vec![])])
+        .await
+        .unwrap();
+    let held: Vec<_> = (0..12).map(|_| held_import(&server)).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut agent = pb::account_service_client::AccountServiceClient::new(
+        server.as_role(recoup_server::auth::Role::Agent),
+    );
+    for _ in 0..5 {
+        get(&mut agent, "SLOT-1").await;
+    }
+    // The integration key's own extra call is refused, with when to retry.
+    let refused = server
+        .accounts()
+        .list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(retry_delay(&refused) > Duration::ZERO);
+    let mut refused_streams = 0;
+    for (tx, open) in held {
+        drop(tx);
+        match open.await.unwrap() {
+            Ok(_) => {}
+            Err(s) if s.code() == Code::ResourceExhausted => refused_streams += 1,
+            Err(s) => panic!("{s:?}"),
+        }
+    }
+    assert_eq!(refused_streams, 9, "3 of the 12 streams were admitted");
+    server.stop().await;
+}
+
+/// A caller starting calls faster than its rate is refused with the delay after which one more is
+/// allowed; after it, it is served again.
+#[tokio::test]
+async fn a_caller_over_its_rate_is_told_when_to_retry() {
+    let options = limited(|l| {
+        l.caller_rate = 5;
+        l.caller_burst = 5;
+    });
+    let server = TestServer::start_with(TestDb::sqlite(), &options).await;
+    let mut client = server.accounts();
+    let list = pb::ListAccountsRequest::default();
+    for _ in 0..5 {
+        client.list_accounts(list.clone()).await.unwrap();
+    }
+    let refused = client.list_accounts(list.clone()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let wait = retry_delay(&refused);
+    assert!(wait <= Duration::from_millis(200), "{wait:?}");
+    tokio::time::sleep(wait).await;
+    client
+        .list_accounts(list)
+        .await
+        .expect("served after the delay");
+    server.stop().await;
+}
+
+/// Connections that never speak are closed after the handshake timeout, and connections beyond
+/// the cap are closed as they arrive; once the silent ones are gone, clients connect again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_and_connections_are_capped() {
+    use tokio::io::AsyncReadExt;
+    let options = limited(|l| {
+        l.max_connections = 6;
+        l.handshake_timeout_secs = 1;
+    });
+    let server = TestServer::start_with(TestDb::sqlite(), &options).await;
+    let addr = server.running_addr();
+    let mut silent = Vec::new();
+    for _ in 0..6 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    // Beyond the cap: closed at once.
+    let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_millis(500), extra.read(&mut byte))
+        .await
+        .expect("a connection beyond the cap is closed at once");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    // The silent ones are closed after the handshake timeout.
+    for mut s in silent {
+        let mut buf = [0u8; 256];
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
+                .await
+                .expect("a silent connection is closed after the handshake timeout");
+            if matches!(n, Ok(0) | Err(_)) {
+                break;
+            }
+        }
+    }
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = pb::account_service_client::AccountServiceClient::new(
+        tonic::service::interceptor::InterceptedService::new(
+            channel,
+            crate::Bearer(server.keys[&recoup_server::auth::Role::Integration].clone()),
+        ),
+    );
+    client
+        .list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .expect("served once the silent connections are gone");
+    server.stop().await;
+}
