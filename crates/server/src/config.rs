@@ -386,7 +386,7 @@ pub struct LimitArgs {
 
     /// Calls one caller (one credential's subject) may have in flight at once; more are refused
     /// RESOURCE_EXHAUSTED with RetryInfo, so one key cannot take the slots of the whole floor.
-    #[arg(long, env = "RECOUP_MAX_CALLS_PER_CALLER", default_value_t = 32,
+    #[arg(long, env = "RECOUP_MAX_CALLS_PER_CALLER", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_calls_per_caller: u32,
 
@@ -438,7 +438,7 @@ impl Default for LimitArgs {
             key_cache_secs: 10,
             max_page_size: 1000,
             max_connection_age_secs: 0,
-            max_calls_per_caller: 32,
+            max_calls_per_caller: 64,
             caller_rate: 500,
             caller_burst: 1000,
             max_connections: 4096,
