@@ -138,21 +138,25 @@ impl Store {
         Ok(with_writer!(&self.backend, |pool, pg| {
             // PostgreSQL: only the rows no write holds (a write holding one is about to make it
             // stale again), locked in account order without waiting, so this statement can never
-            // be one end of a deadlock; those skipped stay stale and are computed again.
-            let unheld = if pg {
-                " AND worklist.account_id IN (SELECT w.account_id FROM worklist w \
-                 WHERE w.account_id IN (SELECT CAST(r.value ->> 0 AS BIGINT) \
-                 FROM jsonb_array_elements(CAST($1 AS jsonb)) AS r(value)) \
-                 ORDER BY w.account_id FOR UPDATE SKIP LOCKED)"
+            // be one end of a deadlock; those skipped stay stale and are computed again. The
+            // locked rows are a CTE joined by hash: a semi-join with the locking subquery
+            // re-read it per row (1,000 entries on a 100k worklist: 198 ms against 14 ms).
+            let (held, join) = if pg {
+                (
+                    ", held AS (SELECT w.account_id FROM worklist w \
+                     JOIN d ON w.account_id = d.id AND w.version = d.version \
+                     ORDER BY w.account_id FOR UPDATE OF w SKIP LOCKED)",
+                    " JOIN held ON held.account_id = d.id",
+                )
             } else {
-                ""
+                ("", "")
             };
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE worklist SET stale = FALSE, score = d.score, callable_from = d.callable_from, \
+                "WITH d AS (SELECT {} AS id, {} AS version, {} AS score, {} AS callable_from, \
+                 {} AS callable_until, {} AS reasons, {} AS next_check FROM {}){held} \
+                 UPDATE worklist SET stale = FALSE, score = d.score, callable_from = d.callable_from, \
                  callable_until = d.callable_until, reasons = d.reasons, next_check = d.next_check \
-                 FROM (SELECT {} AS id, {} AS version, {} AS score, {} AS callable_from, \
-                 {} AS callable_until, {} AS reasons, {} AS next_check FROM {}) d \
-                 WHERE worklist.account_id = d.id AND worklist.version = d.version{unheld}",
+                 FROM d{join} WHERE worklist.account_id = d.id AND worklist.version = d.version",
                 int(0),
                 int(1),
                 int(2),

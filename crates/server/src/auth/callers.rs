@@ -53,11 +53,15 @@ impl Callers {
         if table.len() >= KEEP && !table.contains_key(subject) {
             table.retain(|_, c| c.in_flight > 0 || refill(c, l, now) < l.burst);
         }
-        let c = table.entry(subject.to_owned()).or_insert(Caller {
-            in_flight: 0,
-            tokens: l.burst,
-            at: now,
-        });
+        if !table.contains_key(subject) {
+            let fresh = Caller {
+                in_flight: 0,
+                tokens: l.burst,
+                at: now,
+            };
+            table.insert(subject.to_owned(), fresh);
+        }
+        let c = table.get_mut(subject).expect("inserted above");
         c.tokens = refill(c, l, now);
         c.at = now;
         if c.in_flight >= l.max_calls {
