@@ -210,6 +210,9 @@ pub async fn serve(
     args: ServeArgs,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BoxError> {
+    if let Some(problem) = args.limits.problem() {
+        return Err(problem.into());
+    }
     let policy = Arc::new(policy(config)?);
     let templates = Arc::new(templates(args.templates_dir.as_deref())?);
     crate::rates::warn_if_stale(&policy.interest.rates, Utc::now().date_naive());

@@ -462,6 +462,17 @@ impl LimitArgs {
         }
     }
 
+    /// What makes the limits unusable together, if anything.
+    pub fn problem(&self) -> Option<String> {
+        (self.idle_connection_secs <= self.keepalive_secs).then(|| {
+            format!(
+                "--idle-connection-secs ({}) must be longer than --keepalive-secs ({}): the \
+                 answers to the server's pings are what keep an idle client's connection open",
+                self.idle_connection_secs, self.keepalive_secs
+            )
+        })
+    }
+
     pub fn connections(&self) -> crate::connections::ConnectionLimits {
         crate::connections::ConnectionLimits {
             max_connections: self.max_connections as usize,

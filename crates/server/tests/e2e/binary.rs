@@ -184,6 +184,22 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_METRICS_ADDR",
         "--max-connection-age-secs",
         "RECOUP_MAX_CONNECTION_AGE_SECS",
+        "--max-calls-per-caller",
+        "RECOUP_MAX_CALLS_PER_CALLER",
+        "--caller-rate",
+        "RECOUP_CALLER_RATE",
+        "--caller-burst",
+        "RECOUP_CALLER_BURST",
+        "--max-connections",
+        "RECOUP_MAX_CONNECTIONS",
+        "--max-streams-per-connection",
+        "RECOUP_MAX_STREAMS_PER_CONNECTION",
+        "--handshake-timeout-secs",
+        "RECOUP_HANDSHAKE_TIMEOUT_SECS",
+        "--keepalive-secs",
+        "RECOUP_KEEPALIVE_SECS",
+        "--idle-connection-secs",
+        "RECOUP_IDLE_CONNECTION_SECS",
         "--log-format",
         "RECOUP_LOG_FORMAT",
         "--otlp-endpoint",
@@ -483,6 +499,26 @@ fn in_memory_sqlite_urls_are_refused() {
         let (ok, err) = run(&["serve", "--listen", "127.0.0.1:0", "--database-url", url]);
         assert!(!ok && err.contains("which recoupd refuses"), "{url}: {err}");
     }
+}
+
+/// Limits that contradict each other, or are out of range, stop the start naming the flags.
+#[test]
+fn contradictory_connection_limits_are_refused_naming_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("x.db").display());
+    let serve = |extra: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--database-url", &url];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let (ok, err) = serve(&["--keepalive-secs", "60", "--idle-connection-secs", "30"]);
+    assert!(
+        !ok && err.contains("--idle-connection-secs (30)") && err.contains("--keepalive-secs (60)"),
+        "{err}"
+    );
+    assert!(!dir.path().join("x.db").exists(), "nothing created");
+    let (ok, err) = serve(&["--max-calls-per-caller", "0"]);
+    assert!(!ok && err.contains("--max-calls-per-caller"), "{err}");
 }
 
 /// A template override that would fail on a call stops the start instead, naming the file and line;
