@@ -26,6 +26,10 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub const MAX_CONTACTS: usize = 20;
 /// Most invoices in one imported record; larger books arrive as several records over time.
 pub const MAX_INVOICES_PER_RECORD: usize = 1000;
+/// Most open (unpaid) invoices one account holds. Imports never remove invoices, so without it
+/// repeated records under one reference would grow an account (its view, guidance and every letter
+/// list them all) without bound; an import that would take an account past it is refused.
+pub const MAX_OPEN_INVOICES: usize = 1000;
 /// Most adjustments on one invoice.
 pub const MAX_ADJUSTMENTS: usize = 100;
 

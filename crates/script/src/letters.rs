@@ -118,6 +118,17 @@ pub struct Letter {
     pub markdown: String,
 }
 
+/// The most a letter may weigh, subject, text and Markdown together: every letter is kept, so one
+/// account's data (or a replaced template) must not make each rendering store megabytes. The
+/// shipped templates stay far below it up to `MAX_OPEN_INVOICES`.
+pub const MAX_LETTER_BYTES: usize = 256 * 1024;
+
+impl Letter {
+    pub fn bytes(&self) -> usize {
+        self.subject.len() + self.text.len() + self.markdown.len()
+    }
+}
+
 /// What the templates see: the context, with the tables and heading in the output's format.
 #[derive(Serialize)]
 pub(crate) struct Rendering<'a> {

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use recoup_domain::account::{AccountData, InvoiceData, MAX_REASON_CHARS};
+use recoup_domain::account::{AccountData, InvoiceData, MAX_OPEN_INVOICES, MAX_REASON_CHARS};
 use recoup_domain::allocation::{Allocated, release};
 use recoup_domain::{Money, Violations, fingerprint};
 use serde_json::{Value, json};
@@ -90,6 +90,7 @@ struct KnownInvoice {
     id: i64,
     paid: i64,
     hash: String,
+    open: bool,
 }
 
 /// What recoup itself keeps on a stored invoice, which an import carries over rather than replaces.
@@ -151,6 +152,9 @@ fn decide(
         );
         return Decision::Rejected(v);
     }
+    if let Some(v) = too_many_open(rec, known) {
+        return Decision::Rejected(v);
+    }
     let profile = stored.profile_hash != fingerprint::profile(rec);
     let invoices: Vec<(usize, Option<(i64, i64)>)> = rec
         .invoices
@@ -171,6 +175,44 @@ fn decide(
             invoices,
         }
     }
+}
+
+/// The account would hold more than `MAX_OPEN_INVOICES` open invoices after `rec`, and more than it
+/// holds now (an account already past it is not kept from updates that do not add to it).
+fn too_many_open(
+    rec: &AccountData,
+    known: Option<&HashMap<String, KnownInvoice>>,
+) -> Option<Violations> {
+    let known = known?;
+    let named: HashSet<&str> = rec.invoices.iter().map(|i| i.number.as_str()).collect();
+    let open_now = known.values().filter(|k| k.open).count();
+    let kept_open = known
+        .iter()
+        .filter(|(number, k)| k.open && !named.contains(number.as_str()))
+        .count();
+    let sent_open = rec
+        .invoices
+        .iter()
+        .filter(|inv| {
+            let paid = known.get(&inv.number).map_or(0, |k| k.paid);
+            // An amount finer than the currency is refused by validation before this.
+            minor(inv.amount.with_amount(inv.billed())).map_or(true, |billed| billed > paid)
+        })
+        .count();
+    let open_after = kept_open + sent_open;
+    if open_after <= MAX_OPEN_INVOICES || open_after <= open_now {
+        return None;
+    }
+    let mut v = Violations::new();
+    v.push(
+        "invoices",
+        format!(
+            "would leave the account with {open_after} open invoices; an account holds at most \
+             {MAX_OPEN_INVOICES} (imports never remove invoices: send settled ones as paid or \
+             credited, or split the customer's accounts)"
+        ),
+    );
+    Some(v)
 }
 
 /// Every invoice of an update that recoup's own credit notes (upheld disputes) would take below
@@ -520,7 +562,7 @@ pub(crate) fn stored_accounts_sql(pg: bool) -> String {
 /// The stored invoices of a batch's accounts (`$1`: JSON array of ids).
 pub(crate) fn known_invoices_sql(pg: bool) -> String {
     format!(
-        "SELECT id, account_id, number, paid_minor, content_hash FROM invoices \
+        "SELECT id, account_id, number, paid_minor, content_hash, outstanding_minor FROM invoices \
          WHERE account_id IN ({})",
         ids(pg, 1)
     )
@@ -670,6 +712,7 @@ impl Store {
                                     id: r.int("id")?,
                                     paid: r.int("paid_minor")?,
                                     hash: r.text("content_hash")?,
+                                    open: r.int("outstanding_minor")? > 0,
                                 },
                             );
                         }

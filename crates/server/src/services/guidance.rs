@@ -9,7 +9,7 @@ use recoup_domain::fingerprint::Canonical;
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_proto::v1::guidance_service_server::GuidanceService;
-use recoup_script::letters::LetterKind;
+use recoup_script::letters::{LetterKind, MAX_LETTER_BYTES};
 use recoup_script::{DEFAULT_LOCALE, Templates, Tone};
 use recoup_store::{AccountSnapshot, NewLetter, RequestKey, Store};
 use tonic::{Request, Response, Status};
@@ -235,6 +235,20 @@ impl GuidanceService for Guidance {
             .templates
             .letter(locale, kind, &context)
             .map_err(|e| internal(&e))?;
+        if letter.bytes() > MAX_LETTER_BYTES {
+            let mut v = Violations::new();
+            v.push(
+                "parent",
+                format!(
+                    "the {} letter for this account would be {} KiB; a letter is at most {} KiB \
+                     (the account lists too many invoices for one letter)",
+                    kind.key(),
+                    letter.bytes().div_ceil(1024),
+                    MAX_LETTER_BYTES / 1024
+                ),
+            );
+            return Err(invalid(v));
+        }
         let stored = self
             .store
             .record_letter(

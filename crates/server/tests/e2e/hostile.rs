@@ -114,3 +114,113 @@ async fn hostile_account_data_is_shown_as_text() {
         server.stop().await;
     }
 }
+
+fn many_invoices(prefix: &str, n: usize) -> Vec<pb::Invoice> {
+    let today = london_today();
+    (0..n)
+        .map(|i| {
+            invoice(
+                &format!("{prefix}-{i}"),
+                today - chrono::Days::new(40),
+                money("GBP", 10, 0),
+            )
+        })
+        .collect()
+}
+
+/// Records under one reference cannot grow an account without bound: an import that would leave it
+/// more open invoices than the cap is refused naming `account.invoices`, and writes nothing; one that
+/// settles as many as it adds is taken.
+#[tokio::test]
+async fn an_account_holds_at_most_its_open_invoices() {
+    use recoup_domain::account::MAX_OPEN_INVOICES;
+    for db in TestDb::all().await {
+        let server = TestServer::start(db).await;
+        let mut crm = server.accounts();
+        let full = many_invoices("A", MAX_OPEN_INVOICES);
+        let r = import(&mut crm, "", vec![account("CAP-1", full.clone())])
+            .await
+            .unwrap();
+        assert_eq!(r.created, 1, "{r:?}");
+        let r = import(&mut crm, "", vec![account("CAP-1", many_invoices("B", 1))])
+            .await
+            .unwrap();
+        assert_eq!(r.rejected, 1, "{r:?}");
+        let fields: Vec<&str> = r.rejections[0]
+            .violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
+        assert_eq!(fields, ["account.invoices"], "{r:?}");
+        let held = get(&mut crm, "CAP-1").await;
+        assert_eq!(held.invoices.len(), MAX_OPEN_INVOICES, "nothing written");
+        // The CRM credits one old invoice in full and sends one new: still at the cap, taken.
+        let mut settled = full[0].clone();
+        settled.adjustments.push(pb::InvoiceAdjustment {
+            reference: "CN-1".into(),
+            kind: pb::AdjustmentKind::CreditNote as i32,
+            amount: Some(money("GBP", 10, 0)),
+            date: Some(crate::date(london_today())),
+            reason: "credited".into(),
+        });
+        let mut swap = many_invoices("B", 1);
+        swap.push(settled);
+        let r = import(&mut crm, "", vec![account("CAP-1", swap)])
+            .await
+            .unwrap();
+        assert_eq!(r.updated, 1, "{r:?}");
+        server.stop().await;
+    }
+}
+
+/// A letter heavier than the cap (here through a replaced template that repeats the statement) is
+/// refused INVALID_ARGUMENT on `parent`, and none is kept.
+#[tokio::test]
+async fn a_letter_over_the_size_cap_is_refused_and_not_kept() {
+    let repeated = format!(
+        "Subject: Statement for {{{{debtor.legal_name}}}}\n{}",
+        "{{statement_table}}\n".repeat(60)
+    );
+    let templates =
+        recoup_script::Templates::new(&[("letters/pre_call_statement.hbs".to_owned(), repeated)])
+            .unwrap();
+    let options = recoup_server::server::ServeOptions {
+        templates: std::sync::Arc::new(templates),
+        ..Default::default()
+    };
+    for db in TestDb::all().await {
+        let server = TestServer::start_with(db, &options).await;
+        let mut crm = server.accounts();
+        import(
+            &mut crm,
+            "",
+            vec![account("HEAVY-1", many_invoices("H", 300))],
+        )
+        .await
+        .unwrap();
+        let parent = get(&mut crm, "HEAVY-1").await.name;
+        let mut guidance = GuidanceServiceClient::new(server.as_role(Role::Agent));
+        let e = guidance
+            .render_letter(pb::RenderLetterRequest {
+                request_id: "heavy-letter".into(),
+                parent: parent.clone(),
+                kind: pb::LetterKind::PreCallStatement as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        assert_eq!(crate::bad_fields(&e), ["parent"], "{e:?}");
+        let kept = GuidanceServiceClient::new(server.as_role(Role::Integration))
+            .list_letters(pb::ListLettersRequest {
+                parent,
+                page_size: 10,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(kept.letters.is_empty(), "{kept:?}");
+        server.stop().await;
+    }
+}
