@@ -344,7 +344,8 @@ pub struct JwtArgs {
     #[arg(long, env = "RECOUP_JWT_ROLE_CLAIM", default_value = "recoup_role")]
     pub jwt_role_claim: String,
 
-    /// Claim holding the caller's identity, recorded as the actor.
+    /// Claim holding the caller's identity, recorded as the actor `jwt:<subject>` (API keys and
+    /// tokens name people in separate namespaces).
     #[arg(long, env = "RECOUP_JWT_SUBJECT_CLAIM", default_value = "sub")]
     pub jwt_subject_claim: String,
 }

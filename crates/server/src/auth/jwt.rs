@@ -140,7 +140,7 @@ impl JwtVerifier {
         }
         Ok(Identity {
             role,
-            subject,
+            subject: format!("{}{subject}", super::TOKEN_SUBJECT_PREFIX),
             queues: None,
         })
     }

@@ -12,6 +12,11 @@ use std::fmt;
 /// The longest subject a credential may carry.
 pub const MAX_SUBJECT_CHARS: usize = 100;
 
+/// What a token's subject is prefixed with: API keys and tokens name people in separate
+/// namespaces, so a token whose subject equals a key's never acts as that key's holder (its
+/// request ids, claims, four-eyes approvals). API key subjects may not start with it.
+pub const TOKEN_SUBJECT_PREFIX: &str = "jwt:";
+
 /// Why `subject` cannot name who acts, if it cannot: subjects are compared as they are (four eyes,
 /// claims, the audit trail), so they are 1 to 100 printable ASCII characters without spaces at
 /// either end. That leaves no invisible or look-alike character (a zero-width space, a Cyrillic
@@ -25,6 +30,11 @@ pub fn subject_problem(subject: &str) -> Option<String> {
     }
     if subject.trim() != subject {
         return Some("must not start or end with a space".into());
+    }
+    if subject.starts_with(TOKEN_SUBJECT_PREFIX) {
+        return Some(format!(
+            "must not start with '{TOKEN_SUBJECT_PREFIX}' (the prefix of subjects from tokens)"
+        ));
     }
     None
 }
@@ -75,7 +85,7 @@ impl fmt::Display for Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub role: Role,
-    /// Who: the key's subject or the token's subject claim.
+    /// Who: the key's subject, or `jwt:` and the token's subject claim.
     pub subject: String,
     /// The queues the credential may work (`keys create --queue`); `None` means every queue.
     pub queues: Option<Vec<String>>,

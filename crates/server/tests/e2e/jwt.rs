@@ -191,3 +191,59 @@ fn tamper(token: &str) -> String {
         parts[2]
     )
 }
+
+/// A token whose subject equals an API key's is another person: its request ids are its own (no
+/// clash with the key's, no replay of the key's answer) and its records name it `jwt:<subject>`.
+#[tokio::test]
+async fn token_subjects_live_apart_from_api_key_subjects() {
+    use recoup_proto::v1::call_service_client::CallServiceClient;
+    let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
+    let options = ServeOptions {
+        jwt: Some(settings(key.public_key_pem().into_bytes())),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(TestDb::sqlite(), &options).await;
+    let mut crm = server.accounts();
+    crate::import(&mut crm, "", vec![crate::account("NS-1", vec![])])
+        .await
+        .unwrap();
+    let parent = crate::get(&mut crm, "NS-1").await.name;
+    let call = |outcome: pb::call_record::Outcome| pb::RecordCallOutcomeRequest {
+        request_id: "same-id".into(),
+        parent: parent.clone(),
+        call: Some(pb::CallRecord {
+            direction: pb::CallDirection::Inbound as i32,
+            start_time: Some(prost_types::Timestamp {
+                seconds: crate::now().timestamp() - 60,
+                nanos: 0,
+            }),
+            contact_name: "Accounts payable".into(),
+            outcome: Some(outcome),
+            ..Default::default()
+        }),
+    };
+    // The API key's holder is `test-agent`; the token names the same subject.
+    let by_key = CallServiceClient::new(server.as_role(recoup_server::auth::Role::Agent))
+        .record_call_outcome(call(pb::call_record::Outcome::NoAnswer(pb::NoAnswer {})))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut c = claims("agent", 300);
+    c["preferred_username"] = json!("test-agent");
+    let token = sign(&key, None, &c);
+    let by_token = CallServiceClient::new(server.with_key(&token))
+        .record_call_outcome(call(pb::call_record::Outcome::LeftMessage(
+            pb::LeftMessage {
+                left_with: "reception".into(),
+            },
+        )))
+        .await
+        .expect("the same request id is the token holder's own")
+        .into_inner();
+    assert_ne!(by_key.name, by_token.name);
+    assert_eq!(by_key.agent, "test-agent");
+    assert_eq!(by_token.agent, "jwt:test-agent");
+    // No key may be issued in the tokens' namespace.
+    assert!(recoup_server::auth::subject_problem("jwt:test-agent").is_some());
+    server.stop().await;
+}
