@@ -428,6 +428,12 @@ pub struct LimitArgs {
     #[arg(long, env = "RECOUP_IDLE_CONNECTION_SECS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle_connection_secs: u64,
+
+    /// Seconds a call's request may send nothing before the call ends DEADLINE_EXCEEDED: a call
+    /// whose headers came without its message, or an import stream gone quiet, gives its slot back.
+    #[arg(long, env = "RECOUP_STREAM_IDLE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub stream_idle_secs: u64,
 }
 
 impl Default for LimitArgs {
@@ -447,6 +453,7 @@ impl Default for LimitArgs {
             handshake_timeout_secs: 10,
             keepalive_secs: 30,
             idle_connection_secs: 120,
+            stream_idle_secs: 60,
         }
     }
 }
@@ -460,6 +467,7 @@ impl LimitArgs {
             max_calls_per_caller: self.max_calls_per_caller as usize,
             caller_rate: f64::from(self.caller_rate),
             caller_burst: f64::from(self.caller_burst),
+            stream_idle: Duration::from_secs(self.stream_idle_secs),
         }
     }
 

@@ -19,13 +19,17 @@ use tower::{Layer, Service};
 use crate::clock::SharedClock;
 
 use super::callers::{CallerLimits, Callers, Refusal};
+use super::idle::IdleLimited;
 use super::jwt::JwtVerifier;
 use super::keys::{self, Rejection};
 use super::permissions::{is_open, roles_for};
 
-/// Calls that stream for as long as the client keeps sending or listening: no call timeout.
+/// Calls that stream for as long as the client keeps sending or listening: no call timeout (a
+/// client stream that goes quiet ends after `stream_idle` instead).
 const STREAMING: &[&str] = &[
     "/recoup.v1.AccountService/ImportAccounts",
+    "/recoup.v1.AccountService/ImportAccountsWithResults",
+    "/recoup.v1.AccountService/ImportHistory",
     "/recoup.v1.EventService/WatchEvents",
 ];
 
@@ -43,6 +47,8 @@ pub struct GateConfig {
     /// Calls one caller may start per second on average, and at once after a quiet spell.
     pub caller_rate: f64,
     pub caller_burst: f64,
+    /// Longest a request's body may send nothing before the call ends.
+    pub stream_idle: Duration,
 }
 
 struct State {
@@ -50,6 +56,7 @@ struct State {
     jwt: Option<JwtVerifier>,
     permits: Arc<Semaphore>,
     callers: Arc<Callers>,
+    stream_idle: Duration,
     call_timeout: Duration,
     key_cache_ttl: Duration,
     clock: SharedClock,
@@ -74,6 +81,7 @@ impl GateLayer {
                 rate: config.caller_rate,
                 burst: config.caller_burst,
             }),
+            stream_idle: config.stream_idle,
             call_timeout: config.call_timeout,
             key_cache_ttl: config.key_cache_ttl,
             clock,
@@ -173,6 +181,8 @@ where
                 .into_http());
             };
             req.extensions_mut().insert(identity);
+            let idle = state.stream_idle;
+            let req = req.map(|body| Body::new(IdleLimited::new(body, idle)));
             let response = if STREAMING.contains(&path.as_str()) {
                 inner.call(req).await
             } else {

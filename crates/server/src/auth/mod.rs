@@ -3,6 +3,7 @@
 
 pub mod callers;
 pub mod gate;
+mod idle;
 pub mod jwt;
 pub mod keys;
 pub mod permissions;

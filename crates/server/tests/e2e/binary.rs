@@ -200,6 +200,8 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_KEEPALIVE_SECS",
         "--idle-connection-secs",
         "RECOUP_IDLE_CONNECTION_SECS",
+        "--stream-idle-secs",
+        "RECOUP_STREAM_IDLE_SECS",
         "--log-format",
         "RECOUP_LOG_FORMAT",
         "--otlp-endpoint",

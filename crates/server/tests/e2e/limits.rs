@@ -298,3 +298,42 @@ async fn silent_connections_are_closed_and_connections_are_capped() {
         .expect("served once the silent connections are gone");
     server.stop().await;
 }
+
+/// A call whose request sends nothing (an import stream held open with no record) ends
+/// DEADLINE_EXCEEDED after `--stream-idle-secs` and gives its slot back; a stream that keeps
+/// sending is not cut however long it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_sends_nothing_ends_and_gives_its_slot_back() {
+    let options = limited(|l| {
+        l.max_calls_per_caller = 1;
+        l.stream_idle_secs = 1;
+    });
+    let server = TestServer::start_with(TestDb::sqlite(), &options).await;
+    let (tx, held) = held_import(&server);
+    let ended = tokio::time::timeout(Duration::from_secs(5), held)
+        .await
+        .expect("a quiet stream ends")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
+    drop(tx);
+    server
+        .accounts()
+        .list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .expect("the slot was given back");
+    // A stream sending a record every half second for three seconds is served to its end.
+    let (tx, open) = held_import(&server);
+    for n in 0..6 {
+        tx.send(pb::ImportAccountsRequest {
+            request_id: String::new(),
+            account: Some(account(&format!("SLOW-{n}"), vec![])),
+        })
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop(tx);
+    assert_eq!(open.await.unwrap().unwrap().into_inner().created, 6);
+    server.stop().await;
+}
