@@ -55,6 +55,7 @@ pub struct Running {
     worklist: JoinHandle<()>,
     ledger: JoinHandle<()>,
     webhooks: JoinHandle<()>,
+    feed: JoinHandle<()>,
     _maintenance: recoup_store::Maintenance,
 }
 
@@ -171,6 +172,10 @@ pub async fn start(
         options.policy.clone(),
         options.webhooks.clone(),
     ));
+    let feed = tokio::spawn({
+        let store = store.clone();
+        async move { store.follow_feed(Duration::from_secs(1)).await }
+    });
     let probe = tokio::spawn(probe_database(
         store.clone(),
         health.clone(),
@@ -282,6 +287,7 @@ pub async fn start(
         worklist,
         ledger,
         webhooks,
+        feed,
         closing,
         _maintenance: maintenance,
     })
@@ -327,6 +333,7 @@ impl Running {
         self.worklist.abort();
         self.ledger.abort();
         self.webhooks.abort();
+        self.feed.abort();
         set_all(&self.health, ServingStatus::NotServing).await;
         tokio::time::sleep(drain).await;
         let _ = self.closing.send(true);

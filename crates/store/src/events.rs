@@ -43,8 +43,8 @@ pub enum Payload {
     Plan(Box<StoredPlan>),
 }
 
-/// Tells watchers in this process that events were committed. Writers in other processes (another
-/// replica) are found by the watchers' fallback poll.
+/// Tells watchers in this process that events were committed: by this process's writers at once,
+/// by other processes (another replica) through `Store::follow_feed`'s one poll for all watchers.
 #[derive(Clone)]
 pub(crate) struct Feed(std::sync::Arc<watch::Sender<u64>>);
 
@@ -162,14 +162,27 @@ impl Store {
         Ok(rows)
     }
 
-    /// The position of the newest event (0 when there is none).
-    pub async fn last_event(&self) -> Result<i64, StoreError> {
-        Ok(with_reader!(&self.backend, |pool, pg| {
-            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM events")
-                .fetch_one(pool)
-                .await?
-                .unwrap_or(0)
-        }))
+    /// Wakes this process's watchers when the feed's head moves for a reason they were not told of
+    /// (another replica committed): one read of the head every `every` while anyone watches, for
+    /// all of them, so an idle watcher costs no query of its own.
+    pub async fn follow_feed(&self, every: std::time::Duration) {
+        let mut seen = None;
+        loop {
+            tokio::time::sleep(every).await;
+            if self.feed.0.receiver_count() == 0 {
+                seen = None;
+                continue;
+            }
+            match self.last_event_id().await {
+                // A first reading wakes too: a watcher may have read before those events.
+                Ok(head) if seen != Some(head) => {
+                    self.feed.committed();
+                    seen = Some(head);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "reading the feed's head failed"),
+            }
+        }
     }
 
     /// Changes whenever this process commits events.

@@ -30,7 +30,6 @@ const MAX_TYPES: usize = 64;
 const PAGE: i64 = 256;
 /// How often a quiet stream looks for events written by other processes (another replica); events
 /// committed by this process wake it at once.
-const POLL: Duration = Duration::from_secs(1);
 
 pub struct Events {
     store: Store,
@@ -253,8 +252,8 @@ async fn feed(
         after = after.max(head);
         // A gone sender (the store or the server dropped) ends the stream too.
         tokio::select! {
+            // This process's commits, and other replicas' through the store's one poll.
             woken = wake.changed() => if woken.is_err() { return },
-            _ = tokio::time::sleep(POLL) => {}
             _ = beat.tick() => {
                 if tx.send(Ok(heartbeat_out(after, clock.now()))).await.is_err() {
                     return;

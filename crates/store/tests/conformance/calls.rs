@@ -54,7 +54,7 @@ async fn record(
 async fn a_call_is_recorded_once_and_a_reused_key_is_refused() {
     each_backend(|store, backend| async move {
         let id = one_account(&store, "C-1").await;
-        let at = store.last_event().await.unwrap();
+        let at = store.last_event_id().await.unwrap();
         let promise = call(
             Direction::Inbound,
             friday(),
@@ -103,7 +103,7 @@ async fn a_call_is_recorded_once_and_a_reused_key_is_refused() {
 async fn a_call_that_broke_the_rules_is_recorded_with_what_it_broke() {
     each_backend(|store, backend| async move {
         let id = one_account(&store, "C-2").await;
-        let at = store.last_event().await.unwrap();
+        let at = store.last_event_id().await.unwrap();
         let rules = |c: &recoup_store::StoredCall| -> Vec<Rule> {
             c.breaches.iter().map(|b| b.rule).collect()
         };
@@ -181,7 +181,7 @@ async fn a_call_that_broke_the_rules_is_recorded_with_what_it_broke() {
 async fn what_a_call_changes_is_written_with_it() {
     each_backend(|store, backend| async move {
         let id = one_account(&store, "C-3").await;
-        let at = store.last_event().await.unwrap();
+        let at = store.last_event_id().await.unwrap();
         let disputed = call(
             Direction::Inbound,
             friday(),

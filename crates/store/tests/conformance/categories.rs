@@ -9,7 +9,7 @@ use crate::{announced, each_backend, key, now, one_account, silent};
 async fn a_manual_category_is_set_once_and_cleared() {
     each_backend(|store, backend| async move {
         let id = one_account(&store, "K-1").await;
-        let at = store.last_event().await.unwrap();
+        let at = store.last_event_id().await.unwrap();
         let reason = "says cash is tight until the new year";
         assert!(
             store

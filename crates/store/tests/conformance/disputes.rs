@@ -17,7 +17,7 @@ fn dispute(numbers: &[&str]) -> NewDispute {
 async fn raised_once_held_alone_and_resolved_once() {
     each_backend(|store, backend| async move {
         let id = one_account(&store, "D-1").await;
-        let at = store.last_event().await.unwrap();
+        let at = store.last_event_id().await.unwrap();
         let raised = dispute(&["INV-1"]);
         let DisputeOutcome::Recorded(d) = store
             .raise_dispute(key("r-1"), id, &raised, now())

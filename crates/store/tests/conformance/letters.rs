@@ -20,7 +20,7 @@ fn letter<'a>(fingerprint: &'a str) -> NewLetter<'a> {
 async fn a_letter_is_kept_once() {
     each_backend(|store, backend| async move {
         let id = one_account(&store, "L-1").await;
-        let at = store.last_event().await.unwrap();
+        let at = store.last_event_id().await.unwrap();
         let kept = store
             .record_letter(key("l-1"), id, &letter("f-1"), now())
             .await

@@ -129,13 +129,13 @@ async fn announced(store: &Store, backend: &str, what: &str, before: i64, accoun
         [],
         "{backend}: {what} left a view unlike its rows"
     );
-    store.last_event().await.unwrap()
+    store.last_event_id().await.unwrap()
 }
 
 /// A write that was refused or answered as a retry wrote nothing: no event after `before`.
 async fn silent(store: &Store, backend: &str, what: &str, before: i64) {
     assert_eq!(
-        store.last_event().await.unwrap(),
+        store.last_event_id().await.unwrap(),
         before,
         "{backend}: {what} put an event on the feed"
     );

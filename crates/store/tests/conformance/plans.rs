@@ -47,7 +47,7 @@ fn plan<'a>(detail: &'a PlanDetail, fingerprint: &'a str) -> NewPlan<'a> {
 async fn a_plan_is_agreed_approved_by_another_signed_and_ended_once() {
     each_backend(|store, backend| async move {
         let id = one_account(&store, "P-1").await;
-        let at = store.last_event().await.unwrap();
+        let at = store.last_event_id().await.unwrap();
         let detail = in_full();
         let PlanOutcome::Recorded(p) = store
             .create_plan(key("p-1"), id, &plan(&detail, "f-1"), now())
