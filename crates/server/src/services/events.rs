@@ -28,9 +28,6 @@ use crate::status::{invalid_field, store_failed};
 const MAX_TYPES: usize = 64;
 /// Events read per query, and queued per stream at most: a slow reader holds this many, no more.
 const PAGE: i64 = 256;
-/// How often a quiet stream looks for events written by other processes (another replica); events
-/// committed by this process wake it at once.
-
 pub struct Events {
     store: Store,
     /// Turns true when the server begins to stop: open streams then end.
