@@ -402,7 +402,8 @@ pub struct LimitArgs {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub caller_burst: u32,
 
-    /// Client connections open at once; a connection beyond it is closed as it arrives.
+    /// Client connections open at once; beyond it a new connection takes the place of the oldest
+    /// one that has sent nothing yet, or is closed as it arrives when every open one has spoken.
     #[arg(long, env = "RECOUP_MAX_CONNECTIONS", default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,

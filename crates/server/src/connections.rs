@@ -1,19 +1,22 @@
-//! Accepted connections, bounded: at most `max_connections` open at once (beyond it a new one is
-//! closed at once, and the client retries), and a connection that sends nothing is closed — within
-//! `handshake` of being accepted (a socket that never speaks HTTP/2 holds a descriptor and
-//! nothing else), and after `idle` of silence later. Live clients are never silent that long:
-//! the server pings every connection (`--keepalive-secs`) and their acknowledgements count.
+//! Accepted connections, bounded: at most `max_connections` open at once, and a connection that
+//! sends nothing is closed — within `handshake` of being accepted (a socket that never speaks
+//! HTTP/2 holds a descriptor and nothing else), and after `idle` of silence later. Live clients are
+//! never silent that long: the server pings every connection (`--keepalive-secs`) and their
+//! acknowledgements count. At the limit a new connection takes the place of the oldest one that
+//! has not spoken yet, so sockets opened and left silent cannot keep clients out; when every open
+//! connection has spoken, the new one is closed at once and the client retries.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::{Stream, StreamExt};
@@ -27,12 +30,62 @@ pub struct ConnectionLimits {
     pub idle: Duration,
 }
 
+/// The open connections: how many, and those that have not spoken yet, oldest first.
+#[derive(Default)]
+struct Open {
+    count: AtomicUsize,
+    silent: Mutex<VecDeque<Weak<Silence>>>,
+}
+
+/// A connection's first words: whether it spoke, and whether it was asked to make room.
+#[derive(Default)]
+struct Silence {
+    spoke: AtomicBool,
+    evicted: AtomicBool,
+    /// Woken to close the connection when it is evicted while waiting to read.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Open {
+    /// Asks the oldest connection that has not spoken to close; false if there is none.
+    fn evict_silent(&self) -> bool {
+        let mut silent = self.silent.lock().expect("connections lock");
+        while let Some(oldest) = silent.pop_front() {
+            let Some(s) = oldest.upgrade() else { continue };
+            if s.spoke.load(Ordering::Relaxed) {
+                continue;
+            }
+            s.evicted.store(true, Ordering::Relaxed);
+            if let Some(w) = s.waker.lock().expect("waker lock").take() {
+                w.wake();
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Registers a new connection that has not spoken, dropping entries that are gone or spoke.
+    fn admit(&self) -> Arc<Silence> {
+        let s = Arc::new(Silence::default());
+        let mut silent = self.silent.lock().expect("connections lock");
+        while silent
+            .front()
+            .is_some_and(|f| f.upgrade().is_none_or(|f| f.spoke.load(Ordering::Relaxed)))
+        {
+            silent.pop_front();
+        }
+        silent.push_back(Arc::downgrade(&s));
+        self.count.fetch_add(1, Ordering::Relaxed);
+        s
+    }
+}
+
 /// The listener's connections, each bounded as the module says.
 pub fn incoming(
     listener: TcpListener,
     limits: ConnectionLimits,
 ) -> impl Stream<Item = io::Result<Bounded>> {
-    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let open = Arc::new(Open::default());
     TcpListenerStream::new(listener).filter_map(move |accepted| {
         let stream = match accepted {
             Ok(stream) => stream,
@@ -42,35 +95,51 @@ pub fn incoming(
                 return None;
             }
         };
-        let Ok(permit) = open.clone().try_acquire_owned() else {
+        // An evicted connection counts until it has closed: the limit is overrun by at most
+        // the connections still closing.
+        if open.count.load(Ordering::Relaxed) >= limits.max_connections && !open.evict_silent() {
             tracing::warn!(
                 peer = ?stream.peer_addr().ok(),
                 limit = limits.max_connections,
                 "connection limit reached: connection closed"
             );
             return None;
-        };
+        }
         let _ = stream.set_nodelay(true);
-        Some(Ok(Bounded::new(stream, permit, limits)))
+        let silence = open.admit();
+        Some(Ok(Bounded::new(stream, open.clone(), silence, limits)))
     })
 }
 
 /// A connection holding its place under the limit, closed when it stays silent.
 pub struct Bounded {
     stream: TcpStream,
-    _permit: OwnedSemaphorePermit,
-    silence: Pin<Box<Sleep>>,
+    open: Arc<Open>,
+    silence: Arc<Silence>,
+    quiet: Pin<Box<Sleep>>,
     idle: Duration,
 }
 
 impl Bounded {
-    fn new(stream: TcpStream, permit: OwnedSemaphorePermit, limits: ConnectionLimits) -> Bounded {
+    fn new(
+        stream: TcpStream,
+        open: Arc<Open>,
+        silence: Arc<Silence>,
+        limits: ConnectionLimits,
+    ) -> Bounded {
         Bounded {
             stream,
-            _permit: permit,
-            silence: Box::pin(tokio::time::sleep(limits.handshake)),
+            open,
+            silence,
+            quiet: Box::pin(tokio::time::sleep(limits.handshake)),
             idle: limits.idle,
         }
+    }
+}
+
+impl Drop for Bounded {
+    fn drop(&mut self) {
+        self.open.count.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -88,23 +157,45 @@ impl AsyncRead for Bounded {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let first_words = !self.silence.spoke.load(Ordering::Relaxed);
+        if first_words && self.silence.evicted.load(Ordering::Relaxed) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "closed to make room: the connection had sent nothing",
+            )));
+        }
         let before = buf.filled().len();
         match Pin::new(&mut self.stream).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
+                    if first_words {
+                        self.silence.spoke.store(true, Ordering::Relaxed);
+                    }
                     let until = Instant::now() + self.idle;
-                    self.silence.as_mut().reset(until);
+                    self.quiet.as_mut().reset(until);
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => match self.silence.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the client sent nothing for too long",
-                ))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                if first_words {
+                    *self.silence.waker.lock().expect("waker lock") = Some(cx.waker().clone());
+                    // Evicted between the check above and the waker's arrival: nobody will wake it.
+                    if self.silence.evicted.load(Ordering::Relaxed) {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::ConnectionAborted,
+                            "closed to make room: the connection had sent nothing",
+                        )));
+                    }
+                }
+                match self.quiet.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client sent nothing for too long",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 }

@@ -247,55 +247,76 @@ async fn a_caller_over_its_rate_is_told_when_to_retry() {
     server.stop().await;
 }
 
-/// Connections that never speak are closed after the handshake timeout, and connections beyond
-/// the cap are closed as they arrive; once the silent ones are gone, clients connect again.
+/// Sockets left silent cannot keep clients out: at the cap a client takes the place of the oldest
+/// socket that has not spoken, and a silent socket is closed after the handshake timeout anyway.
+/// Only when every open connection has spoken is a new one closed as it arrives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn silent_connections_are_closed_and_connections_are_capped() {
+async fn silent_connections_cannot_keep_clients_out() {
     use tokio::io::AsyncReadExt;
+    async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> bool {
+        let mut buf = [0u8; 256];
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+                Err(_) => return false,
+                Ok(Ok(0) | Err(_)) => return true,
+                // The server's HTTP/2 preface: read on.
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
     let options = limited(|l| {
-        l.max_connections = 6;
-        l.handshake_timeout_secs = 1;
+        l.max_connections = 3;
+        l.handshake_timeout_secs = 30;
     });
     let server = TestServer::start_with(TestDb::sqlite(), &options).await;
     let addr = server.running_addr();
     let mut silent = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..3 {
         silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
     }
-    // Beyond the cap: closed at once.
-    let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let mut byte = [0u8; 1];
-    let closed = tokio::time::timeout(Duration::from_millis(500), extra.read(&mut byte))
-        .await
-        .expect("a connection beyond the cap is closed at once");
-    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
-    // The silent ones are closed after the handshake timeout.
-    for mut s in silent {
-        let mut buf = [0u8; 256];
-        loop {
-            let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
-                .await
-                .expect("a silent connection is closed after the handshake timeout");
-            if matches!(n, Ok(0) | Err(_)) {
-                break;
-            }
-        }
+    let client = |addr: String, key: String| async move {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut c = pb::account_service_client::AccountServiceClient::new(
+            tonic::service::interceptor::InterceptedService::new(channel, crate::Bearer(key)),
+        );
+        c.list_accounts(pb::ListAccountsRequest::default())
+            .await
+            .expect("served at the cap");
+        c
+    };
+    let key = server.keys[&recoup_server::auth::Role::Integration].clone();
+    // Three clients in turn, each taking a silent socket's place, oldest first.
+    let mut clients = Vec::new();
+    for (n, s) in silent.iter_mut().enumerate() {
+        clients.push(client(addr.clone(), key.clone()).await);
+        assert!(
+            closed_within(s, Duration::from_secs(2)).await,
+            "silent socket {n} made room"
+        );
     }
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
+    // Every open connection has spoken: one more is closed as it arrives.
+    let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(closed_within(&mut extra, Duration::from_secs(2)).await);
+    for c in &mut clients {
+        c.list_accounts(pb::ListAccountsRequest::default())
+            .await
+            .expect("the clients keep their connections");
+    }
+    drop(clients);
+    server.stop().await;
+
+    // A silent socket is closed after the handshake timeout, cap or not.
+    let options = limited(|l| l.handshake_timeout_secs = 1);
+    let server = TestServer::start_with(TestDb::sqlite(), &options).await;
+    let mut s = tokio::net::TcpStream::connect(server.running_addr())
         .await
         .unwrap();
-    let mut client = pb::account_service_client::AccountServiceClient::new(
-        tonic::service::interceptor::InterceptedService::new(
-            channel,
-            crate::Bearer(server.keys[&recoup_server::auth::Role::Integration].clone()),
-        ),
-    );
-    client
-        .list_accounts(pb::ListAccountsRequest::default())
-        .await
-        .expect("served once the silent connections are gone");
+    assert!(closed_within(&mut s, Duration::from_secs(3)).await);
     server.stop().await;
 }
 
