@@ -404,6 +404,7 @@ pub struct LimitArgs {
 
     /// Client connections open at once; beyond it a new connection takes the place of the oldest
     /// one that has sent nothing yet, or is closed as it arrives when every open one has spoken.
+    /// Lowered at start to the process's open-file limit less 128.
     #[arg(long, env = "RECOUP_MAX_CONNECTIONS", default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,

@@ -80,11 +80,40 @@ impl Open {
     }
 }
 
+/// Descriptors kept for everything but client connections: the database, log and metrics files.
+const RESERVED_FILES: usize = 128;
+
+/// `max` lowered to what the process's open-file limit leaves for connections (Linux: read from
+/// /proc/self/limits), so the limit is reached before the descriptors run out: otherwise accepting
+/// fails and a silent socket cannot be made to give its place.
+fn within_open_file_limit(max: usize) -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3)?.parse::<usize>().ok()
+        });
+    match soft {
+        Some(soft) if max + RESERVED_FILES > soft => {
+            let lowered = soft.saturating_sub(RESERVED_FILES).max(1);
+            tracing::warn!(
+                configured = max,
+                open_file_limit = soft,
+                lowered,
+                "--max-connections lowered to fit the open-file limit (raise `ulimit -n` for more)"
+            );
+            lowered
+        }
+        _ => max,
+    }
+}
+
 /// The listener's connections, each bounded as the module says.
 pub fn incoming(
     listener: TcpListener,
-    limits: ConnectionLimits,
+    mut limits: ConnectionLimits,
 ) -> impl Stream<Item = io::Result<Bounded>> {
+    limits.max_connections = within_open_file_limit(limits.max_connections);
     let open = Arc::new(Open::default());
     TcpListenerStream::new(listener).filter_map(move |accepted| {
         let stream = match accepted {
@@ -227,5 +256,22 @@ impl AsyncWrite for Bounded {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_fits_the_open_file_limit() {
+        let soft: usize = std::fs::read_to_string("/proc/self/limits")
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+            .expect("a finite open-file limit");
+        assert_eq!(within_open_file_limit(soft * 2), soft - RESERVED_FILES);
+        assert_eq!(within_open_file_limit(10), 10);
     }
 }
