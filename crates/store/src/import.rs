@@ -673,248 +673,262 @@ impl Store {
         let at = time_text(now);
         let mut outcomes = Vec::with_capacity(records.len());
         let mut written = 0;
-        retrying!(&self.backend, async {
-            outcomes.clear();
-            written = 0;
-            with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_change!(pool, pg, &self.feed);
-                let mut change = None;
-                for run in runs(records) {
-                    let refs: Vec<&str> = run.iter().map(|r| r.external_ref.as_str()).collect();
-                    let stored: HashMap<String, StoredAccount> =
-                        sqlx::query(sqlx::AssertSqlSafe(stored_accounts_sql(pg)))
-                            .bind(json!(refs).to_string())
-                            .fetch_all(&mut *tx)
-                            .await?
-                            .iter()
-                            .map(|r| {
-                                Ok((
-                                    r.text("external_ref")?,
-                                    StoredAccount {
+        // A unique violation: another stream created one of the batch's accounts or invoices after
+        // this transaction read them (PostgreSQL); run again, it finds them and updates instead.
+        retrying!(
+            &self.backend,
+            async {
+                outcomes.clear();
+                written = 0;
+                with_writer!(&self.backend, |pool, pg| {
+                    let mut tx = begin_change!(pool, pg, &self.feed);
+                    let mut change = None;
+                    for run in runs(records) {
+                        let refs: Vec<&str> = run.iter().map(|r| r.external_ref.as_str()).collect();
+                        let stored: HashMap<String, StoredAccount> =
+                            sqlx::query(sqlx::AssertSqlSafe(stored_accounts_sql(pg)))
+                                .bind(json!(refs).to_string())
+                                .fetch_all(&mut *tx)
+                                .await?
+                                .iter()
+                                .map(|r| {
+                                    Ok((
+                                        r.text("external_ref")?,
+                                        StoredAccount {
+                                            id: r.int("id")?,
+                                            currency: r.text("currency_code")?,
+                                            profile_hash: r.text("profile_hash")?,
+                                        },
+                                    ))
+                                })
+                                .collect::<Result<_, StoreError>>()?;
+                        let mut known: HashMap<i64, HashMap<String, KnownInvoice>> = HashMap::new();
+                        if !stored.is_empty() {
+                            let account_ids: Vec<i64> = stored.values().map(|s| s.id).collect();
+                            for r in sqlx::query(sqlx::AssertSqlSafe(known_invoices_sql(pg)))
+                                .bind(json!(account_ids).to_string())
+                                .fetch_all(&mut *tx)
+                                .await?
+                            {
+                                known.entry(r.int("account_id")?).or_default().insert(
+                                    r.text("number")?,
+                                    KnownInvoice {
                                         id: r.int("id")?,
-                                        currency: r.text("currency_code")?,
-                                        profile_hash: r.text("profile_hash")?,
+                                        paid: r.int("paid_minor")?,
+                                        hash: r.text("content_hash")?,
+                                        open: r.int("outstanding_minor")? > 0,
                                     },
-                                ))
+                                );
+                            }
+                        }
+                        let mut kept: HashMap<i64, Kept> = HashMap::new();
+                        if !stored.is_empty() {
+                            let account_ids: Vec<i64> = stored.values().map(|s| s.id).collect();
+                            for r in sqlx::query(sqlx::AssertSqlSafe(disputes::kept_sql(pg)))
+                                .bind(json!(account_ids).to_string())
+                                .fetch_all(&mut *tx)
+                                .await?
+                            {
+                                let k = kept.entry(r.int("invoice_id")?).or_default();
+                                match r.opt_text("reason")? {
+                                    // Only credit notes carry a dispute: the amount is a credit.
+                                    None => {
+                                        k.notes.push((r.text("reference")?, r.int("amount_minor")?))
+                                    }
+                                    Some(reason) => k.open_dispute = Some(reason),
+                                }
+                            }
+                        }
+                        let decisions: Vec<Decision> = run
+                            .iter()
+                            .map(|rec| {
+                                let s = stored.get(&rec.external_ref);
+                                decide(rec, s, s.and_then(|s| known.get(&s.id)))
                             })
-                            .collect::<Result<_, StoreError>>()?;
-                    let mut known: HashMap<i64, HashMap<String, KnownInvoice>> = HashMap::new();
-                    if !stored.is_empty() {
-                        let account_ids: Vec<i64> = stored.values().map(|s| s.id).collect();
-                        for r in sqlx::query(sqlx::AssertSqlSafe(known_invoices_sql(pg)))
-                            .bind(json!(account_ids).to_string())
-                            .fetch_all(&mut *tx)
-                            .await?
-                        {
-                            known.entry(r.int("account_id")?).or_default().insert(
-                                r.text("number")?,
-                                KnownInvoice {
-                                    id: r.int("id")?,
-                                    paid: r.int("paid_minor")?,
-                                    hash: r.text("content_hash")?,
-                                    open: r.int("outstanding_minor")? > 0,
-                                },
-                            );
-                        }
-                    }
-                    let mut kept: HashMap<i64, Kept> = HashMap::new();
-                    if !stored.is_empty() {
-                        let account_ids: Vec<i64> = stored.values().map(|s| s.id).collect();
-                        for r in sqlx::query(sqlx::AssertSqlSafe(disputes::kept_sql(pg)))
-                            .bind(json!(account_ids).to_string())
-                            .fetch_all(&mut *tx)
-                            .await?
-                        {
-                            let k = kept.entry(r.int("invoice_id")?).or_default();
-                            match r.opt_text("reason")? {
-                                // Only credit notes carry a dispute: the amount is a credit.
-                                None => {
-                                    k.notes.push((r.text("reference")?, r.int("amount_minor")?))
+                            .collect();
+                        let new_accounts = decisions
+                            .iter()
+                            .filter(|d| matches!(d, Decision::Create))
+                            .count();
+                        let new_invoices: usize = run
+                            .iter()
+                            .zip(&decisions)
+                            .map(|(rec, d)| match d {
+                                Decision::Create => rec.invoices.len(),
+                                Decision::Update { invoices, .. } => {
+                                    invoices.iter().filter(|(_, s)| s.is_none()).count()
                                 }
-                                Some(reason) => k.open_dispute = Some(reason),
-                            }
-                        }
-                    }
-                    let decisions: Vec<Decision> = run
-                        .iter()
-                        .map(|rec| {
-                            let s = stored.get(&rec.external_ref);
-                            decide(rec, s, s.and_then(|s| known.get(&s.id)))
-                        })
-                        .collect();
-                    let new_accounts = decisions
-                        .iter()
-                        .filter(|d| matches!(d, Decision::Create))
-                        .count();
-                    let new_invoices: usize = run
-                        .iter()
-                        .zip(&decisions)
-                        .map(|(rec, d)| match d {
-                            Decision::Create => rec.invoices.len(),
-                            Decision::Update { invoices, .. } => {
-                                invoices.iter().filter(|(_, s)| s.is_none()).count()
-                            }
-                            _ => 0,
-                        })
-                        .sum();
-                    let mut account_ids = next_ids!(tx, pg, "accounts", new_accounts).into_iter();
-                    let mut invoice_ids = next_ids!(tx, pg, "invoices", new_invoices).into_iter();
-                    let mut w = Rows::default();
-                    for (rec, decision) in run.iter().zip(decisions) {
-                        match decision {
-                            Decision::Create => {
-                                let id = account_ids.next().expect("an id per new account");
-                                w.new_accounts.push(profile_row(id, rec, &at));
-                                w.contacts_of(id, rec);
-                                let mut open = Vec::with_capacity(rec.invoices.len());
-                                for inv in &rec.invoices {
-                                    let inv_id = invoice_ids.next().expect("an id per new invoice");
-                                    w.new_invoices
-                                        .push(invoice_row(inv_id, id, inv, 0, &at, None)?);
-                                    w.adjustments_of(inv_id, inv)?;
-                                    open.push(StoredInvoice {
-                                        id: inv_id,
-                                        account_id: id,
-                                        data: inv.clone(),
-                                        outstanding: inv.amount.with_amount(inv.billed()),
-                                        payments: Vec::new(),
-                                    });
-                                }
-                                let snapshot = AccountSnapshot {
-                                    id,
-                                    data: AccountData {
-                                        invoices: Vec::new(),
-                                        ..rec.clone()
-                                    },
-                                    credit: Money::zero(rec.currency),
-                                    held: Default::default(),
-                                    create_time: now,
-                                    update_time: now,
-                                    open_invoices: open,
-                                    recent_payments: Vec::new(),
-                                    story: Default::default(),
-                                };
-                                Change::record(
-                                    &mut change,
-                                    Event::by(
-                                        by,
-                                        now,
-                                        "account_created",
-                                        id,
-                                        format!("accounts/{id}"),
-                                    ),
-                                )
-                                .view(id, view::encode(&snapshot)?);
-                                outcomes.push(ImportOutcome::Created(id));
-                            }
-                            Decision::Update {
-                                id,
-                                profile,
-                                invoices,
-                            } => {
-                                let v = over_credited(rec, &invoices, &kept)?;
-                                if !v.is_empty() {
-                                    outcomes.push(ImportOutcome::Rejected(v));
-                                    continue;
-                                }
-                                if profile {
-                                    w.profiles.push(profile_row(id, rec, &at));
-                                    w.contacts_replaced.push(id);
+                                _ => 0,
+                            })
+                            .sum();
+                        let mut account_ids =
+                            next_ids!(tx, pg, "accounts", new_accounts).into_iter();
+                        let mut invoice_ids =
+                            next_ids!(tx, pg, "invoices", new_invoices).into_iter();
+                        let mut w = Rows::default();
+                        for (rec, decision) in run.iter().zip(decisions) {
+                            match decision {
+                                Decision::Create => {
+                                    let id = account_ids.next().expect("an id per new account");
+                                    w.new_accounts.push(profile_row(id, rec, &at));
                                     w.contacts_of(id, rec);
+                                    let mut open = Vec::with_capacity(rec.invoices.len());
+                                    for inv in &rec.invoices {
+                                        let inv_id =
+                                            invoice_ids.next().expect("an id per new invoice");
+                                        w.new_invoices
+                                            .push(invoice_row(inv_id, id, inv, 0, &at, None)?);
+                                        w.adjustments_of(inv_id, inv)?;
+                                        open.push(StoredInvoice {
+                                            id: inv_id,
+                                            account_id: id,
+                                            data: inv.clone(),
+                                            outstanding: inv.amount.with_amount(inv.billed()),
+                                            payments: Vec::new(),
+                                        });
+                                    }
+                                    let snapshot = AccountSnapshot {
+                                        id,
+                                        data: AccountData {
+                                            invoices: Vec::new(),
+                                            ..rec.clone()
+                                        },
+                                        credit: Money::zero(rec.currency),
+                                        held: Default::default(),
+                                        create_time: now,
+                                        update_time: now,
+                                        open_invoices: open,
+                                        recent_payments: Vec::new(),
+                                        story: Default::default(),
+                                    };
+                                    Change::record(
+                                        &mut change,
+                                        Event::by(
+                                            by,
+                                            now,
+                                            "account_created",
+                                            id,
+                                            format!("accounts/{id}"),
+                                        ),
+                                    )
+                                    .view(id, view::encode(&snapshot)?);
+                                    outcomes.push(ImportOutcome::Created(id));
                                 }
-                                for (k, existing) in invoices {
-                                    let inv = &rec.invoices[k];
-                                    match existing {
-                                        None => {
-                                            let inv_id =
-                                                invoice_ids.next().expect("an id per new invoice");
-                                            w.new_invoices
-                                                .push(invoice_row(inv_id, id, inv, 0, &at, None)?);
-                                            w.adjustments_of(inv_id, inv)?;
-                                        }
-                                        Some((inv_id, paid)) => {
-                                            let k = kept.get(&inv_id);
-                                            let (carried, superseded) =
-                                                k.map(|k| k.carried(inv)).unwrap_or_default();
-                                            for reference in superseded {
-                                                w.notes_superseded.push(json!([inv_id, reference]));
+                                Decision::Update {
+                                    id,
+                                    profile,
+                                    invoices,
+                                } => {
+                                    let v = over_credited(rec, &invoices, &kept)?;
+                                    if !v.is_empty() {
+                                        outcomes.push(ImportOutcome::Rejected(v));
+                                        continue;
+                                    }
+                                    if profile {
+                                        w.profiles.push(profile_row(id, rec, &at));
+                                        w.contacts_replaced.push(id);
+                                        w.contacts_of(id, rec);
+                                    }
+                                    for (k, existing) in invoices {
+                                        let inv = &rec.invoices[k];
+                                        match existing {
+                                            None => {
+                                                let inv_id = invoice_ids
+                                                    .next()
+                                                    .expect("an id per new invoice");
+                                                w.new_invoices.push(invoice_row(
+                                                    inv_id, id, inv, 0, &at, None,
+                                                )?);
+                                                w.adjustments_of(inv_id, inv)?;
                                             }
-                                            let billed =
-                                                minor(inv.amount.with_amount(inv.billed()))?
-                                                    + carried;
-                                            // Lowered below what was paid: the payments give the
-                                            // excess back as credit.
-                                            if paid > billed {
-                                                w.releases.push((id, inv_id, paid - billed));
+                                            Some((inv_id, paid)) => {
+                                                let k = kept.get(&inv_id);
+                                                let (carried, superseded) =
+                                                    k.map(|k| k.carried(inv)).unwrap_or_default();
+                                                for reference in superseded {
+                                                    w.notes_superseded
+                                                        .push(json!([inv_id, reference]));
+                                                }
+                                                let billed =
+                                                    minor(inv.amount.with_amount(inv.billed()))?
+                                                        + carried;
+                                                // Lowered below what was paid: the payments give the
+                                                // excess back as credit.
+                                                if paid > billed {
+                                                    w.releases.push((id, inv_id, paid - billed));
+                                                }
+                                                let paid = paid.min(billed);
+                                                w.changed_invoices.push(invoice_row(
+                                                    inv_id, id, inv, paid, &at, k,
+                                                )?);
+                                                w.adjustments_replaced.push(inv_id);
+                                                w.adjustments_of(inv_id, inv)?;
                                             }
-                                            let paid = paid.min(billed);
-                                            w.changed_invoices
-                                                .push(invoice_row(inv_id, id, inv, paid, &at, k)?);
-                                            w.adjustments_replaced.push(inv_id);
-                                            w.adjustments_of(inv_id, inv)?;
                                         }
                                     }
+                                    Change::record(
+                                        &mut change,
+                                        Event::by(
+                                            by,
+                                            now,
+                                            "account_updated",
+                                            id,
+                                            format!("accounts/{id}"),
+                                        ),
+                                    )
+                                    .touch(id, now);
+                                    outcomes.push(ImportOutcome::Updated(id));
                                 }
-                                Change::record(
-                                    &mut change,
-                                    Event::by(
-                                        by,
-                                        now,
-                                        "account_updated",
-                                        id,
-                                        format!("accounts/{id}"),
-                                    ),
-                                )
-                                .touch(id, now);
-                                outcomes.push(ImportOutcome::Updated(id));
+                                Decision::Unchanged => {
+                                    let id = stored
+                                        .get(&rec.external_ref)
+                                        .map(|s| s.id)
+                                        .ok_or_else(|| {
+                                            StoreError::Corrupt(
+                                                "an unchanged account that is not stored".into(),
+                                            )
+                                        })?;
+                                    outcomes.push(ImportOutcome::Unchanged(id));
+                                }
+                                Decision::Rejected(v) => outcomes.push(ImportOutcome::Rejected(v)),
                             }
-                            Decision::Unchanged => {
-                                let id = stored.get(&rec.external_ref).map(|s| s.id).ok_or_else(
-                                    || {
-                                        StoreError::Corrupt(
-                                            "an unchanged account that is not stored".into(),
-                                        )
-                                    },
-                                )?;
-                                outcomes.push(ImportOutcome::Unchanged(id));
-                            }
-                            Decision::Rejected(v) => outcomes.push(ImportOutcome::Rejected(v)),
                         }
+                        for (account_id, invoice_id, excess) in std::mem::take(&mut w.releases) {
+                            let currency = run
+                                .iter()
+                                .find(|r| {
+                                    stored
+                                        .get(&r.external_ref)
+                                        .is_some_and(|s| s.id == account_id)
+                                })
+                                .map(|r| r.currency)
+                                .ok_or_else(|| {
+                                    StoreError::Corrupt("released account not in run".into())
+                                })?;
+                            release_excess!(tx, account_id, invoice_id, excess, currency);
+                        }
+                        written += w.written();
+                        run_all!(tx, pg, statements(pg, w));
                     }
-                    for (account_id, invoice_id, excess) in std::mem::take(&mut w.releases) {
-                        let currency = run
-                            .iter()
-                            .find(|r| {
-                                stored
-                                    .get(&r.external_ref)
-                                    .is_some_and(|s| s.id == account_id)
-                            })
-                            .map(|r| r.currency)
-                            .ok_or_else(|| {
-                                StoreError::Corrupt("released account not in run".into())
-                            })?;
-                        release_excess!(tx, account_id, invoice_id, excess, currency);
+                    let after = progress.as_ref().map(|p| (p.before, (p.after)(&outcomes)));
+                    // Nothing created or updated: nothing written, and the transaction rolls back.
+                    match (change, after) {
+                        (Some(change), Some((before, after))) => {
+                            record_progress!(&mut *tx, by, before, after, now);
+                            tx.commit(change).await?;
+                        }
+                        (Some(change), None) => tx.commit(change).await?,
+                        (None, Some((before, after))) => {
+                            drop(tx);
+                            record_progress!(pool, by, before, after, now);
+                        }
+                        (None, None) => {}
                     }
-                    written += w.written();
-                    run_all!(tx, pg, statements(pg, w));
-                }
-                let after = progress.as_ref().map(|p| (p.before, (p.after)(&outcomes)));
-                // Nothing created or updated: nothing written, and the transaction rolls back.
-                match (change, after) {
-                    (Some(change), Some((before, after))) => {
-                        record_progress!(&mut *tx, by, before, after, now);
-                        tx.commit(change).await?;
-                    }
-                    (Some(change), None) => tx.commit(change).await?,
-                    (None, Some((before, after))) => {
-                        drop(tx);
-                        record_progress!(pool, by, before, after, now);
-                    }
-                    (None, None) => {}
-                }
-            });
-            Ok(())
-        })?;
+                });
+                Ok(())
+            },
+            |e: &StoreError| e.is_unique_violation()
+        )?;
         self.imported(written);
         Ok(outcomes)
     }

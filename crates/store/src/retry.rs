@@ -54,12 +54,16 @@ pub(crate) async fn ended(backend: &Backend, error: Option<&StoreError>) {
 /// it again while it fails with a transient error, at most `TRIES` times in all; then tells
 /// `$backend` how the write ended (`failures`).
 macro_rules! retrying {
-    ($backend:expr, $attempt:expr) => {{
+    ($backend:expr, $attempt:expr) => {
+        $crate::retrying!($backend, $attempt, |_: &$crate::StoreError| false)
+    };
+    // `$again`: what else makes this write worth another attempt.
+    ($backend:expr, $attempt:expr, $again:expr) => {{
         let mut tries = 1;
         loop {
             let attempt: Result<_, $crate::StoreError> = $attempt.await;
             match attempt {
-                Err(e) if e.is_transient() && tries < $crate::retry::TRIES => {
+                Err(e) if (e.is_transient() || $again(&e)) && tries < $crate::retry::TRIES => {
                     $crate::retry::pause(tries, &e).await;
                     tries += 1;
                 }
