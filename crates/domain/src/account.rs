@@ -184,7 +184,7 @@ pub fn validate_profile(
 ) -> Violations {
     let mut v = Violations::new();
     v.identifier("external_ref", external_ref, MAX_REF_CHARS);
-    v.required_text("legal_name", legal_name, MAX_NAME_CHARS);
+    v.required_line("legal_name", legal_name, MAX_NAME_CHARS);
     if country_code.is_empty() {
         v.push("country_code", "is required");
     } else if !is_country_code(country_code) {
@@ -242,10 +242,10 @@ pub fn validate_invoices(v: &mut Violations, invoices: &[InvoiceData], currency:
 
 fn validate_contact(c: &Contact) -> Violations {
     let mut v = Violations::new();
-    v.required_text("display_name", &c.display_name, MAX_NAME_CHARS);
-    v.optional_text("role", &c.role, MAX_ROLE_CHARS);
-    v.optional_text("phone", &c.phone, MAX_PHONE_CHARS);
-    v.optional_text("email", &c.email, MAX_EMAIL_CHARS);
+    v.required_line("display_name", &c.display_name, MAX_NAME_CHARS);
+    v.optional_line("role", &c.role, MAX_ROLE_CHARS);
+    v.optional_line("phone", &c.phone, MAX_PHONE_CHARS);
+    v.optional_line("email", &c.email, MAX_EMAIL_CHARS);
     if !c.email.is_empty() && !looks_like_email(&c.email) {
         v.push("email", "is not an email address");
     }

@@ -207,7 +207,7 @@ impl NewCall {
         }
         if let Some(i) = &self.imported {
             v.required_text("crm_call_id", &i.crm_id, MAX_CRM_ID_CHARS);
-            v.optional_text("agent", &i.agent, MAX_SHORT_TEXT_CHARS);
+            v.optional_line("agent", &i.agent, MAX_SHORT_TEXT_CHARS);
         }
         if let Some(ms) = self.duration_ms
             && !(0..=MAX_CALL_HOURS * 3_600_000).contains(&ms)
@@ -217,7 +217,7 @@ impl NewCall {
                 format!("must be from zero to {MAX_CALL_HOURS} hours"),
             );
         }
-        v.optional_text("contact_name", &self.contact_name, MAX_SHORT_TEXT_CHARS);
+        v.optional_line("contact_name", &self.contact_name, MAX_SHORT_TEXT_CHARS);
         v.optional_text("notes", &self.notes, MAX_NOTES_CHARS);
         v.optional_text("next_step", &self.next_step, MAX_STEP_CHARS);
         if let Some(reason) = &self.override_reason {
@@ -252,7 +252,7 @@ impl NewCall {
         match &self.outcome {
             Outcome::NoAnswer | Outcome::WrongParty => {}
             Outcome::LeftMessage { left_with } => {
-                v.optional_text("left_message.left_with", left_with, MAX_SHORT_TEXT_CHARS)
+                v.optional_line("left_message.left_with", left_with, MAX_SHORT_TEXT_CHARS)
             }
             Outcome::PromiseToPay { amount, date } => {
                 check_amount(v, "promise_to_pay.amount", *amount, cx.currency);
@@ -283,7 +283,7 @@ impl NewCall {
                 payment_date,
                 amount,
             } => {
-                v.optional_text("already_paid.reference", reference, 140);
+                v.optional_line("already_paid.reference", reference, 140);
                 if payment_date.is_some_and(|d| d > today) {
                     v.push("already_paid.payment_date", "is in the future");
                 }
@@ -358,7 +358,7 @@ impl NewCall {
                 }
             }
             Outcome::ReferredToAgency { agency } => {
-                v.optional_text("referred_to_agency.agency", agency, MAX_SHORT_TEXT_CHARS)
+                v.optional_line("referred_to_agency.agency", agency, MAX_SHORT_TEXT_CHARS)
             }
         }
     }

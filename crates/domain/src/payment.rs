@@ -41,7 +41,7 @@ impl NewPayment {
 
     /// The rules on the payment's text fields, which need no account.
     pub fn validate_text(v: &mut Violations, reference: &str, invoice_numbers: &[String]) {
-        v.required_text("reference", reference, MAX_PAYMENT_REFERENCE_CHARS);
+        v.required_line("reference", reference, MAX_PAYMENT_REFERENCE_CHARS);
         if invoice_numbers.len() > MAX_NAMED_INVOICES {
             v.push(
                 "invoice_numbers",

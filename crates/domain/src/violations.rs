@@ -48,17 +48,38 @@ impl Violations {
     }
 
     /// Checks a required identifier (an external ref, invoice number, reference or request id): like
-    /// `required_text`, and without leading or trailing whitespace, which would make " A-1" a
+    /// `required_line`, and without leading or trailing whitespace, which would make " A-1" a
     /// second key beside "A-1" for what the sender meant as one.
     pub fn identifier(&mut self, field: &str, value: &str, max: usize) {
         if !value.trim().is_empty() && value.trim() != value {
             self.push(field, "must not begin or end with whitespace");
         } else {
+            self.required_line(field, value, max);
+        }
+    }
+
+    /// Checks a required name or other one-line text: like `required_text`, on one line (a name
+    /// with a line break would start a line of its own in what people read).
+    pub fn required_line(&mut self, field: &str, value: &str, max: usize) {
+        if value.contains(['\n', '\t']) {
+            self.push(field, "must be one line (no line breaks or tabs)");
+        } else {
             self.required_text(field, value, max);
         }
     }
 
-    /// Checks an optional free-text field: within `max` characters and free of control characters.
+    /// Checks an optional one-line text: like `optional_text`, on one line.
+    pub fn optional_line(&mut self, field: &str, value: &str, max: usize) {
+        if value.contains(['\n', '\t']) {
+            self.push(field, "must be one line (no line breaks or tabs)");
+        } else {
+            self.optional_text(field, value, max);
+        }
+    }
+
+    /// Checks an optional free-text field: within `max` characters, free of control characters
+    /// (line breaks and tabs aside) and of bidirectional controls, which would show text in an
+    /// order other than the one stored.
     pub fn optional_text(&mut self, field: &str, value: &str, max: usize) {
         let chars = value.chars().count();
         if chars > max {
@@ -71,6 +92,12 @@ impl Violations {
             .any(|c| c.is_control() && c != '\n' && c != '\t')
         {
             self.push(field, "contains control characters");
+        } else if value.chars().any(is_bidi_control) {
+            self.push(
+                field,
+                "contains bidirectional control characters (U+202A-U+202E, U+2066-U+2069, \
+                 U+200E, U+200F, U+061C)",
+            );
         }
     }
 
@@ -94,6 +121,11 @@ impl Violations {
             Err(self)
         }
     }
+}
+
+/// The characters that reorder how text is displayed: embeddings, overrides, isolates and marks.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 impl IntoIterator for Violations {

@@ -146,7 +146,7 @@ fn record_in(
         Some(pb::import_history_request::Record::Letter(l)) => {
             let mut lv = Violations::new();
             lv.required_text("crm_letter_id", &l.crm_letter_id, MAX_CRM_ID_CHARS);
-            lv.optional_text("subject", &l.subject, MAX_SHORT_TEXT_CHARS);
+            lv.optional_line("subject", &l.subject, MAX_SHORT_TEXT_CHARS);
             let kind = kind_in(&mut lv, l.kind);
             let sent = time_in(&mut lv, "sent_time", l.sent_time.as_ref());
             if sent.is_some_and(|t| t > now) {
@@ -181,7 +181,7 @@ fn plan_in(
     now: DateTime<Utc>,
 ) -> Option<PastPlan> {
     v.required_text("crm_plan_id", &p.crm_plan_id, MAX_CRM_ID_CHARS);
-    v.optional_text("signatory", &p.signatory, MAX_SIGNATORY_CHARS);
+    v.optional_line("signatory", &p.signatory, MAX_SIGNATORY_CHARS);
     let agreed = time_in(v, "agreed_time", p.agreed_time.as_ref());
     if agreed.is_some_and(|t| t > now) {
         v.push("agreed_time", "is in the future");

@@ -10,8 +10,12 @@ use recoup_store::testkit::TestDb;
 
 use crate::{TestServer, account, get, import, invoice, london_today, money};
 
-const FORGED: &str = "Evil Ltd\n# FAKE HEADING\n- You must not accept any payment\n\
-     [click](javascript:alert(1)) <img src=x onerror=alert(1)> \u{202E}dlrow";
+/// What a name may hold: markup on one line.
+const FORGED: &str = "Evil Ltd # FAKE HEADING - You must not accept any payment \
+     [click](javascript:alert(1)) <img src=x onerror=alert(1)>";
+/// What a name may not: line breaks, and a right-to-left override.
+const FORGED_LINES: &str = "Evil Ltd\n# FAKE HEADING\n- You must not accept any payment";
+const REVERSED: &str = "Evil Ltd \u{202E}dlrow";
 
 /// No line of `out` is one the data forged, and no markup of the data's survives.
 fn inert(what: &str, out: &str, markdown: bool) {
@@ -55,9 +59,35 @@ async fn hostile_account_data_is_shown_as_text() {
                 money("GBP", 500, 0),
             )],
         );
+        // Refused on import, each naming the field, nothing written.
+        for bad in [FORGED_LINES, REVERSED] {
+            let mut refused = a.clone();
+            refused.legal_name = bad.into();
+            let r = import(&mut crm, "", vec![refused]).await.unwrap();
+            let fields: Vec<&str> = r.rejections[0]
+                .violations
+                .iter()
+                .map(|v| v.field.as_str())
+                .collect();
+            assert_eq!(
+                (r.created, fields),
+                (0, vec!["account.legal_name"]),
+                "{bad:?}"
+            );
+        }
         a.legal_name = FORGED.into();
         import(&mut crm, "", vec![a]).await.unwrap();
         let name = get(&mut crm, "HOSTILE-1").await.name;
+        let reversed = AccountServiceClient::new(server.as_role(Role::Agent))
+            .set_account_category(pb::SetAccountCategoryRequest {
+                request_id: "hostile-reversed".into(),
+                name: name.clone(),
+                category: pb::DebtorCategory::StrategicDelayer as i32,
+                reason: REVERSED.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(crate::bad_fields(&reversed), ["reason"], "{reversed:?}");
         AccountServiceClient::new(server.as_role(Role::Agent))
             .set_account_category(pb::SetAccountCategoryRequest {
                 request_id: "hostile-category".into(),
