@@ -277,10 +277,10 @@ pub struct ServeArgs {
     #[arg(long, env = "RECOUP_TEMPLATES_DIR")]
     pub templates_dir: Option<PathBuf>,
 
-    /// Seconds between health checks of the database (answers within the interval, has this
-    /// build's schema, is the file that was opened, and, after a write failed for the database's
-    /// reason such as a full disk, takes a write again); health is NOT_SERVING while one fails and
-    /// SERVING again by itself once one passes.
+    /// Seconds between health checks of the database (answers within the interval or 2 s,
+    /// whichever is longer, has this build's schema, is the file that was opened, and, after a
+    /// write failed for the database's reason such as a full disk, takes a write again); health is
+    /// NOT_SERVING while one fails and SERVING again by itself once one passes.
     #[arg(long, env = "RECOUP_HEALTH_INTERVAL_SECS", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub health_interval_secs: u64,

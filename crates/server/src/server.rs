@@ -299,9 +299,10 @@ async fn probe_database(store: Store, health: HealthReporter, every: Duration) {
     let mut up = true;
     loop {
         tokio::time::sleep(every).await;
-        // A database that does not answer within the interval (at least a second) is not usable.
+        // A database that does not answer within the interval (at least two seconds: a loaded
+        // machine is not an outage) is not usable.
         let checked =
-            match tokio::time::timeout(every.max(Duration::from_secs(1)), store.check()).await {
+            match tokio::time::timeout(every.max(Duration::from_secs(2)), store.check()).await {
                 Ok(checked) => checked,
                 Err(_) => Err(recoup_store::StoreError::Unusable(
                     "the database did not answer the health check in time".into(),
