@@ -402,6 +402,13 @@ pub struct LimitArgs {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub caller_burst: u32,
 
+    /// Limits of its own for every caller of one role, in place of the three above:
+    /// ROLE=CALLS/RATE/BURST, e.g. `integration=128/2000/4000` (repeatable; in the variable,
+    /// comma-separated).
+    #[arg(long = "role-limit", env = "RECOUP_ROLE_LIMITS", value_delimiter = ',',
+          value_parser = parse_role_limit)]
+    pub role_limits: Vec<RoleLimit>,
+
     /// Client connections open at once; beyond it a new connection takes the place of the oldest
     /// one that has sent nothing yet, or is closed as it arrives when every open one has spoken.
     /// Lowered at start to the process's open-file limit less 128.
@@ -438,6 +445,39 @@ pub struct LimitArgs {
     pub stream_idle_secs: u64,
 }
 
+/// `--role-limit`: one role's per-caller limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleLimit {
+    pub role: Role,
+    pub calls: u32,
+    pub rate: u32,
+    pub burst: u32,
+}
+
+fn parse_role_limit(s: &str) -> Result<RoleLimit, String> {
+    let usage = "expected ROLE=CALLS/RATE/BURST, e.g. integration=128/2000/4000";
+    let (role, numbers) = s.split_once('=').ok_or(usage)?;
+    let role = Role::parse(role.trim()).ok_or_else(|| {
+        format!("'{role}' is not a role (agent, supervisor, integration, admin); {usage}")
+    })?;
+    let numbers: Vec<u32> = numbers
+        .split('/')
+        .map(|n| n.trim().parse::<u32>().ok().filter(|n| *n >= 1))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            format!("each of CALLS, RATE and BURST must be a whole number from 1; {usage}")
+        })?;
+    let [calls, rate, burst] = numbers[..] else {
+        return Err(usage.into());
+    };
+    Ok(RoleLimit {
+        role,
+        calls,
+        rate,
+        burst,
+    })
+}
+
 impl Default for LimitArgs {
     fn default() -> Self {
         Self {
@@ -450,6 +490,7 @@ impl Default for LimitArgs {
             max_calls_per_caller: 64,
             caller_rate: 500,
             caller_burst: 1000,
+            role_limits: Vec::new(),
             max_connections: 4096,
             max_streams_per_connection: 128,
             handshake_timeout_secs: 10,
@@ -469,6 +510,20 @@ impl LimitArgs {
             max_calls_per_caller: self.max_calls_per_caller as usize,
             caller_rate: f64::from(self.caller_rate),
             caller_burst: f64::from(self.caller_burst),
+            role_limits: self
+                .role_limits
+                .iter()
+                .map(|r| {
+                    (
+                        r.role,
+                        crate::auth::callers::CallerLimits {
+                            max_calls: r.calls as usize,
+                            rate: f64::from(r.rate),
+                            burst: f64::from(r.burst),
+                        },
+                    )
+                })
+                .collect(),
             stream_idle: Duration::from_secs(self.stream_idle_secs),
         }
     }

@@ -1,10 +1,13 @@
 //! What one caller may take of the server: at most `max_calls` in flight, and calls started at
-//! `rate` per second on average (a token bucket of `burst`). A caller is a credential's subject,
-//! known only after authentication, so an unauthenticated flood never counts against anyone.
+//! `rate` per second on average (a token bucket of `burst`), by default or as set for the caller's
+//! role. A caller is a credential's subject, known only after authentication, so an
+//! unauthenticated flood never counts against anyone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::Role;
 
 /// Per-caller limits.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +35,7 @@ struct Caller {
 
 pub struct Callers {
     limits: CallerLimits,
+    by_role: HashMap<Role, CallerLimits>,
     table: Mutex<HashMap<String, Caller>>,
 }
 
@@ -39,19 +43,29 @@ pub struct Callers {
 const KEEP: usize = 10_000;
 
 impl Callers {
-    pub fn new(limits: CallerLimits) -> Arc<Callers> {
+    /// `limits` for every caller but those of a role `by_role` sets its own for.
+    pub fn new(limits: CallerLimits, by_role: &[(Role, CallerLimits)]) -> Arc<Callers> {
         Arc::new(Callers {
             limits,
+            by_role: by_role.iter().copied().collect(),
             table: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Admits a call by `subject`, or says why not; the call counts until the `Admitted` drops.
-    pub fn admit(self: &Arc<Self>, subject: &str, now: Instant) -> Result<Admitted, Refusal> {
-        let l = self.limits;
+    /// Admits a call by `subject` acting in `role`, or says why not; the call counts until the
+    /// `Admitted` drops.
+    pub fn admit(
+        self: &Arc<Self>,
+        subject: &str,
+        role: Role,
+        now: Instant,
+    ) -> Result<Admitted, Refusal> {
+        let l = self.by_role.get(&role).copied().unwrap_or(self.limits);
         let mut table = self.table.lock().expect("callers lock");
         if table.len() >= KEEP && !table.contains_key(subject) {
-            table.retain(|_, c| c.in_flight > 0 || refill(c, l, now) < l.burst);
+            // Judged by the default limits: a forgotten caller only starts again with a full bucket.
+            let d = self.limits;
+            table.retain(|_, c| c.in_flight > 0 || refill(c, d, now) < d.burst);
         }
         if !table.contains_key(subject) {
             let fresh = Caller {
@@ -114,27 +128,50 @@ mod tests {
 
     #[test]
     fn a_caller_holds_at_most_its_calls_and_others_are_untouched() {
-        let callers = Callers::new(limits());
+        let callers = Callers::new(limits(), &[]);
         let now = Instant::now();
-        let a = callers.admit("a", now).unwrap();
-        let _b = callers.admit("a", now).unwrap();
-        assert!(matches!(callers.admit("a", now), Err(Refusal::Busy(_))));
-        assert!(callers.admit("other", now).is_ok());
+        let a = callers.admit("a", Role::Agent, now).unwrap();
+        let _b = callers.admit("a", Role::Agent, now).unwrap();
+        assert!(matches!(
+            callers.admit("a", Role::Agent, now),
+            Err(Refusal::Busy(_))
+        ));
+        assert!(callers.admit("other", Role::Agent, now).is_ok());
         drop(a);
-        assert!(callers.admit("a", now).is_ok());
+        assert!(callers.admit("a", Role::Agent, now).is_ok());
     }
 
     #[test]
     fn the_rate_refills_over_time_and_says_when() {
-        let callers = Callers::new(limits());
+        let callers = Callers::new(limits(), &[]);
         let now = Instant::now();
         for _ in 0..3 {
-            drop(callers.admit("a", now).unwrap());
+            drop(callers.admit("a", Role::Agent, now).unwrap());
         }
-        let Err(Refusal::Rate(wait)) = callers.admit("a", now) else {
+        let Err(Refusal::Rate(wait)) = callers.admit("a", Role::Agent, now) else {
             panic!("the burst is spent");
         };
         assert_eq!(wait, Duration::from_millis(100));
-        assert!(callers.admit("a", now + wait).is_ok());
+        assert!(callers.admit("a", Role::Agent, now + wait).is_ok());
+    }
+
+    #[test]
+    fn a_role_may_have_limits_of_its_own() {
+        let crm = CallerLimits {
+            max_calls: 5,
+            ..limits()
+        };
+        let callers = Callers::new(limits(), &[(Role::Integration, crm)]);
+        let now = Instant::now();
+        let held: Vec<_> = (0..3)
+            .map(|_| callers.admit("crm", Role::Integration, now).unwrap())
+            .collect();
+        assert_eq!(held.len(), 3);
+        let _a = callers.admit("sam", Role::Agent, now).unwrap();
+        let _b = callers.admit("sam", Role::Agent, now).unwrap();
+        assert!(matches!(
+            callers.admit("sam", Role::Agent, now),
+            Err(Refusal::Busy(_))
+        ));
     }
 }

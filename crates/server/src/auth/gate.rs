@@ -47,6 +47,8 @@ pub struct GateConfig {
     /// Calls one caller may start per second on average, and at once after a quiet spell.
     pub caller_rate: f64,
     pub caller_burst: f64,
+    /// Roles whose callers have limits of their own.
+    pub role_limits: Vec<(super::Role, CallerLimits)>,
     /// Longest a request's body may send nothing before the call ends.
     pub stream_idle: Duration,
 }
@@ -76,11 +78,14 @@ impl GateLayer {
             store,
             jwt,
             permits: Arc::new(Semaphore::new(config.max_concurrent_calls)),
-            callers: Callers::new(CallerLimits {
-                max_calls: config.max_calls_per_caller,
-                rate: config.caller_rate,
-                burst: config.caller_burst,
-            }),
+            callers: Callers::new(
+                CallerLimits {
+                    max_calls: config.max_calls_per_caller,
+                    rate: config.caller_rate,
+                    burst: config.caller_burst,
+                },
+                &config.role_limits,
+            ),
             stream_idle: config.stream_idle,
             call_timeout: config.call_timeout,
             key_cache_ttl: config.key_cache_ttl,
@@ -150,10 +155,11 @@ where
             }
             // The caller's subject on the call's span (metrics::Measured): who, never what.
             tracing::Span::current().record("subject", identity.subject.as_str());
-            let admitted = match state
-                .callers
-                .admit(&identity.subject, std::time::Instant::now())
-            {
+            let admitted = match state.callers.admit(
+                &identity.subject,
+                identity.role,
+                std::time::Instant::now(),
+            ) {
                 Ok(admitted) => admitted,
                 Err(refusal) => {
                     let (wait, why) = match refusal {

@@ -190,6 +190,8 @@ fn help_documents_every_flag_and_variable() {
         "RECOUP_CALLER_RATE",
         "--caller-burst",
         "RECOUP_CALLER_BURST",
+        "--role-limit",
+        "RECOUP_ROLE_LIMITS",
         "--max-connections",
         "RECOUP_MAX_CONNECTIONS",
         "--max-streams-per-connection",
@@ -521,6 +523,10 @@ fn contradictory_connection_limits_are_refused_naming_the_flags() {
     assert!(!dir.path().join("x.db").exists(), "nothing created");
     let (ok, err) = serve(&["--max-calls-per-caller", "0"]);
     assert!(!ok && err.contains("--max-calls-per-caller"), "{err}");
+    for bad in ["agent=1/2", "boss=1/2/3", "agent=0/1/1"] {
+        let (ok, err) = serve(&["--role-limit", bad]);
+        assert!(!ok && err.contains("--role-limit"), "{bad}: {err}");
+    }
 }
 
 /// A template override that would fail on a call stops the start instead, naming the file and line;

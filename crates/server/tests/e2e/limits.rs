@@ -358,3 +358,31 @@ async fn a_call_that_sends_nothing_ends_and_gives_its_slot_back() {
     assert_eq!(open.await.unwrap().unwrap().into_inner().created, 6);
     server.stop().await;
 }
+
+/// A role may have limits of its own: the agents' tight rate refuses an agent's second call at
+/// once while the integration, on the defaults, is served.
+#[tokio::test]
+async fn a_role_has_limits_of_its_own() {
+    let options = limited(|l| {
+        l.role_limits = vec![recoup_server::config::RoleLimit {
+            role: recoup_server::auth::Role::Agent,
+            calls: 8,
+            rate: 1,
+            burst: 1,
+        }]
+    });
+    let server = TestServer::start_with(TestDb::sqlite(), &options).await;
+    let list = pb::ListAccountsRequest::default();
+    let mut agent = pb::account_service_client::AccountServiceClient::new(
+        server.as_role(recoup_server::auth::Role::Agent),
+    );
+    agent.list_accounts(list.clone()).await.unwrap();
+    let refused = agent.list_accounts(list.clone()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(retry_delay(&refused) <= Duration::from_secs(1));
+    let mut crm = server.accounts();
+    for _ in 0..5 {
+        crm.list_accounts(list.clone()).await.expect("the defaults");
+    }
+    server.stop().await;
+}
