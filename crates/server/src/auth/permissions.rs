@@ -51,7 +51,7 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.GuidanceService/RenderLetter", CALLERS),
     ("/recoup.v1.GuidanceService/GetLetter", READERS),
     ("/recoup.v1.GuidanceService/ListLetters", READERS),
-    ("/recoup.v1.EventService/WatchEvents", &[Integration]),
+    ("/recoup.v1.EventService/WatchEvents", READERS),
     ("/recoup.v1.FloorService/ClaimNextAccount", CALLERS),
     ("/recoup.v1.FloorService/ClaimAccount", CALLERS),
     ("/recoup.v1.FloorService/ExtendClaim", CALLERS),

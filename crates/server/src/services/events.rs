@@ -179,6 +179,8 @@ pub(crate) async fn event_out(
 /// One stream's settings.
 struct Watch {
     types: Vec<&'static str>,
+    /// Only this account's events (the store reads every account's; they are passed over here).
+    account: Option<i64>,
     heartbeat: Duration,
     clock: SharedClock,
     policy: Arc<Policy>,
@@ -196,6 +198,7 @@ async fn feed(
 ) {
     let Watch {
         types,
+        account,
         heartbeat,
         clock,
         policy,
@@ -231,6 +234,10 @@ async fn feed(
             }
         };
         for e in &page {
+            if account.is_some_and(|id| id != e.account_id) {
+                after = e.id;
+                continue;
+            }
             let event = match event_out(&store, &policy, e).await {
                 Ok(event) => event,
                 Err(e) => {
@@ -272,8 +279,30 @@ impl EventService for Events {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<EventStream>, Status> {
+        let role = crate::auth::identity(&request)?.role;
         let req = request.into_inner();
-        let after = cursor_in(&req.after_cursor)?;
+        let account = if req.account.is_empty() {
+            if role == crate::auth::Role::Agent {
+                return Err(Status::permission_denied(
+                    "an agent watches one account at a time: name it in `account`",
+                ));
+            }
+            None
+        } else {
+            let mut v = recoup_domain::Violations::new();
+            let id = crate::names::account_id(&mut v, "account", &req.account);
+            match id {
+                Some(id) => Some(id),
+                None => return Err(crate::status::invalid(v)),
+            }
+        };
+        let mut after = cursor_in(&req.after_cursor)?;
+        if req.from_now && after > 0 {
+            return Err(invalid_field(
+                "from_now",
+                "must not be set with after_cursor: resume from the cursor, or start from now",
+            ));
+        }
         if req.types.len() > MAX_TYPES {
             return Err(invalid_field(
                 "types",
@@ -297,8 +326,14 @@ impl EventService for Events {
         types.sort_unstable();
         types.dedup();
         let (tx, rx) = mpsc::channel(PAGE as usize);
+        if req.from_now {
+            after = self.store.last_event_id().await.map_err(store_failed)?;
+            tx.try_send(Ok(heartbeat_out(after, self.clock.now())))
+                .expect("a new stream's queue has room");
+        }
         let watch = Watch {
             types,
+            account,
             heartbeat: self.heartbeat,
             clock: self.clock.clone(),
             policy: self.policy.clone(),

@@ -268,6 +268,7 @@ async fn a_dispute_raised_on_a_call_and_rejected_makes_the_invoices_collectable_
             .watch_events(pb::WatchEventsRequest {
                 after_cursor: String::new(),
                 types: vec![pb::EventType::DisputeChanged as i32],
+                ..Default::default()
             })
             .await
             .unwrap()

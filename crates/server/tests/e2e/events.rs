@@ -22,6 +22,7 @@ async fn watch(server: &TestServer, after: &str, types: &[pb::EventType]) -> Str
         .watch_events(pb::WatchEventsRequest {
             after_cursor: after.into(),
             types: types.iter().map(|t| *t as i32).collect(),
+            ..Default::default()
         })
         .await
         .expect("watch")
@@ -171,6 +172,7 @@ async fn every_change_arrives_once_in_commit_order_live_and_across_a_reconnect()
             .watch_events(pb::WatchEventsRequest {
                 after_cursor: "42".into(),
                 types: vec![],
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -257,6 +259,7 @@ async fn unknown_event_types_and_endless_type_lists_are_refused() {
         .watch_events(pb::WatchEventsRequest {
             after_cursor: String::new(),
             types: vec![0, 99],
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -266,6 +269,7 @@ async fn unknown_event_types_and_endless_type_lists_are_refused() {
         .watch_events(pb::WatchEventsRequest {
             after_cursor: String::new(),
             types: vec![pb::EventType::PaymentRecorded as i32; 8_000],
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -539,6 +543,95 @@ async fn events_keep_what_their_change_left_and_name_the_crms_reference() {
             panic!("{backend}: letter event without its letter")
         };
         assert_eq!((&l.name, &l.body_text), (&letter.name, &letter.body_text));
+        server.stop().await;
+    }
+}
+
+/// A desktop showing one account watches from now: nothing older is replayed, a heartbeat with the
+/// starting position comes at once, and resuming from it loses nothing.
+#[tokio::test]
+async fn a_watch_from_now_skips_the_past_and_starts_with_its_position() {
+    for db in TestDb::all().await {
+        let backend = db.backend;
+        let server = TestServer::start(db).await;
+        let mut client = server.accounts();
+        import(
+            &mut client,
+            "now-1",
+            vec![
+                account(
+                    "NOW-1",
+                    vec![invoice("N-1", london_today(), money("GBP", 90, 0))],
+                ),
+                account(
+                    "NOW-2",
+                    vec![invoice("N-2", london_today(), money("GBP", 90, 0))],
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+        let parent = crate::get(&mut client, "NOW-1").await.name;
+        let other = crate::get(&mut client, "NOW-2").await.name;
+        pay(&server, &parent, "before", 1).await;
+        // An agent watches the one account it is calling.
+        let mut events = EventServiceClient::new(server.as_role(Role::Agent));
+        let everything = events
+            .watch_events(pb::WatchEventsRequest {
+                from_now: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            everything.code(),
+            tonic::Code::PermissionDenied,
+            "{backend}"
+        );
+        let mut stream = events
+            .watch_events(pb::WatchEventsRequest {
+                from_now: true,
+                account: parent.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("watch from now")
+            .into_inner();
+        let start = next(&mut stream).await;
+        assert_eq!(start.r#type(), pb::EventType::Heartbeat, "{backend}");
+        assert!(
+            !start.cursor.is_empty(),
+            "{backend}: the position to resume from"
+        );
+        pay(&server, &other, "elsewhere", 3).await;
+        pay(&server, &parent, "after", 2).await;
+        let live = next(&mut stream).await;
+        assert_eq!(live.r#type(), pb::EventType::PaymentRecorded, "{backend}");
+        assert_eq!(
+            live.request_id, "after",
+            "{backend}: nothing older and no other account's came first"
+        );
+        // Resuming from the heartbeat's position loses nothing: the other account's payment, then
+        // this one.
+        let mut resumed = watch(&server, &start.cursor, &[]).await;
+        assert_eq!(
+            next(&mut resumed).await.request_id,
+            "elsewhere",
+            "{backend}"
+        );
+        assert_eq!(next(&mut resumed).await.cursor, live.cursor, "{backend}");
+
+        let e = events
+            .watch_events(pb::WatchEventsRequest {
+                from_now: true,
+                account: parent.clone(),
+                after_cursor: start.cursor.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(crate::bad_fields(&e), ["from_now"], "{backend}");
+        drop((stream, resumed));
         server.stop().await;
     }
 }
