@@ -254,10 +254,31 @@ pub async fn serve(
         },
         policy,
         templates,
+        browser: crate::browser::BrowserOptions {
+            desktop: !args.no_desktop,
+            cors_origins: args.cors_origins.clone(),
+        },
         ..ServeOptions::default()
     };
     let running = server::start(store.clone(), listener, &options).await?;
     tracing::info!(addr = %running.addr, backend = store.backend_name(), tls = options.tls.is_some(), "recoupd serving");
+    if options.browser.desktop {
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let keys = if args.demo {
+            "a demo key above"
+        } else {
+            "a key from `recoupd keys create`"
+        };
+        println!(
+            "agent desktop: {scheme}://{}/ (sign in with {keys})",
+            running.addr
+        );
+    }
+    // Last: scripts and tests take this line to mean "ready" and may stop reading after it.
     println!("recoupd listening on {}", running.addr);
     shutdown.await;
     tracing::info!("shutting down: health NOT_SERVING, draining, then finishing in-flight calls");

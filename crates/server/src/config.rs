@@ -261,6 +261,17 @@ pub struct ServeArgs {
     #[arg(long, env = "RECOUP_TLS_CLIENT_CA", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
 
+    /// Do not serve the reference agent desktop at `/` (gRPC and gRPC-Web are served either way).
+    #[arg(long, env = "RECOUP_NO_DESKTOP")]
+    pub no_desktop: bool,
+
+    /// A browser origin (`scheme://host[:port]`) whose pages may call the API with gRPC-Web from
+    /// another origin (CORS); repeatable, or comma-separated in the variable. The desktop at `/`
+    /// is the same origin and needs none; a page from any other origin is refused by the browser.
+    #[arg(long = "cors-origin", env = "RECOUP_CORS_ORIGINS", value_delimiter = ',',
+          value_parser = crate::browser::parse_origin)]
+    pub cors_origins: Vec<http::HeaderValue>,
+
     /// Allow listening on a non-loopback address without TLS (e.g. behind a TLS-terminating proxy).
     #[arg(long, env = "RECOUP_INSECURE")]
     pub insecure: bool,

@@ -2,6 +2,7 @@
 
 pub mod assess;
 pub mod auth;
+pub mod browser;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -113,6 +113,8 @@ pub struct ServeOptions {
     pub templates: Arc<Templates>,
     /// Where every decision that depends on the time reads it.
     pub clock: SharedClock,
+    /// The desktop at `/` and the origins allowed to call cross-origin (gRPC-Web is always on).
+    pub browser: crate::browser::BrowserOptions,
 }
 
 impl Default for ServeOptions {
@@ -130,6 +132,10 @@ impl Default for ServeOptions {
             watch_heartbeat: Duration::from_secs(15),
             templates: Arc::new(Templates::new(&[]).expect("the shipped templates render")),
             clock: Arc::new(SystemClock),
+            browser: crate::browser::BrowserOptions {
+                desktop: true,
+                cors_origins: Vec::new(),
+            },
         }
     }
 }
@@ -186,7 +192,9 @@ pub async fn start(
     let (stop, stopped) = oneshot::channel::<()>();
     let (closing, closed) = tokio::sync::watch::channel(false);
     let limit = options.limits.max_message_bytes as usize;
+    // HTTP/1.1 beside HTTP/2 on the one listener: browsers speak gRPC-Web over either.
     let mut builder = tonic::transport::Server::builder()
+        .accept_http1(true)
         .max_concurrent_streams(options.limits.max_streams_per_connection)
         .http2_keepalive_interval(Some(Duration::from_secs(options.limits.keepalive_secs)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)));
@@ -203,7 +211,14 @@ pub async fn start(
         builder = builder.tls_config(config)?;
     }
     let router = builder
-        // Outermost, so shed, refused and unauthenticated calls are counted too.
+        // CORS first, so a preflight is answered before anything else looks at it; the desktop's
+        // files next; then gRPC-Web becomes gRPC, so everything after sees one protocol.
+        .layer(crate::browser::cors(&options.browser.cors_origins))
+        .layer(crate::browser::DesktopLayer {
+            enabled: options.browser.desktop,
+        })
+        .layer(tonic_web::GrpcWebLayer::new())
+        // Outermost of the gRPC layers, so shed, refused and unauthenticated calls are counted too.
         .layer(crate::metrics::MetricsLayer)
         .layer(GateLayer::new(
             store.clone(),

@@ -5,6 +5,7 @@ mod accounts;
 mod ageing;
 mod bad_input;
 mod binary;
+mod browser;
 mod calls;
 mod categories;
 mod contact;
