@@ -16,6 +16,10 @@ use recoup_domain::worklist::{self, Signals, Weighing, WorkItem};
 use recoup_store::worklist::{ComputedEntry, Place};
 use recoup_store::{AccountKey, AccountSnapshot, Store, StoreError};
 
+use base64::Engine;
+use prost::Message;
+use recoup_proto::v1 as pb;
+
 use crate::assess::{Assessment, call_history};
 use crate::clock::SharedClock;
 
@@ -101,7 +105,8 @@ pub async fn refresh_once(
             let Some(a) = store.get_account(AccountKey::Id(d.account_id)).await? else {
                 continue;
             };
-            let item = place(&Assessment::of(&a, policy, now));
+            let x = Assessment::of(&a, policy, now);
+            let item = place(&x);
             computed.push(ComputedEntry {
                 due: *d,
                 next_check: next_check(&a, item.as_ref(), now),
@@ -110,6 +115,7 @@ pub async fn refresh_once(
                     reasons: i.reasons,
                     callable_from: i.callable_from,
                     callable_until: i.callable_until,
+                    summary: summary_out(&crate::convert::basic_out(&a, &x.balance)),
                 }),
             });
         }
@@ -118,6 +124,22 @@ pub async fn refresh_once(
             return Ok(saved);
         }
     }
+}
+
+/// An entry's summary: the account's BASIC view as computed with the entry, as protobuf in
+/// base64 (text, so it travels in the store's JSON parameters; decoding it costs a page a few
+/// microseconds an entry, where decoding and judging the view cost ~60).
+fn summary_out(account: &pb::Account) -> String {
+    base64::engine::general_purpose::STANDARD.encode(account.encode_to_vec())
+}
+
+/// The account an entry's summary holds.
+pub fn summary_in(summary: &str) -> Result<pb::Account, StoreError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(summary)
+        .map_err(|e| StoreError::Corrupt(format!("worklist summary: {e}")))?;
+    pb::Account::decode(bytes.as_slice())
+        .map_err(|e| StoreError::Corrupt(format!("worklist summary: {e}")))
 }
 
 /// Runs `refresh_once` every `every` until the task is dropped.

@@ -1,11 +1,11 @@
 //! The stored worklist (migration 0012): one entry per account, computed by recoupd from the
 //! account's view (`recoup_domain::worklist`) and saved only if the view is still the one it was
-//! computed from. Listing is one query on the partial index `worklist_rank`.
+//! computed from. Listing is one query on the partial index `worklist_rank` that reads nothing but
+//! the worklist (and the live claim): each entry carries what a listing shows of its account.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::model::AccountSnapshot;
 use crate::rows::RowExt;
 use crate::sets::{int, rows, text, time};
 use crate::{Store, StoreError, with_reader, with_writer};
@@ -32,12 +32,17 @@ pub struct Place {
     pub reasons: Vec<String>,
     pub callable_from: DateTime<Utc>,
     pub callable_until: DateTime<Utc>,
+    /// What a listing shows of the account, computed from the same version of its view (opaque
+    /// here: the server's encoding of it; migration 0022).
+    pub summary: String,
 }
 
-/// An entry as listed, with its account as GetAccount reads it and the live claim on it.
+/// An entry as listed, with what it shows of its account and the live claim on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedEntry {
-    pub account: AccountSnapshot,
+    pub account_id: i64,
+    /// `Place::summary` as saved (migration 0022 had every older entry computed again).
+    pub summary: String,
     pub score: i64,
     pub reasons: Vec<String>,
     pub claim: Option<recoup_domain::floor::Claim>,
@@ -131,7 +136,8 @@ impl Store {
                     p.map(|p| stamp(p.callable_from)),
                     p.map(|p| stamp(p.callable_until)),
                     p.map_or_else(|| "[]".to_owned(), |p| json!(p.reasons).to_string()),
-                    stamp(e.next_check)
+                    stamp(e.next_check),
+                    p.map(|p| p.summary.as_str())
                 ])
             })
             .collect();
@@ -153,9 +159,10 @@ impl Store {
             };
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "WITH d AS (SELECT {} AS id, {} AS version, {} AS score, {} AS callable_from, \
-                 {} AS callable_until, {} AS reasons, {} AS next_check FROM {}){held} \
+                 {} AS callable_until, {} AS reasons, {} AS next_check, {} AS summary FROM {}){held} \
                  UPDATE worklist SET stale = FALSE, score = d.score, callable_from = d.callable_from, \
-                 callable_until = d.callable_until, reasons = d.reasons, next_check = d.next_check \
+                 callable_until = d.callable_until, reasons = d.reasons, next_check = d.next_check, \
+                 summary = d.summary \
                  FROM d{join} WHERE worklist.account_id = d.id AND worklist.version = d.version",
                 int(0),
                 int(1),
@@ -164,6 +171,7 @@ impl Store {
                 time(pg, 4),
                 text(5),
                 time(pg, 6),
+                text(7),
                 rows(pg, 1)
             )))
             .bind(Value::Array(data).to_string())
@@ -207,7 +215,8 @@ impl Store {
                     let reasons: Vec<String> = serde_json::from_str(&r.text("reasons")?)
                         .map_err(|e| StoreError::Corrupt(format!("worklist reasons: {e}")))?;
                     Ok(ListedEntry {
-                        account: crate::view::decode(&r.text("doc")?)?,
+                        account_id: r.int("account_id")?,
+                        summary: r.opt_text("summary")?.unwrap_or_default(),
                         score: r.int("score")?,
                         reasons,
                         claim: match r.opt_int("k_id")? {
@@ -222,8 +231,7 @@ impl Store {
     }
 }
 
-/// The listing query, each entry with its account's view document (by primary key) and the live
-/// claim on it: `$1` now, `$2` the page size, after the last entry of the previous page (`$3`
+/// The listing query, each entry with what it shows of its account and the live claim on it: `$1` now, `$2` the page size, after the last entry of the previous page (`$3`
 /// score, `$4` account id) when `after`, then the queue (one) or queues (a JSON array) when
 /// `queues` says how many.
 pub(crate) fn page_sql(pg: bool, after: bool, queues: Option<usize>) -> String {
@@ -234,17 +242,16 @@ pub(crate) fn page_sql(pg: bool, after: bool, queues: Option<usize>) -> String {
     };
     let queue = queue_filter(pg, next, queues);
     format!(
-        "SELECT w.account_id, w.score, w.reasons, {} AS doc, k.id AS k_id, \
+        "SELECT w.account_id, w.score, w.reasons, w.summary, k.id AS k_id, \
          k.account_id AS k_account_id, k.agent AS k_agent, k.claim_time AS k_claim_time, \
          k.expire_time AS k_expire_time, k.end_time AS k_end_time, \
          k.end_reason AS k_end_reason, k.override_reason AS k_override_reason \
-         FROM worklist w JOIN accounts a ON a.id = w.account_id \
+         FROM worklist w \
          LEFT JOIN claims k ON k.account_id = w.account_id AND k.end_time IS NULL \
          AND k.expire_time > $1 \
          WHERE NOT w.stale AND w.score IS NOT NULL AND w.callable_from <= $1 \
          AND w.callable_until > $1 {after} {queue} \
-         ORDER BY w.score DESC, w.account_id DESC LIMIT $2",
-        crate::view::stored_or_built(pg)
+         ORDER BY w.score DESC, w.account_id DESC LIMIT $2"
     )
 }
 

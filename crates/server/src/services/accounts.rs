@@ -15,13 +15,12 @@ use recoup_store::{
 };
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::assess::Assessment;
 use crate::clock::SharedClock;
 use crate::convert::category::category_in;
 use crate::convert::dispute::{dispute_in, dispute_out, resolution_in};
 use crate::convert::{
-    View, account_name, account_out, basic_out, enum_in, invoice_out, money_in, payment_in,
-    payment_out, required_in, status_in, view_in,
+    View, account_name, account_out, enum_in, invoice_out, money_in, payment_in, payment_out,
+    required_in, status_in, view_in,
 };
 use crate::paging::{decode_position, decode_token, encode_position, next_page, page_size};
 use crate::status::{
@@ -281,18 +280,14 @@ impl AccountService for Accounts {
         let more = listed.len() > size as usize;
         let mut entries = Vec::with_capacity(size as usize);
         let mut last = None;
+        // Each entry was computed from its account's current view (a changed account's entry is
+        // stale and not listed) for a window the query checked against `now`: its summary is the
+        // account as the rules judged it, with nothing to read or judge again here.
         for e in listed.into_iter().take(size as usize) {
-            let a = e.account;
-            last = Some((e.score, a.id));
-            // The stored entry said the rules allow the call now; the account as read now must
-            // agree (an entry is saved only for the view it was computed from, so this only drops
-            // one whose window closed a moment ago).
-            let x = Assessment::of(&a, &self.policy, now);
-            if crate::worklist::place(&x).is_none_or(|p| p.callable_from > now) {
-                continue;
-            }
+            last = Some((e.score, e.account_id));
+            let account = crate::worklist::summary_in(&e.summary).map_err(store_failed)?;
             entries.push(pb::WorklistEntry {
-                account: Some(basic_out(&a, &x.balance)),
+                account: Some(account),
                 rank: i32::try_from(ranked + entries.len() as i64 + 1).unwrap_or(i32::MAX),
                 reasons: e.reasons,
                 claim: e.claim.map(|c| crate::convert::call::claim_out(&c, now)),

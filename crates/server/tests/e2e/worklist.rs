@@ -197,6 +197,20 @@ async fn who_to_call_now_in_order_with_reasons_and_never_whom_the_rules_forbid()
                 "last called yesterday"
             ]
         );
+        // Each entry shows its account as GetAccount's BASIC view does (the summary saved with it).
+        for e in &w.entries {
+            let shown = e.account.clone().unwrap();
+            let basic = server
+                .accounts()
+                .get_account(pb::GetAccountRequest {
+                    account: Some(pb::get_account_request::Account::Name(shown.name.clone())),
+                    view: pb::AccountView::Basic as i32,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(shown, basic, "{backend}: {}", shown.external_ref);
+        }
         let ranks: Vec<i32> = w.entries.iter().map(|e| e.rank).collect();
         assert_eq!(ranks, [1, 2, 3, 4]);
         assert!(w.next_page_token.is_empty());

@@ -13,6 +13,7 @@ fn place(score: i64) -> Place {
         reasons: vec![format!("score {score}")],
         callable_from: now() - Duration::hours(1),
         callable_until: now() + Duration::hours(4),
+        summary: format!("account scored {score}"),
     }
 }
 
@@ -43,9 +44,10 @@ async fn entries_follow_their_accounts_views() {
             "{backend}"
         );
         let page = store.worklist_page(now(), None, 10, None).await.unwrap();
-        let ranked: Vec<(i64, i64)> = page.iter().map(|e| (e.account.id, e.score)).collect();
+        let ranked: Vec<(i64, i64)> = page.iter().map(|e| (e.account_id, e.score)).collect();
         assert_eq!(ranked, [(high, 20), (low, 10)], "{backend}");
         assert_eq!(page[0].reasons, ["score 20"]);
+        assert_eq!(page[0].summary, "account scored 20", "{backend}: as saved");
 
         // A payment changes the view: the entry is stale, off the list, and due again; an entry
         // computed from the old version is not saved.
@@ -60,7 +62,7 @@ async fn entries_follow_their_accounts_views() {
             .await
             .unwrap();
         let page = store.worklist_page(now(), None, 10, None).await.unwrap();
-        let listed: Vec<i64> = page.iter().map(|e| e.account.id).collect();
+        let listed: Vec<i64> = page.iter().map(|e| e.account_id).collect();
         assert_eq!(listed, [low], "{backend}");
         let again = store.worklist_due(now(), 10).await.unwrap();
         assert_eq!(again.len(), 1, "{backend}");
