@@ -294,16 +294,34 @@ impl Call for Rpc {
                 // inbound-style outcome under the claim (the debtor's voicemail answered), next.
                 // Inbound, so the account returns to the list once its entry is recomputed and
                 // the book never runs out however long the run.
+                // A small book can be worked through faster than the background pass puts the
+                // accounts just called back on the list (every 2 s): then the agent waits and asks
+                // again, as at a desk, and the wait counts in the call's time.
                 let agent = t.floor_agents[task % t.floor_agents.len()].clone();
-                let prepared = FloorServiceClient::new(InterceptedService::new(
+                let mut floor = FloorServiceClient::new(InterceptedService::new(
                     channel.clone(),
                     agent.clone(),
-                ))
-                .claim_next_account(pb::ClaimNextAccountRequest::default())
-                .await?
-                .into_inner()
-                .prepared
-                .ok_or_else(|| tonic::Status::not_found("no account may be called now"))?;
+                ));
+                let mut waits = 0;
+                let prepared = loop {
+                    let next = floor
+                        .claim_next_account(pb::ClaimNextAccountRequest::default())
+                        .await?
+                        .into_inner()
+                        .prepared;
+                    match next {
+                        Some(p) => break p,
+                        None if waits < 50 => {
+                            waits += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                        None => {
+                            return Err(tonic::Status::not_found(
+                                "no account may be called now, for 5 s",
+                            ));
+                        }
+                    }
+                };
                 let claim = prepared
                     .claim
                     .ok_or_else(|| tonic::Status::internal("a prepared call without its claim"))?;
