@@ -213,6 +213,7 @@ export function AgentScreen({ actions }: { actions: AgentActions }) {
           </div>
         )}
       </div>
+      {!account && <h1 class="sr-only">Calls</h1>}
       <ProblemBox problem={failure} />
       {empty && !prepared && (
         <p class="card empty" role="status">

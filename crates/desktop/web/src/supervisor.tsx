@@ -95,6 +95,7 @@ export function SupervisorScreen() {
 
   return (
     <main id="main" class="supervisor">
+      <h1 class="screen-title">Supervision</h1>
       <ProblemBox problem={failure} />
       {notice && <p class="card recorded" role="status">{notice}</p>}
       <div class="grid">

@@ -51,7 +51,7 @@ async function assertInert(page: Page) {
 }
 
 /** axe-core's serious and critical findings on the page as it stands. */
-async function accessibility(page: Page, where: string): Promise<number> {
+async function accessibility(page: Page, where: string): Promise<string[]> {
   await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => {
     const axe = (window as unknown as { axe: { run: (o: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
@@ -60,7 +60,7 @@ async function accessibility(page: Page, where: string): Promise<number> {
   });
   const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   assert.deepEqual(serious, [], `axe: serious violations on ${where}`);
-  return violations.length;
+  return violations.map((v) => `${v.id} (${v.impact}) at ${v.nodes.join(", ")}`);
 }
 
 function isoDaysAhead(days: number): string {
@@ -90,7 +90,7 @@ async function main() {
     // A wrong key is told clearly, and nothing is kept.
     await signIn(page, server, "rk_0000000000000000.not-a-real-secret");
     await page.getByRole("alert").filter({ hasText: "was not accepted" }).waitFor();
-    report.push(`axe sign-in: ${await accessibility(page, "sign-in")} minor findings`);
+    report.push(`axe sign-in: ${(await accessibility(page, "sign-in")).join("; ") || "no findings"}`);
     await shot(page, "wrong-key");
     assert.equal(await page.evaluate(() => sessionStorage.getItem("recoup.credential")), null);
 
@@ -109,7 +109,7 @@ async function main() {
     await page.getByTestId("tone").waitFor();
     await page.getByRole("complementary", { name: "Must not" }).waitFor();
     await page.getByRole("timer").filter({ hasText: "Held for you" }).waitFor();
-    report.push(`axe prepared call: ${await accessibility(page, "the prepared call")} minor findings`);
+    report.push(`axe prepared call: ${(await accessibility(page, "the prepared call")).join("; ") || "no findings"}`);
     await shot(page, "prepared-call");
 
     // A plan below the floor: the violation appears beside the amount, with the limit.
@@ -228,7 +228,7 @@ async function main() {
     await boss.keyboard.press("s");
     const approve = boss.getByRole("button", { name: "Approve the plan for DEMO-007" });
     await approve.waitFor();
-    report.push(`axe supervisor: ${await accessibility(boss, "the supervisor screen")} minor findings`);
+    report.push(`axe supervisor: ${(await accessibility(boss, "the supervisor screen")).join("; ") || "no findings"}`);
     await shot(boss, "supervisor-queue");
     await approve.click();
     await boss.getByRole("status").filter({ hasText: "Awaiting signature" }).waitFor();
