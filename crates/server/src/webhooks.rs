@@ -128,7 +128,11 @@ impl Deliverer {
         let started = tokio::time::Instant::now();
         let types: Vec<&str> = w.event_types.iter().map(String::as_str).collect();
         let mut attempts = w.attempts;
-        for e in self.store.events_after(w.position, &types, PAGE).await? {
+        for e in self
+            .store
+            .events_after(w.position, &types, None, PAGE)
+            .await?
+        {
             if started.elapsed() > ROUND {
                 break;
             }

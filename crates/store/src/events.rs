@@ -62,13 +62,17 @@ impl Feed {
 /// Events after `$1`, at most `$2`, of the `types` types bound from `$3` on (any type when none),
 /// with what their account contributes (its reference, and the currency and time zone a payload is
 /// read in).
-pub(crate) fn after_sql(types: usize) -> String {
-    let filter = if types == 0 {
+pub(crate) fn after_sql(types: usize, one_account: bool) -> String {
+    let mut filter = if types == 0 {
         String::new()
     } else {
         let list: Vec<String> = (0..types).map(|i| format!("${}", i + 3)).collect();
         format!("AND e.event_type IN ({})", list.join(", "))
     };
+    if one_account {
+        // Walks `events_account (account_id, id)`: one account's events, never the whole feed.
+        filter.push_str(&format!(" AND e.account_id = ${}", types + 3));
+    }
     format!(
         "SELECT e.id, e.event_type, e.account_id, e.resource, e.actor, e.request_id, \
          e.create_time, e.payload, a.external_ref, a.currency_code, a.time_zone \
@@ -119,20 +123,25 @@ impl Store {
         }))
     }
 
-    /// Up to `limit` events after position `after`, oldest first; only `types` when not empty.
+    /// Up to `limit` events after position `after`, oldest first; only `types` when not empty,
+    /// and only `account`'s when set.
     pub async fn events_after(
         &self,
         after: i64,
         types: &[&str],
+        account: Option<i64>,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let sql = after_sql(types.len());
+        let sql = after_sql(types.len(), account.is_some());
         let rows = with_reader!(&self.backend, |pool, pg| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(after)
                 .bind(limit);
             for t in types {
                 q = q.bind(*t);
+            }
+            if let Some(id) = account {
+                q = q.bind(id);
             }
             q.fetch_all(pool)
                 .await?

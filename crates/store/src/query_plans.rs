@@ -273,17 +273,22 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
         ),
         (
             "events after a position",
-            events::after_sql(0),
+            events::after_sql(0, false),
             vec![Arg::Int(1_000), Arg::Int(256)],
         ),
         (
             "events of one type after a position",
-            events::after_sql(1),
+            events::after_sql(1, false),
             vec![
                 Arg::Int(1_000),
                 Arg::Int(256),
                 Arg::Text("payment_recorded"),
             ],
+        ),
+        (
+            "events of one account after a position",
+            events::after_sql(0, true),
+            vec![Arg::Int(1_000), Arg::Int(256), Arg::Int(3)],
         ),
         (
             "list calls, first page",

@@ -179,7 +179,7 @@ pub(crate) async fn event_out(
 /// One stream's settings.
 struct Watch {
     types: Vec<&'static str>,
-    /// Only this account's events (the store reads every account's; they are passed over here).
+    /// Only this account's events.
     account: Option<i64>,
     heartbeat: Duration,
     clock: SharedClock,
@@ -212,9 +212,9 @@ async fn feed(
         }
         // Marked seen before reading, so a commit during the read wakes the next wait.
         wake.borrow_and_update();
-        // With a type filter, the head before the read: once the read is caught up, no event of
-        // the stream's types up to it is left unsent.
-        let head = if types.is_empty() {
+        // With a type or account filter, the head before the read: once the read is caught up,
+        // no event the stream wants up to it is left unsent.
+        let head = if types.is_empty() && account.is_none() {
             Ok(0)
         } else {
             store.last_event_id().await
@@ -226,7 +226,7 @@ async fn feed(
                 return;
             }
         };
-        let page = match store.events_after(after, &types, PAGE).await {
+        let page = match store.events_after(after, &types, account, PAGE).await {
             Ok(page) => page,
             Err(e) => {
                 let _ = tx.send(Err(store_failed(e))).await;
@@ -234,10 +234,6 @@ async fn feed(
             }
         };
         for e in &page {
-            if account.is_some_and(|id| id != e.account_id) {
-                after = e.id;
-                continue;
-            }
             let event = match event_out(&store, &policy, e).await {
                 Ok(event) => event,
                 Err(e) => {

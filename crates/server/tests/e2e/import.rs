@@ -209,7 +209,7 @@ async fn an_import_cut_mid_stream_resumes_and_counts_every_record_once() {
         drop(tx);
         let created = |store: recoup_store::Store| async move {
             store
-                .events_after(0, &["account_created"], 10_000)
+                .events_after(0, &["account_created"], None, 10_000)
                 .await
                 .unwrap()
                 .len()

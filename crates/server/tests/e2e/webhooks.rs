@@ -182,7 +182,7 @@ async fn every_event_arrives_signed_in_order_through_failures_and_dead_ends_are_
             .await
             .unwrap();
         }
-        let feed = server.store.events_after(0, &[], 100).await.unwrap();
+        let feed = server.store.events_after(0, &[], None, 100).await.unwrap();
         assert_eq!(
             feed.len(),
             4,

@@ -69,7 +69,7 @@ async fn a_call_is_recorded_once_and_a_reused_key_is_refused() {
         };
         assert_eq!(first.call.outcome, promise.outcome, "{backend}");
         let at = announced(&store, backend, "a call", at, id).await;
-        let events = store.events_after(at - 1, &[], 10).await.unwrap();
+        let events = store.events_after(at - 1, &[], None, 10).await.unwrap();
         assert_eq!(events[0].event_type, "call_recorded", "{backend}");
         assert_eq!(
             events[0].resource,
@@ -121,7 +121,7 @@ async fn a_call_that_broke_the_rules_is_recorded_with_what_it_broke() {
             ],
             "{backend}"
         );
-        let events = store.events_after(at, &[], 100).await.unwrap();
+        let events = store.events_after(at, &[], None, 100).await.unwrap();
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         assert_eq!(
             types,
@@ -195,7 +195,7 @@ async fn what_a_call_changes_is_written_with_it() {
         };
         let next = announced(&store, backend, "a dispute raised on a call", at, id).await;
         let kinds: Vec<String> = store
-            .events_after(at, &[], 10)
+            .events_after(at, &[], None, 10)
             .await
             .unwrap()
             .into_iter()

@@ -119,7 +119,7 @@ async fn one_account(store: &Store, external_ref: &str) -> i64 {
 /// position `before`, and every stored view equal to the document the rows give (a write that
 /// skipped its view, or a missing invalidation trigger, fails here). Returns the feed's position.
 async fn announced(store: &Store, backend: &str, what: &str, before: i64, account_id: i64) -> i64 {
-    let events = store.events_after(before, &[], 1_000).await.unwrap();
+    let events = store.events_after(before, &[], None, 1_000).await.unwrap();
     assert!(
         events.iter().any(|e| e.account_id == account_id),
         "{backend}: {what} put no event on the feed"
