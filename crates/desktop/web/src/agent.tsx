@@ -56,6 +56,18 @@ export function AgentScreen({ actions }: { actions: AgentActions }) {
   const shownAt = useRef(0);
   const [findRef, setFindRef] = useState("");
 
+  /** A newly claimed call (or none to be had), with the call's panels started afresh. */
+  function show(call: PreparedCall | undefined) {
+    setPrepared(call);
+    setEmpty(!call);
+    setDraft(EMPTY_DRAFT);
+    setPlan(undefined);
+    setRecorded(undefined);
+    setLive([]);
+    setPanel("plan");
+    setStartedAt(new Date());
+  }
+
   async function next() {
     if (busy) return;
     setBusy(true);
@@ -63,14 +75,7 @@ export function AgentScreen({ actions }: { actions: AgentActions }) {
     const asked = performance.now();
     try {
       const answer = await floor.claimNextAccount({ guidanceFormat: [GuidanceFormat.STRUCTURED] });
-      setPrepared(answer.prepared);
-      setEmpty(!answer.prepared);
-      setDraft(EMPTY_DRAFT);
-      setPlan(undefined);
-      setRecorded(undefined);
-      setLive([]);
-      setPanel("plan");
-      setStartedAt(new Date());
+      show(answer.prepared);
       shownAt.current = asked;
     } catch (e) {
       setFailure(problem(e));
@@ -101,14 +106,7 @@ export function AgentScreen({ actions }: { actions: AgentActions }) {
       const found = await accounts.getAccount({ account: { case: "externalRef", value: ref } });
       await floor.claimAccount({ account: found.name });
       const ready = await floor.prepareCall({ account: found.name, guidanceFormat: [GuidanceFormat.STRUCTURED] });
-      setPrepared(ready);
-      setEmpty(false);
-      setDraft(EMPTY_DRAFT);
-      setPlan(undefined);
-      setRecorded(undefined);
-      setLive([]);
-      setPanel("plan");
-      setStartedAt(new Date());
+      show(ready);
       setFindRef("");
     } catch (err) {
       setFailure(problem(err));
