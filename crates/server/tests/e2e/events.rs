@@ -631,6 +631,14 @@ async fn a_watch_from_now_skips_the_past_and_starts_with_its_position() {
             .await
             .unwrap_err();
         assert_eq!(crate::bad_fields(&e), ["from_now"], "{backend}");
+        let e = events
+            .watch_events(pb::WatchEventsRequest {
+                account: "accounts/007".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(crate::bad_fields(&e), ["account"], "{backend}");
         drop((stream, resumed));
         server.stop().await;
     }
