@@ -139,9 +139,7 @@ pub(crate) fn document(pg: bool) -> String {
         paid_in: agg(
             &arr(PaidInJson::COLUMNS, &[]),
             "ai.id, ap.payment_date, ap.id",
-            "FROM invoices ai JOIN payment_allocations aa ON aa.invoice_id = ai.id \
-             JOIN payments ap ON ap.id = aa.payment_id \
-             WHERE ai.account_id = a.id AND ai.outstanding_minor <> 0",
+            &paid_in_rows(pg),
         ),
         // Invoices paid in full, newest due first, with the day their last payment came. Each
         // payment's date is looked up by its key: as a join, a planner without statistics of
@@ -188,6 +186,29 @@ pub(crate) fn document(pg: bool) -> String {
         ),
     };
     sections.object(pg)
+}
+
+/// The rows of the `paid_in` section: each open invoice (`ai`) of account `a`, each allocation to
+/// it (`aa`) and its payment (`ap`). On PostgreSQL each step is a lateral sub-select fenced by
+/// `OFFSET 0`, so it is always an index probe per row: as plain joins, a planner without
+/// statistics of `payment_allocations` (autovacuum off, the table grown by payments since the
+/// last import's ANALYZE) hashed the whole table for every account, 4 ms each on a 100k book.
+/// SQLite only loops over indexes.
+fn paid_in_rows(pg: bool) -> String {
+    let open = "WHERE ai.account_id = a.id AND ai.outstanding_minor <> 0";
+    if pg {
+        format!(
+            "FROM invoices ai CROSS JOIN LATERAL (SELECT x.payment_id, x.amount_minor \
+             FROM payment_allocations x WHERE x.invoice_id = ai.id OFFSET 0) aa \
+             CROSS JOIN LATERAL (SELECT y.id, y.payment_date FROM payments y \
+             WHERE y.id = aa.payment_id OFFSET 0) ap {open}"
+        )
+    } else {
+        format!(
+            "FROM invoices ai JOIN payment_allocations aa ON aa.invoice_id = ai.id \
+             JOIN payments ap ON ap.id = aa.payment_id {open}"
+        )
+    }
 }
 
 /// An invoice (`i`) as a row of the document, with its adjustments by date and reference.
