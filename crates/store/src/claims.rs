@@ -106,6 +106,16 @@ const ROUNDS: usize = 8;
 pub(crate) const COLUMNS: &str = "id, account_id, agent, claim_time, expire_time, end_time, end_reason, \
      override_reason";
 
+/// `COLUMNS` of the claims table joined as `alias`, each named `{alias}_{column}` (read back by
+/// `claim_from_row` with that prefix).
+pub(crate) fn prefixed(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c} AS {alias}_{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A claim row (`COLUMNS`, optionally prefixed) read back.
 pub(crate) fn claim_from_row<R: RowExt>(r: &R, prefix: &str) -> Result<Claim, StoreError> {
     let col = |c: &str| format!("{prefix}{c}");
@@ -147,7 +157,6 @@ macro_rules! claim_by_id {
         }
     }};
 }
-pub(crate) use claim_by_id;
 
 /// Inside a transaction: ends claim `$id` (if it has not ended) as `$how`, with the call recorded
 /// under it.
@@ -177,13 +186,11 @@ pub(crate) use end_claim;
 static WITH_CLAIM_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
     [false, true].map(|pg| {
         format!(
-            "SELECT {} AS doc, k.id AS k_id, k.account_id AS k_account_id, k.agent AS k_agent, \
-             k.claim_time AS k_claim_time, k.expire_time AS k_expire_time, \
-             k.end_time AS k_end_time, k.end_reason AS k_end_reason, \
-             k.override_reason AS k_override_reason \
+            "SELECT {} AS doc, {} \
              FROM accounts a LEFT JOIN claims k ON k.account_id = a.id \
              AND k.end_time IS NULL AND k.expire_time > $2 WHERE a.id = $1",
-            crate::view::stored_or_built(pg)
+            crate::view::stored_or_built(pg),
+            prefixed("k")
         )
     })
 });
@@ -528,7 +535,7 @@ async fn write_batch(
                         override_reason,
                     } => {
                         let account_id = *account_id;
-                        let held = held_account!(tx, false, account_id);
+                        let held = held_account!(tx, pg, false, account_id);
                         if let Some(c) = live_on!(tx, pg, account_id, job.now) {
                             return if c.agent == job.agent {
                                 Ok(Some(c))

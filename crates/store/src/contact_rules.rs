@@ -5,6 +5,9 @@
 use recoup_domain::Currency;
 use recoup_domain::account::AccountStatus;
 
+use crate::StoreError;
+use crate::rows::RowExt;
+
 /// The account as a write transaction reads it.
 pub(crate) struct Held {
     pub time_zone: chrono_tz::Tz,
@@ -15,37 +18,62 @@ pub(crate) struct Held {
     pub invoices: Vec<(String, i64, bool)>,
 }
 
-/// Account `$account_id` with its invoices, held for the transaction when `$lock` (PostgreSQL's
-/// row lock; SQLite's write lock holds it anyway); `NotFound` without it.
-macro_rules! held_account {
-    ($tx:expr, $lock:expr, $account_id:expr) => {{
-        let lock = if $lock { " FOR UPDATE" } else { "" };
-        let account: Option<(String, String, String, bool)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT time_zone, currency_code, status, cease_calls FROM accounts \
-                 WHERE id = $1{lock}"
-            )))
-            .bind($account_id)
-            .fetch_optional(&mut *$tx)
-            .await?;
-        let Some((tz, code, status, cease_calls)) = account else {
-            return Err($crate::StoreError::NotFound);
-        };
-        let invoices: Vec<(String, i64, bool)> = sqlx::query_as(
-            "SELECT number, outstanding_minor, disputed FROM invoices WHERE account_id = $1",
+/// The statement reading account `$1` (`a`) with its invoices (as one JSON column), held for the
+/// transaction when `lock` (PostgreSQL's row lock; SQLite's write lock holds it anyway): one round
+/// trip, since a batch of calls makes one per call. `extra` adds columns, `join` joins tables.
+pub(crate) fn held_sql(pg: bool, lock: bool, extra: &str, join: &str) -> String {
+    let (invoices, lock) = if pg {
+        (
+            "COALESCE((SELECT json_agg(json_build_array(i.number, i.outstanding_minor, \
+             i.disputed)) FROM invoices i WHERE i.account_id = a.id), '[]'::json)::text",
+            if lock { " FOR UPDATE OF a" } else { "" },
         )
-        .bind($account_id)
-        .fetch_all(&mut *$tx)
-        .await?;
-        $crate::contact_rules::Held {
+    } else {
+        (
+            "(SELECT json_group_array(json_array(i.number, i.outstanding_minor, \
+             CASE WHEN i.disputed THEN json('true') ELSE json('false') END)) \
+             FROM invoices i WHERE i.account_id = a.id)",
+            "",
+        )
+    };
+    format!(
+        "SELECT a.time_zone, a.currency_code, a.status, a.cease_calls, {invoices} AS invoices\
+         {extra} FROM accounts a{join} WHERE a.id = $1{lock}"
+    )
+}
+
+impl Held {
+    /// The account's columns of a row `held_sql` read.
+    pub(crate) fn from_row<R: RowExt>(r: &R) -> Result<Held, StoreError> {
+        let tz = r.text("time_zone")?;
+        let status = r.text("status")?;
+        let invoices = r.text("invoices")?;
+        Ok(Held {
             time_zone: tz
                 .parse()
-                .map_err(|_| $crate::StoreError::Corrupt(format!("time zone '{tz}'")))?,
-            currency: $crate::rows::currency(&code)?,
-            status: recoup_domain::account::AccountStatus::parse(&status)
-                .ok_or_else(|| $crate::StoreError::Corrupt(format!("account status '{status}'")))?,
-            cease_calls,
-            invoices,
+                .map_err(|_| StoreError::Corrupt(format!("time zone '{tz}'")))?,
+            currency: crate::rows::currency(&r.text("currency_code")?)?,
+            status: AccountStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("account status '{status}'")))?,
+            cease_calls: r.flag("cease_calls")?,
+            invoices: serde_json::from_str(&invoices)
+                .map_err(|e| StoreError::Corrupt(format!("held invoices: {e}")))?,
+        })
+    }
+}
+
+/// Account `$account_id` with its invoices (`held_sql`), held for the transaction when `$lock`;
+/// `NotFound` without it.
+macro_rules! held_account {
+    ($tx:expr, $pg:expr, $lock:expr, $account_id:expr) => {{
+        let sql = $crate::contact_rules::held_sql($pg, $lock, "", "");
+        match sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind($account_id)
+            .fetch_optional(&mut *$tx)
+            .await?
+        {
+            Some(r) => $crate::contact_rules::Held::from_row(&r)?,
+            None => return Err($crate::StoreError::NotFound),
         }
     }};
 }

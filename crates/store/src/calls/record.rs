@@ -4,7 +4,8 @@
 //! recorded earlier in the batch, so of two calls that took the day's last one, the second is
 //! recorded as breaking the daily limit:
 //!
-//! 1. `held_account!`: the account and its invoices;
+//! 1. `held_call!`: the account and its invoices, whether the ledger holds the call's key, and the
+//!    claim it names, in one read;
 //! 2. the ledger: a key seen before, or earlier in the batch, writes nothing (the first record is
 //!    the answer);
 //! 3. `checked!`: the call against the account (its fields, the record it corrects, the claim it
@@ -32,10 +33,11 @@ use tokio::sync::oneshot;
 use super::{CURRENT, METHOD, Recorder, StoredCall, details, sqlite_time};
 use crate::change::{Change, Event, begin_change};
 use crate::claims::{ClaimProblem, problem};
-use crate::contact_rules::{Held, contact_status, held_account};
+use crate::contact_rules::{Held, contact_status};
 use crate::events::Feed;
 use crate::requests::RequestKey;
 use crate::retrying;
+use crate::rows::RowExt;
 use crate::{Backend, StoreError, store_time, with_writer};
 
 /// A call waiting for the writer.
@@ -108,11 +110,42 @@ fn refused_call(e: &StoreError) -> bool {
     )
 }
 
+/// Steps 1 and 2, and the claim step 3 checks, in one round trip: the account held with its
+/// invoices, whether the ledger holds the call's key, and the claim the call names (if any).
+macro_rules! held_call {
+    ($tx:expr, $pg:expr, $job:expr) => {{
+        let job: &CallJob = $job;
+        let sql = crate::contact_rules::held_sql(
+            $pg,
+            $pg,
+            &format!(
+                ", EXISTS (SELECT 1 FROM requests q WHERE q.subject = $2 AND q.request_id = $3) \
+                 AS seen, {}",
+                crate::claims::prefixed("k")
+            ),
+            " LEFT JOIN claims k ON k.id = $4",
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job.account_id)
+            .bind(&job.subject)
+            .bind(&job.request_id)
+            .bind(job.call.claim_id)
+            .fetch_optional(&mut *$tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let claim = match row.opt_int("k_id")? {
+            Some(_) => Some(crate::claims::claim_from_row(&row, "k_")?),
+            None => None,
+        };
+        (Held::from_row(&row)?, row.flag("seen")?, claim)
+    }};
+}
+
 /// Step 3: the call's fields against the account, and the record it corrects (the account's, and
 /// not corrected already); `Invalid` naming every problem.
 macro_rules! checked {
-    ($tx:expr, $job:expr, $held:expr) => {{
-        let (job, held): (&CallJob, &Held) = ($job, $held);
+    ($tx:expr, $job:expr, $held:expr, $claim:expr) => {{
+        let (job, held, claim): (&CallJob, &Held, Option<Claim>) = ($job, $held, $claim);
         let numbers: Vec<String> = held.invoices.iter().map(|(n, _, _)| n.clone()).collect();
         let cx = recoup_domain::call::CallContext {
             currency: held.currency,
@@ -151,27 +184,24 @@ macro_rules! checked {
         }
         match job.call.claim_id {
             None => None,
-            Some(id) => {
-                let claim = crate::claims::claim_by_id!($tx, id);
-                match claim {
-                    Some(c) if c.account_id == job.account_id => {
-                        if let Err(why) =
-                            floor::covers(&c, &job.subject, job.call.start_time, CLAIM_SKEW)
-                        {
-                            return Err(problem(ClaimProblem::NotCovered { claim: c, why }));
-                        }
-                        Some(c)
+            Some(id) => match claim {
+                Some(c) if c.account_id == job.account_id => {
+                    if let Err(why) =
+                        floor::covers(&c, &job.subject, job.call.start_time, CLAIM_SKEW)
+                    {
+                        return Err(problem(ClaimProblem::NotCovered { claim: c, why }));
                     }
-                    _ => {
-                        let mut v = recoup_domain::Violations::new();
-                        v.push(
-                            "claim",
-                            format!("accounts/{} has no claim {id}", job.account_id),
-                        );
-                        return Err(StoreError::Invalid(v));
-                    }
+                    Some(c)
                 }
-            }
+                _ => {
+                    let mut v = recoup_domain::Violations::new();
+                    v.push(
+                        "claim",
+                        format!("accounts/{} has no claim {id}", job.account_id),
+                    );
+                    return Err(StoreError::Invalid(v));
+                }
+            },
         }
     }};
 }
@@ -419,13 +449,11 @@ async fn write_batch(
         for job in jobs {
             let one = async {
                 let key = job.recorder().key;
-                let held = held_account!(tx, pg, job.account_id);
-                if crate::change::seen!(tx, key)
-                    || change.as_ref().is_some_and(|c| c.has_request(key))
-                {
+                let (held, seen, claim) = held_call!(tx, pg, job);
+                if seen || change.as_ref().is_some_and(|c| c.has_request(key)) {
                     return Ok(None);
                 }
-                let claim = checked!(tx, job, &held);
+                let claim = checked!(tx, job, &held, claim);
                 let start = store_time(job.call.start_time);
                 let breaches = breaches!(tx, pg, job, &held, start, claim.as_ref());
                 let id = insert_call!(tx, pg, job, start, &breaches);
