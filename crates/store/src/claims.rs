@@ -535,7 +535,7 @@ async fn write_batch(
                         override_reason,
                     } => {
                         let account_id = *account_id;
-                        let held = held_account!(tx, pg, false, account_id);
+                        let held = held_account!(tx, pg, account_id);
                         if let Some(c) = live_on!(tx, pg, account_id, job.now) {
                             return if c.agent == job.agent {
                                 Ok(Some(c))

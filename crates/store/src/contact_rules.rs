@@ -2,6 +2,8 @@
 //! it (`held_account!`) and its contact status at an instant against every call committed before
 //! (`contact_status!`). Recording a call judges its breaches with them; a claim is refused by them.
 
+use std::sync::LazyLock;
+
 use recoup_domain::Currency;
 use recoup_domain::account::AccountStatus;
 
@@ -62,11 +64,15 @@ impl Held {
     }
 }
 
-/// Account `$account_id` with its invoices (`held_sql`), held for the transaction when `$lock`;
-/// `NotFound` without it.
+/// `held_sql` without a row lock, built once per backend.
+pub(crate) static HELD_SQL: LazyLock<[String; 2]> =
+    LazyLock::new(|| [false, true].map(|pg| held_sql(pg, false, "", "")));
+
+/// Account `$account_id` with its invoices (`HELD_SQL`), read in the transaction without a row
+/// lock; `NotFound` without it.
 macro_rules! held_account {
-    ($tx:expr, $pg:expr, $lock:expr, $account_id:expr) => {{
-        let sql = $crate::contact_rules::held_sql($pg, $lock, "", "");
+    ($tx:expr, $pg:expr, $account_id:expr) => {{
+        let sql: &str = &$crate::contact_rules::HELD_SQL[usize::from($pg)];
         match sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind($account_id)
             .fetch_optional(&mut *$tx)

@@ -231,9 +231,10 @@ impl Store {
     }
 }
 
-/// The listing query, each entry with what it shows of its account and the live claim on it: `$1` now, `$2` the page size, after the last entry of the previous page (`$3`
-/// score, `$4` account id) when `after`, then the queue (one) or queues (a JSON array) when
-/// `queues` says how many.
+/// The listing query, each entry with what it shows of its account and the live claim on it:
+/// `$1` now, `$2` the page size, after the last entry of the previous page (`$3` score, `$4`
+/// account id) when `after`, then the queue (one) or queues (a JSON array) when `queues` says how
+/// many.
 pub(crate) fn page_sql(pg: bool, after: bool, queues: Option<usize>) -> String {
     let (after, next) = if after {
         ("AND (w.score, w.account_id) < ($3, $4)", 5)
@@ -241,11 +242,9 @@ pub(crate) fn page_sql(pg: bool, after: bool, queues: Option<usize>) -> String {
         ("", 3)
     };
     let queue = queue_filter(pg, next, queues);
+    let claim = crate::claims::prefixed("k");
     format!(
-        "SELECT w.account_id, w.score, w.reasons, w.summary, k.id AS k_id, \
-         k.account_id AS k_account_id, k.agent AS k_agent, k.claim_time AS k_claim_time, \
-         k.expire_time AS k_expire_time, k.end_time AS k_end_time, \
-         k.end_reason AS k_end_reason, k.override_reason AS k_override_reason \
+        "SELECT w.account_id, w.score, w.reasons, w.summary, {claim} \
          FROM worklist w \
          LEFT JOIN claims k ON k.account_id = w.account_id AND k.end_time IS NULL \
          AND k.expire_time > $1 \

@@ -21,7 +21,7 @@
 //! before the first write); when the database refuses the batch, each call is written alone, so
 //! that only the call at fault fails.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use recoup_domain::call::{Direction, NewCall, Outcome};
@@ -110,21 +110,29 @@ fn refused_call(e: &StoreError) -> bool {
     )
 }
 
-/// Steps 1 and 2, and the claim step 3 checks, in one round trip: the account held with its
-/// invoices, whether the ledger holds the call's key, and the claim the call names (if any).
-macro_rules! held_call {
-    ($tx:expr, $pg:expr, $job:expr) => {{
-        let job: &CallJob = $job;
-        let sql = crate::contact_rules::held_sql(
-            $pg,
-            $pg,
+/// The statement of `held_call!`, built once per backend: the account held (`held_sql`), with
+/// whether the ledger holds key (`$2`, `$3`) and the claim `$4` (columns `k_*`).
+static HELD_CALL_SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
+    [false, true].map(|pg| {
+        crate::contact_rules::held_sql(
+            pg,
+            pg,
             &format!(
                 ", EXISTS (SELECT 1 FROM requests q WHERE q.subject = $2 AND q.request_id = $3) \
                  AS seen, {}",
                 crate::claims::prefixed("k")
             ),
             " LEFT JOIN claims k ON k.id = $4",
-        );
+        )
+    })
+});
+
+/// Steps 1 and 2, and the claim step 3 checks, in one round trip: the account held with its
+/// invoices, whether the ledger holds the call's key, and the claim the call names (if any).
+macro_rules! held_call {
+    ($tx:expr, $pg:expr, $job:expr) => {{
+        let job: &CallJob = $job;
+        let sql: &str = &HELD_CALL_SQL[usize::from($pg)];
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(job.account_id)
             .bind(&job.subject)
