@@ -16,7 +16,7 @@ use crate::load::{LoadSpec, Measured, measure};
 use crate::process::{Server, ServerStats};
 use crate::report::Row;
 use crate::rpcs::{self, Bearer, Rpc, Target};
-use crate::{book, echo};
+use crate::{book, echo, phases};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -100,6 +100,10 @@ pub fn start_recoupd(url: &str, extra: &[String]) -> Result<Server, BoxError> {
     .map(String::from)
     .into();
     args.extend(extra.iter().cloned());
+    // Its write histograms say where each write RPC's time went (`phases`).
+    if !extra.iter().any(|a| a == "--metrics-addr") {
+        args.extend(["--metrics-addr".into(), "127.0.0.1:0".into()]);
+    }
     Ok(Server::spawn(&args, RECOUPD_ANNOUNCE)?)
 }
 
@@ -305,6 +309,7 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
             rpc: "echo".into(),
             measured: m,
             ratio: None,
+            writes: Vec::new(),
         });
     }
 
@@ -317,7 +322,7 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
     // runs, on the whole book.
     let floor_policy =
         std::env::temp_dir().join(format!("recoup-bench-floor-{}.toml", std::process::id()));
-    let (server, addr, agent, integration, stats) = match subject {
+    let (server, addr, agent, integration, stats, metrics) = match subject {
         Subject::Start { url, mut extra } => {
             if spec.rpcs.iter().any(|r| r == "claim_next_and_record")
                 && !extra.iter().any(|a| a == "--config")
@@ -333,7 +338,8 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
             let _ = std::fs::remove_file(&floor_policy);
             let addr = server.addr.clone();
             let stats = Some(server.stats());
-            (Some(server), addr, agent, integration, stats)
+            let metrics = server.metrics.clone();
+            (Some(server), addr, agent, integration, stats, metrics)
         }
         Subject::Running {
             addr,
@@ -346,6 +352,7 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
             agent_key,
             integration_key,
             pid.map(ServerStats::of),
+            None,
         ),
     };
     let mut target = Target::new(&agent, &integration, accounts)?;
@@ -362,13 +369,22 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
         }
         for (&level, &(_, echo_rps)) in spec.levels.iter().zip(&baseline) {
             eprintln!("{name} at {level} in flight …");
+            let before = match &metrics {
+                Some(at) => Some(phases::scrape(at).await?),
+                None => None,
+            };
             let m: Measured =
                 measure(&spec.at(level), &channels, rpc.clone(), stats.as_ref()).await;
+            let writes = match (&metrics, before) {
+                (Some(at), Some(before)) => phases::between(&before, &phases::scrape(at).await?),
+                _ => Vec::new(),
+            };
             let ratio = Some(m.rps / echo_rps);
             rows.push(Row {
                 rpc: name.clone(),
                 measured: m,
                 ratio,
+                writes,
             });
         }
     }

@@ -9,12 +9,16 @@ use std::time::{Duration, Instant};
 
 /// What sqlx logs for a statement slower than its threshold (1 s).
 const SLOW_STATEMENT: &str = "slow statement";
+/// What recoupd prints, before it listens, when it serves metrics; the address follows.
+const METRICS_ANNOUNCE: &str = "metrics listening on";
 
 /// A server process started by the harness.
 pub struct Server {
     child: Child,
     /// The address it listens on (from its "listening on" line).
     pub addr: String,
+    /// Where it serves Prometheus metrics, if it announced it (`metrics listening on ADDR`).
+    pub metrics: Option<String>,
     /// "slow statement" warnings it has logged so far.
     slow: Arc<AtomicU64>,
 }
@@ -51,22 +55,27 @@ impl Server {
         let announce = announce.to_owned();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
-            let addr = lines
-                .by_ref()
-                .map_while(Result::ok)
-                .find_map(|l| l.strip_prefix(&announce).map(|a| a.trim().to_owned()));
-            let _ = tx.send(addr);
+            let mut metrics = None;
+            let addr = lines.by_ref().map_while(Result::ok).find_map(|l| {
+                if let Some(m) = l.strip_prefix(METRICS_ANNOUNCE) {
+                    metrics = Some(m.trim().to_owned());
+                }
+                l.strip_prefix(&announce).map(|a| a.trim().to_owned())
+            });
+            let _ = tx.send(addr.map(|a| (a, metrics)));
             // Keep draining so the child never blocks on a full pipe.
             for _ in lines {}
         });
         let mut server = Server {
             child,
             addr: String::new(),
+            metrics: None,
             slow,
         };
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Some(addr)) => {
+            Ok(Some((addr, metrics))) => {
                 server.addr = addr;
+                server.metrics = metrics;
                 Ok(server)
             }
             _ => Err(format!("{args:?} did not start listening")),

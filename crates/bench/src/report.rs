@@ -13,6 +13,9 @@ pub struct Row {
     pub measured: Measured,
     /// Throughput over the echo baseline's at the same level (None for the echo itself).
     pub ratio: Option<f64>,
+    /// recoupd's write histograms over the measurement (warm-up included): where writes spent
+    /// their time. Empty when nothing was written or the server's metrics are not known.
+    pub writes: Vec<crate::phases::Delta>,
 }
 
 /// What the whole run was.
@@ -65,6 +68,7 @@ pub fn table(ctx: &Context, rows: &[Row]) -> String {
             r.ratio
                 .map_or_else(|| "1.000".into(), |v| format!("{v:.3}")),
         );
+        out.push_str(&crate::phases::lines(&r.writes));
     }
     out
 }
@@ -93,6 +97,7 @@ pub fn json_lines(ctx: &Context, rows: &[Row]) -> String {
                 "server_rss_mib": m.server_rss_mib,
                 "server_peak_rss_mib": m.server_peak_rss_mib,
                 "ratio_to_echo": r.ratio,
+                "writes": crate::phases::json(&r.writes),
             })
             .to_string()
                 + "\n"

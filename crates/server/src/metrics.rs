@@ -25,6 +25,16 @@ const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Seconds for the store's write phases and checkpoints (`recoup_store::phases`), from 50 µs: a
+/// phase of a batch is often well under a millisecond.
+const PHASE_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
+];
+
+/// Requests in one writer batch (it takes at most 256).
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 /// Installs the process's recorder and serves `/metrics` on `addr`; returns the bound address.
 pub async fn serve(
     addr: SocketAddr,
@@ -33,6 +43,22 @@ pub async fn serve(
 ) -> Result<SocketAddr, BoxError> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full("recoup_rpc_duration_seconds".into()), BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full("recoup_write_phase_seconds".into()),
+            PHASE_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("recoup_write_queued_seconds".into()),
+            PHASE_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("recoup_wal_checkpoint_seconds".into()),
+            PHASE_BUCKETS,
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("recoup_write_batch_requests".into()),
+            BATCH_BUCKETS,
+        )?
         .install_recorder()
         .map_err(|e| format!("metrics: {e}"))?;
     describe();
@@ -75,6 +101,26 @@ fn describe() {
     metrics::describe_gauge!(
         "recoup_write_queue_depth",
         "payments and calls waiting for the writer"
+    );
+    metrics::describe_histogram!(
+        "recoup_write_queued_seconds",
+        metrics::Unit::Seconds,
+        "a write request's wait for the writer task, by write (payment, call, claim)"
+    );
+    metrics::describe_histogram!(
+        "recoup_write_batch_requests",
+        "requests in one writer batch (one transaction, one commit), by write"
+    );
+    metrics::describe_histogram!(
+        "recoup_write_phase_seconds",
+        metrics::Unit::Seconds,
+        "one write transaction's phases, by write and phase: begin (taking the write lock), work \
+         (its own reads and statements), epilogue (set-based rows, views, events), commit"
+    );
+    metrics::describe_histogram!(
+        "recoup_wal_checkpoint_seconds",
+        metrics::Unit::Seconds,
+        "SQLite WAL checkpoints, by mode (passive, truncate)"
     );
     metrics::describe_counter!("recoup_calls_recorded_total", "calls recorded, by outcome");
     metrics::describe_counter!(

@@ -35,7 +35,7 @@ impl Store {
         let now = store_time(now);
         let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut tx = begin_change!(pool, pg, &self.feed, "category");
                 hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
                     return Ok(None);

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use sqlx::{Database, Postgres, Sqlite, Transaction};
 
 use crate::events::Feed;
+use crate::phases::Phases;
 use crate::requests::RequestKey;
 use crate::sets::{int, ordered_rows, rows, text, time};
 use crate::view::time_text;
@@ -273,13 +274,17 @@ fn payload_sql(pg: bool, kind: &str, id: &str) -> String {
 pub(crate) struct ChangeTx<'c, DB: Database> {
     tx: Transaction<'c, DB>,
     feed: Feed,
+    phases: Phases,
 }
 
 impl<'c, DB: Database> ChangeTx<'c, DB> {
-    pub(crate) fn new(tx: Transaction<'c, DB>, feed: &Feed) -> Self {
+    /// `phases` was started before `tx` began: its first phase is `begin`.
+    pub(crate) fn new(tx: Transaction<'c, DB>, feed: &Feed, mut phases: Phases) -> Self {
+        phases.mark("begin");
         ChangeTx {
             tx,
             feed: feed.clone(),
+            phases,
         }
     }
 }
@@ -309,9 +314,12 @@ macro_rules! commit_on {
                 statements: Vec<(String, String)>,
                 change: Change,
             ) -> Result<(), StoreError> {
+                self.phases.mark("work");
                 let all = statements.into_iter().chain(change.statements($pg));
                 run_all!(self.tx, $pg, all);
+                self.phases.mark("epilogue");
                 self.tx.commit().await?;
+                self.phases.mark("commit");
                 self.feed.committed();
                 Ok(())
             }
@@ -326,12 +334,13 @@ macro_rules! commit_on {
 commit_on!(Sqlite, false);
 commit_on!(Postgres, true);
 
-/// Begins a write transaction on an account's data, held as a `ChangeTx` that wakes `$feed`'s
-/// watchers when it commits. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+/// Begins a write transaction of kind `$write` (its phases are timed under that name: `phases`) on
+/// an account's data, held as a `ChangeTx` that wakes `$feed`'s watchers when it commits. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
 /// deferred transaction that reads and then writes can fail with SQLITE_BUSY, without waiting for
 /// the busy timeout, when another process holds the lock.
 macro_rules! begin_change {
-    ($pool:ident, $pg:ident, $feed:expr) => {
+    ($pool:ident, $pg:ident, $feed:expr, $write:literal) => {{
+        let phases = $crate::phases::Phases::start($write);
         $crate::change::ChangeTx::new(
             if $pg {
                 $pool.begin().await?
@@ -339,8 +348,9 @@ macro_rules! begin_change {
                 $pool.begin_with("BEGIN IMMEDIATE").await?
             },
             $feed,
+            phases,
         )
-    };
+    }};
 }
 pub(crate) use begin_change;
 

@@ -457,12 +457,14 @@ async fn write_batch(
 ) -> Result<Vec<Result<Option<Claim>, StoreError>>, StoreError> {
     Ok(with_writer!(backend, |pool, pg| {
         // A claim changes no account (no event, no view): a plain transaction, begun as every
-        // write is (SQLite's `BEGIN IMMEDIATE`).
+        // write is (SQLite's `BEGIN IMMEDIATE`), its phases timed as a `ChangeTx`'s are.
+        let mut phases = crate::phases::Phases::start("claim");
         let mut tx = if pg {
             pool.begin().await?
         } else {
             pool.begin_with("BEGIN IMMEDIATE").await?
         };
+        phases.mark("begin");
         // The batch's `Next` claims walk the worklist once per queue selection, each taking the
         // next candidate, rather than each from the top past the accounts claimed before it.
         let mut cursors: HashMap<&Option<Vec<String>>, Cursor> = HashMap::new();
@@ -632,7 +634,9 @@ async fn write_batch(
                 r => results.push(r),
             }
         }
+        phases.mark("work");
         tx.commit().await?;
+        phases.mark("commit");
         results
     }))
 }

@@ -214,7 +214,7 @@ impl Store {
         let now = store_time(now);
         let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut tx = begin_change!(pool, pg, &self.feed, "dispute");
                 let (cur, _) = hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
                     None
@@ -285,7 +285,7 @@ impl Store {
         let now = store_time(now);
         let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut tx = begin_change!(pool, pg, &self.feed, "dispute");
                 let (cur, tz) = hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
                     None

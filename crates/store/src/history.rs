@@ -71,7 +71,7 @@ impl Store {
         let now = store_time(now);
         retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut tx = begin_change!(pool, pg, &self.feed, "history");
                 let mut change: Option<Change> = None;
                 let mut out = Vec::with_capacity(records.len());
                 for (account_id, record) in records {

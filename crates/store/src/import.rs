@@ -681,7 +681,7 @@ impl Store {
                 outcomes.clear();
                 written = 0;
                 with_writer!(&self.backend, |pool, pg| {
-                    let mut tx = begin_change!(pool, pg, &self.feed);
+                    let mut tx = begin_change!(pool, pg, &self.feed, "import");
                     let mut change = None;
                     for run in runs(records) {
                         let refs: Vec<&str> = run.iter().map(|r| r.external_ref.as_str()).collect();

@@ -209,9 +209,11 @@ async fn rebuild_views(backend: Backend) {
 async fn checkpoints(pool: sqlx::SqlitePool) {
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
+        let started = std::time::Instant::now();
         let passive: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&pool)
             .await;
+        crate::phases::checkpoint("passive", started.elapsed());
         match passive {
             Ok((_, log, done)) if log - done > WAL_LIMIT_PAGES || log > 4 * WAL_LIMIT_PAGES => {
                 let started = std::time::Instant::now();
@@ -219,6 +221,7 @@ async fn checkpoints(pool: sqlx::SqlitePool) {
                     sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
                         .fetch_one(&pool)
                         .await;
+                crate::phases::checkpoint("truncate", started.elapsed());
                 match truncated {
                     Ok((0, _, _)) => tracing::debug!(
                         wal_pages = log,

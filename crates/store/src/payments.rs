@@ -238,7 +238,7 @@ async fn write_batch(
         .map(|j| json!([j.subject, j.request_id]))
         .collect();
     with_writer!(backend, |pool, pg| {
-        let mut tx = begin_change!(pool, pg, feed);
+        let mut tx = begin_change!(pool, pg, feed, "payment");
         let seen: HashMap<(String, String), (String, String, String)> =
             sqlx::query(sqlx::AssertSqlSafe(seen_sql(pg)))
                 .bind(Value::Array(keys).to_string())

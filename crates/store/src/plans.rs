@@ -396,7 +396,7 @@ impl Store {
         let state = recoup_domain::plan::state::initial(new.approval_role.is_some());
         let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut tx = begin_change!(pool, pg, &self.feed, "plan");
                 let (cur, _) = hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
                     None
@@ -547,7 +547,7 @@ impl Store {
         let now = store_time(now);
         let written: Result<Option<String>, StoreError> = retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut tx = begin_change!(pool, pg, &self.feed, "plan");
                 hold_account!(tx, pg, account_id);
                 if seen!(tx, key) {
                     None
@@ -766,7 +766,7 @@ impl Store {
         let arrears = end.arrears.map(minor).transpose()?;
         retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut tx = begin_change!(pool, pg, &self.feed, "plan");
                 let last = last_payment!(tx, account_id);
                 let done = sqlx::query(
                 "UPDATE plans SET state = $3, end_reason = $4, end_time = $5, end_payment_id = $6, \

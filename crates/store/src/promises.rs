@@ -56,7 +56,7 @@ impl Store {
         let now = store_time(now);
         retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
-                let mut tx = begin_change!(pool, pg, &self.feed);
+                let mut tx = begin_change!(pool, pg, &self.feed, "promise");
                 let mut change = None;
                 let mut states_changed = Vec::new();
                 for (call_id, state, paid) in states {

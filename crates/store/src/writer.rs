@@ -7,12 +7,15 @@
 //! starts is dropped unwritten; one whose caller leaves during the commit is written, and its retry
 //! (same request_id) is answered with it.
 
+use std::time::Instant;
+
 use tokio::sync::{mpsc, oneshot};
 
 use crate::calls::{self, CallJob};
 use crate::claims::{self, ClaimJob};
 use crate::events::Feed;
 use crate::payments::{self, PaymentJob};
+use crate::phases;
 use crate::{Backend, StoreError};
 
 /// Requests taken into one transaction at most.
@@ -27,8 +30,19 @@ pub(crate) enum Job {
     Claim(ClaimJob),
 }
 
-/// The sending side, held by every clone of the store; the task ends when the last one goes.
-pub(crate) type Queue = mpsc::Sender<Job>;
+impl Job {
+    fn kind(&self) -> &'static str {
+        match self {
+            Job::Payment(_) => "payment",
+            Job::Call(_) => "call",
+            Job::Claim(_) => "claim",
+        }
+    }
+}
+
+/// The sending side, held by every clone of the store; the task ends when the last one goes. Each
+/// job travels with the instant it was submitted (its wait is measured: `phases`).
+pub(crate) type Queue = mpsc::Sender<(Instant, Job)>;
 
 /// Starts the writer task for `backend`. On SQLite it runs on a thread of its own: each statement
 /// is a hand-off to sqlx's worker thread and back, and on a runtime busy with requests the writer
@@ -52,13 +66,14 @@ pub(crate) fn start(backend: Backend, feed: Feed) -> Queue {
     tx
 }
 
-async fn run(backend: Backend, feed: Feed, mut rx: mpsc::Receiver<Job>) {
+async fn run(backend: Backend, feed: Feed, mut rx: mpsc::Receiver<(Instant, Job)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut payments = Vec::with_capacity(batch.len());
         let mut calls = Vec::new();
         let mut claims = Vec::new();
-        for job in batch.drain(..) {
+        for (since, job) in batch.drain(..) {
+            phases::queued(job.kind(), since);
             match job {
                 Job::Payment(p) if p.abandoned() => {}
                 Job::Payment(p) => payments.push(p),
@@ -69,13 +84,16 @@ async fn run(backend: Backend, feed: Feed, mut rx: mpsc::Receiver<Job>) {
             }
         }
         if !payments.is_empty() {
+            phases::batch("payment", payments.len());
             payments::apply(&backend, &feed, payments).await;
         }
         if !calls.is_empty() {
+            phases::batch("call", calls.len());
             calls::apply(&backend, &feed, calls).await;
         }
         // After the calls: a call recorded under a claim ends it before the agent's next claim.
         if !claims.is_empty() {
+            phases::batch("claim", claims.len());
             claims::apply(&backend, claims).await;
         }
     }
@@ -88,6 +106,9 @@ pub(crate) async fn submit<T>(
 ) -> Result<T, StoreError> {
     let (tx, rx) = oneshot::channel();
     let closed = || StoreError::Unusable("the store is closing".into());
-    queue.send(job(tx)).await.map_err(|_| closed())?;
+    queue
+        .send((Instant::now(), job(tx)))
+        .await
+        .map_err(|_| closed())?;
     rx.await.map_err(|_| closed())?
 }

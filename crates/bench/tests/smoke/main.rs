@@ -56,8 +56,30 @@ fn the_harness_measures_every_rpc_against_the_echo() {
                 assert!(row["ratio_to_echo"].as_f64().unwrap() > 0.0, "{row}");
             }
             assert!(table.contains(rpc), "{table}");
+            // A write RPC's row says where its time went inside recoupd: its batches and each
+            // phase of their transactions.
+            let written = match rpc {
+                "record_payment" => Some("payment"),
+                "record_call_outcome" => Some("call"),
+                _ => None,
+            };
+            if let Some(write) = written {
+                let series: Vec<&str> = row["writes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|w| w["series"].as_str().unwrap())
+                    .collect();
+                for phase in ["begin", "work", "epilogue", "commit"] {
+                    let name = format!(
+                        "recoup_write_phase_seconds{{write=\"{write}\",phase=\"{phase}\"}}"
+                    );
+                    assert!(series.contains(&name.as_str()), "{name} in {series:?}");
+                }
+            }
         }
     }
+    assert!(table.contains("payment writes:"), "{table}");
 }
 
 #[test]

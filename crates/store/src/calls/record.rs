@@ -437,7 +437,7 @@ async fn write_batch(
     jobs: &[CallJob],
 ) -> Result<Vec<Result<Option<StoredCall>, StoreError>>, StoreError> {
     Ok(with_writer!(backend, |pool, pg| {
-        let mut tx = begin_change!(pool, pg, feed);
+        let mut tx = begin_change!(pool, pg, feed, "call");
         if pg {
             // Accounts are held in id order, as payment batches hold them, so batches never
             // wait on each other in a cycle.
