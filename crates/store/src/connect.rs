@@ -230,7 +230,7 @@ impl Store {
             backend,
             writer,
             feed,
-            imported_rows: Default::default(),
+            imported: Default::default(),
         })
     }
 

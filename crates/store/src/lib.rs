@@ -97,8 +97,8 @@ pub struct Store {
     writer: writer::Queue,
     /// Wakes change-feed watchers when this process commits events.
     feed: events::Feed,
-    /// Rows imports wrote since the planner's statistics were last refreshed.
-    imported_rows: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// What imports wrote, towards the next refresh of the planner's statistics.
+    imported: std::sync::Arc<maintenance::Imported>,
 }
 
 /// Runs `$body` once per backend with `$pool` bound to the pool of `$backend` (a `&Backend`) for

@@ -3,7 +3,7 @@
 //! migration 0004, or by a write that could not rebuild them). Both are idempotent; stopping them at
 //! any moment loses nothing.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::ConnectOptions;
@@ -38,6 +38,17 @@ const IMPORTED_TABLES: [&str; 6] = [
     "worklist",
     "events",
 ];
+
+/// What imports wrote (in this process), for keeping the planner's statistics current.
+#[derive(Debug, Default)]
+pub(crate) struct Imported {
+    /// Rows written since the statistics were last refreshed.
+    since: AtomicU64,
+    /// Rows written before the last refresh.
+    at_refresh: AtomicU64,
+    /// A refresh is running.
+    refreshing: AtomicBool,
+}
 
 /// The running upkeep tasks; they stop when this is dropped.
 pub struct Maintenance(Vec<tokio::task::JoinHandle<()>>);
@@ -83,24 +94,54 @@ impl Store {
         }))
     }
 
-    /// Counts rows an import wrote, towards the next refresh of the statistics.
+    /// Counts rows an import wrote, towards the next refresh of the statistics; refreshes them in
+    /// the background, while the import goes on, each time the rows imported since the last refresh
+    /// are as many as all imported before it (and at least `ANALYZE_AFTER_ROWS`). A refresh makes
+    /// every session plan its statements again: PostgreSQL keeps a statement's generic plan, and a
+    /// trigger's, from the table sizes when it was first planned, so a plan made on the empty tables
+    /// of a new book (a scan of what was a page) went on scanning as the book grew — a 1,000,000
+    /// account import fell to 750 accounts/s by 600,000, and ran at 4,000/s after one ANALYZE. So
+    /// a growing book is re-planned about ten times on its way to millions of rows.
     pub(crate) fn imported(&self, rows: u64) {
-        self.imported_rows.fetch_add(rows, Ordering::Relaxed);
+        let since = self.imported.since.fetch_add(rows, Ordering::Relaxed) + rows;
+        let before = self.imported.at_refresh.load(Ordering::Relaxed);
+        if since < ANALYZE_AFTER_ROWS.max(before)
+            || self.imported.refreshing.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            let rows = store.imported.since.swap(0, Ordering::Relaxed);
+            store.imported.at_refresh.fetch_add(rows, Ordering::Relaxed);
+            let started = std::time::Instant::now();
+            match store.refresh_statistics().await {
+                Ok(()) => tracing::info!(
+                    rows,
+                    took = ?started.elapsed(),
+                    "planner statistics refreshed during an import"
+                ),
+                Err(e) => tracing::warn!(error = %e, "refreshing planner statistics failed"),
+            }
+            store.imported.refreshing.store(false, Ordering::Release);
+        });
     }
 
     /// Called when an import stream ends: refreshes the planner's statistics of the tables imports
     /// write once they have written `ANALYZE_AFTER_ROWS` rows since the last refresh. Returns
     /// whether it did.
     pub async fn import_ended(&self) -> Result<bool, StoreError> {
-        let rows = self.imported_rows.load(Ordering::Relaxed);
+        let rows = self.imported.since.load(Ordering::Relaxed);
         if rows < ANALYZE_AFTER_ROWS
             || self
-                .imported_rows
+                .imported
+                .since
                 .compare_exchange(rows, 0, Ordering::Relaxed, Ordering::Relaxed)
                 .is_err()
         {
             return Ok(false);
         }
+        self.imported.at_refresh.fetch_add(rows, Ordering::Relaxed);
         let started = std::time::Instant::now();
         self.refresh_statistics().await?;
         tracing::info!(
