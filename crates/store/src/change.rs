@@ -335,9 +335,10 @@ commit_on!(Sqlite, false);
 commit_on!(Postgres, true);
 
 /// Begins a write transaction of kind `$write` (its phases are timed under that name: `phases`) on
-/// an account's data, held as a `ChangeTx` that wakes `$feed`'s watchers when it commits. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
-/// deferred transaction that reads and then writes can fail with SQLITE_BUSY, without waiting for
-/// the busy timeout, when another process holds the lock.
+/// an account's data, held as a `ChangeTx` that wakes `$feed`'s watchers when it commits. On SQLite
+/// it takes the write lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads and then
+/// writes can fail with SQLITE_BUSY, without waiting for the busy timeout, when another process
+/// holds the lock.
 macro_rules! begin_change {
     ($pool:ident, $pg:ident, $feed:expr, $write:literal) => {{
         let phases = $crate::phases::Phases::start($write);

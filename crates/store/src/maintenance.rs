@@ -100,7 +100,7 @@ impl Store {
     /// every session plan its statements again: PostgreSQL keeps a statement's generic plan, and a
     /// trigger's, from the table sizes when it was first planned, so a plan made on the empty tables
     /// of a new book (a scan of what was a page) went on scanning as the book grew — a 1,000,000
-    /// account import fell to 750 accounts/s by 600,000, and ran at 4,000/s after one ANALYZE. So
+    /// account import fell to 750 accounts/s by 630,000, and ran at 4,000/s after one ANALYZE. So
     /// a growing book is re-planned about ten times on its way to millions of rows.
     pub(crate) fn imported(&self, rows: u64) {
         let since = self.imported.since.fetch_add(rows, Ordering::Relaxed) + rows;
