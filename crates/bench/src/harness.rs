@@ -92,6 +92,10 @@ pub fn start_recoupd(url: &str, extra: &[String]) -> Result<Server, BoxError> {
         // per-caller limits.
         "--max-calls-per-caller",
         "100000",
+        // Nor the server's cap: at 256 in flight (its default) a client's next call can arrive
+        // before the server has released the last one's place, and be refused.
+        "--max-concurrent-calls",
+        "100000",
         "--caller-rate",
         "1000000",
         "--caller-burst",
