@@ -11,6 +11,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
+use recoup_store::phases::{
+    BATCH_REQUESTS, CHECKPOINT_SECONDS, PHASE_SECONDS, PHASES, QUEUED_SECONDS,
+};
+
 use crate::harness::BoxError;
 
 /// One histogram series: its count, sum and cumulative buckets (upper bound, count).
@@ -26,11 +30,11 @@ struct Hist {
 pub struct Scrape(BTreeMap<(String, String), Hist>);
 
 /// The families read.
-const FAMILIES: &[&str] = &[
-    "recoup_write_queued_seconds",
-    "recoup_write_batch_requests",
-    "recoup_write_phase_seconds",
-    "recoup_wal_checkpoint_seconds",
+const FAMILIES: [&str; 4] = [
+    QUEUED_SECONDS,
+    BATCH_REQUESTS,
+    PHASE_SECONDS,
+    CHECKPOINT_SECONDS,
 ];
 
 /// Reads recoupd's metrics at `addr` (host:port).
@@ -165,26 +169,23 @@ pub fn lines(deltas: &[Delta]) -> String {
                 .filter(move |d| d.family == family && label(&d.labels, "write") == w)
         };
         let _ = write!(out, "    {w} writes:");
-        for d in of("recoup_write_batch_requests") {
+        for d in of(BATCH_REQUESTS) {
             let _ = write!(out, " {} batches of {:.1} requests;", d.count, d.mean);
         }
-        for d in of("recoup_write_queued_seconds") {
+        for d in of(QUEUED_SECONDS) {
             let _ = write!(out, " queued {} µs (p99 {});", us(d.mean), p99(d));
         }
-        let phases: Vec<String> = ["begin", "work", "epilogue", "commit"]
+        let phases: Vec<String> = PHASES
             .iter()
             .filter_map(|p| {
-                of("recoup_write_phase_seconds")
+                of(PHASE_SECONDS)
                     .find(|d| label(&d.labels, "phase") == *p)
                     .map(|d| format!("{p} {} (p99 {})", us(d.mean), p99(d)))
             })
             .collect();
         let _ = writeln!(out, " per transaction µs: {}", phases.join(", "));
     }
-    for d in deltas
-        .iter()
-        .filter(|d| d.family == "recoup_wal_checkpoint_seconds")
-    {
+    for d in deltas.iter().filter(|d| d.family == CHECKPOINT_SECONDS) {
         let _ = writeln!(
             out,
             "    {} checkpoints: {} of {} µs (p99 {})",

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use recoup_domain::interest::ReferenceRates;
-use recoup_store::Store;
+use recoup_store::{Store, phases};
 use tonic::body::Body;
 use tower::{Layer, Service};
 use tracing::Instrument;
@@ -41,24 +41,17 @@ pub async fn serve(
     store: Store,
     rates: ReferenceRates,
 ) -> Result<SocketAddr, BoxError> {
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Full("recoup_rpc_duration_seconds".into()), BUCKETS)?
-        .set_buckets_for_metric(
-            Matcher::Full("recoup_write_phase_seconds".into()),
-            PHASE_BUCKETS,
-        )?
-        .set_buckets_for_metric(
-            Matcher::Full("recoup_write_queued_seconds".into()),
-            PHASE_BUCKETS,
-        )?
-        .set_buckets_for_metric(
-            Matcher::Full("recoup_wal_checkpoint_seconds".into()),
-            PHASE_BUCKETS,
-        )?
-        .set_buckets_for_metric(
-            Matcher::Full("recoup_write_batch_requests".into()),
-            BATCH_BUCKETS,
-        )?
+    let mut builder = PrometheusBuilder::new();
+    for (name, buckets) in [
+        ("recoup_rpc_duration_seconds", BUCKETS),
+        (phases::PHASE_SECONDS, PHASE_BUCKETS),
+        (phases::QUEUED_SECONDS, PHASE_BUCKETS),
+        (phases::CHECKPOINT_SECONDS, PHASE_BUCKETS),
+        (phases::BATCH_REQUESTS, BATCH_BUCKETS),
+    ] {
+        builder = builder.set_buckets_for_metric(Matcher::Full(name.into()), buckets)?;
+    }
+    let handle = builder
         .install_recorder()
         .map_err(|e| format!("metrics: {e}"))?;
     describe();
@@ -103,22 +96,22 @@ fn describe() {
         "payments and calls waiting for the writer"
     );
     metrics::describe_histogram!(
-        "recoup_write_queued_seconds",
+        phases::QUEUED_SECONDS,
         metrics::Unit::Seconds,
         "a write request's wait for the writer task, by write (payment, call, claim)"
     );
     metrics::describe_histogram!(
-        "recoup_write_batch_requests",
+        phases::BATCH_REQUESTS,
         "requests in one writer batch (one transaction, one commit), by write"
     );
     metrics::describe_histogram!(
-        "recoup_write_phase_seconds",
+        phases::PHASE_SECONDS,
         metrics::Unit::Seconds,
         "one write transaction's phases, by write and phase: begin (taking the write lock), work \
          (its own reads and statements), epilogue (set-based rows, views, events), commit"
     );
     metrics::describe_histogram!(
-        "recoup_wal_checkpoint_seconds",
+        phases::CHECKPOINT_SECONDS,
         metrics::Unit::Seconds,
         "SQLite WAL checkpoints, by mode (passive, truncate)"
     );

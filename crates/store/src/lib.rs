@@ -30,7 +30,7 @@ pub use maintenance::Maintenance;
 mod markers;
 mod model;
 mod payments;
-mod phases;
+pub mod phases;
 pub mod plans;
 pub mod promises;
 #[cfg(feature = "testkit")]

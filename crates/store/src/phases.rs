@@ -14,6 +14,14 @@
 
 use std::time::{Duration, Instant};
 
+/// The series' names, for the server that sets their buckets and the tools that read them.
+pub const PHASE_SECONDS: &str = "recoup_write_phase_seconds";
+pub const QUEUED_SECONDS: &str = "recoup_write_queued_seconds";
+pub const BATCH_REQUESTS: &str = "recoup_write_batch_requests";
+pub const CHECKPOINT_SECONDS: &str = "recoup_wal_checkpoint_seconds";
+/// A write transaction's phases, in order.
+pub const PHASES: [&str; 4] = ["begin", "work", "epilogue", "commit"];
+
 /// A write transaction's clock: each `mark` records the time since the previous one as `phase`.
 pub(crate) struct Phases {
     write: &'static str,
@@ -32,7 +40,7 @@ impl Phases {
     /// Records the time since the last mark as `phase`.
     pub fn mark(&mut self, phase: &'static str) {
         let now = Instant::now();
-        metrics::histogram!("recoup_write_phase_seconds", "write" => self.write, "phase" => phase)
+        metrics::histogram!(PHASE_SECONDS, "write" => self.write, "phase" => phase)
             .record(now.duration_since(self.last).as_secs_f64());
         self.last = now;
     }
@@ -40,16 +48,15 @@ impl Phases {
 
 /// A writer batch of `requests` requests of kind `write`.
 pub(crate) fn batch(write: &'static str, requests: usize) {
-    metrics::histogram!("recoup_write_batch_requests", "write" => write).record(requests as f64);
+    metrics::histogram!(BATCH_REQUESTS, "write" => write).record(requests as f64);
 }
 
 /// A request of kind `write` submitted at `since` is taken by the writer now.
 pub(crate) fn queued(write: &'static str, since: Instant) {
-    metrics::histogram!("recoup_write_queued_seconds", "write" => write)
-        .record(since.elapsed().as_secs_f64());
+    metrics::histogram!(QUEUED_SECONDS, "write" => write).record(since.elapsed().as_secs_f64());
 }
 
 /// A WAL checkpoint in `mode` took `took`.
 pub(crate) fn checkpoint(mode: &'static str, took: Duration) {
-    metrics::histogram!("recoup_wal_checkpoint_seconds", "mode" => mode).record(took.as_secs_f64());
+    metrics::histogram!(CHECKPOINT_SECONDS, "mode" => mode).record(took.as_secs_f64());
 }
