@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = [
         "account", "call", "claim", "common", "contact", "event", "floor", "guidance", "letter",
-        "plan",
+        "plan", "report",
     ]
     .map(|f| root.join(format!("recoup/v1/{f}.proto")));
     for f in &files {

@@ -18,6 +18,7 @@ pub mod payment;
 pub mod plan;
 pub mod policy;
 pub mod promise;
+pub mod report;
 pub mod schedule;
 pub mod text;
 pub mod violations;

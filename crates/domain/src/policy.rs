@@ -47,6 +47,24 @@ pub struct Policy {
     pub guidance: GuidancePolicy,
     pub floor: FloorPolicy,
     pub requests: RequestsPolicy,
+    pub reporting: ReportingPolicy,
+}
+
+/// How the manager's figures are counted (`report`): the calendar their days are in, and how long
+/// after a promise a payment is credited to the agent who took it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportingPolicy {
+    pub time_zone: chrono_tz::Tz,
+    pub attribution_days: u32,
+}
+
+impl Default for ReportingPolicy {
+    fn default() -> Self {
+        Self {
+            time_zone: chrono_tz::Europe::London,
+            attribution_days: 7,
+        }
+    }
 }
 
 /// How long the idempotency ledger remembers a request: a retry within `keep_days` of the first

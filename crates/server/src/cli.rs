@@ -88,6 +88,9 @@ pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
             .await
             .map(|out| println!("{out}")),
         Command::Health(args) => commands::health(&args).await.map(|out| println!("{out}")),
+        Command::Report(args) => commands::report(&cli.database, cli.config.as_deref(), &args)
+            .await
+            .map(|out| print!("{out}")),
     };
     if let Some(provider) = tracing {
         // Sends the spans still batched before the process ends.

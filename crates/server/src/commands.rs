@@ -12,7 +12,9 @@ use recoup_store::{Store, StoreOptions};
 
 use crate::auth::jwt::JwtSettings;
 use crate::auth::{Role, keys};
-use crate::config::{DatabaseArgs, HealthArgs, JwtArgs, KeysCommand, ServeArgs, WebhooksCommand};
+use crate::config::{
+    DatabaseArgs, HealthArgs, JwtArgs, KeysCommand, ReportArgs, ServeArgs, WebhooksCommand,
+};
 use crate::server::{self, BoxError, ServeOptions, TlsPem};
 use crate::{demo, policy_file};
 use recoup_script::Templates;
@@ -511,4 +513,61 @@ pub async fn keys(db: &DatabaseArgs, command: KeysCommand) -> Result<String, Box
     };
     store.close().await;
     Ok(out)
+}
+
+/// `recoupd report`: brings the rollup up to date (telling progress on stderr), then returns the
+/// report as CSV or JSON.
+pub async fn report(
+    db: &DatabaseArgs,
+    config: Option<&Path>,
+    args: &ReportArgs,
+) -> Result<String, BoxError> {
+    use crate::config::{ReportFormat, ReportGrouping};
+    use recoup_domain::report::kpis::Grouping;
+    let policy = policy(config)?;
+    let store = existing_store(db).await?;
+    if args.to < args.from {
+        return Err("--to is before --from".into());
+    }
+    let lag = store.report_lag().await?;
+    if lag > crate::report::MAX_LAG {
+        eprintln!("recoupd: counting {lag} changes into the report's rollup first");
+    }
+    let mut folded = 0;
+    loop {
+        let n = store.fold_report(&policy.reporting).await?;
+        folded += n;
+        if n == 0 {
+            break;
+        }
+        if lag > crate::report::MAX_LAG && folded % 100_000 < n {
+            eprintln!("recoupd: {folded} of about {lag} counted");
+        }
+    }
+    let grouping = match args.group_by {
+        ReportGrouping::None => Grouping::None,
+        ReportGrouping::Agent => Grouping::Agent,
+        ReportGrouping::Queue => Grouping::Queue,
+        ReportGrouping::Currency => Grouping::Currency,
+        ReportGrouping::Day => Grouping::Day,
+        ReportGrouping::Week => Grouping::Week,
+        ReportGrouping::Month => Grouping::Month,
+    };
+    let ask = crate::report::Ask {
+        from: args.from,
+        to: args.to,
+        grouping,
+        queues: None,
+    };
+    let response = crate::report::kpis(&store, &policy.reporting, &ask, Utc::now())
+        .await?
+        .map_err(|lag| format!("the rollup is {lag} changes behind"))?;
+    store.close().await;
+    Ok(match args.format {
+        ReportFormat::Json => {
+            let json = crate::convert::json::to_json("recoup.v1.GetKpisResponse", &response)?;
+            format!("{}\n", String::from_utf8(json)?)
+        }
+        ReportFormat::Csv => crate::report::csv(&response),
+    })
 }

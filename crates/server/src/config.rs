@@ -91,6 +91,46 @@ pub enum Command {
     /// checks and scripts: prints the status and exits 0 when SERVING, 1 otherwise (not serving,
     /// unreachable, or no answer in time).
     Health(HealthArgs),
+    /// Print the manager's report for a period (the figures ReportingService.GetKpis gives, from the
+    /// same rollup, which it first brings up to date) as CSV or proto3 JSON, for spreadsheets. Works
+    /// on an existing database; the reporting settings come from the policy (--config and
+    /// RECOUP_POLICY__REPORTING__*).
+    Report(ReportArgs),
+}
+
+/// What `recoupd report` prints.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// First day of the period (YYYY-MM-DD, in the reporting time zone).
+    #[arg(long)]
+    pub from: chrono::NaiveDate,
+    /// Last day of the period, inclusive (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: chrono::NaiveDate,
+    /// How the figures are grouped.
+    #[arg(long, value_enum, default_value_t = ReportGrouping::None)]
+    pub group_by: ReportGrouping,
+    /// csv: one line per group, figure and currency (`group,period_start,period_end,figure,
+    /// currency,value`, amounts as decimals); json: GetKpisResponse as proto3 JSON.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportGrouping {
+    None,
+    Agent,
+    Queue,
+    Currency,
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Json,
 }
 
 /// Where and how `recoupd health` asks.

@@ -7,6 +7,7 @@ pub mod category;
 pub mod dispute;
 pub mod guidance;
 pub mod interest;
+pub mod json;
 pub mod plan;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};

@@ -18,6 +18,7 @@ pub mod plan_tracking;
 pub mod policy_file;
 pub mod promises;
 pub mod rates;
+pub mod report;
 pub mod server;
 pub mod services;
 pub mod status;

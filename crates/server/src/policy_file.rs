@@ -137,6 +137,7 @@ struct PolicyDoc {
     guidance: guidance::GuidanceDoc,
     floor: floor::FloorDoc,
     requests: requests::RequestsDoc,
+    reporting: reporting::ReportingDoc,
 }
 
 impl Default for PolicyDoc {
@@ -156,6 +157,7 @@ impl PolicyDoc {
             guidance: guidance::GuidanceDoc::from_domain(&policy.guidance),
             floor: floor::FloorDoc::from_domain(&policy.floor),
             requests: requests::RequestsDoc::from_domain(&policy.requests),
+            reporting: reporting::ReportingDoc::from_domain(&policy.reporting),
         }
     }
 
@@ -169,6 +171,7 @@ impl PolicyDoc {
             guidance: self.guidance.into_domain(),
             floor: self.floor.into_domain()?,
             requests: self.requests.into_domain(),
+            reporting: self.reporting.into_domain()?,
         })
     }
 }
@@ -498,6 +501,7 @@ mod floor;
 mod guidance;
 mod interest;
 mod plans;
+mod reporting;
 mod requests;
 #[cfg(test)]
 mod tests;

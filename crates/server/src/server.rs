@@ -11,6 +11,7 @@ use recoup_proto::v1::event_service_server::EventServiceServer;
 use recoup_proto::v1::floor_service_server::FloorServiceServer;
 use recoup_proto::v1::guidance_service_server::GuidanceServiceServer;
 use recoup_proto::v1::plan_service_server::PlanServiceServer;
+use recoup_proto::v1::reporting_service_server::ReportingServiceServer;
 use recoup_script::Templates;
 use recoup_store::Store;
 use tokio::net::TcpListener;
@@ -30,16 +31,18 @@ use crate::services::events::Events;
 use crate::services::floor::Floor;
 use crate::services::guidance::Guidance;
 use crate::services::plans::Plans;
+use crate::services::reporting::Reporting;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Fully qualified names of the recoup services, as health reports them.
-pub const SERVICES: [&str; 5] = [
+pub const SERVICES: [&str; 6] = [
     "recoup.v1.AccountService",
     "recoup.v1.CallService",
     "recoup.v1.PlanService",
     "recoup.v1.GuidanceService",
     "recoup.v1.EventService",
+    "recoup.v1.ReportingService",
 ];
 
 /// A server accepting calls. Stop it with `shutdown`.
@@ -54,6 +57,7 @@ pub struct Running {
     promises: JoinHandle<()>,
     worklist: JoinHandle<()>,
     ledger: JoinHandle<()>,
+    reporting: JoinHandle<()>,
     webhooks: JoinHandle<()>,
     feed: JoinHandle<()>,
     _maintenance: recoup_store::Maintenance,
@@ -102,6 +106,8 @@ pub struct ServeOptions {
     pub promise_interval: Duration,
     /// How often worklist entries that are stale or due a fresh look are computed.
     pub worklist_interval: Duration,
+    /// How often the reporting rollup folds the feed and looks for a day's book to take.
+    pub report_interval: Duration,
     /// How often an open WatchEvents stream sends a heartbeat.
     pub watch_heartbeat: Duration,
     /// How often request keys past the idempotency window (`policy.requests.keep_days`) are
@@ -128,6 +134,7 @@ impl Default for ServeOptions {
             promise_interval: Duration::from_secs(30),
             worklist_interval: Duration::from_secs(2),
             ledger_interval: Duration::from_secs(3600),
+            report_interval: Duration::from_secs(1),
             webhooks: crate::webhooks::WebhookOptions::default(),
             watch_heartbeat: Duration::from_secs(15),
             templates: Arc::new(Templates::new(&[]).expect("the shipped templates render")),
@@ -177,6 +184,12 @@ pub async fn start(
         store.clone(),
         options.policy.clone(),
         options.webhooks.clone(),
+    ));
+    let reporting = tokio::spawn(crate::report::keep_every(
+        store.clone(),
+        options.policy.clone(),
+        options.report_interval,
+        clock.clone(),
     ));
     let feed = tokio::spawn({
         let store = store.clone();
@@ -278,6 +291,14 @@ pub async fn start(
             .max_decoding_message_size(limit),
         )
         .add_service(
+            ReportingServiceServer::new(Reporting::new(
+                store.clone(),
+                options.policy.clone(),
+                clock.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
             FloorServiceServer::new(Floor::new(
                 store.clone(),
                 options.policy.clone(),
@@ -301,6 +322,7 @@ pub async fn start(
         promises,
         worklist,
         ledger,
+        reporting,
         webhooks,
         feed,
         closing,
@@ -348,6 +370,7 @@ impl Running {
         self.promises.abort();
         self.worklist.abort();
         self.ledger.abort();
+        self.reporting.abort();
         self.webhooks.abort();
         self.feed.abort();
         set_all(&self.health, ServingStatus::NotServing).await;

@@ -7,7 +7,7 @@
 //! no event is ever posted after a later one. Delivery is at least once: a crash after a post and
 //! before its record repeats the post, and the receiver tells repeats by `Recoup-Event-Id`.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,8 +18,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage};
 use recoup_domain::policy::Policy;
 use recoup_proto::v1 as pb;
 use recoup_store::{Store, StoreError, StoredEvent, StoredWebhook};
@@ -60,11 +58,6 @@ const ROUND: Duration = Duration::from_secs(60);
 const MAX_RETRY: Duration = Duration::from_secs(3600);
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// The contract's descriptors, to write events as proto3 JSON.
-static DESCRIPTORS: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(recoup_proto::FILE_DESCRIPTOR_SET).expect("the built descriptor set")
-});
 
 /// What a delivery round needs.
 struct Deliverer {
@@ -221,12 +214,7 @@ impl Deliverer {
 /// The event as proto3 JSON (field names in lowerCamelCase, enums by name, 64-bit integers as
 /// strings, times in RFC 3339), as any protobuf JSON library reads it.
 pub fn event_json(event: &pb::Event) -> Result<Vec<u8>, String> {
-    let descriptor = DESCRIPTORS
-        .get_message_by_name("recoup.v1.Event")
-        .ok_or("recoup.v1.Event is not in the descriptor set")?;
-    let message = DynamicMessage::decode(descriptor, event.encode_to_vec().as_slice())
-        .map_err(|e| e.to_string())?;
-    serde_json::to_vec(&message).map_err(|e| e.to_string())
+    crate::convert::json::to_json("recoup.v1.Event", event)
 }
 
 /// The hex HMAC-SHA256 of `<t>.<body>` keyed with `secret`.

@@ -27,6 +27,7 @@ mod keys;
 pub mod letters;
 mod maintenance;
 pub use maintenance::Maintenance;
+pub use reports::Book;
 mod markers;
 mod model;
 mod payments;
@@ -36,6 +37,7 @@ pub mod promises;
 #[cfg(feature = "testkit")]
 mod query_plans;
 pub use payments::PaymentOutcome;
+mod reports;
 mod requests;
 mod retry;
 mod rows;

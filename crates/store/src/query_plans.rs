@@ -7,9 +7,10 @@ use recoup_domain::{Currency, Money};
 use sqlx::Row;
 
 use crate::model::ListFilter;
+use crate::reports::records;
 use crate::{
     Store, StoreError, accounts, calls, change, claims, events, import, maintenance, payments,
-    plans, promises, requests, with_reader, worklist,
+    plans, promises, reports, requests, with_reader, worklist,
 };
 
 /// A parameter of an explained statement.
@@ -289,6 +290,61 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
             "events of one account after a position",
             events::after_sql(0, true),
             vec![Arg::Int(1_000), Arg::Int(256), Arg::Int(3)],
+        ),
+        (
+            "report fold: events",
+            reports::EVENTS_SQL.to_owned(),
+            vec![Arg::Int(1_000), Arg::Int(2_000)],
+        ),
+        (
+            "report fold: calls",
+            records::calls_sql(&records::by_ids(pg, "c.id")),
+            vec![Arg::Text("[1,2]")],
+        ),
+        (
+            "report fold: payments",
+            records::payments_sql(&records::by_ids(pg, "p.id")),
+            vec![Arg::Text("[1,2]")],
+        ),
+        (
+            "report fold: promising calls",
+            records::past_calls_sql(pg),
+            vec![Arg::Text("[1,2]")],
+        ),
+        (
+            "report fold: plans of accounts",
+            records::past_plans_sql(pg),
+            vec![Arg::Text("[1,2]")],
+        ),
+        (
+            "report fold: promise states",
+            records::promises_sql(&records::by_ids(pg, "s.call_id")),
+            vec![Arg::Text("[1,2]")],
+        ),
+        (
+            "report fold: plans",
+            records::plans_sql(&records::by_ids(pg, "p.id")),
+            vec![Arg::Text("[1,2]")],
+        ),
+        (
+            "report fold: disputes",
+            records::disputes_sql(&records::by_ids(pg, "d.id")),
+            vec![Arg::Text("[1,2]")],
+        ),
+        (
+            "report fold: seen",
+            reports::seen_sql(pg),
+            vec![Arg::Text(r#"["plans/1"]"#)],
+        ),
+        (
+            "report: facts of a period",
+            reports::FACTS_SQL.to_owned(),
+            vec![Arg::Date(day), Arg::Date(day)],
+        ),
+        (
+            "report: agent days of a period",
+            reports::AGENT_DAYS_SQL.to_owned(),
+            vec![Arg::Date(day), Arg::Date(day)],
         ),
         (
             "list calls, first page",

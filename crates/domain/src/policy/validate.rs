@@ -47,6 +47,7 @@ impl Policy {
         guidance(&mut v, &self.guidance);
         floor(&mut v, &self.floor);
         requests(&mut v, &self.requests);
+        reporting(&mut v, &self.reporting);
         v
     }
 }
@@ -282,6 +283,10 @@ fn guidance(v: &mut Violations, p: &GuidancePolicy) {
 fn requests(v: &mut Violations, p: &RequestsPolicy) {
     // Retries come within minutes or hours; a day is the least a client can plan around.
     within(v, "requests.keep_days", p.keep_days, 1, 3650);
+}
+
+fn reporting(v: &mut Violations, p: &super::ReportingPolicy) {
+    within(v, "reporting.attribution_days", p.attribution_days, 1, 90);
 }
 
 fn floor(v: &mut Violations, p: &FloorPolicy) {

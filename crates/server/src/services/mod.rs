@@ -8,6 +8,7 @@ pub mod guidance;
 pub mod history;
 pub mod import;
 pub mod plans;
+pub mod reporting;
 
 /// Rejections listed in an import summary (all are counted).
 pub(crate) const MAX_LISTED_REJECTIONS: usize = 1000;

@@ -35,6 +35,7 @@ mod privacy;
 mod rates;
 mod reads;
 mod replicas;
+mod reporting;
 mod service;
 mod tls;
 mod walkthrough;
@@ -355,7 +356,12 @@ pub async fn get_full(server: &TestServer, name: &str) -> pb::Account {
 
 /// The debtor's date today in London (where `account` lives), by the test clock.
 pub fn london_today() -> chrono::NaiveDate {
-    now().with_timezone(&chrono_tz::Europe::London).date_naive()
+    london_today_at(now())
+}
+
+/// The date in London at `t`.
+pub fn london_today_at(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    t.with_timezone(&chrono_tz::Europe::London).date_naive()
 }
 
 /// The field paths of an INVALID_ARGUMENT's BadRequest details.

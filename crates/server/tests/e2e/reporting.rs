@@ -1,0 +1,943 @@
+//! The manager's report: every figure on a hand-built history, computed by hand, on both backends
+//! and in each grouping; the export (`recoupd report`) equal to the RPC; bad requests named by
+//! field; and the rollup equal to a recomputation from the records after randomized histories
+//! folded at random moments. (After SIGKILLs mid-write: the fault suite, `faults.rs`.)
+
+use std::sync::Arc;
+
+use chrono::{Days, Duration, NaiveDate};
+use recoup_proto::v1 as pb;
+use recoup_proto::v1::call_record::Outcome;
+use recoup_proto::v1::call_service_client::CallServiceClient;
+use recoup_proto::v1::plan_service_client::PlanServiceClient;
+use recoup_proto::v1::reporting_service_client::ReportingServiceClient;
+use recoup_server::auth::Role;
+use recoup_server::clock::Clock;
+use recoup_server::server::ServeOptions;
+use recoup_store::testkit::TestDb;
+use tonic::Code;
+
+use crate::{TestServer, account, bad_fields, date, every_day, get, import, invoice, money};
+
+fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    recoup_server::convert::time_out(t)
+}
+
+async fn start(db: TestDb) -> TestServer {
+    let options = ServeOptions {
+        policy: Arc::new(every_day()),
+        ..ServeOptions::default()
+    };
+    TestServer::start_with(db, &options).await
+}
+
+fn day() -> NaiveDate {
+    crate::london_today()
+}
+
+async fn owing(
+    server: &TestServer,
+    external_ref: &str,
+    currency: &str,
+    queue: &str,
+    invoices: Vec<pb::Invoice>,
+) -> String {
+    let mut a = account(external_ref, invoices);
+    a.currency_code = currency.into();
+    a.queue = queue.into();
+    let mut client = server.accounts();
+    import(&mut client, &format!("import-{external_ref}"), vec![a])
+        .await
+        .expect("import");
+    get(&mut client, external_ref).await.name
+}
+
+async fn call(
+    server: &TestServer,
+    role: Role,
+    parent: &str,
+    minutes_ago: i64,
+    right_party: bool,
+    outcome: Outcome,
+) -> pb::CallRecord {
+    CallServiceClient::new(server.as_role(role))
+        .record_call_outcome(pb::RecordCallOutcomeRequest {
+            request_id: format!("call-{parent}-{minutes_ago}"),
+            parent: parent.into(),
+            call: Some(pb::CallRecord {
+                direction: pb::CallDirection::Outbound as i32,
+                start_time: Some(ts(crate::now() - Duration::minutes(minutes_ago))),
+                duration: Some(prost_types::Duration {
+                    seconds: 120,
+                    nanos: 0,
+                }),
+                contact_name: "Alex Ledger".into(),
+                right_party_contact: right_party,
+                outcome: Some(outcome),
+                notes: "reporting test".into(),
+                next_step: "see the report".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("call recorded")
+        .into_inner()
+}
+
+async fn pay(server: &TestServer, parent: &str, code: &str, units: i64, invoice: &str) {
+    server
+        .accounts()
+        .record_payment(pb::RecordPaymentRequest {
+            request_id: format!("pay-{parent}-{units}"),
+            parent: parent.into(),
+            payment: Some(pb::Payment {
+                amount: Some(money(code, units, 0)),
+                payment_date: Some(date(day())),
+                reference: "BACS".into(),
+                invoice_numbers: vec![invoice.into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("payment");
+}
+
+async fn dispute(server: &TestServer, parent: &str, number: &str) -> String {
+    crate::AccountServiceClient::new(server.as_role(Role::Agent))
+        .raise_dispute(pb::RaiseDisputeRequest {
+            request_id: format!("dispute-{parent}"),
+            parent: parent.into(),
+            dispute: Some(pb::Dispute {
+                invoice_numbers: vec![number.into()],
+                reason: "Goods arrived damaged".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("dispute raised")
+        .into_inner()
+        .name
+}
+
+async fn resolve(server: &TestServer, name: &str, outcome: pb::DisputeState) {
+    crate::AccountServiceClient::new(server.as_role(Role::Supervisor))
+        .resolve_dispute(pb::ResolveDisputeRequest {
+            request_id: format!("resolve-{name}"),
+            name: name.into(),
+            outcome: outcome as i32,
+            resolution: "Checked with the warehouse".into(),
+        })
+        .await
+        .expect("dispute resolved");
+}
+
+pub async fn kpis(
+    server: &TestServer,
+    from: NaiveDate,
+    to: NaiveDate,
+    group_by: pb::KpiGrouping,
+) -> pb::GetKpisResponse {
+    ReportingServiceClient::new(server.as_role(Role::Supervisor))
+        .get_kpis(pb::GetKpisRequest {
+            from_date: Some(date(from)),
+            to_date: Some(date(to)),
+            group_by: group_by as i32,
+            time_zone: String::new(),
+        })
+        .await
+        .expect("GetKpis")
+        .into_inner()
+}
+
+/// `[(currency, amount, count)]` of a list of counted amounts, amounts as the service writes them.
+fn counted(list: &[pb::CountedAmount]) -> Vec<(String, String, i64)> {
+    list.iter()
+        .map(|c| {
+            let m = c.amount.as_ref().expect("amount");
+            (m.currency_code.clone(), crate::text(&c.amount), c.count)
+        })
+        .collect()
+}
+
+fn one(code: &str, amount: &str, count: i64) -> Vec<(String, String, i64)> {
+    vec![(code.into(), amount.into(), count)]
+}
+
+fn breaches(g: &pb::KpiGroup) -> Vec<(pb::ContactBlockReason, i64)> {
+    g.rule_breaches
+        .iter()
+        .map(|b| (b.rule(), b.count))
+        .collect()
+}
+
+fn group<'a>(r: &'a pb::GetKpisResponse, key: &str) -> &'a pb::KpiGroup {
+    r.groups.iter().find(|g| g.key == key).unwrap_or_else(|| {
+        panic!(
+            "no group {key:?} in {:?}",
+            r.groups.iter().map(|g| &g.key).collect::<Vec<_>>()
+        )
+    })
+}
+
+/// The history every figure below is computed from, by hand. Day D is today in London, the
+/// reporting time zone; N is noon on it (the test clock).
+///
+/// - R-A (GBP, queue default): INV-1 £500 due D−20, INV-2 £250 due D−10 (issued 30 days before).
+/// - R-B (GBP, queue north): P-1 £4,000 due D−120, P-2 £2,000 due D−30.
+/// - R-C (EUR, queue default): E-1 €800 due D−40, E-2 €200 due D+10.
+///
+/// 1. the agent calls R-A at N−60m, right party, promise of £300 by D+7;
+/// 2. the agent calls R-C at N−30m, wrong party;
+/// 3. the supervisor calls R-B at N−20m, no answer (all three without a claim: `unclaimed`);
+/// 4. £300 paid on R-A (INV-1): after the agent's promise, so earned by it; promise judged kept;
+/// 5. €100 paid on R-C (E-1): no promise, no plan: nobody's;
+/// 6. the agent agrees a plan of £1,000 a month on R-B and it is signed; £1,000 paid (P-1) while it
+///    is live: the agent's, on the plan;
+/// 7. the agent disputes R-A's INV-2; the supervisor rejects it at once (0 days);
+/// 8. the book at D's end is taken;
+/// 9. the agent disputes R-C's E-1; three days later the supervisor upholds it (3 days).
+async fn history(server: &TestServer) {
+    let d = day();
+    let a = owing(
+        server,
+        "R-A",
+        "GBP",
+        "default",
+        vec![
+            invoice("INV-1", d - Days::new(20), money("GBP", 500, 0)),
+            invoice("INV-2", d - Days::new(10), money("GBP", 250, 0)),
+        ],
+    )
+    .await;
+    let b = owing(
+        server,
+        "R-B",
+        "GBP",
+        "north",
+        vec![
+            invoice("P-1", d - Days::new(120), money("GBP", 4_000, 0)),
+            invoice("P-2", d - Days::new(30), money("GBP", 2_000, 0)),
+        ],
+    )
+    .await;
+    let c = owing(
+        server,
+        "R-C",
+        "EUR",
+        "default",
+        vec![
+            invoice("E-1", d - Days::new(40), money("EUR", 800, 0)),
+            invoice("E-2", d + Days::new(10), money("EUR", 200, 0)),
+        ],
+    )
+    .await;
+    let promise = Outcome::PromiseToPay(pb::PromiseToPay {
+        amount: Some(money("GBP", 300, 0)),
+        promise_date: Some(date(d + Days::new(7))),
+        ..Default::default()
+    });
+    let first = call(server, Role::Agent, &a, 60, true, promise).await;
+    let unclaimed: Vec<_> = first.rule_breaches.iter().map(|b| b.rule).collect();
+    assert_eq!(
+        unclaimed,
+        [pb::ContactBlockReason::Unclaimed as i32],
+        "{first:?}"
+    );
+    call(
+        server,
+        Role::Agent,
+        &c,
+        30,
+        false,
+        Outcome::WrongParty(pb::WrongParty {}),
+    )
+    .await;
+    call(
+        server,
+        Role::Supervisor,
+        &b,
+        20,
+        false,
+        Outcome::NoAnswer(pb::NoAnswer {}),
+    )
+    .await;
+    // Records are apart in time, as they are on a floor (attribution reads what was recorded
+    // strictly before a payment).
+    server.clock.advance(Duration::minutes(1));
+    pay(server, &a, "GBP", 300, "INV-1").await;
+    pay(server, &c, "EUR", 100, "E-1").await;
+    let policy = every_day();
+    let judged = recoup_server::promises::announce_once(&server.store, &policy, server.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(judged, 1, "the promise is judged");
+
+    let mut plans = PlanServiceClient::new(server.as_role(Role::Agent));
+    let plan = plans
+        .create_plan(pb::CreatePlanRequest {
+            request_id: "plan-b".into(),
+            parent: b.clone(),
+            proposal: Some(pb::PlanProposal {
+                kind: pb::PlanKind::Instalments as i32,
+                instalment_amount: Some(money("GBP", 1_000, 0)),
+                frequency: pb::Frequency::Monthly as i32,
+                first_payment_date: Some(date(d + Days::new(7))),
+                ..Default::default()
+            }),
+            supersede_reason: String::new(),
+            etag: String::new(),
+        })
+        .await
+        .expect("plan created")
+        .into_inner();
+    assert_eq!(
+        plan.state,
+        pb::PlanState::AwaitingSignature as i32,
+        "no approval needed"
+    );
+    plans
+        .record_plan_signature(pb::RecordPlanSignatureRequest {
+            request_id: "sign-b".into(),
+            name: plan.name.clone(),
+            sign_time: Some(ts(crate::now() - Duration::minutes(1))),
+            signatory: "Jo Bloggs, Finance Director".into(),
+        })
+        .await
+        .expect("signed");
+    server.clock.advance(Duration::minutes(1));
+    pay(server, &b, "GBP", 1_000, "P-1").await;
+
+    let rejected = dispute(server, &a, "INV-2").await;
+    resolve(server, &rejected, pb::DisputeState::Rejected).await;
+    assert!(server.store.take_book(d, crate::now()).await.unwrap());
+    let upheld = dispute(server, &c, "E-1").await;
+    server.clock.advance(Duration::days(3));
+    resolve(server, &upheld, pb::DisputeState::Upheld).await;
+}
+
+#[tokio::test]
+async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
+    for db in TestDb::all().await {
+        let server = start(db).await;
+        history(&server).await;
+        let d = day();
+        let week = d + Days::new(6);
+
+        let r = kpis(&server, d, week, pb::KpiGrouping::None).await;
+        assert_eq!(r.time_zone, "Europe/London");
+        assert_eq!(r.attribution_days, 7);
+        assert!(r.groups.is_empty());
+        let t = r.total.as_ref().unwrap();
+        assert_eq!(t.period_start, Some(date(d)));
+        assert_eq!(t.period_end, Some(date(week)));
+        assert_eq!(
+            counted(&t.collected),
+            [
+                ("EUR".into(), "EUR 100.00".into(), 1),
+                ("GBP".into(), "GBP 1,300.00".into(), 2)
+            ]
+        );
+        assert_eq!(
+            counted(&t.collected_on_promise),
+            one("GBP", "GBP 300.00", 1)
+        );
+        assert_eq!(counted(&t.collected_on_plan), one("GBP", "GBP 1,000.00", 1));
+        assert_eq!((t.outbound_attempts, t.right_party_contacts), (3, 1));
+        assert_eq!(t.right_party_contact_rate, "0.3333");
+        // The agent's day: 2 calls, N−60m to N−30m; the supervisor's: one call, no time.
+        assert_eq!(t.calls_worked, 3);
+        assert_eq!(t.hours_worked, "0.5000");
+        assert_eq!(t.calls_per_agent_hour, "6.0000");
+        assert_eq!(counted(&t.promises_made), one("GBP", "GBP 300.00", 1));
+        assert_eq!(counted(&t.promises_kept), one("GBP", "GBP 300.00", 1));
+        assert!(t.promises_partly_kept.is_empty() && t.promises_broken.is_empty());
+        assert_eq!(t.promise_kept_rate, "1.0000");
+        assert_eq!(
+            t.promise_kept_rate_by_amount,
+            [pb::CurrencyRate {
+                currency_code: "GBP".into(),
+                rate: "1.0000".into()
+            }]
+        );
+        assert_eq!(
+            (
+                t.plans_created,
+                t.plans_approved,
+                t.plans_signed,
+                t.plans_completed,
+                t.plans_broken
+            ),
+            (1, 0, 1, 0, 0)
+        );
+        assert_eq!(
+            (t.disputes_raised, t.disputes_upheld, t.disputes_rejected),
+            (2, 1, 1)
+        );
+        assert_eq!(t.median_days_to_resolve, "1.5");
+        assert_eq!(breaches(t), [(pb::ContactBlockReason::Unclaimed, 3)]);
+
+        // The book at D's end: R-A £200 + £250 in 1–30; R-B £3,000 over 90 and £2,000 in 1–30,
+        // all under plan; R-C €700 in 31–60 and €200 current. Sales: invoices issued since D−89:
+        // £500 + £250 + £2,000 and €800 + €200.
+        let book = t.book.as_ref().expect("the book at D's end");
+        assert_eq!(book.as_of, Some(date(d)));
+        let m = |x: &Option<pb::Money>| crate::text(x);
+        let [eur, gbp] = &book.currencies[..] else {
+            panic!("two currencies: {book:?}")
+        };
+        assert_eq!(
+            (
+                m(&gbp.receivables),
+                m(&gbp.current),
+                m(&gbp.days_1_to_30),
+                m(&gbp.days_over_90)
+            ),
+            (
+                "GBP 5,450.00".into(),
+                "GBP 0.00".into(),
+                "GBP 2,450.00".into(),
+                "GBP 3,000.00".into()
+            )
+        );
+        assert_eq!(
+            (
+                m(&gbp.under_plan),
+                m(&gbp.disputed),
+                m(&gbp.with_agency),
+                m(&gbp.sales_90_days)
+            ),
+            (
+                "GBP 5,000.00".into(),
+                "GBP 0.00".into(),
+                "GBP 0.00".into(),
+                "GBP 2,750.00".into()
+            )
+        );
+        // 5,450 / 2,750 × 90 = 178.3636…; current 0; ADD = DSO − 0.
+        assert_eq!(
+            (
+                gbp.dso.as_str(),
+                gbp.best_possible_dso.as_str(),
+                gbp.average_days_delinquent.as_str()
+            ),
+            ("178.36", "0.00", "178.36")
+        );
+        assert_eq!(
+            (
+                m(&eur.receivables),
+                m(&eur.current),
+                m(&eur.days_31_to_60),
+                m(&eur.sales_90_days)
+            ),
+            (
+                "EUR 900.00".into(),
+                "EUR 200.00".into(),
+                "EUR 700.00".into(),
+                "EUR 1,000.00".into()
+            )
+        );
+        // 900 / 1,000 × 90 = 81; 200 / 1,000 × 90 = 18; 81 − 18 = 63.
+        assert_eq!(
+            (
+                eur.dso.as_str(),
+                eur.best_possible_dso.as_str(),
+                eur.average_days_delinquent.as_str()
+            ),
+            ("81.00", "18.00", "63.00")
+        );
+
+        let r = kpis(&server, d, week, pb::KpiGrouping::Agent).await;
+        let keys: Vec<_> = r.groups.iter().map(|g| g.key.as_str()).collect();
+        assert_eq!(keys, ["", "test-agent", "test-supervisor"]);
+        let nobody = group(&r, "");
+        assert_eq!(counted(&nobody.collected), one("EUR", "EUR 100.00", 1));
+        assert_eq!(nobody.outbound_attempts, 0);
+        let agent = group(&r, "test-agent");
+        assert_eq!(counted(&agent.collected), one("GBP", "GBP 1,300.00", 2));
+        assert_eq!(
+            (agent.outbound_attempts, agent.right_party_contacts),
+            (2, 1)
+        );
+        assert_eq!(agent.right_party_contact_rate, "0.5000");
+        assert_eq!(
+            (agent.calls_worked, agent.calls_per_agent_hour.as_str()),
+            (2, "4.0000")
+        );
+        assert_eq!(
+            (
+                agent.plans_created,
+                agent.plans_signed,
+                agent.disputes_raised
+            ),
+            (1, 1, 2)
+        );
+        assert_eq!(counted(&agent.promises_kept), one("GBP", "GBP 300.00", 1));
+        assert_eq!(breaches(agent), [(pb::ContactBlockReason::Unclaimed, 2)]);
+        assert!(agent.book.is_none(), "no book by agent");
+        let supervisor = group(&r, "test-supervisor");
+        assert_eq!(supervisor.right_party_contact_rate, "0.0000");
+        assert_eq!(
+            (supervisor.calls_worked, supervisor.hours_worked.as_str()),
+            (1, "0.0000")
+        );
+        assert_eq!(supervisor.calls_per_agent_hour, "", "no hours, no rate");
+        assert_eq!(
+            (supervisor.disputes_upheld, supervisor.disputes_rejected),
+            (1, 1)
+        );
+        assert_eq!(supervisor.median_days_to_resolve, "1.5");
+
+        let r = kpis(&server, d, week, pb::KpiGrouping::Queue).await;
+        let north = group(&r, "north");
+        assert_eq!(
+            counted(&north.collected_on_plan),
+            one("GBP", "GBP 1,000.00", 1)
+        );
+        assert_eq!((north.outbound_attempts, north.plans_created), (1, 1));
+        assert_eq!(north.calls_worked, 0, "agent days are not by queue");
+        let north_book = north.book.as_ref().unwrap();
+        assert_eq!(north_book.currencies.len(), 1);
+        assert_eq!(
+            crate::text(&north_book.currencies[0].receivables),
+            "GBP 5,000.00"
+        );
+        let default = group(&r, "default");
+        assert_eq!(
+            counted(&default.collected_on_promise),
+            one("GBP", "GBP 300.00", 1)
+        );
+        assert_eq!(default.outbound_attempts, 2);
+
+        let r = kpis(&server, d, week, pb::KpiGrouping::Currency).await;
+        let eur = group(&r, "EUR");
+        assert_eq!(
+            (
+                eur.outbound_attempts,
+                eur.disputes_raised,
+                eur.disputes_upheld
+            ),
+            (1, 1, 1)
+        );
+        assert_eq!(eur.median_days_to_resolve, "3.0");
+        assert_eq!(group(&r, "GBP").median_days_to_resolve, "0.0");
+
+        let r = kpis(&server, d, week, pb::KpiGrouping::Day).await;
+        assert_eq!(r.groups.len(), 7, "every day of the period, empty ones too");
+        assert_eq!(r.groups[0].key, d.to_string());
+        assert_eq!(r.groups[0].outbound_attempts, 3);
+        assert_eq!(r.groups[0].book.as_ref().unwrap().as_of, Some(date(d)));
+        let resolved = &r.groups[3];
+        assert_eq!(resolved.key, (d + Days::new(3)).to_string());
+        assert_eq!(
+            (resolved.disputes_upheld, resolved.outbound_attempts),
+            (1, 0)
+        );
+        assert_eq!(
+            resolved.book.as_ref().unwrap().as_of,
+            Some(date(d)),
+            "the latest book"
+        );
+
+        // A period that ends before anything happened has nothing, and no book.
+        let before = kpis(
+            &server,
+            d - Days::new(10),
+            d - Days::new(1),
+            pb::KpiGrouping::None,
+        )
+        .await;
+        let t = before.total.unwrap();
+        assert!(t.collected.is_empty() && t.outbound_attempts == 0 && t.book.is_none());
+
+        // The report folded what the feed holds: the rollup equals the records.
+        let policy = every_day().reporting;
+        assert_eq!(
+            server.store.report_stored().await.unwrap(),
+            server.store.report_recomputed(&policy).await.unwrap()
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_export_prints_the_rpcs_figures() {
+    let db = TestDb::sqlite();
+    let server = start(db).await;
+    history(&server).await;
+    let (from, to) = (day() - Days::new(3), day() + Days::new(10));
+    for (grouping, flag) in [
+        (pb::KpiGrouping::Agent, "agent"),
+        (pb::KpiGrouping::Week, "week"),
+    ] {
+        let mut rpc = kpis(&server, from, to, grouping).await;
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_recoupd"))
+            .args(["report", "--database-url", &server.db.url])
+            .args(["--from", &from.to_string(), "--to", &to.to_string()])
+            .args(["--group-by", flag, "--format", "json"])
+            .env("RECOUP_LOG", "warn")
+            .output()
+            .expect("run recoupd report");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut printed: pb::GetKpisResponse =
+            recoup_server::convert::json::from_json("recoup.v1.GetKpisResponse", &out.stdout)
+                .expect("proto3 JSON");
+        printed.as_of = None;
+        rpc.as_of = None;
+        assert_eq!(printed, rpc);
+
+        let csv = std::process::Command::new(env!("CARGO_BIN_EXE_recoupd"))
+            .args(["report", "--database-url", &server.db.url])
+            .args(["--from", &from.to_string(), "--to", &to.to_string()])
+            .args(["--group-by", flag])
+            .output()
+            .expect("run recoupd report");
+        assert!(csv.status.success());
+        let csv = String::from_utf8(csv.stdout).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "group,period_start,period_end,figure,currency,value"
+        );
+        let total = recoup_server::report::csv(&rpc);
+        assert_eq!(csv, total, "the CSV is the RPC's figures");
+        let period = format!("{from},{to}");
+        assert!(
+            lines.contains(&format!("total,{period},collected,GBP,1300.00").as_str()),
+            "{csv}"
+        );
+        assert!(lines.contains(&format!("total,{period},collected_count,GBP,2").as_str()));
+        assert!(
+            lines.contains(&format!("total,{period},rule_breaches.unclaimed,,3").as_str()),
+            "{csv}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_name_each_field_and_agents_may_not_ask() {
+    let server = start(TestDb::sqlite()).await;
+    let mut client = ReportingServiceClient::new(server.as_role(Role::Supervisor));
+    let ask = |from: Option<pb::Date>, to: Option<pb::Date>, zone: &str, group_by: i32| {
+        pb::GetKpisRequest {
+            from_date: from,
+            to_date: to,
+            group_by,
+            time_zone: zone.into(),
+        }
+    };
+    let d = date(day());
+    let cases = [
+        (ask(None, Some(d), "", 0), vec!["from_date"]),
+        (
+            ask(Some(d), Some(crate::ymd(2026, 2, 30)), "", 0),
+            vec!["to_date"],
+        ),
+        (
+            ask(Some(d), Some(date(day() - Days::new(1))), "", 0),
+            vec!["to_date"],
+        ),
+        (
+            ask(Some(d), Some(date(day() + Days::new(4000))), "", 0),
+            vec!["to_date"],
+        ),
+        (
+            ask(Some(d), Some(d), "America/New_York", 0),
+            vec!["time_zone"],
+        ),
+        (ask(Some(d), Some(d), "", 99), vec!["group_by"]),
+    ];
+    for (request, fields) in cases {
+        let status = client.get_kpis(request).await.unwrap_err();
+        assert_eq!(bad_fields(&status), fields);
+    }
+    // Naming the reporting zone is fine.
+    client
+        .get_kpis(ask(Some(d), Some(d), "Europe/London", 0))
+        .await
+        .expect("the reporting zone");
+    for role in [Role::Agent, Role::Integration] {
+        let status = ReportingServiceClient::new(server.as_role(role))
+            .get_kpis(ask(Some(d), Some(d), "", 0))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{role}");
+    }
+    ReportingServiceClient::new(server.as_role(Role::Admin))
+        .get_kpis(ask(Some(d), Some(d), "", 0))
+        .await
+        .expect("admins read the report");
+    server.stop().await;
+}
+
+/// A small deterministic generator, so a failing history can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Random histories (calls with and without promises by two people, corrections, payments,
+/// disputes raised and resolved, plans agreed and signed, promise and plan judgements, days
+/// passing), with the rollup folded at random moments between them: at the end it equals the
+/// facts recomputed from the records, on both backends.
+#[tokio::test]
+async fn the_rollup_equals_a_recomputation_after_randomized_histories() {
+    let policy = every_day();
+    for (seed, db) in [0x9e37_79b9_u64, 0x2545_f491]
+        .into_iter()
+        .zip(TestDb::all().await)
+    {
+        let backend = db.backend;
+        let server = start(db).await;
+        let mut rng = Rng(seed);
+        let d = day();
+        let mut accounts = Vec::new();
+        for (i, (code, queue)) in [
+            ("GBP", "default"),
+            ("GBP", "north"),
+            ("EUR", "default"),
+            ("EUR", "north"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let invoices = (0..3)
+                .map(|n| {
+                    invoice(
+                        &format!("I{n}"),
+                        d - Days::new(10 + 25 * n),
+                        money(code, 400 + 100 * n as i64, 0),
+                    )
+                })
+                .collect();
+            let name = owing(&server, &format!("RND-{i}"), code, queue, invoices).await;
+            accounts.push((name, code));
+        }
+        let mut calls: Vec<(usize, String)> = Vec::new();
+        let mut disputes: Vec<String> = Vec::new();
+        let mut plans: Vec<String> = Vec::new();
+        let mut folds = 0;
+        for step in 0..90 {
+            let n = rng.below(accounts.len() as u64) as usize;
+            let (parent, code) = accounts[n].clone();
+            let role = if rng.below(3) == 0 {
+                Role::Supervisor
+            } else {
+                Role::Agent
+            };
+            match rng.below(10) {
+                0 | 1 => {
+                    let outcome = if rng.below(2) == 0 {
+                        Outcome::PromiseToPay(pb::PromiseToPay {
+                            amount: Some(money(code, 10 + rng.below(200) as i64, 0)),
+                            promise_date: Some(date(
+                                crate::london_today_at(server.clock.now())
+                                    + Days::new(rng.below(5)),
+                            )),
+                            ..Default::default()
+                        })
+                    } else {
+                        Outcome::NoAnswer(pb::NoAnswer {})
+                    };
+                    let direction = if rng.below(4) == 0 {
+                        pb::CallDirection::Inbound
+                    } else {
+                        pb::CallDirection::Outbound
+                    };
+                    let record = CallServiceClient::new(server.as_role(role))
+                        .record_call_outcome(pb::RecordCallOutcomeRequest {
+                            request_id: format!("rnd-call-{step}"),
+                            parent: parent.clone(),
+                            call: Some(pb::CallRecord {
+                                direction: direction as i32,
+                                start_time: Some(ts(server.clock.now()
+                                    - Duration::minutes(1 + rng.below(120) as i64))),
+                                contact_name: "Alex Ledger".into(),
+                                right_party_contact: rng.below(2) == 0,
+                                outcome: Some(outcome),
+                                ..Default::default()
+                            }),
+                        })
+                        .await;
+                    if let Ok(r) = record {
+                        calls.push((n, r.into_inner().name));
+                    }
+                }
+                2 if !calls.is_empty() => {
+                    let (n, original) = calls[rng.below(calls.len() as u64) as usize].clone();
+                    let fixed = CallServiceClient::new(server.as_role(role))
+                        .record_call_outcome(pb::RecordCallOutcomeRequest {
+                            request_id: format!("rnd-fix-{step}"),
+                            parent: accounts[n].0.clone(),
+                            call: Some(pb::CallRecord {
+                                direction: pb::CallDirection::Outbound as i32,
+                                start_time: Some(ts(server.clock.now() - Duration::minutes(3))),
+                                contact_name: "Alex Ledger".into(),
+                                right_party_contact: true,
+                                outcome: Some(Outcome::WrongParty(pb::WrongParty {})),
+                                corrects: original,
+                                correction_reason: "wrong outcome picked".into(),
+                                ..Default::default()
+                            }),
+                        })
+                        .await;
+                    if let Ok(r) = fixed {
+                        calls.push((n, r.into_inner().name));
+                    }
+                }
+                3 | 4 => {
+                    let _ = server
+                        .accounts()
+                        .record_payment(pb::RecordPaymentRequest {
+                            request_id: format!("rnd-pay-{step}"),
+                            parent,
+                            payment: Some(pb::Payment {
+                                amount: Some(money(code, 1 + rng.below(150) as i64, 0)),
+                                payment_date: Some(date(crate::london_today_at(
+                                    server.clock.now(),
+                                ))),
+                                reference: "BACS".into(),
+                                ..Default::default()
+                            }),
+                        })
+                        .await;
+                }
+                5 => {
+                    let raised = crate::AccountServiceClient::new(server.as_role(Role::Agent))
+                        .raise_dispute(pb::RaiseDisputeRequest {
+                            request_id: format!("rnd-dispute-{step}"),
+                            parent,
+                            dispute: Some(pb::Dispute {
+                                invoice_numbers: vec![format!("I{}", rng.below(3))],
+                                reason: "wrong rate".into(),
+                                ..Default::default()
+                            }),
+                        })
+                        .await;
+                    if let Ok(r) = raised {
+                        disputes.push(r.into_inner().name);
+                    }
+                }
+                6 if !disputes.is_empty() => {
+                    let name = disputes.swap_remove(rng.below(disputes.len() as u64) as usize);
+                    let outcome = if rng.below(2) == 0 {
+                        pb::DisputeState::Upheld
+                    } else {
+                        pb::DisputeState::Rejected
+                    };
+                    let _ = crate::AccountServiceClient::new(server.as_role(Role::Supervisor))
+                        .resolve_dispute(pb::ResolveDisputeRequest {
+                            request_id: format!("rnd-resolve-{step}"),
+                            name,
+                            outcome: outcome as i32,
+                            resolution: "checked".into(),
+                        })
+                        .await;
+                }
+                7 => {
+                    let mut client = PlanServiceClient::new(server.as_role(Role::Agent));
+                    let created = client
+                        .create_plan(pb::CreatePlanRequest {
+                            request_id: format!("rnd-plan-{step}"),
+                            parent,
+                            proposal: Some(pb::PlanProposal {
+                                kind: pb::PlanKind::Instalments as i32,
+                                instalment_amount: Some(money(code, 150, 0)),
+                                frequency: pb::Frequency::Weekly as i32,
+                                first_payment_date: Some(date(
+                                    crate::london_today_at(server.clock.now()) + Days::new(1),
+                                )),
+                                ..Default::default()
+                            }),
+                            supersede_reason: "terms changed".into(),
+                            etag: String::new(),
+                        })
+                        .await;
+                    if let Ok(p) = created {
+                        plans.push(p.into_inner().name);
+                    }
+                    if !plans.is_empty() && rng.below(2) == 0 {
+                        let name = plans[rng.below(plans.len() as u64) as usize].clone();
+                        let _ = client
+                            .record_plan_signature(pb::RecordPlanSignatureRequest {
+                                request_id: format!("rnd-sign-{step}"),
+                                name,
+                                sign_time: Some(ts(server.clock.now() - Duration::minutes(1))),
+                                signatory: "Jo Bloggs".into(),
+                            })
+                            .await;
+                    }
+                }
+                8 => {
+                    let now = server.clock.now();
+                    recoup_server::promises::announce_once(&server.store, &policy, now)
+                        .await
+                        .unwrap();
+                    recoup_server::plan_tracking::announce_once(&server.store, &policy, now)
+                        .await
+                        .unwrap();
+                    server
+                        .clock
+                        .advance(Duration::hours(1 + rng.below(40) as i64));
+                }
+                _ => {
+                    folds +=
+                        usize::from(server.store.fold_report(&policy.reporting).await.unwrap() > 0);
+                }
+            }
+        }
+        server
+            .store
+            .fold_report_all(&policy.reporting)
+            .await
+            .unwrap();
+        let (stored, recomputed) = (
+            server.store.report_stored().await.unwrap(),
+            server
+                .store
+                .report_recomputed(&policy.reporting)
+                .await
+                .unwrap(),
+        );
+        let measures: std::collections::BTreeSet<_> =
+            stored.0.0.keys().map(|k| k.measure.as_str()).collect();
+        eprintln!(
+            "{backend}: seed {seed:#x}, {} facts, {} agent days, {folds} folds mid-history, measures {measures:?}",
+            stored.0.0.len(),
+            stored.1.len()
+        );
+        assert!(
+            measures.len() >= 8,
+            "the history exercised few measures: {measures:?}"
+        );
+        let differ: Vec<_> = stored
+            .0
+            .0
+            .iter()
+            .filter(|(k, t)| recomputed.0.0.get(k) != Some(t))
+            .chain(
+                recomputed
+                    .0
+                    .0
+                    .iter()
+                    .filter(|(k, _)| !stored.0.0.contains_key(k)),
+            )
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{backend}, seed {seed:#x}: differ at {differ:?}"
+        );
+        assert_eq!(stored.1, recomputed.1, "{backend}: agent days");
+        server.stop().await;
+    }
+}

@@ -1,0 +1,487 @@
+//! The reporting rollup (migration 0023): a background pass folds the event feed into
+//! `report_facts` and `report_agent_days`, one transaction per batch of events that also moves the
+//! rollup's position, so a crash (or a replica folding at the same time) never counts an event
+//! twice or not at all. An event names its record; the fold reads the record as it stands and
+//! counts its facts (`recoup_domain::report`). Calls and payments never change, so theirs are added
+//! once (a correction takes its original's back). Plans, disputes and promise judgements change,
+//! so what each last contributed is kept in `report_seen` and taken back before the new facts are
+//! added: the rollup always equals the facts of the records as they stand, which is what a
+//! recomputation from the records gives. `book` keeps the book's daily position.
+
+mod book;
+pub(crate) mod records;
+
+pub use book::Book;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use recoup_domain::policy::ReportingPolicy;
+use recoup_domain::report::{AgentDay, FactKey, Facts, Filing, Measure, Tally, attribute};
+use serde_json::json;
+
+use records::*;
+
+use crate::{Store, StoreError, retrying, with_reader, with_writer};
+
+/// The events after the rollup's position (`$1`), at most `$2`.
+pub(crate) const EVENTS_SQL: &str =
+    "SELECT id, event_type, resource FROM events WHERE id > $1 ORDER BY id LIMIT $2";
+
+/// The rollup's facts dated `$1..=$2`.
+pub(crate) const FACTS_SQL: &str = "SELECT day, agent, queue, currency, measure, detail, count, \
+     amount_minor FROM report_facts WHERE day >= $1 AND day <= $2";
+
+/// The agents' working days `$1..=$2`.
+pub(crate) const AGENT_DAYS_SQL: &str = "SELECT day, agent, first_start, last_start, calls \
+     FROM report_agent_days WHERE day >= $1 AND day <= $2";
+
+/// What the records named in the JSON array `$1` last contributed, each found by its key.
+pub(crate) fn seen_sql(pg: bool) -> String {
+    format!(
+        "SELECT s.resource, s.facts FROM {} JOIN report_seen s ON s.resource = {}",
+        crate::sets::rows(pg, 1),
+        crate::sets::scalar(pg)
+    )
+}
+
+/// Events folded per transaction: bounded, so the writer is never held long.
+pub const FOLD_BATCH: i64 = 2000;
+
+/// Runs `$sql` (a filter's SQL) with `$bind` as `$1` and returns its rows.
+macro_rules! rows {
+    ($conn:expr, $sql:expr, $bind:expr) => {
+        sqlx::query_as(sqlx::AssertSqlSafe($sql))
+            .bind($bind)
+            .fetch_all($conn)
+            .await?
+    };
+}
+
+/// An event's record, by the kind of change.
+#[derive(Default)]
+struct Named {
+    calls: BTreeSet<i64>,
+    payments: BTreeSet<i64>,
+    promises: BTreeSet<i64>,
+    plans: BTreeSet<i64>,
+    disputes: BTreeSet<i64>,
+}
+
+impl Named {
+    fn of(events: &[(i64, String, String)]) -> Self {
+        let mut n = Named::default();
+        for (_, kind, resource) in events {
+            let id = || {
+                resource
+                    .rsplit('/')
+                    .next()
+                    .and_then(|s| s.parse::<i64>().ok())
+            };
+            let set = match kind.as_str() {
+                "call_recorded" => &mut n.calls,
+                "payment_recorded" => &mut n.payments,
+                "promise_changed" => &mut n.promises,
+                "plan_changed" => &mut n.plans,
+                "dispute_changed" => &mut n.disputes,
+                _ => continue,
+            };
+            set.extend(id());
+        }
+        n
+    }
+}
+
+fn json_ids(ids: impl IntoIterator<Item = i64>) -> String {
+    serde_json::Value::from(ids.into_iter().collect::<Vec<_>>()).to_string()
+}
+
+/// Microseconds since the epoch: how agent days keep their first and last call (one integer type
+/// on both backends, compared by `MIN`/`MAX`).
+fn micros(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// Adds call `r`'s start to the agents' working days.
+fn work(
+    days: &mut BTreeMap<(NaiveDate, String), (i64, i64, i64)>,
+    r: &CallRow,
+    zone: chrono_tz::Tz,
+) {
+    let day = r.4.with_timezone(&zone).date_naive();
+    let at = micros(r.4);
+    let e = days.entry((day, r.1.clone())).or_insert((at, at, 0));
+    e.0 = e.0.min(at);
+    e.1 = e.1.max(at);
+    e.2 += 1;
+}
+
+/// Payments' facts: each credited by `attribute` from its account's promising calls and plans.
+fn payment_facts(
+    payments: &[PaymentRow],
+    calls: &[PastCallRow],
+    plans: &[PastPlanRow],
+    policy: &ReportingPolicy,
+    out: &mut Facts,
+) {
+    let mut calls_of: HashMap<i64, Vec<_>> = HashMap::new();
+    for c in calls {
+        calls_of.entry(c.0).or_default().push(past_call(c));
+    }
+    let mut plans_of: HashMap<i64, Vec<_>> = HashMap::new();
+    for p in plans {
+        plans_of.entry(p.0).or_default().push(past_plan(p));
+    }
+    for p in payments {
+        let by = attribute(
+            p.4,
+            policy.attribution_days,
+            calls_of.get(&p.1).map_or(&[][..], Vec::as_slice),
+            plans_of.get(&p.1).map_or(&[][..], Vec::as_slice),
+        );
+        let filing = Filing {
+            queue: &p.5,
+            currency: &p.6,
+            zone: policy.time_zone,
+        };
+        recoup_domain::report::payment_facts(p.2, p.3, &by, &filing, out);
+    }
+}
+
+/// Adds `$delta` to the rollup's facts and `$days` to its agent days, one statement each.
+macro_rules! write_facts {
+    ($tx:expr, $pg:expr, $delta:expr, $days:expr) => {{
+        let (delta, days): (&Facts, &BTreeMap<(NaiveDate, String), (i64, i64, i64)>) =
+            ($delta, $days);
+        use crate::sets::{date, int, rows, text};
+        if !delta.0.is_empty() {
+            let rows_json: Vec<_> = delta
+                .0
+                .iter()
+                .map(|(k, t)| {
+                    json!([
+                        k.day.to_string(),
+                        k.agent,
+                        k.queue,
+                        k.currency,
+                        k.measure.as_str(),
+                        k.detail,
+                        t.count,
+                        t.amount_minor
+                    ])
+                })
+                .collect();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO report_facts (day, agent, queue, currency, measure, detail, count, \
+                 amount_minor) SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {} WHERE TRUE \
+                 ON CONFLICT (day, agent, queue, currency, measure, detail) DO UPDATE SET \
+                 count = report_facts.count + excluded.count, \
+                 amount_minor = report_facts.amount_minor + excluded.amount_minor",
+                date($pg, 0),
+                text(1),
+                text(2),
+                text(3),
+                text(4),
+                text(5),
+                int(6),
+                int(7),
+                rows($pg, 1)
+            )))
+            .bind(serde_json::Value::Array(rows_json).to_string())
+            .execute($tx)
+            .await?;
+        }
+        if !days.is_empty() {
+            let rows_json: Vec<_> = days
+                .iter()
+                .map(|((day, agent), (first, last, calls))| {
+                    json!([day.to_string(), agent, first, last, calls])
+                })
+                .collect();
+            let (least, greatest) = if $pg {
+                ("LEAST", "GREATEST")
+            } else {
+                ("MIN", "MAX")
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO report_agent_days (day, agent, first_start, last_start, calls) \
+                 SELECT {}, {}, {}, {}, {} FROM {} WHERE TRUE ON CONFLICT (day, agent) DO UPDATE \
+                 SET first_start = {least}(report_agent_days.first_start, excluded.first_start), \
+                 last_start = {greatest}(report_agent_days.last_start, excluded.last_start), \
+                 calls = report_agent_days.calls + excluded.calls",
+                date($pg, 0),
+                text(1),
+                int(2),
+                int(3),
+                int(4),
+                rows($pg, 1)
+            )))
+            .bind(serde_json::Value::Array(rows_json).to_string())
+            .execute($tx)
+            .await?;
+        }
+    }};
+}
+
+impl Store {
+    /// Folds up to `FOLD_BATCH` events after the rollup's position into it; returns how many were
+    /// folded (0: it is at the feed's head). A rollup counted under other settings (the reporting
+    /// time zone or attribution window changed) is emptied and counted again from the first event.
+    pub async fn fold_report(&self, policy: &ReportingPolicy) -> Result<usize, StoreError> {
+        let zone = policy.time_zone;
+        let window = i64::from(policy.attribution_days);
+        retrying!(&self.backend, async {
+            Ok(with_writer!(&self.backend, |pool, pg| {
+                let mut tx = if pg {
+                    pool.begin().await?
+                } else {
+                    pool.begin_with("BEGIN IMMEDIATE").await?
+                };
+                let lock = if pg { " FOR UPDATE" } else { "" };
+                let at: Option<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT event_id, time_zone, attribution_days FROM report_position{lock}"
+                )))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let after = match at {
+                    Some((id, z, d)) if z == zone.name() && d == window => id,
+                    _ => {
+                        if at.is_some() {
+                            tracing::info!(
+                                time_zone = zone.name(),
+                                attribution_days = window,
+                                "reporting settings changed: the rollup is counted again from \
+                                 the first event"
+                            );
+                        }
+                        for table in [
+                            "report_facts",
+                            "report_agent_days",
+                            "report_seen",
+                            "report_position",
+                        ] {
+                            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        sqlx::query(
+                            "INSERT INTO report_position (one, event_id, time_zone, \
+                             attribution_days) VALUES (1, 0, $1, $2)",
+                        )
+                        .bind(zone.name())
+                        .bind(window)
+                        .execute(&mut *tx)
+                        .await?;
+                        0
+                    }
+                };
+                let events: Vec<(i64, String, String)> = sqlx::query_as(EVENTS_SQL)
+                    .bind(after)
+                    .bind(FOLD_BATCH)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let Some(last) = events.last().map(|e| e.0) else {
+                    tx.commit().await?;
+                    return Ok(0);
+                };
+                let named = Named::of(&events);
+                let mut delta = Facts::default();
+                let mut days = BTreeMap::new();
+
+                // Calls: each added once; a correction takes its original's facts back.
+                if !named.calls.is_empty() {
+                    let calls: Vec<CallRow> = rows!(
+                        &mut *tx,
+                        calls_sql(&by_ids(pg, "c.id")),
+                        json_ids(named.calls.iter().copied())
+                    );
+                    for r in &calls {
+                        call_row_facts(r, zone, &mut delta)?;
+                        work(&mut days, r, zone);
+                    }
+                    let corrected: Vec<i64> = calls.iter().filter_map(|r| r.6).collect();
+                    if !corrected.is_empty() {
+                        let originals: Vec<CallRow> = rows!(
+                            &mut *tx,
+                            calls_sql(&by_ids(pg, "c.id")),
+                            json_ids(corrected)
+                        );
+                        let mut back = Facts::default();
+                        for r in &originals {
+                            call_row_facts(r, zone, &mut back)?;
+                        }
+                        delta.merge(&back, -1);
+                    }
+                }
+
+                // Payments: each added once, credited by what was recorded before it.
+                if !named.payments.is_empty() {
+                    let payments: Vec<PaymentRow> = rows!(
+                        &mut *tx,
+                        payments_sql(&by_ids(pg, "p.id")),
+                        json_ids(named.payments.iter().copied())
+                    );
+                    let accounts = json_ids(payments.iter().map(|p| p.1));
+                    let calls: Vec<PastCallRow> = rows!(&mut *tx, past_calls_sql(pg), &accounts);
+                    let plans: Vec<PastPlanRow> = rows!(&mut *tx, past_plans_sql(pg), &accounts);
+                    payment_facts(&payments, &calls, &plans, policy, &mut delta);
+                }
+
+                // Records that change: their facts now, against what they contributed before.
+                let mut now: Vec<(String, Facts)> = Vec::new();
+                if !named.promises.is_empty() {
+                    let rows: Vec<PromiseRow> = rows!(
+                        &mut *tx,
+                        promises_sql(&by_ids(pg, "s.call_id")),
+                        json_ids(named.promises.iter().copied())
+                    );
+                    now.extend(rows.iter().map(|r| promise_row_facts(r, zone)));
+                }
+                if !named.plans.is_empty() {
+                    let rows: Vec<PlanRow> = rows!(
+                        &mut *tx,
+                        plans_sql(&by_ids(pg, "p.id")),
+                        json_ids(named.plans.iter().copied())
+                    );
+                    now.extend(rows.iter().map(|r| plan_row_facts(r, zone)));
+                }
+                if !named.disputes.is_empty() {
+                    let rows: Vec<DisputeRow> = rows!(
+                        &mut *tx,
+                        disputes_sql(&by_ids(pg, "d.id")),
+                        json_ids(named.disputes.iter().copied())
+                    );
+                    now.extend(rows.iter().map(|r| dispute_row_facts(r, zone)));
+                }
+                if !now.is_empty() {
+                    let names = serde_json::Value::from(
+                        now.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+                    )
+                    .to_string();
+                    let before: Vec<(String, String)> = rows!(&mut *tx, seen_sql(pg), &names);
+                    for (_, facts) in &before {
+                        delta.merge(&facts_from_json(facts)?, -1);
+                    }
+                    let mut seen = Vec::with_capacity(now.len());
+                    for (name, facts) in &now {
+                        delta.merge(facts, 1);
+                        seen.push(json!([name, facts_json(facts)]));
+                    }
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO report_seen (resource, facts) SELECT {}, {} FROM {} \
+                         WHERE TRUE ON CONFLICT (resource) DO UPDATE SET facts = excluded.facts",
+                        crate::sets::text(0),
+                        crate::sets::text(1),
+                        crate::sets::rows(pg, 1)
+                    )))
+                    .bind(serde_json::Value::Array(seen).to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                write_facts!(&mut *tx, pg, &delta, &days);
+                sqlx::query("UPDATE report_position SET event_id = $1")
+                    .bind(last)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                events.len()
+            }))
+        })
+    }
+
+    /// Folds until the rollup is at the feed's head; returns the events folded.
+    pub async fn fold_report_all(&self, policy: &ReportingPolicy) -> Result<usize, StoreError> {
+        let mut folded = 0;
+        loop {
+            let n = self.fold_report(policy).await?;
+            folded += n;
+            if n == 0 {
+                return Ok(folded);
+            }
+        }
+    }
+
+    /// Events committed that the rollup has not folded yet.
+    pub async fn report_lag(&self) -> Result<i64, StoreError> {
+        Ok(with_reader!(&self.backend, |pool, pg| {
+            let (lag,): (i64,) = sqlx::query_as(
+                "SELECT COALESCE((SELECT MAX(id) FROM events), 0) - \
+                 COALESCE((SELECT MAX(event_id) FROM report_position), 0)",
+            )
+            .fetch_one(pool)
+            .await?;
+            lag
+        }))
+    }
+
+    /// The rollup's facts dated `from..=to`.
+    pub async fn report_facts(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(FactKey, Tally)>, StoreError> {
+        type Row = (NaiveDate, String, String, String, String, String, i64, i64);
+        let rows: Vec<Row> = with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_as(FACTS_SQL)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?
+        });
+        let mut out = Vec::with_capacity(rows.len());
+        for (day, agent, queue, currency, measure, detail, count, amount_minor) in rows {
+            let measure = Measure::parse(&measure)
+                .ok_or_else(|| StoreError::Corrupt(format!("report measure {measure}")))?;
+            let tally = Tally {
+                count,
+                amount_minor,
+            };
+            if tally != Tally::default() {
+                let key = FactKey {
+                    day,
+                    agent,
+                    queue,
+                    currency,
+                    measure,
+                    detail,
+                };
+                out.push((key, tally));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The agents' working days `from..=to`.
+    pub async fn report_agent_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<AgentDay>, StoreError> {
+        let rows: Vec<(NaiveDate, String, i64, i64, i64)> =
+            with_reader!(&self.backend, |pool, pg| {
+                sqlx::query_as(AGENT_DAYS_SQL)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(pool)
+                    .await?
+            });
+        rows.into_iter()
+            .map(|(day, agent, first, last, calls)| {
+                let at = |us| {
+                    chrono::DateTime::from_timestamp_micros(us)
+                        .ok_or_else(|| StoreError::Corrupt(format!("report agent day {us}")))
+                };
+                Ok(AgentDay {
+                    day,
+                    agent,
+                    first: at(first)?,
+                    last: at(last)?,
+                    calls,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(feature = "testkit")]
+mod recompute;
