@@ -9,6 +9,7 @@ import { EventService } from "./gen/recoup/v1/event_pb";
 import { FloorService } from "./gen/recoup/v1/floor_pb";
 import { GuidanceService } from "./gen/recoup/v1/guidance_pb";
 import { PlanService } from "./gen/recoup/v1/plan_pb";
+import { ReportingService } from "./gen/recoup/v1/report_pb";
 
 const STORAGE_KEY = "recoup.credential";
 
@@ -36,6 +37,7 @@ export const events = createClient(EventService, transport);
 export const floor = createClient(FloorService, transport);
 export const guidance = createClient(GuidanceService, transport);
 export const plans = createClient(PlanService, transport);
+export const reporting = createClient(ReportingService, transport);
 
 /** An error as the desktop shows it: the server's message, and problems by request field. */
 export interface Problem {

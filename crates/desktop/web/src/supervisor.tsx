@@ -1,5 +1,5 @@
-// The supervisor's screen: plans awaiting approval, open disputes, calls that broke a rule, and the
-// live floor (who holds which account, calls today by outcome). Plans, disputes and calls come from
+// The supervisor's screen: plans awaiting approval, open disputes, calls that broke a rule, the
+// live floor (who holds which account, calls today by outcome), and the team report. Plans, disputes and calls come from
 // the change feed, replayed and then followed live, so the screen never needs a reload.
 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
@@ -13,6 +13,7 @@ import { EventType } from "./gen/recoup/v1/event_pb";
 import { PlanKindSchema, PlanState, PlanStateSchema, type Plan } from "./gen/recoup/v1/plan_pb";
 import type { WorklistEntry } from "./gen/recoup/v1/account_pb";
 import { label, money, time } from "./format";
+import { TeamReport } from "./report";
 import { Field, ProblemBox, Section } from "./ui";
 
 interface Keyed<T> {
@@ -169,6 +170,9 @@ export function SupervisorScreen() {
           )}
         </Section>
       </div>
+      <Section title="Team report" id="report">
+        <TeamReport />
+      </Section>
     </main>
   );
 }

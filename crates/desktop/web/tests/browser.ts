@@ -228,8 +228,15 @@ async function main() {
     await boss.keyboard.press("s");
     const approve = boss.getByRole("button", { name: "Approve the plan for DEMO-007" });
     await approve.waitFor();
+    // The team report: weekly charts drawn as elements, and the table by agent.
+    await boss.locator("#report-agents").waitFor();
+    assert.ok((await boss.locator("#report figure.chart svg rect").count()) > 0, "the report draws its charts");
+    const agentsTable = await boss.locator("#report-agents").innerText();
+    assert.match(agentsTable, /Agent\s+Collected/, "the table by agent has its columns");
     report.push(`axe supervisor: ${(await accessibility(boss, "the supervisor screen")).join("; ") || "no findings"}`);
     await shot(boss, "supervisor-queue");
+    await boss.locator("#report").scrollIntoViewIfNeeded();
+    await shot(boss, "supervisor-report");
     await approve.click();
     await boss.getByRole("status").filter({ hasText: "Awaiting signature" }).waitFor();
     await approve.waitFor({ state: "detached" });
