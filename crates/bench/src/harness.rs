@@ -365,11 +365,19 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
     {
         target = target.with_floor_agents(&issue_floor_agents(url).await?)?;
     }
+    if let Some(url) = &url
+        && spec.rpcs.iter().any(|r| r == "get_kpis")
+    {
+        target = target.with_supervisor(&issue_supervisor(url).await?)?;
+    }
     let channels = connect(&addr, spec.connections).await?;
     for name in &spec.rpcs {
         let rpc = Rpc::named(name, &target).ok_or_else(|| format!("unknown rpc {name}"))?;
         if let ("get_worklist" | "claim_next_and_record", Some(url)) = (name.as_str(), &url) {
             settle_worklist(url).await?;
+        }
+        if let ("get_kpis", Some(url)) = (name.as_str(), &url) {
+            settle_report(url).await?;
         }
         for (&level, &(_, echo_rps)) in spec.levels.iter().zip(&baseline) {
             eprintln!("{name} at {level} in flight …");
@@ -401,6 +409,43 @@ pub async fn run(subject: Subject, accounts: usize, spec: &RunSpec) -> Result<Ve
 
 /// Waits until the server has computed every worklist entry (the first start on a book computes them
 /// all), so GetWorklist is measured on a current list; says how long that took.
+/// Issues a supervisor key on `url` (subject `recoup-bench-supervisor`), for reports.
+async fn issue_supervisor(url: &str) -> Result<String, BoxError> {
+    let store = Store::connect(&StoreOptions {
+        url: url.into(),
+        ..StoreOptions::default()
+    })
+    .await?;
+    let subject = format!("{SUBJECT}-supervisor");
+    let key = keys::issue(&store, Role::Supervisor, &subject, None, Utc::now()).await?;
+    store.close().await;
+    Ok(key.secret)
+}
+
+/// Waits until recoupd's reporting keeper has folded the book's history into the rollup (a book
+/// recoupd has not reported on before starts from its first event), so get_kpis measures reports,
+/// not the catching up.
+async fn settle_report(url: &str) -> Result<(), BoxError> {
+    let store = Store::connect(&StoreOptions {
+        url: url.into(),
+        ..StoreOptions::default()
+    })
+    .await?;
+    let started = std::time::Instant::now();
+    let first = store.report_lag().await?;
+    let mut lag = first;
+    while lag > 0 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        lag = store.report_lag().await?;
+    }
+    eprintln!(
+        "report: {first} events were still to fold; all folded after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    store.close().await;
+    Ok(())
+}
+
 async fn settle_worklist(url: &str) -> Result<(), BoxError> {
     let store = Store::connect(&StoreOptions {
         url: url.into(),

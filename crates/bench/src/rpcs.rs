@@ -11,6 +11,7 @@ use recoup_proto::v1::call_service_client::CallServiceClient;
 use recoup_proto::v1::floor_service_client::FloorServiceClient;
 use recoup_proto::v1::guidance_service_client::GuidanceServiceClient;
 use recoup_proto::v1::plan_service_client::PlanServiceClient;
+use recoup_proto::v1::reporting_service_client::ReportingServiceClient;
 use recoup_server::convert::{date_out, time_out};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
@@ -33,6 +34,7 @@ pub const ALL: &[&str] = &[
     "get_call_guidance",
     "prepare_call",
     "claim_next_and_record",
+    "get_kpis",
 ];
 
 /// Adds the bearer credential to every call.
@@ -54,6 +56,8 @@ pub struct Target {
     /// issues them when it starts recoupd, else there is only `agent`.
     pub floor_agents: Arc<Vec<Bearer>>,
     pub integration: Bearer,
+    /// A supervisor, for reports; the harness issues one when it starts recoupd.
+    pub supervisor: Option<Bearer>,
     /// Accounts in the book (refs `BK-0000000` …).
     pub accounts: usize,
     /// Each account's currency and minor-unit exponent, by index (for payments).
@@ -78,6 +82,7 @@ impl Target {
             agent: bearer(agent)?,
             floor_agents: Arc::new(vec![bearer(agent)?]),
             integration: bearer(integration)?,
+            supervisor: None,
             accounts,
             currencies: Arc::new(currencies),
             run_id: fastrand::u64(..),
@@ -98,6 +103,18 @@ impl Target {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Target {
             floor_agents: Arc::new(agents),
+            ..self
+        })
+    }
+
+    /// The same target with a supervisor's key.
+    pub fn with_supervisor(self, key: &str) -> Result<Target, String> {
+        let bearer = format!("Bearer {key}")
+            .parse()
+            .map(Bearer)
+            .map_err(|_| "a key is not valid header text".to_owned())?;
+        Ok(Target {
+            supervisor: Some(bearer),
             ..self
         })
     }
@@ -147,6 +164,7 @@ pub enum Rpc {
     GetCallGuidance(Target),
     PrepareCall(Target),
     ClaimNextAndRecord(Target),
+    GetKpis(Target),
 }
 
 impl Rpc {
@@ -164,6 +182,7 @@ impl Rpc {
             "get_call_guidance" => Rpc::GetCallGuidance(t),
             "prepare_call" => Rpc::PrepareCall(t),
             "claim_next_and_record" => Rpc::ClaimNextAndRecord(t),
+            "get_kpis" => Rpc::GetKpis(t),
             _ => return None,
         })
     }
@@ -287,6 +306,24 @@ impl Call for Rpc {
                 };
                 FloorServiceClient::new(InterceptedService::new(channel, t.agent.clone()))
                     .prepare_call(request)
+                    .await?;
+            }
+            Rpc::GetKpis(t) => {
+                // A manager's dashboard: the last four weeks by week.
+                let Some(supervisor) = &t.supervisor else {
+                    return Err(tonic::Status::failed_precondition(
+                        "get_kpis needs a supervisor key: measure it on a recoupd the harness starts",
+                    ));
+                };
+                let to = Utc::now().date_naive();
+                let request = pb::GetKpisRequest {
+                    from_date: Some(date_out(to - Days::new(27))),
+                    to_date: Some(date_out(to)),
+                    group_by: pb::KpiGrouping::Week as i32,
+                    time_zone: String::new(),
+                };
+                ReportingServiceClient::new(InterceptedService::new(channel, supervisor.clone()))
+                    .get_kpis(request)
                     .await?;
             }
             Rpc::ClaimNextAndRecord(t) => {

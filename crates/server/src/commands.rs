@@ -248,6 +248,7 @@ pub async fn serve(
         jwt: jwt(&args.jwt)?,
         health_interval: Duration::from_secs(args.health_interval_secs),
         watch_heartbeat: Duration::from_secs(args.watch_heartbeat_secs),
+        report_interval: Duration::from_secs(args.report_every_secs),
         webhooks: crate::webhooks::WebhookOptions {
             max_attempts: args.webhook_max_attempts,
             timeout: Duration::from_secs(args.webhook_timeout_secs),

@@ -343,6 +343,14 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub watch_heartbeat_secs: u64,
 
+    /// Seconds between passes of the reporting keeper, which folds new changes into the report's
+    /// rollup and takes the book at each day's end (policy.reporting.time_zone). 0 turns the pass
+    /// off on this process: reports still fold what they need when asked, but no daily book is
+    /// taken here (run it on at least one replica).
+    #[arg(long, env = "RECOUP_REPORT_EVERY_SECS", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub report_every_secs: u64,
+
     /// Tries of one event at a webhook endpoint before it is dead-lettered for that endpoint (the
     /// next event then follows).
     #[arg(long, env = "RECOUP_WEBHOOK_MAX_ATTEMPTS", default_value_t = 10,

@@ -264,8 +264,11 @@ pub async fn keep_once(
     Ok((folded, taken))
 }
 
-/// Runs `keep_once` every `every` until the task is dropped.
+/// Runs `keep_once` every `every` until the task is dropped; never when `every` is zero.
 pub async fn keep_every(store: Store, policy: Arc<Policy>, every: Duration, clock: SharedClock) {
+    if every.is_zero() {
+        return;
+    }
     loop {
         tokio::time::sleep(every).await;
         match keep_once(&store, &policy.reporting, clock.now()).await {

@@ -106,7 +106,8 @@ pub struct ServeOptions {
     pub promise_interval: Duration,
     /// How often worklist entries that are stale or due a fresh look are computed.
     pub worklist_interval: Duration,
-    /// How often the reporting rollup folds the feed and looks for a day's book to take.
+    /// How often the reporting rollup folds the feed and looks for a day's book to take; zero: never
+    /// (reports fold what they need when asked).
     pub report_interval: Duration,
     /// How often an open WatchEvents stream sends a heartbeat.
     pub watch_heartbeat: Duration,

@@ -65,7 +65,8 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         | "ClaimAccount"
         | "ExtendClaim"
         | "ReleaseClaim"
-        | "PrepareCall" => Code::InvalidArgument,
+        | "PrepareCall"
+        | "GetKpis" => Code::InvalidArgument,
         other => panic!("{other}: no expected answer to an empty request"),
     }
 }
