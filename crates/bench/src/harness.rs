@@ -432,11 +432,15 @@ async fn settle_report(url: &str) -> Result<(), BoxError> {
     })
     .await?;
     let started = std::time::Instant::now();
-    let first = store.report_lag().await?;
+    let first = store
+        .report_lag(&recoup_domain::policy::ReportingPolicy::default())
+        .await?;
     let mut lag = first;
     while lag > 0 {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        lag = store.report_lag().await?;
+        lag = store
+            .report_lag(&recoup_domain::policy::ReportingPolicy::default())
+            .await?;
     }
     eprintln!(
         "report: {first} events were still to fold; all folded after {:.1} s",

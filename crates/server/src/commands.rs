@@ -530,7 +530,7 @@ pub async fn report(
     if args.to < args.from {
         return Err("--to is before --from".into());
     }
-    let lag = store.report_lag().await?;
+    let lag = store.report_lag(&policy.reporting).await?;
     if lag > crate::report::MAX_LAG {
         eprintln!("recoupd: counting {lag} changes into the report's rollup first");
     }

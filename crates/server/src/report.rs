@@ -69,11 +69,13 @@ pub async fn kpis(
     ask: &Ask,
     now: DateTime<Utc>,
 ) -> Result<Result<pb::GetKpisResponse, i64>, StoreError> {
-    let lag = store.report_lag().await?;
+    let lag = store.report_lag(policy).await?;
     if lag > MAX_LAG {
         return Ok(Err(lag));
     }
-    store.fold_report_all(policy).await?;
+    if lag > 0 {
+        store.fold_report_all(policy).await?;
+    }
     let allowed = |queue: &str| {
         ask.queues
             .as_ref()

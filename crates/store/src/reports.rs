@@ -223,13 +223,166 @@ macro_rules! write_facts {
     }};
 }
 
+/// What one fold adds: read from the records without holding the writer, applied in a short write
+/// transaction only if the rollup is still where the reads started (`after`).
+struct Fold {
+    after: i64,
+    last: i64,
+    events: usize,
+    delta: Facts,
+    days: BTreeMap<(NaiveDate, String), (i64, i64, i64)>,
+    /// What each changing record contributes now, as JSON rows `[resource, facts]`.
+    seen: Vec<serde_json::Value>,
+}
+
+/// Why a fold's reads did not give a `Fold`.
+enum Read {
+    /// The rollup is at the feed's head.
+    AtHead,
+    /// No rollup, or one counted under other settings: it must be started again.
+    Restart(bool),
+    Ready(Box<Fold>),
+}
+
 impl Store {
     /// Folds up to `FOLD_BATCH` events after the rollup's position into it; returns how many were
-    /// folded (0: it is at the feed's head). A rollup counted under other settings (the reporting
-    /// time zone or attribution window changed) is emptied and counted again from the first event.
+    /// folded (0: it is at the feed's head). The events and their records are read without the
+    /// writer; the write transaction then moves the position only if no other fold (this process's
+    /// or another replica's) moved it meanwhile, and the reads are made again if one did. A rollup
+    /// counted under other settings (the reporting time zone or attribution window changed) is
+    /// emptied and counted again from the first event.
     pub async fn fold_report(&self, policy: &ReportingPolicy) -> Result<usize, StoreError> {
+        loop {
+            let fold = match self.fold_read(policy).await? {
+                Read::AtHead => return Ok(0),
+                Read::Restart(was) => {
+                    self.report_restart(policy, was).await?;
+                    continue;
+                }
+                Read::Ready(fold) => fold,
+            };
+            if self.fold_write(&fold).await? {
+                return Ok(fold.events);
+            }
+        }
+    }
+
+    /// The next batch's facts, read from the events after the rollup's position and their records.
+    async fn fold_read(&self, policy: &ReportingPolicy) -> Result<Read, StoreError> {
         let zone = policy.time_zone;
         let window = i64::from(policy.attribution_days);
+        Ok(with_reader!(&self.backend, |pool, pg| {
+            let at: Option<(i64, String, i64)> =
+                sqlx::query_as("SELECT event_id, time_zone, attribution_days FROM report_position")
+                    .fetch_optional(pool)
+                    .await?;
+            let after = match at {
+                Some((id, z, d)) if z == zone.name() && d == window => id,
+                _ => return Ok(Read::Restart(at.is_some())),
+            };
+            let events: Vec<(i64, String, String)> = sqlx::query_as(EVENTS_SQL)
+                .bind(after)
+                .bind(FOLD_BATCH)
+                .fetch_all(pool)
+                .await?;
+            let Some(last) = events.last().map(|e| e.0) else {
+                return Ok(Read::AtHead);
+            };
+            let named = Named::of(&events);
+            let mut delta = Facts::default();
+            let mut days = BTreeMap::new();
+
+            // Calls: each added once; a correction takes its original's facts back.
+            if !named.calls.is_empty() {
+                let calls: Vec<CallRow> = rows!(
+                    pool,
+                    calls_sql(&by_ids(pg, "c.id")),
+                    json_ids(named.calls.iter().copied())
+                );
+                for r in &calls {
+                    call_row_facts(r, zone, &mut delta)?;
+                    work(&mut days, r, zone);
+                }
+                let corrected: Vec<i64> = calls.iter().filter_map(|r| r.6).collect();
+                if !corrected.is_empty() {
+                    let originals: Vec<CallRow> =
+                        rows!(pool, calls_sql(&by_ids(pg, "c.id")), json_ids(corrected));
+                    let mut back = Facts::default();
+                    for r in &originals {
+                        call_row_facts(r, zone, &mut back)?;
+                    }
+                    delta.merge(&back, -1);
+                }
+            }
+
+            // Payments: each added once, credited by what was recorded before it.
+            if !named.payments.is_empty() {
+                let payments: Vec<PaymentRow> = rows!(
+                    pool,
+                    payments_sql(&by_ids(pg, "p.id")),
+                    json_ids(named.payments.iter().copied())
+                );
+                let accounts = json_ids(payments.iter().map(|p| p.1));
+                let calls: Vec<PastCallRow> = rows!(pool, past_calls_sql(pg), &accounts);
+                let plans: Vec<PastPlanRow> = rows!(pool, past_plans_sql(pg), &accounts);
+                payment_facts(&payments, &calls, &plans, policy, &mut delta);
+            }
+
+            // Records that change: their facts now, against what they contributed before.
+            let mut now: Vec<(String, Facts)> = Vec::new();
+            if !named.promises.is_empty() {
+                let rows: Vec<PromiseRow> = rows!(
+                    pool,
+                    promises_sql(&by_ids(pg, "s.call_id")),
+                    json_ids(named.promises.iter().copied())
+                );
+                now.extend(rows.iter().map(|r| promise_row_facts(r, zone)));
+            }
+            if !named.plans.is_empty() {
+                let rows: Vec<PlanRow> = rows!(
+                    pool,
+                    plans_sql(&by_ids(pg, "p.id")),
+                    json_ids(named.plans.iter().copied())
+                );
+                now.extend(rows.iter().map(|r| plan_row_facts(r, zone)));
+            }
+            if !named.disputes.is_empty() {
+                let rows: Vec<DisputeRow> = rows!(
+                    pool,
+                    disputes_sql(&by_ids(pg, "d.id")),
+                    json_ids(named.disputes.iter().copied())
+                );
+                now.extend(rows.iter().map(|r| dispute_row_facts(r, zone)));
+            }
+            let mut seen = Vec::with_capacity(now.len());
+            if !now.is_empty() {
+                let names =
+                    serde_json::Value::from(now.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>())
+                        .to_string();
+                let before: Vec<(String, String)> = rows!(pool, seen_sql(pg), &names);
+                for (_, facts) in &before {
+                    delta.merge(&facts_from_json(facts)?, -1);
+                }
+                for (name, facts) in &now {
+                    delta.merge(facts, 1);
+                    seen.push(json!([name, facts_json(facts)]));
+                }
+            }
+            Read::Ready(Box::new(Fold {
+                after,
+                last,
+                events: events.len(),
+                delta,
+                days,
+                seen,
+            }))
+        }))
+    }
+
+    /// Applies `fold` if the rollup is still at its starting position; false if another fold moved
+    /// it first (the reads are then stale and are made again).
+    async fn fold_write(&self, fold: &Fold) -> Result<bool, StoreError> {
+        let seen = serde_json::Value::Array(fold.seen.clone()).to_string();
         retrying!(&self.backend, async {
             Ok(with_writer!(&self.backend, |pool, pg| {
                 let mut tx = if pg {
@@ -237,136 +390,19 @@ impl Store {
                 } else {
                     pool.begin_with("BEGIN IMMEDIATE").await?
                 };
-                let lock = if pg { " FOR UPDATE" } else { "" };
-                let at: Option<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT event_id, time_zone, attribution_days FROM report_position{lock}"
-                )))
-                .fetch_optional(&mut *tx)
-                .await?;
-                let after = match at {
-                    Some((id, z, d)) if z == zone.name() && d == window => id,
-                    _ => {
-                        if at.is_some() {
-                            tracing::info!(
-                                time_zone = zone.name(),
-                                attribution_days = window,
-                                "reporting settings changed: the rollup is counted again from \
-                                 the first event"
-                            );
-                        }
-                        for table in [
-                            "report_facts",
-                            "report_agent_days",
-                            "report_seen",
-                            "report_position",
-                        ] {
-                            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        sqlx::query(
-                            "INSERT INTO report_position (one, event_id, time_zone, \
-                             attribution_days) VALUES (1, 0, $1, $2)",
-                        )
-                        .bind(zone.name())
-                        .bind(window)
+                // First, so a second replica's fold waits here for this one's commit and then finds
+                // the position moved.
+                let moved =
+                    sqlx::query("UPDATE report_position SET event_id = $1 WHERE event_id = $2")
+                        .bind(fold.last)
+                        .bind(fold.after)
                         .execute(&mut *tx)
-                        .await?;
-                        0
-                    }
-                };
-                let events: Vec<(i64, String, String)> = sqlx::query_as(EVENTS_SQL)
-                    .bind(after)
-                    .bind(FOLD_BATCH)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let Some(last) = events.last().map(|e| e.0) else {
-                    tx.commit().await?;
-                    return Ok(0);
-                };
-                let named = Named::of(&events);
-                let mut delta = Facts::default();
-                let mut days = BTreeMap::new();
-
-                // Calls: each added once; a correction takes its original's facts back.
-                if !named.calls.is_empty() {
-                    let calls: Vec<CallRow> = rows!(
-                        &mut *tx,
-                        calls_sql(&by_ids(pg, "c.id")),
-                        json_ids(named.calls.iter().copied())
-                    );
-                    for r in &calls {
-                        call_row_facts(r, zone, &mut delta)?;
-                        work(&mut days, r, zone);
-                    }
-                    let corrected: Vec<i64> = calls.iter().filter_map(|r| r.6).collect();
-                    if !corrected.is_empty() {
-                        let originals: Vec<CallRow> = rows!(
-                            &mut *tx,
-                            calls_sql(&by_ids(pg, "c.id")),
-                            json_ids(corrected)
-                        );
-                        let mut back = Facts::default();
-                        for r in &originals {
-                            call_row_facts(r, zone, &mut back)?;
-                        }
-                        delta.merge(&back, -1);
-                    }
+                        .await?
+                        .rows_affected();
+                if moved == 0 {
+                    return Ok(false);
                 }
-
-                // Payments: each added once, credited by what was recorded before it.
-                if !named.payments.is_empty() {
-                    let payments: Vec<PaymentRow> = rows!(
-                        &mut *tx,
-                        payments_sql(&by_ids(pg, "p.id")),
-                        json_ids(named.payments.iter().copied())
-                    );
-                    let accounts = json_ids(payments.iter().map(|p| p.1));
-                    let calls: Vec<PastCallRow> = rows!(&mut *tx, past_calls_sql(pg), &accounts);
-                    let plans: Vec<PastPlanRow> = rows!(&mut *tx, past_plans_sql(pg), &accounts);
-                    payment_facts(&payments, &calls, &plans, policy, &mut delta);
-                }
-
-                // Records that change: their facts now, against what they contributed before.
-                let mut now: Vec<(String, Facts)> = Vec::new();
-                if !named.promises.is_empty() {
-                    let rows: Vec<PromiseRow> = rows!(
-                        &mut *tx,
-                        promises_sql(&by_ids(pg, "s.call_id")),
-                        json_ids(named.promises.iter().copied())
-                    );
-                    now.extend(rows.iter().map(|r| promise_row_facts(r, zone)));
-                }
-                if !named.plans.is_empty() {
-                    let rows: Vec<PlanRow> = rows!(
-                        &mut *tx,
-                        plans_sql(&by_ids(pg, "p.id")),
-                        json_ids(named.plans.iter().copied())
-                    );
-                    now.extend(rows.iter().map(|r| plan_row_facts(r, zone)));
-                }
-                if !named.disputes.is_empty() {
-                    let rows: Vec<DisputeRow> = rows!(
-                        &mut *tx,
-                        disputes_sql(&by_ids(pg, "d.id")),
-                        json_ids(named.disputes.iter().copied())
-                    );
-                    now.extend(rows.iter().map(|r| dispute_row_facts(r, zone)));
-                }
-                if !now.is_empty() {
-                    let names = serde_json::Value::from(
-                        now.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
-                    )
-                    .to_string();
-                    let before: Vec<(String, String)> = rows!(&mut *tx, seen_sql(pg), &names);
-                    for (_, facts) in &before {
-                        delta.merge(&facts_from_json(facts)?, -1);
-                    }
-                    let mut seen = Vec::with_capacity(now.len());
-                    for (name, facts) in &now {
-                        delta.merge(facts, 1);
-                        seen.push(json!([name, facts_json(facts)]));
-                    }
+                if !fold.seen.is_empty() {
                     sqlx::query(sqlx::AssertSqlSafe(format!(
                         "INSERT INTO report_seen (resource, facts) SELECT {}, {} FROM {} \
                          WHERE TRUE ON CONFLICT (resource) DO UPDATE SET facts = excluded.facts",
@@ -374,17 +410,70 @@ impl Store {
                         crate::sets::text(1),
                         crate::sets::rows(pg, 1)
                     )))
-                    .bind(serde_json::Value::Array(seen).to_string())
+                    .bind(&seen)
                     .execute(&mut *tx)
                     .await?;
                 }
-                write_facts!(&mut *tx, pg, &delta, &days);
-                sqlx::query("UPDATE report_position SET event_id = $1")
-                    .bind(last)
-                    .execute(&mut *tx)
-                    .await?;
+                write_facts!(&mut *tx, pg, &fold.delta, &fold.days);
                 tx.commit().await?;
-                events.len()
+                true
+            }))
+        })
+    }
+
+    /// Empties the rollup and starts it at the first event under `policy`'s settings (`was`: there
+    /// was one, counted under others).
+    async fn report_restart(&self, policy: &ReportingPolicy, was: bool) -> Result<(), StoreError> {
+        let zone = policy.time_zone;
+        let window = i64::from(policy.attribution_days);
+        if was {
+            tracing::info!(
+                time_zone = zone.name(),
+                attribution_days = window,
+                "reporting settings changed: the rollup is counted again from the first event"
+            );
+        }
+        retrying!(&self.backend, async {
+            Ok(with_writer!(&self.backend, |pool, pg| {
+                let mut tx = if pg {
+                    pool.begin().await?
+                } else {
+                    pool.begin_with("BEGIN IMMEDIATE").await?
+                };
+                // Folds and restarts take turns here (SQLite: the write lock), so one started by
+                // another replica meanwhile is found, not emptied again.
+                if pg {
+                    sqlx::query("LOCK TABLE report_position IN EXCLUSIVE MODE")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let at: Option<(String, i64)> =
+                    sqlx::query_as("SELECT time_zone, attribution_days FROM report_position")
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if at.is_some_and(|(z, d)| z == zone.name() && d == window) {
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                for table in [
+                    "report_facts",
+                    "report_agent_days",
+                    "report_seen",
+                    "report_position",
+                ] {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO report_position (one, event_id, time_zone, attribution_days) \
+                     VALUES (1, 0, $1, $2)",
+                )
+                .bind(zone.name())
+                .bind(window)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
             }))
         })
     }
@@ -401,17 +490,28 @@ impl Store {
         }
     }
 
-    /// Events committed that the rollup has not folded yet.
-    pub async fn report_lag(&self) -> Result<i64, StoreError> {
-        Ok(with_reader!(&self.backend, |pool, pg| {
-            let (lag,): (i64,) = sqlx::query_as(
-                "SELECT COALESCE((SELECT MAX(id) FROM events), 0) - \
-                 COALESCE((SELECT MAX(event_id) FROM report_position), 0)",
-            )
-            .fetch_one(pool)
-            .await?;
-            lag
-        }))
+    /// Events committed that the rollup under `policy`'s settings has not folded yet: all of them
+    /// when it has none or was counted under other settings.
+    pub async fn report_lag(&self, policy: &ReportingPolicy) -> Result<i64, StoreError> {
+        let (head, at): (i64, Option<(i64, String, i64)>) =
+            with_reader!(&self.backend, |pool, pg| {
+                let head: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events")
+                    .fetch_one(pool)
+                    .await?;
+                let at = sqlx::query_as(
+                    "SELECT event_id, time_zone, attribution_days FROM report_position",
+                )
+                .fetch_optional(pool)
+                .await?;
+                (head.unwrap_or(0), at)
+            });
+        let window = i64::from(policy.attribution_days);
+        Ok(match at {
+            Some((id, zone, days)) if zone == policy.time_zone.name() && days == window => {
+                head - id
+            }
+            _ => head,
+        })
     }
 
     /// The rollup's facts dated `from..=to`.
