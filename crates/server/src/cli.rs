@@ -91,6 +91,9 @@ pub async fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) ->
         Command::Report(args) => commands::report(&cli.database, cli.config.as_deref(), &args)
             .await
             .map(|out| print!("{out}")),
+        Command::Evidence(args) => commands::evidence(&cli.database, cli.config.as_deref(), &args)
+            .await
+            .map(|out| print!("{out}")),
     };
     if let Some(provider) = tracing {
         // Sends the spans still batched before the process ends.

@@ -13,7 +13,8 @@ use recoup_store::{Store, StoreOptions};
 use crate::auth::jwt::JwtSettings;
 use crate::auth::{Role, keys};
 use crate::config::{
-    DatabaseArgs, HealthArgs, JwtArgs, KeysCommand, ReportArgs, ServeArgs, WebhooksCommand,
+    DatabaseArgs, EvidenceArgs, HealthArgs, JwtArgs, KeysCommand, ReportArgs, ServeArgs,
+    WebhooksCommand,
 };
 use crate::server::{self, BoxError, ServeOptions, TlsPem};
 use crate::{demo, policy_file};
@@ -571,4 +572,57 @@ pub async fn report(
         }
         ReportFormat::Csv => crate::report::csv(&response),
     })
+}
+
+/// `recoupd evidence`: writes the account's pack into a new folder; returns what to print (the
+/// folder, then each part with its digest).
+pub async fn evidence(
+    db: &DatabaseArgs,
+    config: Option<&Path>,
+    args: &EvidenceArgs,
+) -> Result<String, BoxError> {
+    let policy = Arc::new(policy(config)?);
+    let store = existing_store(db).await?;
+    let reader = crate::evidence::Reader::new(
+        store.clone(),
+        policy,
+        Arc::new(templates(None)?),
+        Arc::new(crate::clock::SystemClock),
+    );
+    let pack = reader
+        .pack(&args.account)
+        .await
+        .map_err(|s| format!("{}: {}", args.account, s.message()))?;
+    store.close().await;
+    let manifest: serde_json::Value = serde_json::from_str(&pack.manifest_json)?;
+    let reference = manifest["external_ref"].as_str().unwrap_or_default();
+    let out = args.out.clone().unwrap_or_else(|| {
+        // A reference may hold characters a file name cannot.
+        let safe: String = reference
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        std::path::PathBuf::from(format!("evidence-{safe}"))
+    });
+    if out.exists() && std::fs::read_dir(&out)?.next().is_some() {
+        return Err(format!("{} exists and is not empty", out.display()).into());
+    }
+    let mut printed = format!("{}\n", out.display());
+    for part in &pack.parts {
+        let path = out.join(&part.name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, &part.content)?;
+        printed.push_str(&format!("  {}  {}\n", part.sha256, part.name));
+    }
+    std::fs::write(out.join("manifest.json"), &pack.manifest_json)?;
+    printed.push_str("  manifest.json\n");
+    Ok(printed)
 }

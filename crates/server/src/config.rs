@@ -96,6 +96,21 @@ pub enum Command {
     /// on an existing database; the reporting settings come from the policy (--config and
     /// RECOUP_POLICY__REPORTING__*).
     Report(ReportArgs),
+    /// Write an account's evidence pack (for an agency referral or a court claim: the statement,
+    /// invoices, payments, letters as sent, calls, plans, disputes and statutory interest with the
+    /// rates used) into a new folder: the printable evidence.html, the records as JSON, each
+    /// letter's text, and manifest.json with each part's SHA-256. Works on an existing database.
+    Evidence(EvidenceArgs),
+}
+
+/// Whose pack `recoupd evidence` writes, and where.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvidenceArgs {
+    /// The account: `accounts/ID`, or its reference in the CRM.
+    pub account: String,
+    /// The folder to create (default: `evidence-<reference>` here); it must not exist or be empty.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// What `recoupd report` prints.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod connections;
 pub mod convert;
 pub mod demo;
+pub mod evidence;
 pub mod ledger;
 pub mod metrics;
 pub mod names;

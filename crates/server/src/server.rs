@@ -295,6 +295,7 @@ pub async fn start(
             ReportingServiceServer::new(Reporting::new(
                 store.clone(),
                 options.policy.clone(),
+                options.templates.clone(),
                 clock.clone(),
             ))
             .max_decoding_message_size(limit),

@@ -57,4 +57,49 @@ impl Store {
             }))
         })
     }
+
+    /// Every invoice of account `account_id`, paid or not, oldest due first; None without the
+    /// account.
+    pub async fn account_invoices(
+        &self,
+        account_id: i64,
+    ) -> Result<Option<Vec<InvoiceRead>>, StoreError> {
+        with_reader!(&self.backend, |pool, pg| {
+            let cast = if pg { "::text" } else { "" };
+            let sql = format!(
+                "SELECT (CASE WHEN i.id IS NULL THEN NULL ELSE ({}) END){cast} AS row, \
+                 a.currency_code, a.time_zone, \
+                 (SELECT d.id FROM dispute_invoices di JOIN disputes d ON d.id = di.dispute_id \
+                  WHERE di.invoice_id = i.id AND d.state = 'open') AS open_dispute \
+                 FROM accounts a LEFT JOIN invoices i ON i.account_id = a.id \
+                 WHERE a.id = $1 ORDER BY i.due_date, i.id",
+                view::invoice_row(pg)
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(account_id)
+                .fetch_all(pool)
+                .await?;
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let Some(row) = r.opt_text("row")? else {
+                    continue;
+                };
+                let zone = r.text("time_zone")?;
+                out.push(InvoiceRead {
+                    invoice: view::invoice_payload(
+                        &row,
+                        account_id,
+                        currency(&r.text("currency_code")?)?,
+                    )?,
+                    time_zone: Tz::from_str(&zone)
+                        .map_err(|_| StoreError::Corrupt(format!("time zone '{zone}'")))?,
+                    open_dispute: r.opt_int("open_dispute")?,
+                });
+            }
+            Ok(Some(out))
+        })
+    }
 }

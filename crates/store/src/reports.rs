@@ -434,7 +434,7 @@ impl Store {
             );
         }
         retrying!(&self.backend, async {
-            Ok(with_writer!(&self.backend, |pool, pg| {
+            with_writer!(&self.backend, |pool, pg| {
                 let mut tx = if pg {
                     pool.begin().await?
                 } else {
@@ -474,7 +474,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-            }))
+            });
+            Ok(())
         })
     }
 

@@ -60,6 +60,7 @@ pub const MATRIX: &[(&str, &[Role])] = &[
     ("/recoup.v1.FloorService/ListRuleBreaches", &[Supervisor]),
     // Figures summed over the book name no debtor, so the operators who run recoup may read them.
     ("/recoup.v1.ReportingService/GetKpis", &[Supervisor, Admin]),
+    ("/recoup.v1.ReportingService/GetEvidencePack", &[Supervisor]),
 ];
 
 /// The roles that may call `path`, or None for a path the matrix does not list: the gate answers

@@ -60,6 +60,34 @@ impl Accounts {
     }
 }
 
+impl Accounts {
+    /// Every invoice of account `name` (`accounts/{id}`), paid or not, oldest due first, each as
+    /// GetInvoice shows it.
+    pub async fn every_invoice(&self, name: &str) -> Result<Vec<pb::Invoice>, Status> {
+        let mut v = Violations::new();
+        let Some(account) = names::account_id(&mut v, "account", name) else {
+            return Err(invalid(v));
+        };
+        let found = self
+            .store
+            .account_invoices(account)
+            .await
+            .map_err(store_failed)?
+            .ok_or_else(|| not_found(name))?;
+        let now = self.clock.now();
+        Ok(found
+            .iter()
+            .map(|f| {
+                let paused_by = f
+                    .open_dispute
+                    .map(|d| format!("{}/disputes/{d}", account_name(account)))
+                    .unwrap_or_default();
+                invoice_out(&f.invoice, local_today(f.time_zone, now), paused_by)
+            })
+            .collect())
+    }
+}
+
 #[tonic::async_trait]
 impl AccountService for Accounts {
     async fn get_account(

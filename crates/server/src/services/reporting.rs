@@ -14,19 +14,28 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::auth;
 use crate::clock::SharedClock;
 use crate::convert::{date_in, enum_in};
+use crate::evidence::Reader;
 use crate::report::{self, Ask, MAX_DAYS, grouping_in};
 use crate::status::{invalid, store_failed};
 use recoup_domain::report::kpis::Grouping;
+use recoup_script::Templates;
 
 pub struct Reporting {
     store: Store,
     policy: Arc<Policy>,
     clock: SharedClock,
+    evidence: Reader,
 }
 
 impl Reporting {
-    pub fn new(store: Store, policy: Arc<Policy>, clock: SharedClock) -> Self {
+    pub fn new(
+        store: Store,
+        policy: Arc<Policy>,
+        templates: Arc<Templates>,
+        clock: SharedClock,
+    ) -> Self {
         Self {
+            evidence: Reader::new(store.clone(), policy.clone(), templates, clock.clone()),
             store,
             policy,
             clock,
@@ -105,5 +114,18 @@ impl ReportingService for Reporting {
             )),
             Err(e) => Err(store_failed(e)),
         }
+    }
+
+    async fn get_evidence_pack(
+        &self,
+        request: Request<pb::GetEvidencePackRequest>,
+    ) -> Result<Response<pb::EvidencePack>, Status> {
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        crate::names::account_id(&mut v, "account", &req.account);
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        Ok(Response::new(self.evidence.pack(&req.account).await?))
     }
 }

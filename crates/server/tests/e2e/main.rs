@@ -14,6 +14,7 @@ mod deploy_files;
 mod disputes;
 mod errors;
 mod events;
+mod evidence;
 mod faults;
 mod floor;
 mod floor_sim;

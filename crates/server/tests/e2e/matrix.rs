@@ -66,7 +66,8 @@ fn answer_to_empty_request(rpc: &str) -> Code {
         | "ExtendClaim"
         | "ReleaseClaim"
         | "PrepareCall"
-        | "GetKpis" => Code::InvalidArgument,
+        | "GetKpis"
+        | "GetEvidencePack" => Code::InvalidArgument,
         other => panic!("{other}: no expected answer to an empty request"),
     }
 }
