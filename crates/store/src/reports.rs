@@ -494,18 +494,27 @@ impl Store {
     /// Events committed that the rollup under `policy`'s settings has not folded yet: all of them
     /// when it has none or was counted under other settings.
     pub async fn report_lag(&self, policy: &ReportingPolicy) -> Result<i64, StoreError> {
-        let (head, at): (i64, Option<(i64, String, i64)>) =
-            with_reader!(&self.backend, |pool, pg| {
-                let head: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events")
-                    .fetch_one(pool)
-                    .await?;
-                let at = sqlx::query_as(
-                    "SELECT event_id, time_zone, attribution_days FROM report_position",
-                )
-                .fetch_optional(pool)
-                .await?;
-                (head.unwrap_or(0), at)
-            });
+        // One statement: a report asks this before everything else.
+        let (head, at_id, at_zone, at_days): (
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        ) = with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_as(
+                "SELECT (SELECT MAX(id) FROM events), \
+                     (SELECT event_id FROM report_position), \
+                     (SELECT time_zone FROM report_position), \
+                     (SELECT attribution_days FROM report_position)",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        let head = head.unwrap_or(0);
+        let at = at_id
+            .zip(at_zone)
+            .zip(at_days)
+            .map(|((id, z), d)| (id, z, d));
         let window = i64::from(policy.attribution_days);
         Ok(match at {
             Some((id, zone, days)) if zone == policy.time_zone.name() && days == window => {

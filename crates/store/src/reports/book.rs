@@ -151,61 +151,59 @@ impl Store {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<BTreeMap<NaiveDate, Book>, StoreError> {
-        let (days, rows): (Vec<NaiveDate>, Vec<BookRow>) =
-            with_reader!(&self.backend, |pool, pg| {
-                let days = sqlx::query_scalar(
-                    "SELECT day FROM report_book_days WHERE day >= $1 AND day <= $2",
-                )
-                .bind(from)
-                .bind(to)
-                .fetch_all(pool)
-                .await?;
-                let rows = sqlx::query_as(
-                    "SELECT day, queue, currency, receivables_minor, current_minor, \
-                     days_1_30_minor, days_31_60_minor, days_61_90_minor, over_90_minor, \
-                     disputed_minor, with_agency_minor, under_plan_minor, sales_minor \
-                     FROM report_book WHERE day >= $1 AND day <= $2",
-                )
-                .bind(from)
-                .bind(to)
-                .fetch_all(pool)
-                .await?;
-                (days, rows)
-            });
-        let mut out: BTreeMap<NaiveDate, Book> =
-            days.into_iter().map(|d| (d, Book::new())).collect();
+        // One statement: each day taken, with its positions (none for a book with nothing owed).
+        let rows: Vec<BookRow> = with_reader!(&self.backend, |pool, pg| {
+            sqlx::query_as(
+                "SELECT d.day, b.queue, b.currency, b.receivables_minor, b.current_minor, \
+                 b.days_1_30_minor, b.days_31_60_minor, b.days_61_90_minor, b.over_90_minor, \
+                 b.disputed_minor, b.with_agency_minor, b.under_plan_minor, b.sales_minor \
+                 FROM report_book_days d LEFT JOIN report_book b ON b.day = d.day \
+                 WHERE d.day >= $1 AND d.day <= $2",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut out: BTreeMap<NaiveDate, Book> = BTreeMap::new();
         for (day, queue, currency, r, c, d1, d31, d61, d90, disputed, agency, plan, sales) in rows {
-            let p = Position {
-                receivables: r,
-                current: c,
-                days_1_30: d1,
-                days_31_60: d31,
-                days_61_90: d61,
-                over_90: d90,
-                disputed,
-                with_agency: agency,
-                under_plan: plan,
-                sales,
+            let book = out.entry(day).or_default();
+            let (Some(queue), Some(currency)) = (queue, currency) else {
+                continue;
             };
-            out.entry(day).or_default().insert((queue, currency), p);
+            // A row that exists has every amount (NOT NULL).
+            let p = Position {
+                receivables: r.unwrap_or_default(),
+                current: c.unwrap_or_default(),
+                days_1_30: d1.unwrap_or_default(),
+                days_31_60: d31.unwrap_or_default(),
+                days_61_90: d61.unwrap_or_default(),
+                over_90: d90.unwrap_or_default(),
+                disputed: disputed.unwrap_or_default(),
+                with_agency: agency.unwrap_or_default(),
+                under_plan: plan.unwrap_or_default(),
+                sales: sales.unwrap_or_default(),
+            };
+            book.insert((queue, currency), p);
         }
         Ok(out)
     }
 }
 
-/// A stored position: day, queue, currency and the ten amounts in `Position`'s order.
+/// A stored position: the day, then (all absent for a day whose book held nothing) queue,
+/// currency and the ten amounts in `Position`'s order.
 type BookRow = (
     NaiveDate,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
 );
