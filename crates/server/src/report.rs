@@ -81,21 +81,21 @@ pub async fn kpis(
             .as_ref()
             .is_none_or(|qs| qs.iter().any(|q| q == queue))
     };
-    // The three reads at once: each is one statement on its own pooled connection.
-    let (facts, days, mut books) = tokio::try_join!(
-        store.report_facts(ask.from, ask.to),
-        async {
-            match ask.queues {
-                None => store.report_agent_days(ask.from, ask.to).await,
-                Some(_) => Ok(Vec::new()),
-            }
-        },
-        store.books(ask.from, ask.to),
-    )?;
-    let facts: Vec<_> = facts
+    // One after another: run at once, 64 reports in flight made 192 statements queue for the
+    // readers, and cost more CPU a report than they saved in waiting (measured: 0.022 -> 0.014 of
+    // echo on SQLite).
+    let facts: Vec<_> = store
+        .report_facts(ask.from, ask.to)
+        .await?
         .into_iter()
         .filter(|(k, _)| allowed(&k.queue))
         .collect();
+    let days = if ask.queues.is_none() {
+        store.report_agent_days(ask.from, ask.to).await?
+    } else {
+        Vec::new()
+    };
+    let mut books = store.books(ask.from, ask.to).await?;
     for book in books.values_mut() {
         book.retain(|(queue, _), _| allowed(queue));
     }

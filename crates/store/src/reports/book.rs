@@ -21,7 +21,7 @@ impl Store {
     /// Whether the book at the end of `day` has been taken.
     pub async fn book_taken(&self, day: NaiveDate) -> Result<bool, StoreError> {
         Ok(with_reader!(&self.backend, |pool, pg| {
-            sqlx::query_scalar::<_, i64>("SELECT 1 FROM report_book_days WHERE day = $1")
+            sqlx::query_scalar::<_, NaiveDate>("SELECT day FROM report_book_days WHERE day = $1")
                 .bind(day)
                 .fetch_optional(pool)
                 .await?
