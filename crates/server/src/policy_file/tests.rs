@@ -288,3 +288,21 @@ fn the_floor_section_reads_claims_and_a_base_currency_with_rates() {
     .unwrap_err();
     assert!(e.0.contains("policy.floor.max_claim_minutes"), "{e}");
 }
+
+#[test]
+fn reporting_settings_are_read_and_checked_with_their_path() {
+    let p = from_text(
+        "[policy.reporting]\ntime_zone = \"Asia/Kolkata\"\nattribution_days = 14\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(p.reporting.time_zone, chrono_tz::Asia::Kolkata);
+    assert_eq!(p.reporting.attribution_days, 14);
+    let e = from_text("[policy.reporting]\ntime_zone = \"Mars/Olympus\"\n", &[]).unwrap_err();
+    assert!(
+        e.0.starts_with("policy.reporting.time_zone: \"Mars/Olympus\" is not an IANA time zone"),
+        "{e}"
+    );
+    let e = from_text("[policy.reporting]\nattribution_days = 0\n", &[]).unwrap_err();
+    assert!(e.0.contains("reporting.attribution_days"), "{e}");
+}
