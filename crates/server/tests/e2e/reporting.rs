@@ -23,9 +23,12 @@ fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     recoup_server::convert::time_out(t)
 }
 
+/// A server whose own reporting keeper is off: reports fold when asked, and the tests take the
+/// books (a keeper on the test clock would take one whenever the clock is moved past midnight).
 async fn start(db: TestDb) -> TestServer {
     let options = ServeOptions {
         policy: Arc::new(every_day()),
+        report_interval: std::time::Duration::ZERO,
         ..ServeOptions::default()
     };
     TestServer::start_with(db, &options).await
@@ -185,17 +188,23 @@ fn group<'a>(r: &'a pb::GetKpisResponse, key: &str) -> &'a pb::KpiGroup {
 /// - R-A (GBP, queue default): INV-1 £500 due D−20, INV-2 £250 due D−10 (issued 30 days before).
 /// - R-B (GBP, queue north): P-1 £4,000 due D−120, P-2 £2,000 due D−30.
 /// - R-C (EUR, queue default): E-1 €800 due D−40, E-2 €200 due D+10.
+/// - R-D (USD, queue default): D-1 $600 due D−15.
+/// - R-E (GBP, queue north, with an agency): A-1 £900 due D−70 (issued D−100), A-2 £100 due D−5,
+///   disputed in the CRM.
+/// - R-F (CHF, queue default): F-1 CHF 400 due D−20.
 ///
-/// 1. the agent calls R-A at N−60m, right party, promise of £300 by D+7;
-/// 2. the agent calls R-C at N−30m, wrong party;
-/// 3. the supervisor calls R-B at N−20m, no answer (all three without a claim: `unclaimed`);
-/// 4. £300 paid on R-A (INV-1): after the agent's promise, so earned by it; promise judged kept;
-/// 5. €100 paid on R-C (E-1): no promise, no plan: nobody's;
-/// 6. the agent agrees a plan of £1,000 a month on R-B and it is signed; £1,000 paid (P-1) while it
-///    is live: the agent's, on the plan;
-/// 7. the agent disputes R-A's INV-2; the supervisor rejects it at once (0 days);
-/// 8. the book at D's end is taken;
-/// 9. the agent disputes R-C's E-1; three days later the supervisor upholds it (3 days).
+/// 1. the agent calls R-A at N−60m, right party, promise of £300 by D+7; takes inbound calls from
+///    R-D at N−45m (promise of $200 by D) and R-F at N−25m (CHF 150 by D); calls R-C at N−30m,
+///    wrong party; the supervisor calls R-B at N−20m, no answer (the three outbound calls without
+///    a claim: `unclaimed`; inbound calls are not judged);
+/// 2. £300 paid on R-A: after the agent's promise, so earned by it, and the promise is kept; €100
+///    on R-C: no promise, no plan, nobody's; $50 on R-D: the agent's promise's;
+/// 3. the agent proposes a 20% settlement on R-B (beyond an agent's 10%), the supervisor approves
+///    it, it is signed; £1,000 paid on R-B while it is live: the agent's, on the plan;
+/// 4. the agent disputes R-A's INV-2; the supervisor rejects it at once (0 days);
+/// 5. the book at D's end is taken;
+/// 6. the agent disputes R-C's E-1; three days later the supervisor upholds it (3 days);
+/// 7. on D+4 R-D's promise is judged partly kept ($50 of $200) and R-F's broken.
 async fn history(server: &TestServer) {
     let d = day();
     let a = owing(
@@ -231,12 +240,57 @@ async fn history(server: &TestServer) {
         ],
     )
     .await;
-    let promise = Outcome::PromiseToPay(pb::PromiseToPay {
-        amount: Some(money("GBP", 300, 0)),
-        promise_date: Some(date(d + Days::new(7))),
-        ..Default::default()
-    });
-    let first = call(server, Role::Agent, &a, 60, true, promise).await;
+    let usd = owing(
+        server,
+        "R-D",
+        "USD",
+        "default",
+        vec![invoice("D-1", d - Days::new(15), money("USD", 600, 0))],
+    )
+    .await;
+    let mut agency = account(
+        "R-E",
+        vec![
+            invoice("A-1", d - Days::new(70), money("GBP", 900, 0)),
+            pb::Invoice {
+                disputed: true,
+                dispute_reason: "wrong rate".into(),
+                ..invoice("A-2", d - Days::new(5), money("GBP", 100, 0))
+            },
+        ],
+    );
+    agency.queue = "north".into();
+    agency.status = pb::AccountStatus::WithAgency as i32;
+    import(&mut server.accounts(), "import-R-E", vec![agency])
+        .await
+        .expect("import");
+    let chf = owing(
+        server,
+        "R-F",
+        "CHF",
+        "default",
+        vec![invoice("F-1", d - Days::new(20), money("CHF", 400, 0))],
+    )
+    .await;
+    let promise = |code, units, by| {
+        Outcome::PromiseToPay(pb::PromiseToPay {
+            amount: Some(money(code, units, 0)),
+            promise_date: Some(date(by)),
+            ..Default::default()
+        })
+    };
+    let first = call(
+        server,
+        Role::Agent,
+        &a,
+        60,
+        true,
+        promise("GBP", 300, d + Days::new(7)),
+    )
+    .await;
+    // Inbound: not judged by the contact rules, not an outbound attempt.
+    inbound(server, &usd, 45, promise("USD", 200, d)).await;
+    inbound(server, &chf, 25, promise("CHF", 150, d)).await;
     let unclaimed: Vec<_> = first.rule_breaches.iter().map(|b| b.rule).collect();
     assert_eq!(
         unclaimed,
@@ -266,11 +320,12 @@ async fn history(server: &TestServer) {
     server.clock.advance(Duration::minutes(1));
     pay(server, &a, "GBP", 300, "INV-1").await;
     pay(server, &c, "EUR", 100, "E-1").await;
+    pay(server, &usd, "USD", 50, "D-1").await;
     let policy = every_day();
     let judged = recoup_server::promises::announce_once(&server.store, &policy, server.clock.now())
         .await
         .unwrap();
-    assert_eq!(judged, 1, "the promise is judged");
+    assert_eq!(judged, 3, "R-A's kept, R-D's and R-F's open");
 
     let mut plans = PlanServiceClient::new(server.as_role(Role::Agent));
     let plan = plans
@@ -278,10 +333,9 @@ async fn history(server: &TestServer) {
             request_id: "plan-b".into(),
             parent: b.clone(),
             proposal: Some(pb::PlanProposal {
-                kind: pb::PlanKind::Instalments as i32,
-                instalment_amount: Some(money("GBP", 1_000, 0)),
-                frequency: pb::Frequency::Monthly as i32,
-                first_payment_date: Some(date(d + Days::new(7))),
+                kind: pb::PlanKind::Settlement as i32,
+                settlement_discount_percent: "20".into(),
+                pay_by_date: Some(date(d + Days::new(10))),
                 ..Default::default()
             }),
             supersede_reason: String::new(),
@@ -292,14 +346,21 @@ async fn history(server: &TestServer) {
         .into_inner();
     assert_eq!(
         plan.state,
-        pb::PlanState::AwaitingSignature as i32,
-        "no approval needed"
+        pb::PlanState::AwaitingApproval as i32,
+        "beyond the agent's authority"
     );
+    PlanServiceClient::new(server.as_role(Role::Supervisor))
+        .approve_plan(pb::ApprovePlanRequest {
+            request_id: "approve-b".into(),
+            name: plan.name.clone(),
+        })
+        .await
+        .expect("approved");
     plans
         .record_plan_signature(pb::RecordPlanSignatureRequest {
             request_id: "sign-b".into(),
             name: plan.name.clone(),
-            sign_time: Some(ts(crate::now() - Duration::minutes(1))),
+            sign_time: Some(ts(server.clock.now())),
             signatory: "Jo Bloggs, Finance Director".into(),
         })
         .await
@@ -318,6 +379,30 @@ async fn history(server: &TestServer) {
     let upheld = dispute(server, &c, "E-1").await;
     server.clock.advance(Duration::days(3));
     resolve(server, &upheld, pb::DisputeState::Upheld).await;
+    // A day later R-D's and R-F's promises are past their date and grace (3 days).
+    server.clock.advance(Duration::days(1));
+    let judged = recoup_server::promises::announce_once(&server.store, &policy, server.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(judged, 2, "R-D's partly kept, R-F's broken");
+}
+
+async fn inbound(server: &TestServer, parent: &str, minutes_ago: i64, outcome: Outcome) {
+    CallServiceClient::new(server.as_role(Role::Agent))
+        .record_call_outcome(pb::RecordCallOutcomeRequest {
+            request_id: format!("inbound-{parent}"),
+            parent: parent.into(),
+            call: Some(pb::CallRecord {
+                direction: pb::CallDirection::Inbound as i32,
+                start_time: Some(ts(crate::now() - Duration::minutes(minutes_ago))),
+                contact_name: "Alex Ledger".into(),
+                right_party_contact: true,
+                outcome: Some(outcome),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("inbound call recorded");
 }
 
 #[tokio::test]
@@ -327,6 +412,8 @@ async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
         history(&server).await;
         let d = day();
         let week = d + Days::new(6);
+        let m = |x: &Option<pb::Money>| crate::text(x);
+        let c3 = |a: (&str, &str, i64)| (a.0.to_owned(), a.1.to_owned(), a.2);
 
         let r = kpis(&server, d, week, pb::KpiGrouping::None).await;
         assert_eq!(r.time_zone, "Europe/London");
@@ -338,31 +425,47 @@ async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
         assert_eq!(
             counted(&t.collected),
             [
-                ("EUR".into(), "EUR 100.00".into(), 1),
-                ("GBP".into(), "GBP 1,300.00".into(), 2)
+                c3(("EUR", "EUR 100.00", 1)),
+                c3(("GBP", "GBP 1,300.00", 2)),
+                c3(("USD", "USD 50.00", 1))
             ]
         );
         assert_eq!(
             counted(&t.collected_on_promise),
-            one("GBP", "GBP 300.00", 1)
+            [c3(("GBP", "GBP 300.00", 1)), c3(("USD", "USD 50.00", 1))]
         );
         assert_eq!(counted(&t.collected_on_plan), one("GBP", "GBP 1,000.00", 1));
         assert_eq!((t.outbound_attempts, t.right_party_contacts), (3, 1));
         assert_eq!(t.right_party_contact_rate, "0.3333");
-        // The agent's day: 2 calls, N−60m to N−30m; the supervisor's: one call, no time.
-        assert_eq!(t.calls_worked, 3);
-        assert_eq!(t.hours_worked, "0.5000");
-        assert_eq!(t.calls_per_agent_hour, "6.0000");
-        assert_eq!(counted(&t.promises_made), one("GBP", "GBP 300.00", 1));
-        assert_eq!(counted(&t.promises_kept), one("GBP", "GBP 300.00", 1));
-        assert!(t.promises_partly_kept.is_empty() && t.promises_broken.is_empty());
-        assert_eq!(t.promise_kept_rate, "1.0000");
+        // The agent's day: 4 calls, N−60m to N−25m (2,100 s); the supervisor's: one call, no
+        // time. 2,100 / 3,600 = 0.5833 hours; 5 calls / 0.58333… hours = 8.5714.
+        assert_eq!(t.calls_worked, 5);
+        assert_eq!(t.hours_worked, "0.5833");
+        assert_eq!(t.calls_per_agent_hour, "8.5714");
         assert_eq!(
-            t.promise_kept_rate_by_amount,
-            [pb::CurrencyRate {
-                currency_code: "GBP".into(),
-                rate: "1.0000".into()
-            }]
+            counted(&t.promises_made),
+            [
+                c3(("CHF", "CHF 150.00", 1)),
+                c3(("GBP", "GBP 300.00", 1)),
+                c3(("USD", "USD 200.00", 1))
+            ]
+        );
+        assert_eq!(counted(&t.promises_kept), one("GBP", "GBP 300.00", 1));
+        assert_eq!(
+            counted(&t.promises_partly_kept),
+            one("USD", "USD 200.00", 1)
+        );
+        assert_eq!(counted(&t.promises_broken), one("CHF", "CHF 150.00", 1));
+        assert_eq!(t.promise_kept_rate, "0.3333", "1 kept of 3 judged");
+        let by_amount: Vec<_> = t
+            .promise_kept_rate_by_amount
+            .iter()
+            .map(|r| (r.currency_code.as_str(), r.rate.as_str()))
+            .collect();
+        // Paid towards them: CHF 0 of 150, GBP 300 of 300, USD 50 of 200.
+        assert_eq!(
+            by_amount,
+            [("CHF", "0.0000"), ("GBP", "1.0000"), ("USD", "0.2500")]
         );
         assert_eq!(
             (
@@ -372,74 +475,70 @@ async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
                 t.plans_completed,
                 t.plans_broken
             ),
-            (1, 0, 1, 0, 0)
+            (1, 1, 1, 0, 0)
         );
         assert_eq!(
             (t.disputes_raised, t.disputes_upheld, t.disputes_rejected),
             (2, 1, 1)
         );
-        assert_eq!(t.median_days_to_resolve, "1.5");
+        assert_eq!(t.median_days_to_resolve, "1.5", "(0 + 3) / 2");
         assert_eq!(breaches(t), [(pb::ContactBlockReason::Unclaimed, 3)]);
 
-        // The book at D's end: R-A £200 + £250 in 1–30; R-B £3,000 over 90 and £2,000 in 1–30,
-        // all under plan; R-C €700 in 31–60 and €200 current. Sales: invoices issued since D−89:
-        // £500 + £250 + £2,000 and €800 + €200.
+        // The book at D's end (taken after step 4). GBP: R-A £200 + £250 in 1–30; R-B £3,000
+        // over 90 and £2,000 in 1–30, all under plan; R-E £900 in 61–90 and £100 disputed, all
+        // with an agency. Sales, invoices issued since D−89: £500 + £250 + £2,000 + £100 (A-1 was
+        // issued on D−100). EUR: €700 in 31–60, €200 current; sales €1,000. USD: $550 in 1–30,
+        // sales $600. CHF: CHF 400 in 1–30, sales CHF 400.
         let book = t.book.as_ref().expect("the book at D's end");
         assert_eq!(book.as_of, Some(date(d)));
-        let m = |x: &Option<pb::Money>| crate::text(x);
-        let [eur, gbp] = &book.currencies[..] else {
-            panic!("two currencies: {book:?}")
+        let [chf, eur, gbp, usd] = &book.currencies[..] else {
+            panic!("four currencies: {book:?}")
         };
         assert_eq!(
-            (
-                m(&gbp.receivables),
-                m(&gbp.current),
-                m(&gbp.days_1_to_30),
-                m(&gbp.days_over_90)
-            ),
-            (
-                "GBP 5,450.00".into(),
-                "GBP 0.00".into(),
-                "GBP 2,450.00".into(),
-                "GBP 3,000.00".into()
-            )
+            [
+                &gbp.receivables,
+                &gbp.current,
+                &gbp.days_1_to_30,
+                &gbp.days_31_to_60,
+                &gbp.days_61_to_90,
+                &gbp.days_over_90,
+                &gbp.disputed,
+                &gbp.with_agency,
+                &gbp.under_plan,
+                &gbp.sales_90_days
+            ]
+            .map(m),
+            [
+                "GBP 6,450.00",
+                "GBP 0.00",
+                "GBP 2,450.00",
+                "GBP 0.00",
+                "GBP 900.00",
+                "GBP 3,000.00",
+                "GBP 100.00",
+                "GBP 1,000.00",
+                "GBP 5,000.00",
+                "GBP 2,850.00"
+            ]
         );
-        assert_eq!(
-            (
-                m(&gbp.under_plan),
-                m(&gbp.disputed),
-                m(&gbp.with_agency),
-                m(&gbp.sales_90_days)
-            ),
-            (
-                "GBP 5,000.00".into(),
-                "GBP 0.00".into(),
-                "GBP 0.00".into(),
-                "GBP 2,750.00".into()
-            )
-        );
-        // 5,450 / 2,750 × 90 = 178.3636…; current 0; ADD = DSO − 0.
+        // 6,450 / 2,850 × 90 = 203.684…; current 0; ADD = DSO − 0.
         assert_eq!(
             (
                 gbp.dso.as_str(),
                 gbp.best_possible_dso.as_str(),
                 gbp.average_days_delinquent.as_str()
             ),
-            ("178.36", "0.00", "178.36")
+            ("203.68", "0.00", "203.68")
         );
         assert_eq!(
-            (
-                m(&eur.receivables),
-                m(&eur.current),
-                m(&eur.days_31_to_60),
-                m(&eur.sales_90_days)
-            ),
-            (
-                "EUR 900.00".into(),
-                "EUR 200.00".into(),
-                "EUR 700.00".into(),
-                "EUR 1,000.00".into()
-            )
+            [
+                &eur.receivables,
+                &eur.current,
+                &eur.days_31_to_60,
+                &eur.sales_90_days
+            ]
+            .map(m),
+            ["EUR 900.00", "EUR 200.00", "EUR 700.00", "EUR 1,000.00"]
         );
         // 900 / 1,000 × 90 = 81; 200 / 1,000 × 90 = 18; 81 − 18 = 63.
         assert_eq!(
@@ -450,6 +549,15 @@ async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
             ),
             ("81.00", "18.00", "63.00")
         );
+        // 550 / 600 × 90 = 82.5; 400 / 400 × 90 = 90.
+        assert_eq!(
+            (m(&usd.days_1_to_30), usd.dso.as_str()),
+            ("USD 550.00".into(), "82.50")
+        );
+        assert_eq!(
+            (m(&chf.days_1_to_30), chf.dso.as_str()),
+            ("CHF 400.00".into(), "90.00")
+        );
 
         let r = kpis(&server, d, week, pb::KpiGrouping::Agent).await;
         let keys: Vec<_> = r.groups.iter().map(|g| g.key.as_str()).collect();
@@ -458,25 +566,30 @@ async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
         assert_eq!(counted(&nobody.collected), one("EUR", "EUR 100.00", 1));
         assert_eq!(nobody.outbound_attempts, 0);
         let agent = group(&r, "test-agent");
-        assert_eq!(counted(&agent.collected), one("GBP", "GBP 1,300.00", 2));
+        assert_eq!(
+            counted(&agent.collected),
+            [c3(("GBP", "GBP 1,300.00", 2)), c3(("USD", "USD 50.00", 1))]
+        );
         assert_eq!(
             (agent.outbound_attempts, agent.right_party_contacts),
             (2, 1)
         );
         assert_eq!(agent.right_party_contact_rate, "0.5000");
+        // 4 calls / 0.58333… hours.
         assert_eq!(
             (agent.calls_worked, agent.calls_per_agent_hour.as_str()),
-            (2, "4.0000")
+            (4, "6.8571")
         );
         assert_eq!(
             (
                 agent.plans_created,
+                agent.plans_approved,
                 agent.plans_signed,
                 agent.disputes_raised
             ),
-            (1, 1, 2)
+            (1, 0, 1, 2)
         );
-        assert_eq!(counted(&agent.promises_kept), one("GBP", "GBP 300.00", 1));
+        assert_eq!(agent.promise_kept_rate, "0.3333");
         assert_eq!(breaches(agent), [(pb::ContactBlockReason::Unclaimed, 2)]);
         assert!(agent.book.is_none(), "no book by agent");
         let supervisor = group(&r, "test-supervisor");
@@ -486,11 +599,16 @@ async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
             (1, "0.0000")
         );
         assert_eq!(supervisor.calls_per_agent_hour, "", "no hours, no rate");
+        assert_eq!(supervisor.plans_approved, 1);
         assert_eq!(
             (supervisor.disputes_upheld, supervisor.disputes_rejected),
             (1, 1)
         );
         assert_eq!(supervisor.median_days_to_resolve, "1.5");
+        assert_eq!(
+            breaches(supervisor),
+            [(pb::ContactBlockReason::Unclaimed, 1)]
+        );
 
         let r = kpis(&server, d, week, pb::KpiGrouping::Queue).await;
         let north = group(&r, "north");
@@ -502,14 +620,19 @@ async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
         assert_eq!(north.calls_worked, 0, "agent days are not by queue");
         let north_book = north.book.as_ref().unwrap();
         assert_eq!(north_book.currencies.len(), 1);
+        // R-B £5,000 and R-E £1,000.
         assert_eq!(
-            crate::text(&north_book.currencies[0].receivables),
-            "GBP 5,000.00"
+            [
+                &north_book.currencies[0].receivables,
+                &north_book.currencies[0].with_agency
+            ]
+            .map(m),
+            ["GBP 6,000.00", "GBP 1,000.00"]
         );
         let default = group(&r, "default");
         assert_eq!(
             counted(&default.collected_on_promise),
-            one("GBP", "GBP 300.00", 1)
+            [c3(("GBP", "GBP 300.00", 1)), c3(("USD", "USD 50.00", 1))]
         );
         assert_eq!(default.outbound_attempts, 2);
 
@@ -525,11 +648,18 @@ async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
         );
         assert_eq!(eur.median_days_to_resolve, "3.0");
         assert_eq!(group(&r, "GBP").median_days_to_resolve, "0.0");
+        assert_eq!(group(&r, "CHF").promise_kept_rate, "0.0000");
+        assert_eq!(
+            group(&r, "USD").promise_kept_rate,
+            "0.0000",
+            "partly is not kept"
+        );
 
         let r = kpis(&server, d, week, pb::KpiGrouping::Day).await;
         assert_eq!(r.groups.len(), 7, "every day of the period, empty ones too");
         assert_eq!(r.groups[0].key, d.to_string());
         assert_eq!(r.groups[0].outbound_attempts, 3);
+        assert_eq!(counted(&r.groups[0].promises_kept).len(), 1);
         assert_eq!(r.groups[0].book.as_ref().unwrap().as_of, Some(date(d)));
         let resolved = &r.groups[3];
         assert_eq!(resolved.key, (d + Days::new(3)).to_string());
@@ -541,6 +671,15 @@ async fn every_figure_matches_the_hand_computed_history_on_both_backends() {
             resolved.book.as_ref().unwrap().as_of,
             Some(date(d)),
             "the latest book"
+        );
+        let judged = &r.groups[4];
+        assert_eq!(
+            (
+                judged.promises_partly_kept.len(),
+                judged.promises_broken.len(),
+                judged.promise_kept_rate.as_str()
+            ),
+            (1, 1, "0.0000")
         );
 
         // A period that ends before anything happened has nothing, and no book.
