@@ -1123,3 +1123,99 @@ async fn the_rollup_equals_a_recomputation_after_randomized_histories() {
         server.stop().await;
     }
 }
+
+/// Plans that end: on D the agent agrees a plan of one £300 payment on each of two accounts, P-A's
+/// due D+3 and P-B's due D, and both are signed; £300 is paid on P-A, which the tracking pass then
+/// records completed on D; P-B's payment never comes, so six days on (past D and the 5 days' grace)
+/// the pass records it broken, on D+6. Both backends.
+#[tokio::test]
+async fn plans_that_end_are_counted_on_the_day_they_end() {
+    for db in TestDb::all().await {
+        let server = start(db).await;
+        let d = day();
+        let policy = every_day();
+        let mut plans = PlanServiceClient::new(server.as_role(Role::Agent));
+        let mut names = Vec::new();
+        for (reference, by) in [("P-A", d + Days::new(3)), ("P-B", d)] {
+            let parent = owing(
+                &server,
+                reference,
+                "GBP",
+                "default",
+                vec![invoice("S-1", d - Days::new(10), money("GBP", 300, 0))],
+            )
+            .await;
+            let plan = plans
+                .create_plan(pb::CreatePlanRequest {
+                    request_id: format!("plan-{reference}"),
+                    parent: parent.clone(),
+                    proposal: Some(pb::PlanProposal {
+                        kind: pb::PlanKind::Instalments as i32,
+                        instalment_amount: Some(money("GBP", 300, 0)),
+                        frequency: pb::Frequency::Weekly as i32,
+                        first_payment_date: Some(date(by)),
+                        ..Default::default()
+                    }),
+                    supersede_reason: String::new(),
+                    etag: String::new(),
+                })
+                .await
+                .expect("plan created")
+                .into_inner();
+            assert_eq!(
+                (crate::text(&plan.total), plan.schedule.len()),
+                ("GBP 300.00".to_owned(), 1)
+            );
+            plans
+                .record_plan_signature(pb::RecordPlanSignatureRequest {
+                    request_id: format!("sign-{reference}"),
+                    name: plan.name.clone(),
+                    sign_time: Some(ts(server.clock.now())),
+                    signatory: "Jo Bloggs".into(),
+                })
+                .await
+                .expect("signed");
+            names.push(parent);
+        }
+        server.clock.advance(Duration::minutes(1));
+        pay(&server, &names[0], "GBP", 300, "S-1").await;
+        let ended =
+            recoup_server::plan_tracking::announce_once(&server.store, &policy, server.clock.now())
+                .await
+                .unwrap();
+        assert_eq!(ended, 1, "P-A completed");
+        server.clock.advance(Duration::days(6));
+        let ended =
+            recoup_server::plan_tracking::announce_once(&server.store, &policy, server.clock.now())
+                .await
+                .unwrap();
+        assert_eq!(ended, 1, "P-B broken");
+
+        let week = d + Days::new(6);
+        let r = kpis(&server, d, week, pb::KpiGrouping::None).await;
+        let t = r.total.unwrap();
+        assert_eq!(
+            (
+                t.plans_created,
+                t.plans_approved,
+                t.plans_signed,
+                t.plans_completed,
+                t.plans_broken
+            ),
+            (2, 0, 2, 1, 1)
+        );
+        assert_eq!(counted(&t.collected_on_plan), one("GBP", "GBP 300.00", 1));
+        let r = kpis(&server, d, week, pb::KpiGrouping::Day).await;
+        let on = |i: usize| (r.groups[i].plans_completed, r.groups[i].plans_broken);
+        assert_eq!((on(0), on(6)), ((1, 0), (0, 1)), "each on the day it ended");
+        assert_eq!(
+            server.store.report_stored().await.unwrap(),
+            server
+                .store
+                .report_recomputed(&policy.reporting)
+                .await
+                .unwrap()
+        );
+        server.stop().await;
+    }
+}
