@@ -32,6 +32,22 @@ use crate::services::plans::Plans;
 /// Records read per page while the pack is gathered.
 const PAGE: i32 = 500;
 
+/// Every page of a List RPC, its `$items` concatenated: `$page` asks for the page after a token.
+macro_rules! every_page {
+    ($items:ident, $page:expr) => {{
+        let mut all = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = ($page)(token).await?.into_inner();
+            all.extend(page.$items);
+            token = page.next_page_token;
+            if token.is_empty() {
+                break all;
+            }
+        }
+    }};
+}
+
 /// What the pack is read with: the services whose answers it holds.
 pub struct Reader {
     accounts: Accounts,
@@ -82,96 +98,41 @@ impl Reader {
             .into_inner();
         let parent = a.name.clone();
         let invoices = self.accounts.every_invoice(&parent).await?;
-        let mut payments = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .accounts
-                .list_payments(Request::new(pb::ListPaymentsRequest {
-                    parent: parent.clone(),
-                    page_size: PAGE,
-                    page_token: token,
-                }))
-                .await?
-                .into_inner();
-            payments.extend(page.payments);
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
+        let payments = every_page!(payments, |page_token| self.accounts.list_payments(
+            Request::new(pb::ListPaymentsRequest {
+                parent: parent.clone(),
+                page_size: PAGE,
+                page_token,
+            })
+        ));
+        let calls = every_page!(calls, |page_token| self.calls.list_calls(Request::new(
+            pb::ListCallsRequest {
+                parent: parent.clone(),
+                page_size: PAGE,
+                page_token,
             }
-        }
-        let mut calls = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .calls
-                .list_calls(Request::new(pb::ListCallsRequest {
-                    parent: parent.clone(),
-                    page_size: PAGE,
-                    page_token: token,
-                }))
-                .await?
-                .into_inner();
-            calls.extend(page.calls);
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
+        )));
+        let plans = every_page!(plans, |page_token| self.plans.list_plans(Request::new(
+            pb::ListPlansRequest {
+                parent: parent.clone(),
+                page_size: PAGE,
+                page_token,
             }
-        }
-        let mut plans = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .plans
-                .list_plans(Request::new(pb::ListPlansRequest {
-                    parent: parent.clone(),
-                    page_size: PAGE,
-                    page_token: token,
-                }))
-                .await?
-                .into_inner();
-            plans.extend(page.plans);
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
-        let mut disputes = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .accounts
-                .list_disputes(Request::new(pb::ListDisputesRequest {
-                    parent: parent.clone(),
-                    page_size: PAGE,
-                    page_token: token,
-                }))
-                .await?
-                .into_inner();
-            disputes.extend(page.disputes);
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
-        let mut letters = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .guidance
-                .list_letters(Request::new(pb::ListLettersRequest {
-                    parent: parent.clone(),
-                    page_size: PAGE,
-                    page_token: token,
-                }))
-                .await?
-                .into_inner();
-            letters.extend(page.letters);
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
+        )));
+        let disputes = every_page!(disputes, |page_token| self.accounts.list_disputes(
+            Request::new(pb::ListDisputesRequest {
+                parent: parent.clone(),
+                page_size: PAGE,
+                page_token,
+            })
+        ));
+        let letters = every_page!(letters, |page_token| self.guidance.list_letters(
+            Request::new(pb::ListLettersRequest {
+                parent: parent.clone(),
+                page_size: PAGE,
+                page_token,
+            })
+        ));
         let records = Records {
             account: a,
             invoices,

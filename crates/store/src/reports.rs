@@ -155,22 +155,7 @@ macro_rules! write_facts {
             ($delta, $days);
         use crate::sets::{date, int, rows, text};
         if !delta.0.is_empty() {
-            let rows_json: Vec<_> = delta
-                .0
-                .iter()
-                .map(|(k, t)| {
-                    json!([
-                        k.day.to_string(),
-                        k.agent,
-                        k.queue,
-                        k.currency,
-                        k.measure.as_str(),
-                        k.detail,
-                        t.count,
-                        t.amount_minor
-                    ])
-                })
-                .collect();
+            let rows_json = records::fact_rows(delta);
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO report_facts (day, agent, queue, currency, measure, detail, count, \
                  amount_minor) SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {} WHERE TRUE \

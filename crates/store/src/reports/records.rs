@@ -280,26 +280,27 @@ pub(crate) fn dispute_row_facts(r: &DisputeRow, zone: chrono_tz::Tz) -> (String,
     (format!("disputes/{}", r.0), out)
 }
 
-/// Facts as kept in `report_seen`: JSON rows `[day, agent, queue, currency, measure, detail,
-/// count, amount]`.
+/// Facts as JSON rows `[day, agent, queue, currency, measure, detail, count, amount]`: how they
+/// are kept in `report_seen` and how a fold's delta travels to its upsert.
+pub(crate) fn fact_rows(f: &Facts) -> Vec<serde_json::Value> {
+    f.0.iter()
+        .map(|(k, t)| {
+            serde_json::json!([
+                k.day.to_string(),
+                k.agent,
+                k.queue,
+                k.currency,
+                k.measure.as_str(),
+                k.detail,
+                t.count,
+                t.amount_minor
+            ])
+        })
+        .collect()
+}
+
 pub(crate) fn facts_json(f: &Facts) -> String {
-    serde_json::Value::Array(
-        f.0.iter()
-            .map(|(k, t)| {
-                serde_json::json!([
-                    k.day.to_string(),
-                    k.agent,
-                    k.queue,
-                    k.currency,
-                    k.measure.as_str(),
-                    k.detail,
-                    t.count,
-                    t.amount_minor
-                ])
-            })
-            .collect(),
-    )
-    .to_string()
+    serde_json::Value::Array(fact_rows(f)).to_string()
 }
 
 pub(crate) fn facts_from_json(text: &str) -> Result<Facts, StoreError> {
