@@ -40,15 +40,24 @@ impl Canonical {
 
     /// Hex digest.
     pub fn finish(self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digest = self.0.finalize();
-        let mut out = String::with_capacity(digest.len() * 2);
-        for b in digest {
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
-        }
-        out
+        hex(&self.0.finalize())
     }
+}
+
+/// Bytes as lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// The SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// The account's profile and contacts (not its invoices, which are fingerprinted one by one).

@@ -19,7 +19,6 @@ use recoup_proto::v1::guidance_service_server::GuidanceService;
 use recoup_proto::v1::plan_service_server::PlanService;
 use recoup_script::Templates;
 use recoup_store::Store;
-use sha2::{Digest, Sha256};
 use tonic::{Request, Status};
 
 use crate::clock::SharedClock;
@@ -160,10 +159,7 @@ pub struct Records {
 }
 
 fn part(name: String, media_type: &str, content: Vec<u8>) -> pb::EvidencePart {
-    let sha256 = Sha256::digest(&content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = recoup_domain::fingerprint::sha256_hex(&content);
     pb::EvidencePart {
         name,
         media_type: media_type.to_owned(),

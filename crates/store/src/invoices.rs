@@ -19,6 +19,43 @@ pub struct InvoiceRead {
     pub open_dispute: Option<i64>,
 }
 
+/// Invoices read with what their reader needs, `$filter` choosing them: the row (NULL where the
+/// account has none, for the LEFT JOIN of an account's list), the account's currency and zone, and
+/// the open dispute pausing each.
+pub(crate) fn read_sql(pg: bool, filter: &str) -> String {
+    let cast = if pg { "::text" } else { "" };
+    format!(
+        "SELECT (CASE WHEN i.id IS NULL THEN NULL ELSE ({}) END){cast} AS row, \
+         a.currency_code, a.time_zone, \
+         (SELECT d.id FROM dispute_invoices di JOIN disputes d ON d.id = di.dispute_id \
+          WHERE di.invoice_id = i.id AND d.state = 'open') AS open_dispute {filter}",
+        view::invoice_row(pg)
+    )
+}
+
+/// One invoice of `read_sql`'s rows; None for an account's row without invoices.
+fn read_row(r: &impl RowExt, account_id: i64) -> Result<Option<InvoiceRead>, StoreError> {
+    let Some(row) = r.opt_text("row")? else {
+        return Ok(None);
+    };
+    let zone = r.text("time_zone")?;
+    Ok(Some(InvoiceRead {
+        invoice: view::invoice_payload(&row, account_id, currency(&r.text("currency_code")?)?)?,
+        time_zone: Tz::from_str(&zone)
+            .map_err(|_| StoreError::Corrupt(format!("time zone '{zone}'")))?,
+        open_dispute: r.opt_int("open_dispute")?,
+    }))
+}
+
+/// `read_sql`'s filter for one invoice (`$1`) of one account (`$2`).
+pub(crate) const ONE: &str = "FROM invoices i JOIN accounts a ON a.id = i.account_id \
+     WHERE i.id = $1 AND i.account_id = $2";
+
+/// `read_sql`'s filter for every invoice of account `$1`, oldest due first (one row without
+/// invoices when the account has none, none without the account).
+pub(crate) const OF_ACCOUNT: &str = "FROM accounts a LEFT JOIN invoices i ON i.account_id = a.id \
+     WHERE a.id = $1 ORDER BY i.due_date, i.id";
+
 impl Store {
     /// Invoice `invoice_id` of account `account_id`, or None when the account has no such invoice.
     pub async fn get_invoice(
@@ -27,34 +64,15 @@ impl Store {
         invoice_id: i64,
     ) -> Result<Option<InvoiceRead>, StoreError> {
         with_reader!(&self.backend, |pool, pg| {
-            let cast = if pg { "::text" } else { "" };
-            let sql = format!(
-                "SELECT ({}){cast} AS row, a.currency_code, a.time_zone, \
-                 (SELECT d.id FROM dispute_invoices di JOIN disputes d ON d.id = di.dispute_id \
-                  WHERE di.invoice_id = i.id AND d.state = 'open') AS open_dispute \
-                 FROM invoices i JOIN accounts a ON a.id = i.account_id \
-                 WHERE i.id = $1 AND i.account_id = $2",
-                view::invoice_row(pg)
-            );
-            let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let r = sqlx::query(sqlx::AssertSqlSafe(read_sql(pg, ONE)))
                 .bind(invoice_id)
                 .bind(account_id)
                 .fetch_optional(pool)
-                .await?
-            else {
-                return Ok(None);
-            };
-            let zone = r.text("time_zone")?;
-            Ok(Some(InvoiceRead {
-                invoice: view::invoice_payload(
-                    &r.text("row")?,
-                    account_id,
-                    currency(&r.text("currency_code")?)?,
-                )?,
-                time_zone: Tz::from_str(&zone)
-                    .map_err(|_| StoreError::Corrupt(format!("time zone '{zone}'")))?,
-                open_dispute: r.opt_int("open_dispute")?,
-            }))
+                .await?;
+            match r {
+                Some(r) => read_row(&r, account_id),
+                None => Ok(None),
+            }
         })
     }
 
@@ -65,17 +83,7 @@ impl Store {
         account_id: i64,
     ) -> Result<Option<Vec<InvoiceRead>>, StoreError> {
         with_reader!(&self.backend, |pool, pg| {
-            let cast = if pg { "::text" } else { "" };
-            let sql = format!(
-                "SELECT (CASE WHEN i.id IS NULL THEN NULL ELSE ({}) END){cast} AS row, \
-                 a.currency_code, a.time_zone, \
-                 (SELECT d.id FROM dispute_invoices di JOIN disputes d ON d.id = di.dispute_id \
-                  WHERE di.invoice_id = i.id AND d.state = 'open') AS open_dispute \
-                 FROM accounts a LEFT JOIN invoices i ON i.account_id = a.id \
-                 WHERE a.id = $1 ORDER BY i.due_date, i.id",
-                view::invoice_row(pg)
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let rows = sqlx::query(sqlx::AssertSqlSafe(read_sql(pg, OF_ACCOUNT)))
                 .bind(account_id)
                 .fetch_all(pool)
                 .await?;
@@ -83,21 +91,8 @@ impl Store {
                 return Ok(None);
             }
             let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
-                let Some(row) = r.opt_text("row")? else {
-                    continue;
-                };
-                let zone = r.text("time_zone")?;
-                out.push(InvoiceRead {
-                    invoice: view::invoice_payload(
-                        &row,
-                        account_id,
-                        currency(&r.text("currency_code")?)?,
-                    )?,
-                    time_zone: Tz::from_str(&zone)
-                        .map_err(|_| StoreError::Corrupt(format!("time zone '{zone}'")))?,
-                    open_dispute: r.opt_int("open_dispute")?,
-                });
+            for r in &rows {
+                out.extend(read_row(r, account_id)?);
             }
             Ok(Some(out))
         })

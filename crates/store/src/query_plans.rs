@@ -9,8 +9,8 @@ use sqlx::Row;
 use crate::model::ListFilter;
 use crate::reports::records;
 use crate::{
-    Store, StoreError, accounts, calls, change, claims, events, import, maintenance, payments,
-    plans, promises, reports, requests, with_reader, worklist,
+    Store, StoreError, accounts, calls, change, claims, events, import, invoices, maintenance,
+    payments, plans, promises, reports, requests, with_reader, worklist,
 };
 
 /// A parameter of an explained statement.
@@ -345,6 +345,17 @@ fn statements(pg: bool) -> Vec<(&'static str, String, Vec<Arg>)> {
             "report: agent days of a period",
             reports::AGENT_DAYS_SQL.to_owned(),
             vec![Arg::Date(day), Arg::Date(day)],
+        ),
+        ("report: the lag", reports::LAG_SQL.to_owned(), vec![]),
+        (
+            "report: the books of a period",
+            reports::book::BOOKS_SQL.to_owned(),
+            vec![Arg::Date(day), Arg::Date(day)],
+        ),
+        (
+            "evidence: every invoice of an account",
+            invoices::read_sql(pg, invoices::OF_ACCOUNT),
+            vec![Arg::Int(1)],
         ),
         (
             "list calls, first page",

@@ -8,7 +8,7 @@
 //! added: the rollup always equals the facts of the records as they stand, which is what a
 //! recomputation from the records gives. `book` keeps the book's daily position.
 
-mod book;
+pub(crate) mod book;
 pub(crate) mod records;
 
 pub use book::Book;
@@ -27,6 +27,11 @@ use crate::{Store, StoreError, retrying, with_reader, with_writer};
 /// The events after the rollup's position (`$1`), at most `$2`.
 pub(crate) const EVENTS_SQL: &str =
     "SELECT id, event_type, resource FROM events WHERE id > $1 ORDER BY id LIMIT $2";
+
+/// The feed's head and the rollup's position and settings, in one statement.
+pub(crate) const LAG_SQL: &str = "SELECT (SELECT MAX(id) FROM events), \
+     (SELECT event_id FROM report_position), (SELECT time_zone FROM report_position), \
+     (SELECT attribution_days FROM report_position)";
 
 /// The rollup's facts dated `$1..=$2`.
 pub(crate) const FACTS_SQL: &str = "SELECT day, agent, queue, currency, measure, detail, count, \
@@ -486,14 +491,7 @@ impl Store {
             Option<String>,
             Option<i64>,
         ) = with_reader!(&self.backend, |pool, pg| {
-            sqlx::query_as(
-                "SELECT (SELECT MAX(id) FROM events), \
-                     (SELECT event_id FROM report_position), \
-                     (SELECT time_zone FROM report_position), \
-                     (SELECT attribution_days FROM report_position)",
-            )
-            .fetch_one(pool)
-            .await?
+            sqlx::query_as(LAG_SQL).fetch_one(pool).await?
         });
         let head = head.unwrap_or(0);
         let at = at_id

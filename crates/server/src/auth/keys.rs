@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use recoup_store::{Store, StoreError, StoredKey};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Identity, Role};
@@ -22,10 +21,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    recoup_domain::fingerprint::sha256_hex(secret.as_bytes())
 }
 
 /// A newly issued key: the full secret, shown once.

@@ -14,6 +14,13 @@ use crate::{Store, StoreError, retrying, store_time, with_reader, with_writer};
 /// Open invoices read per query while the book is taken.
 const PAGE: i64 = 20_000;
 
+/// Each day `$1..=$2` whose book was taken, with its positions (none for a book with nothing owed).
+pub(crate) const BOOKS_SQL: &str = "SELECT d.day, b.queue, b.currency, b.receivables_minor, \
+     b.current_minor, b.days_1_30_minor, b.days_31_60_minor, b.days_61_90_minor, b.over_90_minor, \
+     b.disputed_minor, b.with_agency_minor, b.under_plan_minor, b.sales_minor \
+     FROM report_book_days d LEFT JOIN report_book b ON b.day = d.day \
+     WHERE d.day >= $1 AND d.day <= $2";
+
 /// A position by (queue, currency).
 pub type Book = BTreeMap<(String, String), Position>;
 
@@ -151,19 +158,12 @@ impl Store {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<BTreeMap<NaiveDate, Book>, StoreError> {
-        // One statement: each day taken, with its positions (none for a book with nothing owed).
         let rows: Vec<BookRow> = with_reader!(&self.backend, |pool, pg| {
-            sqlx::query_as(
-                "SELECT d.day, b.queue, b.currency, b.receivables_minor, b.current_minor, \
-                 b.days_1_30_minor, b.days_31_60_minor, b.days_61_90_minor, b.over_90_minor, \
-                 b.disputed_minor, b.with_agency_minor, b.under_plan_minor, b.sales_minor \
-                 FROM report_book_days d LEFT JOIN report_book b ON b.day = d.day \
-                 WHERE d.day >= $1 AND d.day <= $2",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?
+            sqlx::query_as(BOOKS_SQL)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?
         });
         let mut out: BTreeMap<NaiveDate, Book> = BTreeMap::new();
         for (day, queue, currency, r, c, d1, d31, d61, d90, disputed, agency, plan, sales) in rows {
