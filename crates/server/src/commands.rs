@@ -525,12 +525,37 @@ pub async fn report(
     args: &ReportArgs,
 ) -> Result<String, BoxError> {
     use crate::config::{ReportFormat, ReportGrouping};
-    use recoup_domain::report::kpis::Grouping;
+    use recoup_proto::v1::KpiGrouping;
     let policy = policy(config)?;
+    // The request the RPC would get, checked by the RPC's own rules (fields named as flags).
+    let request = recoup_proto::v1::GetKpisRequest {
+        from_date: Some(crate::convert::date_out(args.from)),
+        to_date: Some(crate::convert::date_out(args.to)),
+        group_by: match args.group_by {
+            ReportGrouping::None => KpiGrouping::None,
+            ReportGrouping::Agent => KpiGrouping::Agent,
+            ReportGrouping::Queue => KpiGrouping::Queue,
+            ReportGrouping::Currency => KpiGrouping::Currency,
+            ReportGrouping::Day => KpiGrouping::Day,
+            ReportGrouping::Week => KpiGrouping::Week,
+            ReportGrouping::Month => KpiGrouping::Month,
+        } as i32,
+        time_zone: String::new(),
+    };
+    let ask = crate::services::reporting::ask_in(&request, &policy, None).map_err(|v| {
+        v.into_iter()
+            .map(|x| {
+                let flag = match x.field.as_str() {
+                    "from_date" => "--from",
+                    "to_date" => "--to",
+                    _ => "--group-by",
+                };
+                format!("{flag} {}", x.description.replace("from_date", "--from"))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
     let store = existing_store(db).await?;
-    if args.to < args.from {
-        return Err("--to is before --from".into());
-    }
     let lag = store.report_lag(&policy.reporting).await?;
     if lag > crate::report::MAX_LAG {
         eprintln!("recoupd: counting {lag} changes into the report's rollup first");
@@ -546,21 +571,6 @@ pub async fn report(
             eprintln!("recoupd: {folded} of about {lag} counted");
         }
     }
-    let grouping = match args.group_by {
-        ReportGrouping::None => Grouping::None,
-        ReportGrouping::Agent => Grouping::Agent,
-        ReportGrouping::Queue => Grouping::Queue,
-        ReportGrouping::Currency => Grouping::Currency,
-        ReportGrouping::Day => Grouping::Day,
-        ReportGrouping::Week => Grouping::Week,
-        ReportGrouping::Month => Grouping::Month,
-    };
-    let ask = crate::report::Ask {
-        from: args.from,
-        to: args.to,
-        grouping,
-        queues: None,
-    };
     let response = crate::report::kpis(&store, &policy.reporting, &ask, Utc::now())
         .await?
         .map_err(|lag| format!("the rollup is {lag} changes behind"))?;

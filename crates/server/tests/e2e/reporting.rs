@@ -759,6 +759,26 @@ async fn the_export_prints_the_rpcs_figures() {
             "{csv}"
         );
     }
+    // The RPC's rules, named as flags.
+    for (from, to, says) in [
+        (to, from, "--to is before --from"),
+        (
+            from,
+            from + Days::new(4000),
+            "--to is more than 3660 days after --from",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_recoupd"))
+            .args(["report", "--database-url", &server.db.url])
+            .args(["--from", &from.to_string(), "--to", &to.to_string()])
+            .output()
+            .expect("run recoupd report");
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{says}"
+        );
+    }
     server.stop().await;
 }
 
